@@ -1,0 +1,99 @@
+# Build, test and install python-mpi, bcast and pkgroot.
+#
+#   make                 build build/bin/{python-mpi,bcast,pkgroot}
+#   make check           install missing Debian packages, build, run every test
+#   make demo            install missing Debian packages, build, run the demo
+#   make install PREFIX=/opt/python-mpi [DESTDIR=...]
+#
+# Flags come from pkg-config so the MPI and the Python are named, never
+# guessed: Open MPI's Debian package switches the mpicc/mpiexec alternatives.
+
+MPI        ?= mpich
+PYTHON     ?= /usr/bin/python3
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+
+ifeq ($(MPI),openmpi)
+MPI_PC     := ompi-c
+MPIEXEC    ?= mpiexec.openmpi
+else
+MPI_PC     := mpich
+MPIEXEC    ?= mpiexec.mpich
+endif
+
+# Lazy (=) so that a sub-make started after `deps` sees the installed packages.
+PY_PC       = python3-embed
+MPI_CFLAGS  = $(shell pkg-config --cflags $(MPI_PC))
+MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
+PY_CFLAGS   = $(shell pkg-config --cflags $(PY_PC))
+PY_LIBS     = $(shell pkg-config --libs $(PY_PC))
+AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
+AR_LIBS     = $(shell pkg-config --libs libarchive)
+PY_HOME     = $(shell $(PYTHON) -c 'import sys; print(sys.base_prefix)')
+
+CC         ?= cc
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+CFLAGS     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+CFLAGS     += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+endif
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools \
+              $(MPI_CFLAGS) $(PY_CFLAGS) $(AR_CFLAGS) \
+              -DPYMPI_DEFAULT_HOME='"$(PY_HOME)"' -DPYMPI_VERSION='"$(VERSION)"'
+VERSION    := 0.1.0
+
+LIB_SRC    := $(filter-out bcast/bcast.c,$(wildcard bcast/*.c))
+INTERP_SRC := $(wildcard interp/*.c)
+PKGROOT_SRC:= $(wildcard pkgroot-tools/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+INTERP_OBJ := $(INTERP_SRC:%.c=$(BUILD)/%.o)
+PKGROOT_OBJ:= $(PKGROOT_SRC:%.c=$(BUILD)/%.o)
+LIBBCAST   := $(BUILD)/libbcast.a
+
+BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
+
+.PHONY: all deps check check-build unit mpi-tests cluster-tests demo install clean
+all: $(BINS)
+
+$(BUILD)/%.o: %.c $(wildcard bcast/*.h interp/*.h pkgroot-tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBBCAST): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+
+$(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBBCAST)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS)
+
+$(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+
+deps:
+	@sh scripts/install-deps.sh $(MPI)
+
+include tests/tests.mk
+
+check: deps
+	@$(MAKE) --no-print-directory check-build
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) sh tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 scripts/activate.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
+	install -m 0755 scripts/job-*.sh $(DESTDIR)$(PREFIX)/share/python-mpi/ 2>/dev/null || true
+
+clean:
+	rm -rf $(BUILD)

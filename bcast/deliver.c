@@ -1,0 +1,200 @@
+/* deliver.c - the broadcast protocol between rank 0 and the node leaders.
+ *
+ * Per bundle, over the leaders' communicator:
+ *   1. header  {status, size}: rank 0 could open it (status 0) and its size;
+ *   2. chunks  {status, payload}: ceil(size / chunk) broadcasts; a non-zero
+ *      status means rank 0 failed to read, and every leader stops at once;
+ *   3. a vote: did any leader fail to unpack?  Then all stop.
+ * Each leader drives libarchive with a pull callback that performs the next
+ * broadcast, so bytes are unpacked as they arrive.  If libarchive stops
+ * early (an error, or the end-of-archive marker before the end of the
+ * file), the leader keeps taking part in the remaining broadcasts so every
+ * leader makes the same calls. */
+#include "deliver.h"
+#include "chunk.h"
+#include "log.h"
+#include "mpi_util.h"
+#include "unpack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HDR 8 /* bytes of status before each chunk's payload */
+
+typedef struct stream {
+    const pm_topology *t;
+    const char *path;
+    int fd;                 /* rank 0 only */
+    uint64_t size, nchunks, next;
+    size_t chunk;
+    unsigned char *buf;     /* HDR + chunk bytes */
+    int source_failed;      /* rank 0 reported a read error */
+    int mpi_failed;
+    pm_deliver_stats *st;
+} stream;
+
+/* Rank 0: fill s->buf with chunk s->next.  Any failure becomes a status
+ * the leaders receive instead of data. */
+static void read_chunk(stream *s, size_t len)
+{
+    uint64_t status = 0;
+    double t0 = pm_now();
+    uint64_t off = pm_chunk_offset(s->chunk, s->next);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(s->fd, s->buf + HDR + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pm_error(s->path, "read failed at byte %llu: %s",
+                     (unsigned long long)(off + got), strerror(errno));
+            status = 1;
+            break;
+        }
+        if (n == 0) {
+            pm_error(s->path, "file shrank while being read (%llu of %llu bytes)",
+                     (unsigned long long)(off + got), (unsigned long long)s->size);
+            status = 1;
+            break;
+        }
+        got += (size_t)n;
+    }
+    memcpy(s->buf, &status, sizeof status);
+    s->st->t_read += pm_now() - t0;
+}
+
+/* Broadcast chunk s->next; returns its payload length, or -1. */
+static ssize_t next_chunk(stream *s)
+{
+    size_t len = pm_chunk_len(s->size, s->chunk, s->next);
+    if (s->t->rank == 0)
+        read_chunk(s, len);
+    double t0 = pm_now();
+    int rc = MPI_Bcast(s->buf, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders);
+    s->st->t_bcast += pm_now() - t0;
+    if (pm_mpi_check(rc, "MPI_Bcast(bundle chunk)")) {
+        s->mpi_failed = 1;
+        return -1;
+    }
+    uint64_t status;
+    memcpy(&status, s->buf, sizeof status);
+    if (status) {
+        s->source_failed = 1;
+        return -1;
+    }
+    s->next++;
+    return (ssize_t)len;
+}
+
+static ssize_t pull(void *ctx, const void **buf)
+{
+    stream *s = ctx;
+    if (s->source_failed || s->mpi_failed)
+        return -1;
+    if (s->next == s->nchunks)
+        return 0;
+    ssize_t n = next_chunk(s);
+    *buf = s->buf + HDR;
+    return n;
+}
+
+/* Rank 0: open the bundle and learn its size; fills hdr[0] with 0 or 1. */
+static void open_bundle(stream *s, uint64_t hdr[2])
+{
+    hdr[0] = 1;
+    hdr[1] = 0;
+    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) {
+        pm_error(s->path, "cannot open bundle: %s", strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(s->fd, &st) != 0) {
+        pm_error(s->path, "cannot stat bundle: %s", strerror(errno));
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        pm_error(s->path, "not a regular file");
+        return;
+    }
+    hdr[0] = 0;
+    hdr[1] = (uint64_t)st.st_size;
+}
+
+/* Leaders only.  Returns 0 if this leader unpacked the bundle; 1 if it
+ * failed locally; 2 if the failure is shared by all (source or MPI). */
+static int deliver_one(const pm_topology *t, const char *path, const char *destdir,
+                       unsigned char *buf, size_t chunk, pm_deliver_stats *st)
+{
+    stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk, .buf = buf, .st = st};
+    uint64_t hdr[2] = {0, 0};
+    if (t->rank == 0)
+        open_bundle(&s, hdr);
+    int rc = MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, t->leaders);
+    if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
+        if (s.fd >= 0)
+            close(s.fd);
+        return 2;
+    }
+    s.size = hdr[1];
+    s.nchunks = pm_chunk_count(s.size, chunk);
+
+    pm_unpack_stats us;
+    double t0 = pm_now();
+    int urc = pm_unpack(destdir, path, pull, &s, &us);
+    /* Keep pace with the other leaders through the rest of the chunks. */
+    while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
+        (void)next_chunk(&s);
+    if (s.fd >= 0 && close(s.fd) != 0)
+        pm_error(path, "close failed: %s", strerror(errno));
+    if (urc == 0) {
+        st->bytes += s.size;
+        st->entries += us.entries;
+        pm_info(2, "%s: %llu entries, %llu bytes in %.3f s", path,
+                (unsigned long long)us.entries, (unsigned long long)s.size, pm_now() - t0);
+    }
+    if (s.source_failed || s.mpi_failed)
+        return 2;
+    return urc == 0 ? 0 : 1;
+}
+
+int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
+               size_t chunk, pm_deliver_stats *stats)
+{
+    pm_deliver_stats local;
+    pm_deliver_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    double t0 = pm_now();
+    int failed = 0;
+
+    if (t->leaders != MPI_COMM_NULL) {
+        unsigned char *buf = malloc(HDR + chunk);
+        if (!buf) {
+            pm_error(NULL, "out of memory for a %zu-byte chunk buffer", chunk);
+            failed = 1;
+        }
+        /* Every leader must agree before any broadcast so none is left
+         * waiting in one that another will never make. */
+        if (pm_agree_failed(t->leaders, failed)) {
+            free(buf);
+            failed = 1;
+            goto agree;
+        }
+        for (size_t i = 0; i < bundles->n; i++) {
+            int r = deliver_one(t, bundles->paths[i], destdir, buf, chunk, st);
+            if (r == 2 || pm_agree_failed(t->leaders, r != 0)) {
+                failed = 1;
+                break;
+            }
+        }
+        free(buf);
+        st->t_total = pm_now() - t0;
+        st->t_unpack = st->t_total - st->t_read - st->t_bcast;
+    }
+agree:
+    return pm_agree_failed(t->world, failed);
+}

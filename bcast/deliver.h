@@ -1,0 +1,30 @@
+/* deliver.h - getting bundles from rank 0's file system onto every node.
+ *
+ * Rank 0 alone opens and reads each bundle; its bytes go to one leader per
+ * node by MPI broadcasts in bounded chunks, and each leader unpacks them as
+ * they arrive.  Memory is two chunk buffers whatever the bundle's size. */
+#ifndef PM_DELIVER_H
+#define PM_DELIVER_H
+
+#include "pkglist.h"
+#include "topology.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pm_deliver_stats {
+    double t_read;      /* rank 0: reading bundles */
+    double t_bcast;     /* time in broadcasts */
+    double t_unpack;    /* the rest of the leader's time: extraction */
+    double t_total;
+    uint64_t bytes;     /* bundle bytes delivered */
+    uint64_t entries;   /* entries unpacked on this node */
+} pm_deliver_stats;
+
+/* Collective over t->world.  Leaders unpack every bundle into destdir,
+ * which must exist on each node.  Returns 0 when every rank succeeded and 1
+ * otherwise, the same on every rank; whoever saw a problem printed it. */
+int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
+               size_t chunk, pm_deliver_stats *stats);
+
+#endif

@@ -1,0 +1,139 @@
+/* jobdir.c - creating, checking and removing node-local directories. */
+#include "jobdir.h"
+#include "log.h"
+#include "strutil.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char *pm_userdir_path(const char *chroot, uid_t uid)
+{
+    char *leaf = pm_printf_alloc("python-mpi-%lu", (unsigned long)uid);
+    if (!leaf)
+        return NULL;
+    char *p = pm_path_join(chroot, leaf);
+    free(leaf);
+    return p;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            *s = '_';
+    }
+}
+
+char *pm_batch_job_id(void)
+{
+    static const char *const vars[] = {
+        "SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "COBALT_JOBID", "FLUX_JOB_ID",
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            char *s = strdup(v);
+            if (s)
+                sanitize(s);
+            return s;
+        }
+    }
+    return NULL;
+}
+
+char *pm_run_name(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char *job = pm_batch_job_id();
+    char *name = pm_printf_alloc("%s%s%s-%ld-%lx%05lx", job ? job : "", job ? "." : "",
+                                 pm_log_node(), (long)getpid(),
+                                 (unsigned long)ts.tv_sec,
+                                 (unsigned long)(ts.tv_nsec / 10000));
+    free(job);
+    if (name)
+        sanitize(name);
+    return name;
+}
+
+int pm_userdir_ensure(const char *userdir)
+{
+    if (mkdir(userdir, 0700) != 0 && errno != EEXIST) {
+        pm_error(userdir, "cannot create directory: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(userdir, &st) != 0) {
+        pm_error(userdir, "cannot stat: %s", strerror(errno));
+        return -1;
+    }
+    /* Someone else may have planted this name in a world-writable chroot. */
+    if (S_ISLNK(st.st_mode)) {
+        pm_error(userdir, "refusing to use: it is a symbolic link");
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        pm_error(userdir, "refusing to use: not a directory");
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        pm_error(userdir, "refusing to use: owned by uid %lu, not %lu",
+                 (unsigned long)st.st_uid, (unsigned long)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0700 && chmod(userdir, 0700) != 0) {
+        pm_error(userdir, "cannot make private (chmod 0700): %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int pm_mkdir_private(const char *path)
+{
+    if (mkdir(path, 0700) != 0) {
+        pm_error(path, "cannot create directory: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = (type == FTW_DP) ? rmdir(path) : unlink(path);
+    if (rc != 0 && errno != ENOENT) {
+        pm_error(path, "cannot remove: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int pm_rmtree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        pm_error(path, "cannot stat: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlink(path) != 0) {
+            pm_error(path, "cannot remove: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    /* Unpacked directories are always u+rwx (unpack.c), so depth-first
+     * removal never meets a directory it cannot empty. */
+    return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -1;
+}

@@ -1,0 +1,38 @@
+/* jobdir.h - the node-local directories bundles are unpacked into.
+ *
+ * Layout under the chroot (default /dev/shm), which every user of the node
+ * shares:
+ *     CHROOT/python-mpi-UID/          0700, owned by UID, never a symlink
+ *     CHROOT/python-mpi-UID/JOBNAME/  one per run, removed at the end
+ * JOBNAME starts with the batch system's job id when there is one and ends
+ * with a token rank 0 makes, so two runs on one node never collide. */
+#ifndef PM_JOBDIR_H
+#define PM_JOBDIR_H
+
+#include <sys/types.h>
+
+/* malloc'd "CHROOT/python-mpi-UID" or NULL. */
+char *pm_userdir_path(const char *chroot, uid_t uid);
+
+/* The batch job id from SLURM_JOB_ID, PBS_JOBID, LSB_JOBID, COBALT_JOBID or
+ * FLUX_JOB_ID, with characters outside [A-Za-z0-9._-] replaced by '_';
+ * malloc'd, or NULL when there is none. */
+char *pm_batch_job_id(void);
+
+/* A run name unique on every node: "[JOBID.]HOST-PID-TIME" (rank 0 calls
+ * this and broadcasts the result).  malloc'd or NULL. */
+char *pm_run_name(void);
+
+/* Create userdir if missing (0700) and check it: a directory, not a
+ * symlink, owned by us, no group/other access.  Prints one line and returns
+ * -1 on refusal or failure. */
+int pm_userdir_ensure(const char *userdir);
+
+/* mkdir path 0700; it must not exist yet.  Prints and returns -1 on error. */
+int pm_mkdir_private(const char *path);
+
+/* rm -r path without following symlinks or crossing mounts; ENOENT is
+ * success.  Prints and returns -1 on error. */
+int pm_rmtree(const char *path);
+
+#endif

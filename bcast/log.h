@@ -1,0 +1,31 @@
+/* log.h - one-line diagnostics that name the program, rank, node and file.
+ *
+ * Every error a user can see has the shape
+ *     PROG: rank R on NODE: FILE: reason
+ * so that in a 10,000-rank job's merged stderr the failing place is obvious.
+ * Before MPI is up the rank is unknown and the "rank R on NODE" part reads
+ * "rank ? on NODE". */
+#ifndef PM_LOG_H
+#define PM_LOG_H
+
+#include <stdarg.h>
+
+void pm_log_init(const char *prog);
+void pm_log_set_rank(int rank);
+const char *pm_log_node(void);   /* this node's hostname, never NULL */
+int pm_log_rank(void);
+
+/* Verbosity: 0 quiet, 1 phases on rank 0, 2 every rank. */
+void pm_log_set_verbose(int level);
+int pm_log_verbose(void);
+
+/* file may be NULL when no file is involved. */
+void pm_error(const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void pm_verror(const char *file, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Printed when verbose >= level (level 1 only on rank 0). */
+void pm_info(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

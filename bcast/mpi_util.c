@@ -1,0 +1,86 @@
+/* mpi_util.c - MPI start-up, error checks and polite waits (see mpi_util.h). */
+#include "mpi_util.h"
+#include "log.h"
+
+#include <time.h>
+
+int pm_mpi_start(int *argc, char ***argv, int required, int *provided)
+{
+    int rc;
+#if MPI_VERSION >= 2
+    rc = MPI_Init_thread(argc, argv, required, provided);
+#else
+    (void)required;
+    rc = MPI_Init(argc, argv);
+    *provided = 0;
+#endif
+    return rc;
+}
+
+int pm_mpi_check(int rc, const char *what)
+{
+    if (rc == MPI_SUCCESS)
+        return rc;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
+        len = 0;
+    msg[len] = '\0';
+    pm_error(NULL, "%s failed: %s", what, msg);
+    return rc;
+}
+
+double pm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#if MPI_VERSION >= 3
+/* Poll a request, sleeping 50 us doubling to 2 ms between tests. */
+static int polite_wait(MPI_Request *req)
+{
+    long ns = 50000;
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 2000000)
+            ns *= 2;
+    }
+}
+#endif
+
+int pm_agree_failed(MPI_Comm comm, int failed)
+{
+    int in = failed != 0, out = 1, rc;
+#if MPI_VERSION >= 3
+    MPI_Request req;
+    rc = MPI_Iallreduce(&in, &out, 1, MPI_INT, MPI_MAX, comm, &req);
+    if (rc == MPI_SUCCESS)
+        rc = polite_wait(&req);
+#else
+    rc = MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, comm);
+#endif
+    if (pm_mpi_check(rc, "MPI_Allreduce(status)"))
+        return 1;
+    return out;
+}
+
+int pm_polite_barrier(MPI_Comm comm)
+{
+    int rc;
+#if MPI_VERSION >= 3
+    MPI_Request req;
+    rc = MPI_Ibarrier(comm, &req);
+    if (rc == MPI_SUCCESS)
+        rc = polite_wait(&req);
+#else
+    rc = MPI_Barrier(comm);
+#endif
+    return pm_mpi_check(rc, "MPI_Barrier");
+}

@@ -1,0 +1,27 @@
+/* mpi_util.h - starting MPI with the real argv, checking MPI calls, and
+ * agreeing on success across ranks without burning the CPU. */
+#ifndef PM_MPI_UTIL_H
+#define PM_MPI_UTIL_H
+
+#include <mpi.h>
+
+/* MPI_Init_thread (MPI-2 and later) or MPI_Init, given the real argc/argv so that
+ * implementations that read or strip arguments (MPICH-1's p4 device) work;
+ * afterwards *argc and *argv are what MPI left for the program. */
+int pm_mpi_start(int *argc, char ***argv, int required, int *provided);
+
+/* Print one line naming the failed call if rc is not MPI_SUCCESS; returns rc. */
+int pm_mpi_check(int rc, const char *what);
+
+/* Collective over comm: 0 if every rank passed failed == 0, else 1.  Ranks
+ * that arrive early sleep between polls instead of spinning, so a node's
+ * waiting ranks leave its cores to the one that is unpacking.  If the MPI
+ * call itself fails, returns 1. */
+int pm_agree_failed(MPI_Comm comm, int failed);
+
+/* Barrier with the same polite wait. */
+int pm_polite_barrier(MPI_Comm comm);
+
+double pm_now(void);
+
+#endif

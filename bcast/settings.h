@@ -1,0 +1,27 @@
+/* settings.h - the environment variables shared by python-mpi and bcast.
+ *
+ *   PYTHON_MPI_PKGROOT     directory relative bundle names are found in
+ *   PYTHON_MPI_PACKAGES    colon-separated bundles (python-mpi only)
+ *   PYTHON_MPI_CHROOT      node-local directory to unpack under (/dev/shm)
+ *   PYTHON_MPI_VERBOSE     0, 1 (rank 0 reports phases), 2 (every rank)
+ *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
+ *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
+ *                          "hostname" (the MPI-1/2 fallback, forced) */
+#ifndef PM_SETTINGS_H
+#define PM_SETTINGS_H
+
+#include <stddef.h>
+
+typedef struct pm_settings {
+    const char *pkgroot;    /* NULL if unset; points into the environment */
+    const char *packages;   /* NULL if unset */
+    const char *chroot;
+    int verbose;
+    size_t chunk;
+    int by_hostname;
+} pm_settings;
+
+/* Returns 0, or -1 with *err set to a malloc'd reason naming the variable. */
+int pm_settings_load(pm_settings *s, char **err);
+
+#endif

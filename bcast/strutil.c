@@ -1,0 +1,52 @@
+/* strutil.c - heap string helpers (see strutil.h). */
+#include "strutil.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *pm_printf_alloc(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : s;
+}
+
+char *pm_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    return pm_printf_alloc("%.*s/%s", (int)la, a, b);
+}
+
+int pm_parse_size(const char *s, size_t max, size_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned long long mult = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mult = 1ULL << 10; end++; break;
+    case 'm': case 'M': mult = 1ULL << 20; end++; break;
+    case 'g': case 'G': mult = 1ULL << 30; end++; break;
+    default: return -1;
+    }
+    if (*end != '\0' || v == 0 || v > max / mult)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}

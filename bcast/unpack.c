@@ -1,0 +1,264 @@
+/* unpack.c - safe streaming extraction with libarchive (see unpack.h). */
+#include "unpack.h"
+#include "log.h"
+#include "strutil.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Depth reached after walking path's components from start depth; -1 as
+ * soon as a ".." climbs above the root. */
+static long walk_depth(const char *path, long depth)
+{
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0)
+                return -1;
+        } else if (!(len == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += len;
+    }
+    return depth;
+}
+
+int pm_path_is_contained(const char *base, const char *path)
+{
+    if (!path || path[0] == '/' || (base && base[0] == '/'))
+        return -1;
+    long depth = 0;
+    if (base) {
+        /* A symlink's target is relative to the directory holding it. */
+        depth = walk_depth(base, 0);
+        if (depth < 1)
+            return -1;
+        depth--;
+    }
+    return walk_depth(path, depth) < 0 ? -1 : 0;
+}
+
+typedef struct pull_state {
+    pm_pull_fn pull;
+    void *ctx;
+    int pull_failed;
+} pull_state;
+
+static la_ssize_t read_cb(struct archive *a, void *client, const void **buf)
+{
+    pull_state *ps = client;
+    ssize_t n = ps->pull(ps->ctx, buf);
+    if (n < 0) {
+        ps->pull_failed = 1;
+        archive_set_error(a, EIO, "transfer failed");
+        return -1;
+    }
+    return n;
+}
+
+/* Validate the entry, rewrite its paths under destdir and sanitize its
+ * mode.  Returns 0, or -1 after printing why the entry is refused. */
+static int prepare_entry(struct archive_entry *e, const char *destdir, const char *label)
+{
+    const char *name = archive_entry_pathname(e);
+    if (!name || !*name) {
+        pm_error(label, "entry with an empty name");
+        return -1;
+    }
+    if (pm_path_is_contained(NULL, name) != 0) {
+        pm_error(label, "entry '%s': path leads outside the destination", name);
+        return -1;
+    }
+    mode_t type = archive_entry_filetype(e);
+    const char *hard = archive_entry_hardlink(e);
+    if (hard) {
+        if (pm_path_is_contained(NULL, hard) != 0) {
+            pm_error(label, "entry '%s': hard link to '%s' leads outside the destination",
+                     name, hard);
+            return -1;
+        }
+    } else if (type == AE_IFLNK) {
+        const char *target = archive_entry_symlink(e);
+        if (!target || pm_path_is_contained(name, target) != 0) {
+            pm_error(label, "entry '%s': symbolic link to '%s' leads outside the destination",
+                     name, target ? target : "");
+            return -1;
+        }
+    } else if (type != AE_IFREG && type != AE_IFDIR) {
+        pm_error(label, "entry '%s': refusing to create a %s", name,
+                 type == AE_IFIFO ? "FIFO" :
+                 type == AE_IFCHR ? "character device" :
+                 type == AE_IFBLK ? "block device" :
+                 type == AE_IFSOCK ? "socket" : "special file");
+        return -1;
+    }
+
+    /* Nothing in a shared /dev/shm should be set-id or writable by others;
+     * the owner always keeps rwx on directories so the tree can be removed. */
+    mode_t mode = archive_entry_perm(e) & ~(mode_t)(S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH);
+    if (type == AE_IFDIR)
+        mode |= S_IRWXU;
+    else if (type == AE_IFREG)
+        mode |= S_IRUSR | S_IWUSR;
+    archive_entry_set_perm(e, mode);
+
+    char *full = pm_path_join(destdir, name);
+    if (!full) {
+        pm_error(label, "out of memory");
+        return -1;
+    }
+    archive_entry_set_pathname(e, full);
+    free(full);
+    if (hard) {
+        char *h = pm_path_join(destdir, hard);
+        if (!h) {
+            pm_error(label, "out of memory");
+            return -1;
+        }
+        archive_entry_set_hardlink(e, h);
+        free(h);
+    }
+    return 0;
+}
+
+static int copy_data(struct archive *in, struct archive *out, const char *label,
+                     const char *name, pm_unpack_stats *st)
+{
+    for (;;) {
+        const void *buf;
+        size_t size;
+        la_int64_t offset;
+        int r = archive_read_data_block(in, &buf, &size, &offset);
+        if (r == ARCHIVE_EOF)
+            return 0;
+        if (r != ARCHIVE_OK) {
+            pm_error(label, "entry '%s': %s", name, archive_error_string(in));
+            return -1;
+        }
+        if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
+            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            return -1;
+        }
+        st->bytes += size;
+    }
+}
+
+int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+              pm_unpack_stats *stats)
+{
+    pm_unpack_stats local = {0, 0};
+    pm_unpack_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    pull_state ps = {pull, ctx, 0};
+    int rc = -1;
+    char *name = NULL;
+
+    struct archive *in = archive_read_new();
+    struct archive *out = archive_write_disk_new();
+    if (!in || !out) {
+        pm_error(label, "out of memory creating archive readers");
+        goto done;
+    }
+    if (archive_read_support_filter_all(in) != ARCHIVE_OK ||
+        archive_read_support_format_tar(in) != ARCHIVE_OK) {
+        pm_error(label, "libarchive: %s", archive_error_string(in));
+        goto done;
+    }
+    /* Our own checks above cover absolute paths and "..", applied to the
+     * name before destdir is prepended; libarchive still refuses to write
+     * through a symlink planted by an earlier entry. */
+    int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+                ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+    if (archive_write_disk_set_options(out, flags) != ARCHIVE_OK) {
+        pm_error(label, "libarchive: %s", archive_error_string(out));
+        goto done;
+    }
+    if (archive_read_open(in, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
+        if (!ps.pull_failed)
+            pm_error(label, "cannot read archive: %s", archive_error_string(in));
+        goto done;
+    }
+
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(in, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            if (!ps.pull_failed)
+                pm_error(label, "%s%s", archive_error_string(in),
+                         st->entries ? "" : " (not a bundle?)");
+            goto done;
+        }
+        free(name);
+        name = strdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+        if (!name) {
+            pm_error(label, "out of memory");
+            goto done;
+        }
+        if (prepare_entry(e, destdir, label) != 0)
+            goto done;
+        if (archive_write_header(out, e) != ARCHIVE_OK) {
+            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            goto done;
+        }
+        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, st) != 0)
+            goto done;
+        if (archive_write_finish_entry(out) != ARCHIVE_OK) {
+            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            goto done;
+        }
+        st->entries++;
+    }
+    if (st->entries == 0) {
+        pm_error(label, "archive has no entries (empty or not a bundle)");
+        goto done;
+    }
+    if (archive_write_close(out) != ARCHIVE_OK) {
+        pm_error(label, "finishing extraction: %s", archive_error_string(out));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (ps.pull_failed)
+        rc = -2;
+    free(name);
+    if (in)
+        archive_read_free(in);
+    if (out)
+        archive_write_free(out);
+    return rc;
+}
+
+typedef struct mem_src {
+    const void *data;
+    size_t len;
+    int done;
+} mem_src;
+
+static ssize_t mem_pull(void *ctx, const void **buf)
+{
+    mem_src *m = ctx;
+    if (m->done)
+        return 0;
+    m->done = 1;
+    *buf = m->data;
+    return (ssize_t)m->len;
+}
+
+int pm_unpack_memory(const char *destdir, const char *label, const void *data,
+                     size_t len, pm_unpack_stats *stats)
+{
+    mem_src m = {data, len, 0};
+    return pm_unpack(destdir, label, mem_pull, &m, stats);
+}

@@ -1,0 +1,42 @@
+/* unpack.h - extracting one bundle from a stream of bytes into a directory.
+ *
+ * The bytes come from a pull callback (the broadcast, a file, a buffer):
+ * nothing is staged in a temporary tarball.  A bundle is untrusted input:
+ * absolute paths, ".." components, links leading outside the directory,
+ * devices and FIFOs are refused; set-id bits and group/other write
+ * permission are dropped. */
+#ifndef PM_UNPACK_H
+#define PM_UNPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return the number of bytes at *buf (valid until the next call), 0 at the
+ * end of the stream, or -1 if the source failed (the source reports why). */
+typedef ssize_t (*pm_pull_fn)(void *ctx, const void **buf);
+
+typedef struct pm_unpack_stats {
+    uint64_t entries;   /* entries extracted */
+    uint64_t bytes;     /* bytes of file data written */
+} pm_unpack_stats;
+
+/* Extract the stream into destdir (which must exist).  label names the
+ * bundle in error messages.  Returns 0 on success; -1 after printing one
+ * line on a bad or unsafe archive or a write failure; -2 when the pull
+ * callback failed (nothing printed here).  An archive with no entries is an
+ * error. */
+int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+              pm_unpack_stats *stats);
+
+/* The same from a memory buffer (for tools, tests and the fuzzer). */
+int pm_unpack_memory(const char *destdir, const char *label, const void *data,
+                     size_t len, pm_unpack_stats *stats);
+
+/* Pure check used for every entry: 0 if the relative path stays inside the
+ * root (no leading '/', no ".." that climbs above the root), -1 otherwise.
+ * For symlinks, pass the link's own path in base and its target in path:
+ * the target is resolved from base's directory. */
+int pm_path_is_contained(const char *base, const char *path);
+
+#endif

@@ -1,0 +1,71 @@
+/* pyrun.c - PyConfig set-up and the hand-off to Py_RunMain. */
+#include "pyrun.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef PYMPI_DEFAULT_HOME
+#define PYMPI_DEFAULT_HOME "/usr"
+#endif
+
+static int failed(PyStatus st, const char *what)
+{
+    if (!PyStatus_Exception(st))
+        return 0;
+    pm_error(NULL, "%s: %s%s%s", what, st.func ? st.func : "",
+             st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
+    return -1;
+}
+
+int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home,
+                        const char *executable)
+{
+    const char *env_home = getenv("PYTHONHOME");
+    if (!home && !(env_home && *env_home))
+        home = PYMPI_DEFAULT_HOME;
+    if (home && failed(PyConfig_SetBytesString(config, &config->home, home), "PyConfig home"))
+        return -1;
+    if (executable &&
+        (failed(PyConfig_SetBytesString(config, &config->executable, executable), "PyConfig executable") ||
+         failed(PyConfig_SetBytesString(config, &config->program_name, executable), "PyConfig program_name")))
+        return -1;
+    if (failed(PyConfig_SetBytesArgv(config, argc, argv), "PyConfig argv"))
+        return -1;
+    return 0;
+}
+
+int pm_python_run(PyConfig *config)
+{
+    PyStatus st = Py_InitializeFromConfig(config);
+    PyConfig_Clear(config);
+    if (PyStatus_Exception(st)) {
+        if (PyStatus_IsExit(st))
+            return st.exitcode;
+        failed(st, "Python initialisation");
+        return 1;
+    }
+    return Py_RunMain();
+}
+
+char *pm_self_exe(void)
+{
+    for (size_t cap = 256; cap <= (1u << 20); cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlink("/proc/self/exe", buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    return NULL;
+}

@@ -1,0 +1,183 @@
+/* python-mpi.c - an MPI-enabled Python interpreter that starts fast.
+ *
+ * 1. MPI_Init_thread with the real argc/argv, before anything else, so MPIs
+ *    that read or strip arguments see them; Python gets what MPI leaves.
+ * 2. If PYTHON_MPI_PACKAGES names bundles: rank 0 alone reads them from the
+ *    shared file system and broadcasts them to one leader per node, which
+ *    unpacks them into a private directory under PYTHON_MPI_CHROOT.
+ * 3. Python starts with home = that directory (and PYTHONUSERBASE there),
+ *    so no rank but 0 touches the shared file system for its imports.
+ * 4. Python's exit status is ours.  A failing rank aborts the whole job so
+ *    no other rank hangs in a collective; on success each leader removes
+ *    its node's directory once every rank of the node is done. */
+#include "deliver.h"
+#include "log.h"
+#include "mpi_util.h"
+#include "pkglist.h"
+#include "pyrun.h"
+#include "settings.h"
+#include "stage.h"
+#include "strutil.h"
+#include "topology.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* home = the unpacked tree only if it holds a standard library; bundles of
+ * packages alone run on the system Python with their site directory added. */
+static int has_stdlib(const char *dir)
+{
+    char *os_py = pm_printf_alloc("%s/lib/python%d.%d/os.py", dir, PY_MAJOR_VERSION,
+                                  PY_MINOR_VERSION);
+    struct stat st;
+    int ok = os_py && stat(os_py, &st) == 0;
+    free(os_py);
+    return ok;
+}
+
+/* Environment for Python and for any process it starts (sys.executable
+ * children, mpi4py spawns): they find the same node-local tree. */
+static int export_env(const char *dir, int own_home)
+{
+    if (setenv("PYTHONUSERBASE", dir, 1) != 0 || setenv("PYTHON_MPI_HOME", dir, 1) != 0) {
+        pm_error(NULL, "setenv failed");
+        return -1;
+    }
+    if (!own_home) {
+        char *site = pm_printf_alloc("%s/lib/python3/dist-packages", dir);
+        const char *old = getenv("PYTHONPATH");
+        char *path = site && old && *old ? pm_printf_alloc("%s:%s", site, old) : NULL;
+        int rc = site ? setenv("PYTHONPATH", path ? path : site, 1) : -1;
+        free(site);
+        free(path);
+        if (rc != 0) {
+            pm_error(NULL, "setenv PYTHONPATH failed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run_python(int argc, char **argv, const char *home)
+{
+    char *exe = pm_self_exe();
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    int rc = pm_python_configure(&config, argc, argv, home, exe);
+    free(exe);
+    if (rc != 0) {
+        PyConfig_Clear(&config);
+        return 1;
+    }
+    return pm_python_run(&config);
+}
+
+/* Collective set-up: returns 0 with stage->dir ready on every node, or 1
+ * (the same on every rank) after the failing ranks printed why. */
+static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_stage *stage)
+{
+    pm_pkglist bundles;
+    pm_pkglist_init(&bundles);
+    char *err = NULL;
+    /* Parsing is the same on every rank; only rank 0 speaks. */
+    if (pm_pkglist_parse(&bundles, cfg->packages, cfg->pkgroot, 1, &err) != 0) {
+        if (topo->rank == 0)
+            pm_error(NULL, "PYTHON_MPI_PACKAGES: %s", err);
+        free(err);
+        pm_pkglist_free(&bundles);
+        return 1;
+    }
+    if (pm_stage_open(stage, topo, cfg->chroot, NULL) != 0) {
+        pm_pkglist_free(&bundles);
+        return 1;
+    }
+    pm_deliver_stats st;
+    int failed = pm_deliver(topo, &bundles, stage->dir, cfg->chunk, &st);
+    size_t nbundles = bundles.n;
+    pm_pkglist_free(&bundles);
+    if (failed) {
+        (void)pm_stage_remove(stage, topo);
+        return 1;
+    }
+    pm_info(1, "%zu bundle(s), %llu bytes to %d node(s) in %.3f s (read %.3f, bcast %.3f, unpack %.3f) into %s",
+            nbundles, (unsigned long long)st.bytes, topo->nnodes, st.t_total, st.t_read,
+            st.t_bcast, st.t_unpack, stage->dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    pm_log_init("python-mpi");
+    int provided;
+    if (pm_mpi_check(pm_mpi_start(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread"))
+        return 1;
+    int rank = 0;
+    if (pm_mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank"))
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pm_log_set_rank(rank);
+
+    pm_settings cfg;
+    char *err = NULL;
+    if (pm_settings_load(&cfg, &err) != 0) {
+        /* The environment is the same everywhere: every rank stops. */
+        if (rank == 0)
+            pm_error(NULL, "%s", err);
+        free(err);
+        MPI_Finalize();
+        return 1;
+    }
+    pm_log_set_verbose(cfg.verbose);
+
+    pm_topology topo;
+    pm_stage stage = {NULL, 0};
+    int staged = 0;
+    const char *inherited = getenv("PYTHON_MPI_HOME");
+    if (cfg.packages && !(inherited && *inherited)) {
+        if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        if (stage_bundles(&cfg, &topo, &stage) != 0) {
+            pm_topology_free(&topo);
+            MPI_Finalize();
+            return 1;
+        }
+        staged = 1;
+    }
+
+    const char *home = NULL;
+    if (staged) {
+        int own_home = has_stdlib(stage.dir);
+        if (export_env(stage.dir, own_home) != 0)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        home = own_home ? stage.dir : NULL;
+    }
+
+    int status = run_python(argc, argv, home);
+
+    int finalized = 0;
+    if (MPI_Finalized(&finalized) != MPI_SUCCESS)
+        finalized = 1;
+    if (status != 0 && !finalized) {
+        pm_error(NULL, "Python exited with status %d; aborting the job", status);
+        MPI_Abort(MPI_COMM_WORLD, status);
+        return status;
+    }
+    if (staged) {
+        if (finalized) {
+            /* The program finalized MPI itself: nobody can tell when the
+             * node's other ranks are done, so the tree stays. */
+            pm_info(1, "MPI finalized by the program; leaving %s", stage.dir);
+            pm_stage_free(&stage);
+        } else {
+            if (pm_polite_barrier(topo.node) == MPI_SUCCESS && pm_stage_remove(&stage, &topo) != 0)
+                status = 1;
+            pm_stage_free(&stage);
+            pm_topology_free(&topo);
+        }
+    }
+    if (!finalized && pm_mpi_check(MPI_Finalize(), "MPI_Finalize") && status == 0)
+        status = 1;
+    return status;
+}
