@@ -90,7 +90,8 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 1;
     }
-    if (pm_stage_open(stage, topo, cfg->chroot, NULL) != 0) {
+    if (pm_deliver_check(topo, &bundles) != 0 ||
+        pm_stage_open(stage, topo, cfg->chroot, NULL, NULL) != 0) {
         pm_pkglist_free(&bundles);
         return 1;
     }
@@ -99,7 +100,7 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
     size_t nbundles = bundles.n;
     pm_pkglist_free(&bundles);
     if (failed) {
-        (void)pm_stage_remove(stage, topo);
+        (void)pm_stage_discard(stage, topo);
         return 1;
     }
     pm_info(1, "%zu bundle(s), %llu bytes to %d node(s) in %.3f s (read %.3f, bcast %.3f, unpack %.3f) into %s",
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
     pm_log_set_verbose(cfg.verbose);
 
     pm_topology topo;
-    pm_stage stage = {NULL, 0};
+    pm_stage stage = {NULL, 0, 0};
     int staged = 0;
     const char *inherited = getenv("PYTHON_MPI_HOME");
     if (cfg.packages && !(inherited && *inherited)) {

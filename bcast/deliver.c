@@ -162,6 +162,22 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     return urc == 0 ? 0 : 1;
 }
 
+int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
+{
+    int failed = 0;
+    if (t->rank == 0) {
+        for (size_t i = 0; i < bundles->n; i++) {
+            stream s = {.path = bundles->paths[i], .fd = -1};
+            uint64_t hdr[2];
+            open_bundle(&s, hdr);
+            if (s.fd >= 0)
+                close(s.fd);
+            failed |= hdr[0] != 0;
+        }
+    }
+    return pm_agree_failed(t->world, failed);
+}
+
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
                size_t chunk, pm_deliver_stats *stats)
 {

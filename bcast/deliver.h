@@ -24,6 +24,10 @@ typedef struct pm_deliver_stats {
 /* Collective over t->world.  Leaders unpack every bundle into destdir,
  * which must exist on each node.  Returns 0 when every rank succeeded and 1
  * otherwise, the same on every rank; whoever saw a problem printed it. */
+/* Collective: rank 0 checks that it can open every bundle, before any
+ * directory is made.  Returns 0 or 1 on every rank, like pm_deliver. */
+int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles);
+
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
                size_t chunk, pm_deliver_stats *stats);
 

@@ -2,6 +2,8 @@
 #include "mpi_util.h"
 #include "log.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int pm_mpi_start(int *argc, char ***argv, int required, int *provided)
@@ -84,3 +86,29 @@ int pm_polite_barrier(MPI_Comm comm)
 #endif
     return pm_mpi_check(rc, "MPI_Barrier");
 }
+
+char *pm_bcast_string(MPI_Comm comm, int rank, char *mine)
+{
+    unsigned long long len = mine ? strlen(mine) : 0;
+    if (pm_mpi_check(MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, comm),
+                     "MPI_Bcast(name length)"))
+        return NULL;
+    if (len == 0 || len > (1u << 20))
+        return NULL;
+    char *s = rank == 0 ? mine : malloc(len + 1);
+    if (!s) {
+        /* The others are already in the broadcast: it cannot be skipped. */
+        pm_error(NULL, "out of memory for a %llu-byte string", len + 1);
+        MPI_Abort(comm, 1);
+        return NULL;
+    }
+    int rc = MPI_Bcast(s, (int)len, MPI_CHAR, 0, comm);
+    if (pm_mpi_check(rc, "MPI_Bcast(name)")) {
+        if (rank != 0)
+            free(s);
+        return NULL;
+    }
+    s[len] = '\0';
+    return s;
+}
+

@@ -24,4 +24,9 @@ int pm_polite_barrier(MPI_Comm comm);
 
 double pm_now(void);
 
+/* Collective: rank 0's NUL-terminated string (which it owns and passes in
+ * as mine; others pass NULL) reaches every rank.  Returns mine on rank 0 and
+ * a malloc'd copy elsewhere; NULL on failure or an empty string. */
+char *pm_bcast_string(MPI_Comm comm, int rank, char *mine);
+
 #endif

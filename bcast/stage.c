@@ -12,34 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Rank 0's string to every rank: length first, then the bytes. */
-static char *bcast_string(const pm_topology *t, char *mine)
-{
-    unsigned long long len = mine ? strlen(mine) : 0;
-    if (pm_mpi_check(MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, t->world),
-                     "MPI_Bcast(name length)"))
-        return NULL;
-    if (len == 0 || len > (1u << 20))
-        return NULL;
-    char *s = t->rank == 0 ? mine : malloc(len + 1);
-    if (!s)
-        pm_error(NULL, "out of memory");
-    /* Every rank must still enter the broadcast: use a scratch byte. */
-    char scratch;
-    int rc = MPI_Bcast(s ? s : &scratch, s ? (int)len : 1, MPI_CHAR, 0, t->world);
-    if (pm_mpi_check(rc, "MPI_Bcast(name)") || !s) {
-        if (t->rank != 0)
-            free(s);
-        return NULL;
-    }
-    s[len] = '\0';
-    return s;
-}
-
 /* An explicit prefix: create it if missing; it must be our own directory. */
-static int ensure_prefix(const char *dir)
+static int ensure_prefix(const char *dir, int *created)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) == 0) {
+        *created = 1;
+    } else if (errno != EEXIST) {
         pm_error(dir, "cannot create directory: %s", strerror(errno));
         return -1;
     }
@@ -71,7 +49,7 @@ static char *chroot_userdir(const char *chroot)
 }
 
 int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
-                  const char *prefix)
+                  const char *prefix, const char *fixed_name)
 {
     memset(s, 0, sizeof *s);
     int failed = 0;
@@ -86,13 +64,13 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
             pm_error(NULL, "out of memory");
             failed = 1;
         }
-        if (!failed && t->leaders != MPI_COMM_NULL && ensure_prefix(s->dir) != 0)
+        if (!failed && t->leaders != MPI_COMM_NULL && ensure_prefix(s->dir, &s->created) != 0)
             failed = 1;
     } else {
-        char *mine = t->rank == 0 ? pm_run_name() : NULL;
+        char *mine = t->rank != 0 ? NULL : fixed_name ? strdup(fixed_name) : pm_run_name();
         if (t->rank == 0 && !mine)
             pm_error(NULL, "out of memory");
-        name = bcast_string(t, mine);
+        name = pm_bcast_string(t->world, t->rank, mine);
         if (!name) {
             failed = 1;
         } else if (t->leaders != MPI_COMM_NULL) {
@@ -102,8 +80,10 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
             } else if (!(s->dir = pm_path_join(userdir, name))) {
                 pm_error(NULL, "out of memory");
                 failed = 1;
+            } else if (fixed_name) {
+                failed = ensure_prefix(s->dir, &s->created) != 0;
             } else if (pm_mkdir_private(s->dir) == 0) {
-                s->owned = 1;
+                s->owned = s->created = 1;
             } else {
                 failed = 1;
             }
@@ -124,19 +104,46 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
     }
     free(name);
     if (failed) {
-        if (s->owned)
-            (void)pm_rmtree(s->dir);
-        pm_stage_free(s);
+        pm_stage_discard(s, t);
         return 1;
     }
     return 0;
 }
 
+/* The per-user directory goes too once its last run is gone; another
+ * run of ours still in it keeps it (ENOTEMPTY). */
+static void remove_userdir_if_empty(const char *jobdir)
+{
+    char *parent = strdup(jobdir);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    if (slash && slash != parent) {
+        *slash = '\0';
+        if (rmdir(parent) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+            pm_error(parent, "cannot remove: %s", strerror(errno));
+    }
+    free(parent);
+}
+
 int pm_stage_remove(pm_stage *s, const pm_topology *t)
 {
     int rc = 0;
-    if (s->owned && t->leaders != MPI_COMM_NULL)
+    if (s->owned && t->leaders != MPI_COMM_NULL) {
         rc = pm_rmtree(s->dir);
+        if (rc == 0)
+            remove_userdir_if_empty(s->dir);
+    }
+    pm_stage_free(s);
+    return rc;
+}
+
+int pm_stage_discard(pm_stage *s, const pm_topology *t)
+{
+    int rc = 0;
+    if (s->created && s->dir && t->leaders != MPI_COMM_NULL) {
+        rc = pm_rmtree(s->dir);
+        if (rc == 0 && s->owned)
+            remove_userdir_if_empty(s->dir);
+    }
     pm_stage_free(s);
     return rc;
 }

@@ -9,19 +9,24 @@
 
 typedef struct pm_stage {
     char *dir;       /* absolute path, the same on every node; owned */
-    int owned;       /* we created it, so we remove it */
+    int owned;       /* a fresh per-run directory: removed at the end */
+    int created;     /* this run created it: removed if delivery fails */
 } pm_stage;
 
-/* Collective over t->world.  With prefix NULL the directory is
- * CHROOT/python-mpi-UID/RUNNAME, fresh and removed by pm_stage_remove; with
- * a prefix (bcast -p), that directory is used, created if missing.
+/* Collective over t->world.  With prefix and fixed_name NULL the directory
+ * is CHROOT/python-mpi-UID/RUNNAME, fresh and removed by pm_stage_remove.
+ * With fixed_name it is CHROOT/python-mpi-UID/FIXED_NAME, and with a prefix
+ * (bcast -p) that directory; both are created if missing and kept.
  * Returns 0 on every rank or 1 on every rank (the failing ones printed). */
 int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
-                  const char *prefix);
+                  const char *prefix, const char *fixed_name);
 
 /* Leaders remove the directory if we created it (call once every rank of
  * the node is done with it); then frees s.  Returns -1 if removal failed. */
 int pm_stage_remove(pm_stage *s, const pm_topology *t);
+/* After a failed delivery: leaders remove the directory if this run
+ * created it (a pre-existing prefix is left alone); then frees s. */
+int pm_stage_discard(pm_stage *s, const pm_topology *t);
 void pm_stage_free(pm_stage *s);
 
 #endif
