@@ -20,6 +20,7 @@
 #include "strutil.h"
 #include "topology.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,20 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 1;
     }
-    if (pm_deliver_check(topo, &bundles) != 0 ||
+    /* Rank 0 alone looks at the shared file system. */
+    int bad_root = 0;
+    struct stat st_root;
+    if (topo->rank == 0 && cfg->pkgroot) {
+        if (stat(cfg->pkgroot, &st_root) != 0) {
+            pm_error(cfg->pkgroot, "PYTHON_MPI_PKGROOT: %s", strerror(errno));
+            bad_root = 1;
+        } else if (!S_ISDIR(st_root.st_mode)) {
+            pm_error(cfg->pkgroot, "PYTHON_MPI_PKGROOT: not a directory");
+            bad_root = 1;
+        }
+    }
+    if (pm_agree_failed(topo->world, bad_root) != 0 ||
+        pm_deliver_check(topo, &bundles) != 0 ||
         pm_stage_open(stage, topo, cfg->chroot, NULL, NULL) != 0) {
         pm_pkglist_free(&bundles);
         return 1;

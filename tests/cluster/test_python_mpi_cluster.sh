@@ -1,0 +1,69 @@
+#!/bin/bash
+# test_python_mpi_cluster.sh - python-mpi on a simulated cluster: 4 ranks on
+# 2 nodes, each node with its own hostname and private /dev/shm.  Shows
+# exactly one unpack per node, every rank importing numpy from its own
+# node's /dev/shm, and ranks other than 0 opening nothing under the package
+# root or the system Python (their file syscalls counted with strace).
+set -u
+. "$(dirname "$0")/../lib.sh"
+SIM=$REPO/tests/cluster
+
+if [ "$(id -u)" != 0 ]; then
+    t_fail "the simulated cluster needs root (unshare --uts --mount)"; t_done cluster-python; exit 1
+fi
+TMP=$(mktemp -d /tmp/pympi-cluster.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+ROOT=$TMP/pkgroot
+mkdir -p "$ROOT"
+RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python"; t_done cluster-python; exit 1; }
+cp "$RUNTIME" "$ROOT/runtime.tar.zst"
+export PYTHON_MPI_PKGROOT=$ROOT PYTHON_MPI_PACKAGES=runtime.tar.zst
+unset PYTHON_MPI_CHROOT PYTHONHOME PYTHONPATH PYTHON_MPI_HOME
+PM=$BIN/python-mpi
+
+cat > "$TMP/where.py" <<'PY'
+import os, socket, sys, numpy
+shm = os.stat("/dev/shm").st_dev
+np = os.stat(numpy.__file__).st_dev
+print("where", os.environ["PMI_RANK"], socket.gethostname(), shm, np,
+      numpy.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/"))
+PY
+
+# --- one unpack per node; numpy from the node's own /dev/shm -------------
+if PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err"; then
+    t_ok "4 ranks on 2 simulated nodes run"
+else
+    t_fail "4 ranks on 2 simulated nodes run" "$(cat "$TMP/out" "$TMP/err")"
+fi
+cat "$TMP/out" "$TMP/err" | sed 's/^/#   /' | grep -E 'where|entries' || true
+unpacks=$(grep -E 'runtime\.tar\.zst: [0-9]+ entries' "$TMP/err" | sed -E 's/.* on ([^:]+): .*/\1/' | sort)
+if [ "$(printf '%s\n' "$unpacks" | wc -l)" = 2 ] && [ "$(printf '%s\n' "$unpacks" | sort -u | wc -l)" = 2 ]; then
+    t_ok "exactly one unpack per node ($(echo $unpacks))"
+else t_fail "one unpack per node" "$unpacks"; fi
+# where RANK HOST SHM_DEV NUMPY_DEV NUMPY_IN_SHM PREFIX_IN_SHM
+if [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
+   awk '$1=="where" && ($4!=$5 || $6!="True" || $7!="True") {bad=1} END {exit bad}' "$TMP/out" &&
+   [ "$(awk '$1=="where" {print $3}' "$TMP/out" | sort -u | wc -l)" = 2 ] &&
+   [ "$(awk '$1=="where" {print $3, $4}' "$TMP/out" | sort -u | wc -l)" = 2 ] &&
+   [ "$(awk '$1=="where" {print $4}' "$TMP/out" | sort -u | wc -l)" = 2 ]; then
+    t_ok "every rank imports numpy from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
+else t_fail "numpy from the node's own /dev/shm" "$(cat "$TMP/out")"; fi
+
+# --- file accesses per rank ------------------------------------------------
+mkdir -p "$TMP/trace"
+if timeout 180 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$SIM/strace-rank" "$TMP/trace" "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+   [ "$(grep -c '^where ' "$TMP/out")" = 4 ]; then
+    t_ok "4 ranks on 2 nodes run under strace"
+else t_fail "run under strace" "$(cat "$TMP/out" "$TMP/err")"; fi
+"$SIM/count-file-ops" "$TMP/trace" "$ROOT" /usr/lib/python3 > "$TMP/counts"
+echo "# file syscalls under $ROOT or /usr/lib/python3*, per rank:"; sed 's/^/#   /' "$TMP/counts"
+all=$("$SIM/count-file-ops" "$TMP/trace" / | sed 's/^/#   all file syscalls: /')
+printf '%s\n' "$all"
+r0=$(sed -n 's/^rank 0: //p' "$TMP/counts")
+others=$(grep -v '^rank 0:' "$TMP/counts" | awk '{s += $3} END {print s + 0}')
+nothers=$(grep -vc '^rank 0:' "$TMP/counts")
+if [ "${r0:-0}" -gt 0 ] && [ "$nothers" = 3 ] && [ "$others" = 0 ]; then
+    t_ok "rank 0 alone opens the package root ($r0 calls); ranks 1-3: 0 under the root or the system Python"
+else t_fail "file accesses per rank" "$(cat "$TMP/counts")"; fi
+
+t_done cluster-python

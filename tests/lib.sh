@@ -1,0 +1,42 @@
+# lib.sh - shared helpers for the shell test suites (sourced, bash).
+#
+# Each suite prints "ok - NAME" / "not ok - NAME" lines and ends with one
+# "SUITE: N passed, M failed" line; it exits non-zero if anything failed.
+
+T_PASSED=0
+T_FAILED=0
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+BIN=$BUILD/bin
+MPIEXEC=${MPIEXEC:-mpiexec.mpich}
+
+t_ok() { T_PASSED=$((T_PASSED + 1)); echo "ok - $1"; }
+t_fail() {
+    T_FAILED=$((T_FAILED + 1)); echo "not ok - $1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'
+    return 0
+}
+# t_check NAME CMD...: passes when CMD exits 0.
+t_check() { local n=$1; shift; if "$@"; then t_ok "$n"; else t_fail "$n"; fi; }
+t_done() {
+    echo "$1: $T_PASSED passed, $T_FAILED failed"
+    [ "$T_FAILED" -eq 0 ]
+}
+
+# The runtime bundle (Python + numpy) made by pkgroot, cached in the build
+# tree and remade when pkgroot changes.
+t_runtime_bundle() {
+    local dir=$BUILD/test-bundles out=$BUILD/test-bundles/runtime.tar.zst
+    mkdir -p "$dir"
+    if [ ! -s "$out" ] || [ "$BIN/pkgroot" -nt "$out" ]; then
+        "$BIN/pkgroot" python "$out" numpy >/dev/null || return 1
+    fi
+    echo "$out"
+}
+
+# Lines of a file that look like our one-line diagnostics.
+t_error_lines() { grep -c -E '^(python-mpi|bcast): rank [0-9?]+ on [^:]+: ' "$1" || true; }
+
+# Is a directory empty (or absent)?
+t_empty_dir() { [ ! -d "$1" ] || [ -z "$(ls -A "$1")" ]; }

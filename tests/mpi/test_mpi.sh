@@ -1,0 +1,173 @@
+#!/bin/bash
+# test_mpi.sh - python-mpi and bcast under mpiexec on one node: 1, 2 and 4
+# ranks, every way of starting Python, exit status and abort, and every
+# kind of bad input (one error line naming the file, prompt non-zero exit,
+# nothing left behind).
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+TMP=$(mktemp -d /tmp/pympi-test.XXXXXX)
+trap 'chmod -R u+rwx "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
+ROOT=$TMP/pkgs
+SHM=$TMP/shm
+mkdir -p "$ROOT" "$SHM" "$TMP/code/hello"
+RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python makes the runtime bundle"; t_done mpi; exit 1; }
+cp "$RUNTIME" "$ROOT/runtime.tar.zst"
+cat > "$TMP/code/hello/__init__.py" <<'PY'
+PY
+cat > "$TMP/code/hello/__main__.py" <<'PY'
+import sys, os
+print("hello-main", os.environ.get("PMI_RANK"), sys.argv[1:])
+PY
+"$BIN/pkgroot" dir "$ROOT/code.tar.gz" "$TMP/code" >/dev/null || t_fail "pkgroot dir"
+
+export PYTHON_MPI_PKGROOT=$ROOT PYTHON_MPI_CHROOT=$SHM
+unset PYTHONHOME PYTHONPATH PYTHON_MPI_HOME
+PM=$BIN/python-mpi
+run() { timeout 60 "$MPIEXEC" "$@" >"$TMP/out" 2>"$TMP/err"; }
+
+# --- plain interpreter -------------------------------------------------
+unset PYTHON_MPI_PACKAGES
+if run -n 1 "$PM" -c 'import sys; print(sys.executable); print(sys.prefix)' &&
+   [ "$(sed -n 1p "$TMP/out")" = "$PM" ] && [ "$(sed -n 2p "$TMP/out")" = /usr ]; then
+    t_ok "no packages: plain MPI-enabled python3, sys.executable is python-mpi"
+else t_fail "no packages: plain interpreter" "$(cat "$TMP/out" "$TMP/err")"; fi
+
+# --- the runtime delivered at 1, 2, 4 ranks ----------------------------
+export PYTHON_MPI_PACKAGES=runtime.tar.zst:code.tar.gz
+cat > "$TMP/check.py" <<PY
+import os, sys, site, numpy, hello
+shm = "$SHM"
+assert sys.prefix.startswith(shm + "/python-mpi-"), sys.prefix
+assert numpy.__file__.startswith(sys.prefix), numpy.__file__
+assert hello.__file__.startswith(sys.prefix), hello.__file__
+assert site.USER_BASE == sys.prefix, site.USER_BASE
+assert os.environ["PYTHONUSERBASE"] == sys.prefix
+assert sys.executable == "$PM", sys.executable
+print("rank-ok", os.environ["PMI_RANK"], sys.argv[1:], float(numpy.arange(4).sum()))
+PY
+for n in 1 2 4; do
+    if run -n $n "$PM" "$TMP/check.py" a b && [ "$(grep -c "^rank-ok .* \['a', 'b'\] 6.0$" "$TMP/out")" = $n ] &&
+       t_empty_dir "$SHM"; then
+        t_ok "-n $n: every rank imports numpy and user code from the node-local tree, removed after"
+    else t_fail "-n $n: runtime delivered" "$(cat "$TMP/out" "$TMP/err"; ls -R "$SHM" | head)"; fi
+done
+
+# --- every way python3 can be started -----------------------------------
+if run -n 2 "$PM" -c 'import sys; print("c-ok", sys.argv)' x && [ "$(grep -c "^c-ok \['-c', 'x'\]$" "$TMP/out")" = 2 ]; then
+    t_ok "-c command with arguments"
+else t_fail "-c" "$(cat "$TMP/out" "$TMP/err")"; fi
+if run -n 2 "$PM" -m hello p q && [ "$(grep -c "^hello-main [01] \['p', 'q'\]$" "$TMP/out")" = 2 ]; then
+    t_ok "-m module from a delivered bundle"
+else t_fail "-m module" "$(cat "$TMP/out" "$TMP/err")"; fi
+if printf 'import sys\nprint("stdin-ok", sys.argv)\n' | timeout 60 "$MPIEXEC" -n 1 "$PM" - z >"$TMP/out" 2>"$TMP/err" &&
+   grep -q "^stdin-ok \['-', 'z'\]$" "$TMP/out"; then
+    t_ok "- reads the program from standard input"
+else t_fail "- (stdin)" "$(cat "$TMP/out" "$TMP/err")"; fi
+if printf 'print(6 * 7)\n' | timeout 60 "$MPIEXEC" -n 1 "$PM" -q -i >"$TMP/out" 2>"$TMP/err" && grep -q '^42$' "$TMP/out"; then
+    t_ok "interactive prompt (-i) evaluates input"
+else t_fail "interactive" "$(cat "$TMP/out" "$TMP/err")"; fi
+
+# --- exit status and abort ---------------------------------------------
+run -n 1 "$PM" -c 'import sys; sys.exit(3)'; rc=$?
+if [ $rc = 3 ] && t_empty_dir "$SHM"; then t_ok "exit status is Python's (3)"; else t_fail "exit status 3 (got $rc)"; fi
+start=$(date +%s)
+run -n 4 "$PM" -c '
+import os, time
+if os.environ["PMI_RANK"] == "2":
+    raise RuntimeError("boom on rank 2")
+time.sleep(120)'; rc=$?
+took=$(( $(date +%s) - start ))
+if [ $rc != 0 ] && [ $took -lt 30 ] && grep -q "RuntimeError: boom on rank 2" "$TMP/err" &&
+   grep -q "rank 2 on .*aborting the job" "$TMP/err"; then
+    t_ok "an exception on one rank aborts the whole job promptly (${took}s)"
+else t_fail "abort on exception (rc=$rc, ${took}s)" "$(cat "$TMP/err")"; fi
+rm -rf "${SHM:?}"/*
+
+# --- bcast ------------------------------------------------------------
+for n in 1 2 4; do
+    P=$SHM/bc$n
+    if timeout 60 "$MPIEXEC" -n $n "$BIN/bcast" -t -p "$P" "$ROOT/runtime.tar.zst" "$ROOT/code.tar.gz" >"$TMP/out" 2>"$TMP/err" &&
+       [ -f "$P/lib/python3.11/os.py" ] && [ -f "$P/lib/python3/dist-packages/hello/__main__.py" ] &&
+       grep -Eq '^bcast: .*read [0-9.]+ s, broadcast [0-9.]+ s, unpack [0-9.]+ s, total [0-9.]+ s$' "$TMP/out"; then
+        t_ok "bcast -n $n -t unpacks into PREFIX and prints phase timings"
+    else t_fail "bcast -n $n" "$(cat "$TMP/out" "$TMP/err")"; fi
+done
+printf '# bundles\n%s\n\n%s\n' "$ROOT/runtime.tar.zst" "$ROOT/code.tar.gz" > "$TMP/list"
+if timeout 60 "$MPIEXEC" -n 2 "$BIN/bcast" -p "$SHM/bcf" -f "$TMP/list" >"$TMP/out" 2>"$TMP/err" &&
+   [ -f "$SHM/bcf/lib/python3/dist-packages/hello/__init__.py" ]; then
+    t_ok "bcast -f LISTFILE"
+else t_fail "bcast -f" "$(cat "$TMP/out" "$TMP/err")"; fi
+if PYTHONHOME=$SHM/bcf PYTHON_MPI_PACKAGES= run -n 2 "$PM" -c 'import sys, numpy; print("home-ok", sys.prefix)' &&
+   [ "$(grep -c "^home-ok $SHM/bcf$" "$TMP/out")" = 2 ]; then
+    t_ok "python-mpi runs on a tree bcast unpacked earlier (PYTHONHOME)"
+else t_fail "python-mpi on a bcast tree" "$(cat "$TMP/out" "$TMP/err")"; fi
+"$BIN/bcast" --help >"$TMP/out" 2>&1 && grep -q '^usage: bcast' "$TMP/out" && t_ok "bcast --help" || t_fail "bcast --help"
+"$BIN/bcast" >"$TMP/out" 2>&1; [ $? = 2 ] && t_ok "bcast with no bundles is a usage error (2)" || t_fail "bcast usage error"
+rm -rf "${SHM:?}"/*
+
+# --- bad input ----------------------------------------------------------
+# bad NAME EXPECT_REGEX CMD...: non-zero within the timeout, exactly one
+# error line matching EXPECT_REGEX, and nothing left in the chroot.
+bad() {
+    local name=$1 re=$2; shift 2
+    local start took rc
+    start=$(date +%s)
+    timeout 30 "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    took=$(( $(date +%s) - start ))
+    local lines; lines=$(t_error_lines "$TMP/err")
+    if [ $rc != 0 ] && [ $rc != 124 ] && [ "$lines" = 1 ] && grep -Eq "$re" "$TMP/err" && t_empty_dir "$SHM"; then
+        t_ok "$name: one line, exit $rc in ${took}s, nothing left"
+    else
+        t_fail "$name (rc=$rc, ${took}s, $lines error lines)" "$(cat "$TMP/err"; ls -laR "$SHM" 2>/dev/null | head)"
+    fi
+    rm -rf "${SHM:?}"/* 2>/dev/null
+}
+head -c 3000000 "$ROOT/runtime.tar.zst" > "$ROOT/truncated.tar.zst"
+head -c 100000 /dev/urandom > "$ROOT/garbage.tar"
+: > "$ROOT/empty.tar"
+mkdir -p "$ROOT/adir.tar"
+for n in 1 4; do
+    bad "-n $n missing bundle" "rank 0 on .*: $ROOT/nope.tar.zst: cannot open bundle: No such file" \
+        env PYTHON_MPI_PACKAGES=nope.tar.zst "$MPIEXEC" -n $n "$PM" -c pass
+    bad "-n $n truncated bundle" "$ROOT/truncated.tar.zst: .*[Tt]runcated" \
+        env PYTHON_MPI_PACKAGES=truncated.tar.zst "$MPIEXEC" -n $n "$PM" -c pass
+done
+bad "missing package root" "/nonexistent/root: PYTHON_MPI_PKGROOT: No such file" \
+    env PYTHON_MPI_PKGROOT=/nonexistent/root PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "relative bundle without a package root" "bundle 'runtime.tar.zst' is relative but PYTHON_MPI_PKGROOT is not set" \
+    env -u PYTHON_MPI_PKGROOT PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "corrupt (not an archive)" "$ROOT/garbage.tar: .*(Unrecognized archive format|not a bundle)" \
+    env PYTHON_MPI_PACKAGES=garbage.tar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "empty bundle" "$ROOT/empty.tar: " \
+    env PYTHON_MPI_PACKAGES=empty.tar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "a directory as bundle" "$ROOT/adir.tar: not a regular file" \
+    env PYTHON_MPI_PACKAGES=adir.tar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "second bundle corrupt after a good one" "$ROOT/garbage.tar: " \
+    env PYTHON_MPI_PACKAGES=runtime.tar.zst:garbage.tar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "missing chroot" "$TMP/no-such-chroot: cannot use as PYTHON_MPI_CHROOT: No such file" \
+    env PYTHON_MPI_CHROOT=$TMP/no-such-chroot PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "bad PYTHON_MPI_CHUNK" "PYTHON_MPI_CHUNK='abc'" \
+    env PYTHON_MPI_CHUNK=abc PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "bcast: corrupt bundle into a new prefix" "$ROOT/garbage.tar: " \
+    "$MPIEXEC" -n 2 "$BIN/bcast" -p "$SHM/new" "$ROOT/garbage.tar"
+bad "bcast: missing list file" "$TMP/nolist: cannot open list file" \
+    "$MPIEXEC" -n 2 "$BIN/bcast" -p "$SHM/new" -f "$TMP/nolist"
+
+# Permission cases need an ordinary user: root reads and writes anything.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp"
+    chmod 755 "$TMP" "$ROOT"; chmod 644 "$ROOT"/*.tar* 2>/dev/null
+    cp "$ROOT/runtime.tar.zst" "$ROOT/secret.tar.zst"; chmod 000 "$ROOT/secret.tar.zst"
+    bad "unreadable bundle" "$ROOT/secret.tar.zst: cannot open bundle: Permission denied" \
+        $AS_NOBODY PYTHON_MPI_PACKAGES=secret.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+    mkdir -p "$TMP/rochroot"; chmod 755 "$TMP/rochroot"
+    SHM_SAVE=$SHM; SHM=$TMP/rochroot
+    bad "chroot not writable" "$TMP/rochroot/python-mpi-65534: cannot create directory: Permission denied" \
+        $AS_NOBODY PYTHON_MPI_CHROOT=$TMP/rochroot PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+    SHM=$SHM_SAVE
+else
+    t_fail "permission cases need root and setpriv to run as another user"
+fi
+
+t_done mpi
