@@ -192,7 +192,10 @@ int main(int argc, char **argv)
             pm_topology_free(&topo);
         }
     }
-    if (!finalized && pm_mpi_check(MPI_Finalize(), "MPI_Finalize") && status == 0)
+    /* MPI_Finalize synchronises anyway; a barrier first lets transports
+     * that still hold traffic in flight (UCX over TCP) complete it. */
+    if (!finalized && (pm_polite_barrier(MPI_COMM_WORLD) != MPI_SUCCESS ||
+                       pm_mpi_check(MPI_Finalize(), "MPI_Finalize")) && status == 0)
         status = 1;
     return status;
 }

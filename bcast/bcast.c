@@ -223,6 +223,10 @@ int main(int argc, char **argv)
     if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
         MPI_Abort(MPI_COMM_WORLD, 1);
     int failed = run(&o, &cfg, &topo);
+    /* Some transports (UCX over TCP) still hold broadcast traffic in flight
+     * at MPI_Finalize and need their peers to keep progressing it. */
+    if (pm_polite_barrier(MPI_COMM_WORLD) != MPI_SUCCESS)
+        failed = 1;
     pm_topology_free(&topo);
     if (pm_mpi_check(MPI_Finalize(), "MPI_Finalize"))
         failed = 1;
