@@ -29,7 +29,7 @@ MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
 PY_CFLAGS   = $(shell pkg-config --cflags $(PY_PC))
 PY_LIBS     = $(shell pkg-config --libs $(PY_PC))
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
-AR_LIBS     = $(shell pkg-config --libs libarchive)
+AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
 PY_HOME     = $(shell $(PYTHON) -c 'import sys; print(sys.base_prefix)')
 
 CC         ?= cc

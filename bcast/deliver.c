@@ -4,7 +4,10 @@
  *   1. header  {status, size}: rank 0 could open it (status 0) and its size;
  *   2. chunks  {status, payload}: ceil(size / chunk) broadcasts; a non-zero
  *      status means rank 0 failed to read, and every leader stops at once;
- *   3. a vote: did any leader fail to unpack?  Then all stop.
+ *   3. trailer {status, hash}: rank 0's XXH3-64 of the bytes it read, and
+ *      whether the file changed while being read; each leader compares the
+ *      hash of what it received;
+ *   4. a vote: did any leader fail to unpack or verify?  Then all stop.
  * Each leader drives libarchive with a pull callback that performs the next
  * broadcast, so bytes are unpacked as they arrive.  If libarchive stops
  * early (an error, or the end-of-archive marker before the end of the
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define HDR 8 /* bytes of status before each chunk's payload */
 
@@ -32,6 +36,8 @@ typedef struct stream {
     uint64_t size, nchunks, next;
     size_t chunk;
     unsigned char *buf;     /* HDR + chunk bytes */
+    struct stat before;     /* rank 0: the file when opened */
+    XXH3_state_t *hash;     /* of every payload byte, in order */
     int source_failed;      /* rank 0 reported a read error */
     int mpi_failed;
     pm_deliver_stats *st;
@@ -86,8 +92,61 @@ static ssize_t next_chunk(stream *s)
         s->source_failed = 1;
         return -1;
     }
+    if (XXH3_64bits_update(s->hash, s->buf + HDR, len) == XXH_ERROR) {
+        pm_error(s->path, "hashing failed");
+        s->mpi_failed = 1;
+        return -1;
+    }
     s->next++;
     return (ssize_t)len;
+}
+
+/* Rank 0: did the file change between open and the last read?  A bundle
+ * rewritten under a running job must not become a mixed environment. */
+static int changed_while_read(stream *s)
+{
+    struct stat now;
+    if (fstat(s->fd, &now) != 0) {
+        pm_error(s->path, "cannot stat bundle: %s", strerror(errno));
+        return 1;
+    }
+    char extra;
+    ssize_t n = pread(s->fd, &extra, 1, (off_t)s->size);
+    if (now.st_size != s->before.st_size || n != 0 ||
+        now.st_mtim.tv_sec != s->before.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != s->before.st_mtim.tv_nsec ||
+        now.st_ctim.tv_sec != s->before.st_ctim.tv_sec ||
+        now.st_ctim.tv_nsec != s->before.st_ctim.tv_nsec) {
+        pm_error(s->path, "bundle changed while being read");
+        return 1;
+    }
+    return 0;
+}
+
+/* Step 3: rank 0 sends the hash of what it read; each leader checks what it
+ * received.  Returns 0 if this leader's bytes are verified. */
+static int verify_trailer(stream *s)
+{
+    uint64_t trailer[2] = {0, 0};
+    if (s->t->rank == 0) {
+        trailer[0] = changed_while_read(s);
+        trailer[1] = XXH3_64bits_digest(s->hash);
+    }
+    if (pm_mpi_check(MPI_Bcast(trailer, 2, MPI_UINT64_T, 0, s->t->leaders), "MPI_Bcast(bundle trailer)")) {
+        s->mpi_failed = 1;
+        return -1;
+    }
+    if (trailer[0]) {
+        s->source_failed = 1;
+        return -1;
+    }
+    uint64_t mine = XXH3_64bits_digest(s->hash);
+    if (mine != trailer[1]) {
+        pm_error(s->path, "checksum mismatch: received %016llx, rank 0 read %016llx",
+                 (unsigned long long)mine, (unsigned long long)trailer[1]);
+        return -1;
+    }
+    return 0;
 }
 
 static ssize_t pull(void *ctx, const void **buf)
@@ -121,6 +180,7 @@ static void open_bundle(stream *s, uint64_t hdr[2])
         pm_error(s->path, "not a regular file");
         return;
     }
+    s->before = st;
     hdr[0] = 0;
     hdr[1] = (uint64_t)st.st_size;
 }
@@ -142,6 +202,12 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     }
     s.size = hdr[1];
     s.nchunks = pm_chunk_count(s.size, chunk);
+    s.hash = XXH3_createState();
+    if (!s.hash || XXH3_64bits_reset(s.hash) == XXH_ERROR) {
+        /* Every leader must still make the same broadcasts: abort. */
+        pm_error(path, "out of memory for a hash state");
+        MPI_Abort(t->world, 1);
+    }
 
     pm_unpack_stats us;
     double t0 = pm_now();
@@ -149,6 +215,9 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     /* Keep pace with the other leaders through the rest of the chunks. */
     while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
         (void)next_chunk(&s);
+    if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
+        urc = -1;
+    XXH3_freeState(s.hash);
     if (s.fd >= 0 && close(s.fd) != 0)
         pm_error(path, "close failed: %s", strerror(errno));
     if (urc == 0) {
