@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "pkglist.h"
+#include "reaper.h"
 #include "pyrun.h"
 #include "settings.h"
 #include "stage.h"
@@ -125,6 +126,8 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
+        pm_reaper_main(argc, argv);
     pm_log_init("python-mpi");
     int provided;
     if (pm_mpi_check(pm_mpi_start(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread"))
@@ -147,7 +150,7 @@ int main(int argc, char **argv)
     pm_log_set_verbose(cfg.verbose);
 
     pm_topology topo;
-    pm_stage stage = {NULL, 0, 0};
+    pm_stage stage = {NULL, 0, 0, -1};
     int staged = 0;
     const char *inherited = getenv("PYTHON_MPI_HOME");
     if (cfg.packages && !(inherited && *inherited)) {
@@ -183,8 +186,10 @@ int main(int argc, char **argv)
         if (finalized) {
             /* The program finalized MPI itself: nobody can tell when the
              * node's other ranks are done, so the tree stays. */
-            pm_info(1, "MPI finalized by the program; leaving %s", stage.dir);
-            pm_stage_free(&stage);
+            /* The program finalized MPI itself, so no barrier can tell when
+             * the node's other ranks are done: the watcher removes the tree
+             * once this process has exited. */
+            pm_info(1, "MPI finalized by the program; %s goes when this rank exits", stage.dir);
         } else {
             if (pm_polite_barrier(topo.node) == MPI_SUCCESS && pm_stage_remove(&stage, &topo) != 0)
                 status = 1;

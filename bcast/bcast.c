@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "pkglist.h"
+#include "reaper.h"
 #include "settings.h"
 #include "stage.h"
 #include "strutil.h"
@@ -190,6 +191,8 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
+        pm_reaper_main(argc, argv);
     pm_log_init("bcast");
     int provided;
     if (pm_mpi_check(pm_mpi_start(&argc, &argv, MPI_THREAD_SINGLE, &provided), "MPI_Init"))

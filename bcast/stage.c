@@ -3,6 +3,7 @@
 #include "jobdir.h"
 #include "log.h"
 #include "mpi_util.h"
+#include "reaper.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
                   const char *prefix, const char *fixed_name)
 {
     memset(s, 0, sizeof *s);
+    s->reaper_fd = -1;
     int failed = 0;
     char *name = NULL;
 
@@ -90,6 +92,10 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
             free(userdir);
         }
     }
+    /* From here on a leader's death, however it happens, removes what this
+     * run created on its node. */
+    if (!failed && s->created && (s->reaper_fd = pm_reaper_start(s->dir)) < 0)
+        failed = 1;
     failed = pm_agree_failed(t->world, failed);
     /* Non-leaders learn the path too: the same string on every node. */
     if (!failed && !prefix && t->leaders == MPI_COMM_NULL) {
@@ -150,6 +156,8 @@ int pm_stage_discard(pm_stage *s, const pm_topology *t)
 
 void pm_stage_free(pm_stage *s)
 {
+    pm_reaper_disarm(s->reaper_fd);
     free(s->dir);
     memset(s, 0, sizeof *s);
+    s->reaper_fd = -1;
 }

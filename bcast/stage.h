@@ -11,6 +11,7 @@ typedef struct pm_stage {
     char *dir;       /* absolute path, the same on every node; owned */
     int owned;       /* a fresh per-run directory: removed at the end */
     int created;     /* this run created it: removed if delivery fails */
+    int reaper_fd;   /* leaders of a created directory: see reaper.h */
 } pm_stage;
 
 /* Collective over t->world.  With prefix and fixed_name NULL the directory

@@ -49,23 +49,3 @@ int pm_python_run(PyConfig *config)
     }
     return Py_RunMain();
 }
-
-char *pm_self_exe(void)
-{
-    for (size_t cap = 256; cap <= (1u << 20); cap *= 4) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return NULL;
-        ssize_t n = readlink("/proc/self/exe", buf, cap);
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-    }
-    return NULL;
-}

@@ -19,7 +19,4 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
  * status python3 would have. */
 int pm_python_run(PyConfig *config);
 
-/* malloc'd absolute path of the running executable, or NULL. */
-char *pm_self_exe(void);
-
 #endif
