@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     pm_log_set_verbose(cfg.verbose);
 
     pm_topology topo;
-    pm_stage stage = {NULL, 0, 0, -1};
+    pm_stage stage = {NULL, 0, 0, -1, -1};
     int staged = 0;
     const char *inherited = getenv("PYTHON_MPI_HOME");
     if (cfg.packages && !(inherited && *inherited)) {

@@ -3,10 +3,13 @@
 #include "log.h"
 #include "strutil.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,4 +139,72 @@ int pm_rmtree(const char *path)
     /* Unpacked directories are always u+rwx (unpack.c), so depth-first
      * removal never meets a directory it cannot empty. */
     return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -1;
+}
+
+static char *lock_path(const char *dir)
+{
+    return pm_printf_alloc("%s.lock", dir);
+}
+
+int pm_run_lock(const char *dir)
+{
+    char *path = lock_path(dir);
+    if (!path) {
+        pm_error(dir, "out of memory");
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        pm_error(path, "cannot create run lock: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        fd = -1;
+    }
+    free(path);
+    return fd;
+}
+
+void pm_run_unlock(const char *dir, int fd)
+{
+    char *path = lock_path(dir);
+    if (path && unlink(path) != 0 && errno != ENOENT)
+        pm_error(path, "cannot remove: %s", strerror(errno));
+    free(path);
+    if (fd >= 0)
+        close(fd);
+}
+
+int pm_reclaim_stale(const char *userdir)
+{
+    DIR *d = opendir(userdir);
+    if (!d)
+        return 0;
+    int reclaimed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || strcmp(e->d_name + len - 5, ".lock") != 0)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        /* Got the lock: its owner is gone.  We keep holding it while we
+         * remove the tree so two reclaimers do not race on it. */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            char *lock = pm_path_join(userdir, e->d_name);
+            char *dir = lock ? strndup(lock, strlen(lock) - 5) : NULL;
+            if (dir && pm_rmtree(dir) == 0) {
+                pm_info(1, "reclaimed %s, left by a job that died", dir);
+                pm_run_unlock(dir, -1);
+                reclaimed++;
+            }
+            free(dir);
+            free(lock);
+        }
+        close(fd);
+    }
+    closedir(d);
+    return reclaimed;
 }

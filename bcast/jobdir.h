@@ -31,6 +31,18 @@ int pm_userdir_ensure(const char *userdir);
 /* mkdir path 0700; it must not exist yet.  Prints and returns -1 on error. */
 int pm_mkdir_private(const char *path);
 
+/* Liveness of a run directory: its leader holds flock(LOCK_EX) on
+ * "DIR.lock" for as long as it lives; the kernel drops the lock when the
+ * process dies however it dies.  Returns the lock's fd, or -1 after
+ * printing why. */
+int pm_run_lock(const char *dir);
+/* Remove "DIR.lock" and close fd (after the directory itself is gone). */
+void pm_run_unlock(const char *dir, int fd);
+/* In userdir, remove every run directory whose lock nobody holds: left by a
+ * job that died where even the clean-up watcher could not run.  Returns the
+ * number reclaimed. */
+int pm_reclaim_stale(const char *userdir);
+
 /* rm -r path without following symlinks or crossing mounts; ENOENT is
  * success.  Prints and returns -1 on error. */
 int pm_rmtree(const char *path);

@@ -112,6 +112,8 @@ void pm_reaper_main(int argc, char **argv)
     if (n == 1 && c == 'k')
         _exit(0);
     int rc = pm_rmtree(argv[2]);
+    if (rc == 0)
+        pm_run_unlock(argv[2], -1);
     /* Leave the per-user directory if other runs still use it. */
     char *parent = strdup(argv[2]);
     char *slash = parent ? strrchr(parent, '/') : NULL;

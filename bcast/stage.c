@@ -54,6 +54,7 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
 {
     memset(s, 0, sizeof *s);
     s->reaper_fd = -1;
+    s->lock_fd = -1;
     int failed = 0;
     char *name = NULL;
 
@@ -84,6 +85,9 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
                 failed = 1;
             } else if (fixed_name) {
                 failed = ensure_prefix(s->dir, &s->created) != 0;
+            } else if (pm_reclaim_stale(userdir) >= 0 &&
+                       (s->lock_fd = pm_run_lock(s->dir)) < 0) {
+                failed = 1;
             } else if (pm_mkdir_private(s->dir) == 0) {
                 s->owned = s->created = 1;
             } else {
@@ -130,13 +134,22 @@ static void remove_userdir_if_empty(const char *jobdir)
     free(parent);
 }
 
+/* After the run directory is gone: its lock, then the user's directory if
+ * no other run of ours is in it. */
+static void forget_run(pm_stage *s)
+{
+    pm_run_unlock(s->dir, s->lock_fd);
+    s->lock_fd = -1;
+    remove_userdir_if_empty(s->dir);
+}
+
 int pm_stage_remove(pm_stage *s, const pm_topology *t)
 {
     int rc = 0;
     if (s->owned && t->leaders != MPI_COMM_NULL) {
         rc = pm_rmtree(s->dir);
         if (rc == 0)
-            remove_userdir_if_empty(s->dir);
+            forget_run(s);
     }
     pm_stage_free(s);
     return rc;
@@ -148,7 +161,7 @@ int pm_stage_discard(pm_stage *s, const pm_topology *t)
     if (s->created && s->dir && t->leaders != MPI_COMM_NULL) {
         rc = pm_rmtree(s->dir);
         if (rc == 0 && s->owned)
-            remove_userdir_if_empty(s->dir);
+            forget_run(s);
     }
     pm_stage_free(s);
     return rc;
@@ -157,7 +170,10 @@ int pm_stage_discard(pm_stage *s, const pm_topology *t)
 void pm_stage_free(pm_stage *s)
 {
     pm_reaper_disarm(s->reaper_fd);
+    if (s->lock_fd >= 0)
+        pm_run_unlock(s->dir, s->lock_fd);
     free(s->dir);
     memset(s, 0, sizeof *s);
     s->reaper_fd = -1;
+    s->lock_fd = -1;
 }

@@ -12,6 +12,7 @@ typedef struct pm_stage {
     int owned;       /* a fresh per-run directory: removed at the end */
     int created;     /* this run created it: removed if delivery fails */
     int reaper_fd;   /* leaders of a created directory: see reaper.h */
+    int lock_fd;     /* leaders of a fresh run directory: see pm_run_lock */
 } pm_stage;
 
 /* Collective over t->world.  With prefix and fixed_name NULL the directory
