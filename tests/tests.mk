@@ -34,3 +34,17 @@ check-build: all
 	@$(MAKE) --no-print-directory mpi-tests
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory cluster-tests
+
+# libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
+# corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/jobdir.c bcast/log.c bcast/strutil.c
+$(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Ibcast $(AR_CFLAGS) -o $@ $(FUZZ_SRC) $(AR_LIBS)
+
+fuzz: $(BUILD)/fuzz/fuzz_unpack
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_unpack -max_total_time=$(FUZZ_SECONDS) -close_fd_mask=2 \
+	    -timeout=10 -rss_limit_mb=1024 $(BUILD)/fuzz/corpus tests/fuzz/corpus
