@@ -131,8 +131,23 @@ static int prepare_entry(struct archive_entry *e, const char *destdir, const cha
     return 0;
 }
 
+/* The disk writer's errors name the node-local destination and the errno
+ * (libarchive's own text can be as terse as "Write failed"). */
+static void write_error(struct archive *out, const char *label, const char *name,
+                        const char *destdir)
+{
+    int err = archive_errno(out);
+    const char *msg = archive_error_string(out);
+    if (err > 0 && (!msg || !strstr(msg, strerror(err))))
+        pm_error(label, "entry '%s': cannot write under %s: %s (%s)", name, destdir,
+                 msg ? msg : "write failed", strerror(err));
+    else
+        pm_error(label, "entry '%s': cannot write under %s: %s", name, destdir,
+                 msg ? msg : "write failed");
+}
+
 static int copy_data(struct archive *in, struct archive *out, const char *label,
-                     const char *name, pm_unpack_stats *st)
+                     const char *name, const char *destdir, pm_unpack_stats *st)
 {
     for (;;) {
         const void *buf;
@@ -146,7 +161,7 @@ static int copy_data(struct archive *in, struct archive *out, const char *label,
             return -1;
         }
         if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
-            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            write_error(out, label, name, destdir);
             return -1;
         }
         st->bytes += size;
@@ -209,13 +224,13 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
         if (prepare_entry(e, destdir, label) != 0)
             goto done;
         if (archive_write_header(out, e) != ARCHIVE_OK) {
-            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            write_error(out, label, name, destdir);
             goto done;
         }
-        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, st) != 0)
+        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, destdir, st) != 0)
             goto done;
         if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-            pm_error(label, "entry '%s': %s", name, archive_error_string(out));
+            write_error(out, label, name, destdir);
             goto done;
         }
         st->entries++;
@@ -225,7 +240,7 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
         goto done;
     }
     if (archive_write_close(out) != ARCHIVE_OK) {
-        pm_error(label, "finishing extraction: %s", archive_error_string(out));
+        write_error(out, label, "(directory attributes)", destdir);
         goto done;
     }
     rc = 0;
