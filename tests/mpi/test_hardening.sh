@@ -1,0 +1,160 @@
+#!/bin/bash
+# test_hardening.sh - hostile bundles, private directories, integrity,
+# resource exhaustion and faults (issue: hardening).  Each case checks the
+# one error line, a prompt non-zero exit, and that nothing is left behind.
+set -u
+. "$(dirname "$0")/../lib.sh"
+SIM=$REPO/tests/cluster
+
+TMP=$(mktemp -d /tmp/pympi-hard.XXXXXX)
+cleanup() { umount "$TMP/tiny" 2>/dev/null; chmod -R u+rwx "$TMP" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+ROOT=$TMP/pkgs SHM=$TMP/shm
+mkdir -p "$ROOT" "$SHM"
+chmod 755 "$TMP" "$ROOT"
+RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python"; t_done hardening; exit 1; }
+cp "$RUNTIME" "$ROOT/runtime.tar.zst"
+cp "$REPO"/tests/fuzz/corpus/*.tar "$ROOT/"
+export PYTHON_MPI_PKGROOT=$ROOT PYTHON_MPI_CHROOT=$SHM
+unset PYTHONHOME PYTHONPATH PYTHON_MPI_HOME PYTHON_MPI_PACKAGES
+PM=$BIN/python-mpi
+
+# bad NAME REGEX CMD...: see test_mpi.sh
+bad() {
+    local name=$1 re=$2; shift 2
+    local start took rc lines
+    start=$(date +%s)
+    timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    took=$(( $(date +%s) - start ))
+    lines=$(t_error_lines "$TMP/err")
+    if [ $rc != 0 ] && [ $rc != 124 ] && [ "$lines" -ge 1 ] && grep -Eq "$re" "$TMP/err" &&
+       [ -z "$(ls -A "$SHM" | grep -vx "${BAD_ALLOW:-}")" ]; then
+        t_ok "$name: exit $rc in ${took}s, nothing left"
+    else
+        t_fail "$name (rc=$rc, ${took}s, $lines error lines)" "$(cat "$TMP/err"; ls -laR "$SHM" 2>/dev/null | head)"
+    fi
+    if [ -n "${BAD_ALLOW:-}" ] && ! [ -e "$SHM/$BAD_ALLOW" -o -L "$SHM/$BAD_ALLOW" ]; then
+        t_fail "$name: the product removed a path it refused to use"
+    fi
+    rm -rf "${SHM:?}"/* 2>/dev/null
+    return 0
+}
+
+# --- hostile bundles -----------------------------------------------------
+for case in "dotdot.tar:entry 'a/../../canary': path leads outside" \
+            "absolute.tar:entry '/tmp/x': path leads outside" \
+            "symlink-escape.tar:entry 'a/l': symbolic link to '../../canary' leads outside" \
+            "symlink-then-write.tar:entry 'l': symbolic link to '..' leads outside" \
+            "hard-escape.tar:entry 'h': hard link to '../canary' leads outside" \
+            "fifo.tar:entry 'p': refusing to create a FIFO"; do
+    b=${case%%:*} re=${case#*:}
+    bad "hostile bundle $b refused" "$ROOT/$b: $re" \
+        env PYTHON_MPI_PACKAGES=runtime.tar.zst:$b "$MPIEXEC" -n 2 "$PM" -c pass
+    [ -e "$TMP/canary" ] && t_fail "$b created a file outside the destination"
+done
+/usr/bin/python3 - "$ROOT/setuid.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name, mode, kind in [("lib/python3/dist-packages/open", 0o777, tarfile.DIRTYPE),
+                             ("lib/python3/dist-packages/open/suid.py", 0o6777, tarfile.REGTYPE),
+                             ("lib/python3/dist-packages/ro", 0o500, tarfile.DIRTYPE)]:
+        ti = tarfile.TarInfo(name); ti.mode = mode; ti.type = kind
+        t.addfile(ti, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+PY
+if PYTHON_MPI_PACKAGES=runtime.tar.zst:setuid.tar timeout 60 "$MPIEXEC" -n 1 "$PM" -c '
+import os, stat
+home = os.environ["PYTHON_MPI_HOME"]
+sp = os.path.join(home, "lib/python3/dist-packages")
+mode = lambda p: oct(stat.S_IMODE(os.stat(p).st_mode))
+bad = [os.path.join(d, f) for d, ds, fs in os.walk(home) for f in ds + fs
+       if not os.path.islink(os.path.join(d, f)) and os.stat(os.path.join(d, f)).st_mode & 0o7022]
+print("modes", mode(sp + "/open/suid.py"), mode(sp + "/open"), mode(sp + "/ro"), len(bad), mode(os.path.dirname(home)))' >"$TMP/out" 2>"$TMP/err" &&
+   grep -q '^modes 0o755 0o755 0o700 0 0o700$' "$TMP/out" && t_empty_dir "$SHM"; then
+    t_ok "set-id and group/other write bits stripped (06777 -> 0755, 0777 -> 0755, 0500 dir -> 0700); user dir 0700; removed after"
+else t_fail "mode sanitising" "$(cat "$TMP/out" "$TMP/err")"; fi
+rm -rf "${SHM:?}"/*
+
+# --- private directories ---------------------------------------------------
+U=$SHM/python-mpi-$(id -u)
+mkdir -p "$TMP/elsewhere"; ln -s "$TMP/elsewhere" "$U"
+BAD_ALLOW=$(basename "$U") bad "a symlink planted as the user directory is refused" "$U: refusing to use: it is a symbolic link" \
+    env PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+t_check "nothing was written through the planted symlink" t_empty_dir "$TMP/elsewhere"
+if [ "$(id -u)" = 0 ]; then
+    mkdir -m 700 "$U"; chown 65534:65534 "$U"
+    BAD_ALLOW=$(basename "$U") bad "a user directory owned by someone else is refused" "$U: refusing to use: owned by uid 65534" \
+        env PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+fi
+# Two jobs with the same batch id on one node at once, and a dead job's tree.
+mkdir -m 700 "$U"; mkdir -p "$U/123.dead-run/lib"; : > "$U/123.dead-run.lock"
+export SLURM_JOB_ID=123
+PYTHON_MPI_PACKAGES=runtime.tar.zst PYTHON_MPI_VERBOSE=1 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; print(os.environ["PYTHON_MPI_HOME"]); time.sleep(2)' >"$TMP/a" 2>"$TMP/a.err" &
+PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; print(os.environ["PYTHON_MPI_HOME"]); time.sleep(2)' >"$TMP/b" 2>"$TMP/b.err"; rb=$?
+wait $!; ra=$?
+unset SLURM_JOB_ID
+if [ $ra = 0 ] && [ $rb = 0 ] && [ "$(sort -u "$TMP/a" "$TMP/b" | wc -l)" = 2 ] && grep -q "^$U/123\." "$TMP/a"; then
+    t_ok "two concurrent jobs with the same job id get separate directories named after it"
+else t_fail "concurrent jobs" "$(cat "$TMP/a" "$TMP/b" "$TMP/a.err" "$TMP/b.err")"; fi
+if grep -q "reclaimed $U/123.dead-run" "$TMP/a.err" "$TMP/b.err" && t_empty_dir "$SHM"; then
+    t_ok "a dead job's directory (lock not held) is reclaimed; all removed after"
+else t_fail "stale reclaim" "$(cat "$TMP/a.err" "$TMP/b.err"; ls -la "$U" 2>&1)"; fi
+rm -rf "${SHM:?}"/*
+
+# --- faults --------------------------------------------------------------------
+start=$(date +%s)
+PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 4 "$PM" -c '
+import os, signal, time
+if os.environ["PMI_RANK"] == "1":
+    os.kill(os.getpid(), signal.SIGKILL)
+time.sleep(100)' >"$TMP/out" 2>&1; rc=$?
+took=$(( $(date +%s) - start )); sleep 1
+if [ $rc != 0 ] && [ $rc != 124 ] && [ $took -lt 30 ] && t_empty_dir "$SHM"; then
+    t_ok "a rank killed with SIGKILL ends the job in ${took}s, and the tree is removed"
+else t_fail "SIGKILL (rc=$rc, ${took}s)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head)"; fi
+rm -rf "${SHM:?}"/*
+for sig in TERM INT; do
+    PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import time; print("up", flush=True); time.sleep(100)' >"$TMP/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q up "$TMP/out" && break; sleep 0.1; done
+    kill -$sig $pid; wait $pid; rc=$?; sleep 1
+    if grep -q up "$TMP/out" && [ $rc != 0 ] && t_empty_dir "$SHM"; then
+        t_ok "SIG$sig from the launcher (time limit) still removes the tree"
+    else t_fail "SIG$sig (rc=$rc)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head)"; fi
+    rm -rf "${SHM:?}"/*
+done
+
+# --- resources: node-local storage full ---------------------------------------
+mkdir -p "$TMP/tiny"
+if mount -t tmpfs -o size=8m tmpfs "$TMP/tiny" 2>/dev/null; then
+    SHM_SAVE=$SHM; SHM=$TMP/tiny
+    bad "node-local storage full" "rank 0 on [^:]+: $ROOT/runtime.tar.zst: entry '.*': cannot write under $TMP/tiny/.*No space left on device" \
+        env PYTHON_MPI_CHROOT=$TMP/tiny PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+    SHM=$SHM_SAVE
+    umount "$TMP/tiny"
+else t_fail "mounting a tiny tmpfs needs root"; fi
+
+# --- integrity (2 simulated nodes, so a leader receives over MPI) ---------
+if [ "$(id -u)" = 0 ]; then
+    mpicc.mpich -shared -fPIC -o "$TMP/corrupt.so" "$REPO/tests/mpi/corrupt_bcast.c" || t_fail "build corrupt_bcast.so"
+    head -c 3000000 /dev/urandom > "$TMP/blob"; tar -C "$TMP" -cf "$ROOT/plain.tar" blob
+    LD_PRELOAD=$TMP/corrupt.so CLUSTER_SHM_DIR=$SHM timeout 60 "$SIM/mpirun-sim" -nodes 2 -ppn 1 \
+        "$BIN/bcast" -p /dev/shm/bc "$ROOT/plain.tar" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc != 0 ] && grep -Eq "rank 1 on node2: $ROOT/plain.tar: checksum mismatch: received [0-9a-f]{16}, rank 0 read [0-9a-f]{16}" "$TMP/err" &&
+       t_empty_dir "$SHM/node1" && t_empty_dir "$SHM/node2"; then
+        t_ok "a byte corrupted in transit is caught by the leader's checksum; removed on every node"
+    else t_fail "checksum (rc=$rc)" "$(cat "$TMP/err"; ls -R "$SHM" | head)"; fi
+    rm -rf "${SHM:?}"/*
+    cc -shared -fPIC -o "$TMP/touch.so" "$REPO/tests/mpi/touch_on_read.c" -ldl || t_fail "build touch_on_read.so"
+    cat > "$TMP/touch-rank0" <<SH
+#!/bin/sh
+[ "\$PMI_RANK" = 0 ] && export LD_PRELOAD=$TMP/touch.so
+exec "\$@"
+SH
+    chmod +x "$TMP/touch-rank0"
+    PYTHON_MPI_CHUNK=64K timeout 60 "$MPIEXEC" -n 2 "$TMP/touch-rank0" "$BIN/bcast" -p "$SHM/bc" "$ROOT/plain.tar" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc != 0 ] && grep -q "rank 0 on .*: $ROOT/plain.tar: bundle changed while being read" "$TMP/err" && t_empty_dir "$SHM"; then
+        t_ok "a bundle changed while being read is an error, not a mixed environment"
+    else t_fail "changed while read (rc=$rc)" "$(cat "$TMP/err")"; fi
+fi
+
+t_done hardening
