@@ -12,7 +12,14 @@ MPI        ?= mpich
 PYTHON     ?= /usr/bin/python3
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+# MPI and libpython are not built for leak checking; ASan/UBSan still check ours.
+export ASAN_OPTIONS ?= detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+else
 BUILD      ?= build
+endif
 
 ifeq ($(MPI),openmpi)
 MPI_PC     := ompi-c
