@@ -1,0 +1,29 @@
+/* pyinfo.h - what to bundle for the Python that python-mpi embeds.
+ *
+ * pkgroot links the same libpython as python-mpi and asks it directly
+ * (no subprocess, no guessing from another python3 on PATH): where its
+ * standard library is, where its site directory is relative to its prefix,
+ * and where each named package lives. */
+#ifndef PK_PYINFO_H
+#define PK_PYINFO_H
+
+#include <stddef.h>
+
+typedef struct pk_item {
+    char *src;      /* absolute path on this machine */
+    char *dest;     /* path inside the bundle */
+} pk_item;
+
+typedef struct pk_pyinfo {
+    char *version;  /* "3.11" */
+    char *site_rel; /* e.g. "lib/python3/dist-packages" */
+    pk_item stdlib; /* the standard library tree */
+    pk_item *items; /* the packages' files and metadata */
+    size_t nitems;
+} pk_pyinfo;
+
+/* Returns 0, or -1 after printing why (e.g. a package that is not found). */
+int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages);
+void pk_pyinfo_free(pk_pyinfo *info);
+
+#endif

@@ -1,0 +1,333 @@
+/* writer.c - the bundle writer (see writer.h), on libarchive. */
+#include "writer.h"
+#include "log.h"
+#include "strutil.h"
+#include "unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct pk_writer {
+    struct archive *a;
+    char *out, *tmp;
+    int fd;
+    int verbose;
+    unsigned long long entries;
+};
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t ls = strlen(s), lf = strlen(suf);
+    return ls > lf && strcmp(s + ls - lf, suf) == 0;
+}
+
+static int set_filter(struct archive *a, const char *out)
+{
+    if (has_suffix(out, ".tar.zst") || has_suffix(out, ".tzst"))
+        return archive_write_add_filter_zstd(a);
+    if (has_suffix(out, ".tar.gz") || has_suffix(out, ".tgz"))
+        return archive_write_add_filter_gzip(a);
+    if (has_suffix(out, ".tar.bz2") || has_suffix(out, ".tbz2"))
+        return archive_write_add_filter_bzip2(a);
+    if (has_suffix(out, ".tar.xz") || has_suffix(out, ".txz"))
+        return archive_write_add_filter_xz(a);
+    if (has_suffix(out, ".tar"))
+        return archive_write_add_filter_none(a);
+    return ARCHIVE_FATAL - 1; /* unknown suffix */
+}
+
+pk_writer *pk_writer_open(const char *out, int verbose)
+{
+    pk_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        pm_error(out, "out of memory");
+        return NULL;
+    }
+    w->fd = -1;
+    w->verbose = verbose;
+    w->a = archive_write_new();
+    w->out = strdup(out);
+    w->tmp = pm_printf_alloc("%s.tmp.XXXXXX", out);
+    if (!w->a || !w->out || !w->tmp) {
+        pm_error(out, "out of memory");
+        goto fail;
+    }
+    int r = set_filter(w->a, out);
+    if (r == ARCHIVE_FATAL - 1) {
+        pm_error(out, "unknown bundle suffix: use .tar.zst, .tar.gz, .tar.bz2, .tar.xz or .tar");
+        goto fail;
+    }
+    if (r != ARCHIVE_OK || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
+        pm_error(out, "libarchive: %s", archive_error_string(w->a));
+        goto fail;
+    }
+    w->fd = mkstemp(w->tmp);
+    if (w->fd < 0) {
+        pm_error(out, "cannot create: %s", strerror(errno));
+        goto fail;
+    }
+    if (fchmod(w->fd, 0644) != 0 || archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+        pm_error(out, "cannot write: %s", errno ? strerror(errno) : archive_error_string(w->a));
+        goto fail;
+    }
+    return w;
+fail:
+    (void)pk_writer_close(w, 0);
+    return NULL;
+}
+
+/* Contents of a regular file into the current entry. */
+static int copy_file(pk_writer *w, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pm_error(path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pm_error(path, "read failed: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        if (archive_write_data(w->a, buf, (size_t)n) != n) {
+            pm_error(w->out, "writing %s: %s", path, archive_error_string(w->a));
+            close(fd);
+            return -1;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static char *read_link(const char *path)
+{
+    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlink(path, buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    return NULL;
+}
+
+/* One entry: src on disk, name in the bundle, rel its path below the tree
+ * root (to judge whether a symlink stays inside). */
+static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
+                     const struct stat *lst)
+{
+    struct stat st = *lst;
+    char *target = NULL;
+    if (S_ISLNK(st.st_mode)) {
+        target = read_link(src);
+        if (!target) {
+            pm_error(src, "cannot read link: %s", strerror(errno));
+            return -1;
+        }
+        if (pm_path_is_contained(rel, target) != 0) {
+            /* Outside the tree: store what it points to instead. */
+            free(target);
+            target = NULL;
+            if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+                if (w->verbose)
+                    pm_error(src, "skipped: link to outside the tree, not to a file");
+                return 0;
+            }
+        }
+    } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        if (w->verbose)
+            pm_error(src, "skipped: not a file, directory or link");
+        return 0;
+    }
+    struct archive_entry *e = archive_entry_new();
+    if (!e) {
+        free(target);
+        pm_error(src, "out of memory");
+        return -1;
+    }
+    archive_entry_copy_stat(e, &st);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_nlink(e, 1);
+    if (target)
+        archive_entry_set_symlink(e, target);
+    if (!S_ISREG(st.st_mode))
+        archive_entry_set_size(e, 0);
+    int rc = 0;
+    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+        pm_error(w->out, "adding %s: %s", name, archive_error_string(w->a));
+        rc = -1;
+    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        rc = copy_file(w, src);
+    }
+    archive_entry_free(e);
+    free(target);
+    if (rc == 0) {
+        w->entries++;
+        if (w->verbose)
+            printf("%s\n", name);
+    }
+    return rc;
+}
+
+static int skipped(const char *rel, const char *const *skip)
+{
+    for (; skip && *skip; skip++) {
+        size_t n = strlen(*skip);
+        if (n && (*skip)[n - 1] == '*') {
+            if (strncmp(rel, *skip, n - 1) == 0)
+                return 1;
+        } else if (strcmp(rel, *skip) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Depth-first, sorted, so bundles of the same tree list the same way. */
+static int add_dir(pk_writer *w, const char *src, const char *name, const char *rel,
+                   const char *const *skip)
+{
+    struct dirent **list;
+    int n = scandir(src, &list, NULL, by_name);
+    if (n < 0) {
+        pm_error(src, "cannot list: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *d = list[i]->d_name;
+        if (rc == 0 && strcmp(d, ".") != 0 && strcmp(d, "..") != 0) {
+            char *csrc = pm_path_join(src, d);
+            char *cname = pm_path_join(name, d);
+            char *crel = *rel ? pm_path_join(rel, d) : strdup(d);
+            struct stat st;
+            if (!csrc || !cname || !crel) {
+                pm_error(src, "out of memory");
+                rc = -1;
+            } else if (skipped(crel, skip)) {
+                /* left out */
+            } else if (lstat(csrc, &st) != 0) {
+                pm_error(csrc, "cannot stat: %s", strerror(errno));
+                rc = -1;
+            } else {
+                rc = add_entry(w, csrc, cname, crel, &st);
+                if (rc == 0 && S_ISDIR(st.st_mode))
+                    rc = add_dir(w, csrc, cname, crel, skip);
+            }
+            free(csrc);
+            free(cname);
+            free(crel);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return rc;
+}
+
+int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
+                       const char *const *skip)
+{
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        pm_error(src, "cannot add: %s", strerror(errno));
+        return -1;
+    }
+    /* Parent directories of dest, so the bundle unpacks on its own. */
+    char *prefix = strdup(dest);
+    if (!prefix) {
+        pm_error(src, "out of memory");
+        return -1;
+    }
+    for (char *p = strchr(prefix, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        struct stat dst = st;
+        dst.st_mode = S_IFDIR | 0755;
+        int rc = add_entry(w, src, prefix, prefix, &dst);
+        *p = '/';
+        if (rc != 0) {
+            free(prefix);
+            return -1;
+        }
+    }
+    free(prefix);
+    if (!S_ISDIR(st.st_mode)) {
+        const char *base = strrchr(dest, '/');
+        return add_entry(w, src, dest, base ? base + 1 : dest, &st);
+    }
+    if (strcmp(dest, ".") != 0 && add_entry(w, src, dest, "", &st) != 0)
+        return -1;
+    return add_dir(w, src, dest, "", skip);
+}
+
+int pk_writer_close(pk_writer *w, int commit)
+{
+    if (!w)
+        return -1;
+    int rc = 0;
+    if (w->a) {
+        if (commit && w->entries == 0) {
+            pm_error(w->out, "nothing to bundle");
+            commit = 0;
+            rc = -1;
+        }
+        if (w->fd >= 0 && archive_write_close(w->a) != ARCHIVE_OK && commit) {
+            pm_error(w->out, "finishing: %s", archive_error_string(w->a));
+            commit = 0;
+            rc = -1;
+        }
+        archive_write_free(w->a);
+    }
+    if (w->fd >= 0) {
+        if (commit && fsync(w->fd) != 0) {
+            pm_error(w->out, "fsync: %s", strerror(errno));
+            commit = 0;
+            rc = -1;
+        }
+        if (close(w->fd) != 0 && commit) {
+            pm_error(w->out, "close: %s", strerror(errno));
+            commit = 0;
+            rc = -1;
+        }
+        if (commit && rename(w->tmp, w->out) != 0) {
+            pm_error(w->out, "cannot rename into place: %s", strerror(errno));
+            commit = 0;
+            rc = -1;
+        }
+        if (!commit)
+            unlink(w->tmp);
+    }
+    free(w->out);
+    free(w->tmp);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* writer.h - writing a bundle: a tar archive, compressed by OUT's suffix,
+ * that appears at OUT only when complete (written to a temporary file in
+ * the same directory and renamed). */
+#ifndef PK_WRITER_H
+#define PK_WRITER_H
+
+typedef struct pk_writer pk_writer;
+
+/* NULL after printing why (unknown suffix, cannot create). */
+pk_writer *pk_writer_open(const char *out, int verbose);
+
+/* Add the tree at src (a directory, or a single file) as dest inside the
+ * bundle.  skip, if not NULL, is a NULL-terminated list of paths relative
+ * to src to leave out (a trailing '*' matches a prefix).  Symbolic links
+ * are stored as links when they stay inside src, and as the file they
+ * point to otherwise (a bundle never links outside itself).  Returns 0,
+ * or -1 after printing why. */
+int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
+                       const char *const *skip);
+
+/* Finish and rename into place (commit = 1), or discard (commit = 0).
+ * Frees w.  Returns 0, or -1 after printing why. */
+int pk_writer_close(pk_writer *w, int commit);
+
+#endif
