@@ -1,0 +1,61 @@
+#!/bin/bash
+# test_activate.sh - scripts/activate.sh in bash and zsh, with a recording
+# launcher and bcast, and the job-script templates' syntax.
+set -u
+. "$(dirname "$0")/../lib.sh"
+TMP=$(mktemp -d /tmp/pympi-act.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$TMP/bin" "$TMP/chroot"
+cat > "$TMP/bin/bcast" <<'SH'
+#!/bin/sh
+printf '%s\n' "bcast $*" >> "$LOG"
+[ -z "${FAIL:-}" ]
+SH
+cat > "$TMP/launch" <<'SH'
+#!/bin/sh
+printf '%s\n' "launch $1 $2 $3" >> "$LOG"
+shift 3
+exec "$@"
+SH
+chmod +x "$TMP/bin/bcast" "$TMP/launch"
+ACT=$REPO/scripts/activate.sh
+export LOG=$TMP/log PYTHON_MPI_BIN=$TMP/bin PYTHON_MPI_CHROOT=$TMP/chroot
+
+for sh in bash zsh; do
+    if ! command -v $sh >/dev/null; then t_fail "$sh is not installed"; continue; fi
+    : > "$LOG"
+    P=$TMP/chroot/prefix-$sh
+    out=$($sh -c '
+        export PYTHONHOME=/old/home
+        source "$1" "$2" "$3 -n 4 --flag" || exit 9
+        echo "home=$PYTHONHOME base=$PYTHONUSERBASE path=${PATH%%:*}"
+        bcast a.tar.zst "b c.tar.zst" && echo bcast-ok
+        FAIL=1 bcast x.tar.zst || echo bcast-failed
+        mkdir -p "$2/lib"; python_mpi_cleanup && [ ! -e "$2" ] && echo cleaned
+        python_mpi_deactivate
+        echo "after=$PYTHONHOME base=${PYTHONUSERBASE-unset} fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"
+    ' x "$ACT" "$P" "$TMP/launch" 2>&1)
+    [ "$(printf '%s\n' "$out" | sed -n 1p)" = "home=$P base=$P path=$P/bin" ] &&
+        t_ok "$sh: sets PYTHONHOME, PYTHONUSERBASE, PATH" || t_fail "$sh: environment" "$out"
+    grep -qx "launch -n 4 --flag" "$LOG" && grep -qx "bcast -p $P a.tar.zst b c.tar.zst" "$LOG" &&
+        printf '%s\n' "$out" | grep -qx bcast-ok &&
+        t_ok "$sh: bcast runs LAUNCHER words then bcast -p PREFIX BUNDLE..." || t_fail "$sh: bcast call" "$(cat "$LOG"; echo "$out")"
+    printf '%s\n' "$out" | grep -qx bcast-failed && t_ok "$sh: a failing bcast returns non-zero" || t_fail "$sh: failure propagation" "$out"
+    printf '%s\n' "$out" | grep -qx cleaned && grep -qx "launch -n 4 --flag" "$LOG" &&
+        t_ok "$sh: python_mpi_cleanup removes PREFIX through the launcher" || t_fail "$sh: cleanup" "$out"
+    printf '%s\n' "$out" | grep -qx "after=/old/home base=unset fn=no" &&
+        t_ok "$sh: python_mpi_deactivate restores the environment" || t_fail "$sh: deactivate" "$out"
+    out=$($sh -c 'source "$1" relative/dir "mpiexec -n 2"; echo "rc=$?"' x "$ACT" 2>&1)
+    [ "$(printf '%s\n' "$out" | grep -c '^activate.sh: PREFIX must be an absolute path')" = 1 ] && printf '%s\n' "$out" | grep -qx "rc=1" &&
+        t_ok "$sh: a relative PREFIX is refused with one line" || t_fail "$sh: relative prefix" "$out"
+    out=$($sh -c 'source "$1" /dev/shm/x; echo "rc=$?"' x "$ACT" 2>&1)
+    printf '%s\n' "$out" | grep -q '^activate.sh: usage' && printf '%s\n' "$out" | grep -qx "rc=1" &&
+        t_ok "$sh: a missing launcher is a usage error" || t_fail "$sh: missing launcher" "$out"
+    out=$($sh -c 'source "$1" /etc "$2"; python_mpi_cleanup; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
+    printf '%s\n' "$out" | grep -q "refusing to remove /etc" && printf '%s\n' "$out" | grep -qx "rc=1" && [ -d /etc ] &&
+        t_ok "$sh: python_mpi_cleanup refuses a PREFIX outside node-local storage" || t_fail "$sh: cleanup refusal" "$out"
+done
+t_check "job templates are valid bash" bash -n "$REPO/scripts/job-slurm.sh" "$REPO/scripts/job-mpiexec.sh"
+out=$(sh "$REPO/scripts/install-deps.sh" 2>&1); rc=$?
+[ $rc = 0 ] && [ "$out" = "deps: all present" ] && t_ok "install-deps.sh is quiet when everything is present" || t_fail "install-deps" "$out"
+t_done scripts
