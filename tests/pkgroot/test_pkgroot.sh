@@ -1,0 +1,68 @@
+#!/bin/bash
+# test_pkgroot.sh - the bundle maker: runtime layout, every compression,
+# directory bundles, listing, and clean failures (one line, no OUT left).
+set -u
+. "$(dirname "$0")/../lib.sh"
+PK=${PKGROOT:-$BIN/pkgroot}
+case $PK in /*) ;; *) PK=$REPO/$PK ;; esac
+TMP=$(mktemp -d /tmp/pympi-pk.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# --- the runtime bundle -----------------------------------------------------
+if "$PK" python "$TMP/rt.tar.zst" numpy >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.tar.zst" > "$TMP/ls"; then
+    t_ok "pkgroot python OUT numpy"
+else t_fail "pkgroot python" "$(cat "$TMP/out")"; fi
+for want in " lib/python3.11/os.py$" " lib/python3.11/lib-dynload/$" " lib/python3.11/encodings/__init__.py$" \
+            " lib/python3/dist-packages/numpy/__init__.py$" " lib/python3/dist-packages/numpy-[0-9.]*\.(egg|dist)-info/$" \
+            "^- .* lib/python3.11/sitecustomize.py$"; do
+    grep -Eq "$want" "$TMP/ls" && t_ok "runtime bundle has '$want'" || t_fail "runtime bundle lacks '$want'"
+done
+for unwanted in " lib/python3.11/test/" " lib/python3.11/idlelib/" " lib/python3.11/config-3.11" "^[lh] .* -> /"; do
+    grep -Eq "$unwanted" "$TMP/ls" && t_fail "runtime bundle has '$unwanted'" || t_ok "runtime bundle leaves out '$unwanted'"
+done
+tail -n 1 "$TMP/ls" | grep -Eq '^[0-9]+ entries, [0-9]+ bytes$' && t_ok "pkgroot ls ends with the totals" || t_fail "ls totals"
+mkdir -p "$TMP/x"
+if tar -C "$TMP/x" -xf "$TMP/rt.tar.zst" &&
+   out=$(PYTHONHOME=$TMP/x /usr/bin/python3 -c 'import numpy, sys; print(numpy.__file__); print(sys.prefix)') &&
+   [ "$(printf '%s\n' "$out" | sed -n 1p)" = "$TMP/x/lib/python3/dist-packages/numpy/__init__.py" ]; then
+    t_ok "unpacked anywhere, the bundle works as PYTHONHOME (numpy from it)"
+else t_fail "bundle as PYTHONHOME" "${out:-}"; fi
+"$PK" python "$TMP/full.tar" --full-stdlib >/dev/null 2>&1 && "$PK" ls "$TMP/full.tar" | grep -q " lib/python3.11/test/" &&
+    t_ok "--full-stdlib keeps the test suite" || t_fail "--full-stdlib"
+
+# --- directory bundles, every compression ---------------------------------
+mkdir -p "$TMP/code/pkg/sub"
+echo 'x = 1' > "$TMP/code/pkg/__init__.py"; echo 'y = 2' > "$TMP/code/pkg/sub/m.py"
+ln -s __init__.py "$TMP/code/pkg/alias.py"; ln -s /etc/hostname "$TMP/code/pkg/host.txt"
+for suf in tar tar.gz tgz tar.bz2 tar.xz tar.zst tzst; do
+    if "$PK" dir "$TMP/c.$suf" "$TMP/code" 2>"$TMP/err" && "$PK" ls "$TMP/c.$suf" > "$TMP/ls" &&
+       grep -q "^- .* lib/python3/dist-packages/pkg/sub/m.py$" "$TMP/ls"; then
+        t_ok "pkgroot dir -> .$suf round-trips through pkgroot ls"
+    else t_fail "pkgroot dir .$suf" "$(cat "$TMP/err")"; fi
+done
+grep -q "^l .* lib/python3/dist-packages/pkg/alias.py -> __init__.py$" "$TMP/ls" &&
+    t_ok "a symlink inside the tree is stored as a symlink" || t_fail "symlink kept" "$(cat "$TMP/ls")"
+grep -q "^- .* lib/python3/dist-packages/pkg/host.txt$" "$TMP/ls" &&
+    t_ok "a symlink leading outside the tree is stored as the file it points to" || t_fail "outside symlink dereferenced"
+"$PK" dir "$TMP/root.tar" "$TMP/code" --at . >/dev/null && "$PK" ls "$TMP/root.tar" | grep -q " ./pkg/sub/m.py$" &&
+    t_ok "pkgroot dir --at . puts the contents at the root" || t_fail "--at ."
+mkdir -p "$TMP/u"; tar -C "$TMP/u" -xf "$TMP/c.tar.zst" && [ "$(cat "$TMP/u/lib/python3/dist-packages/pkg/sub/m.py")" = "y = 2" ] &&
+    t_ok "contents survive a round trip through GNU tar" || t_fail "content round trip"
+
+# --- failures: one line, non-zero, nothing left ----------------------------
+fails() {
+    local name=$1 re=$2 out=$3; shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+    if [ $rc != 0 ] && [ "$(grep -c . "$TMP/err")" = 1 ] && grep -Eq "$re" "$TMP/err" &&
+       [ -z "$(ls "$out"* 2>/dev/null)" ]; then
+        t_ok "$name: one line, exit $rc, no output left"
+    else t_fail "$name (rc=$rc)" "$(cat "$TMP/err"; ls "$out"* 2>/dev/null)"; fi
+}
+fails "unknown suffix" "$TMP/bad.zip: unknown bundle suffix" "$TMP/bad.zip" "$PK" dir "$TMP/bad.zip" "$TMP/code"
+fails "missing directory" "$TMP/nodir: cannot add: No such file" "$TMP/n.tar" "$PK" dir "$TMP/n.tar" "$TMP/nodir"
+fails "unknown package" "package 'no_such_pkg_xyz' not found" "$TMP/p.tar.zst" "$PK" python "$TMP/p.tar.zst" no_such_pkg_xyz
+fails "unwritable output directory" "$TMP/nowhere/o.tar: cannot create: No such file" "$TMP/nowhere/o.tar" "$PK" dir "$TMP/nowhere/o.tar" "$TMP/code"
+fails "ls of a non-archive" "$TMP/code/pkg/__init__.py: " "$TMP/none" "$PK" ls "$TMP/code/pkg/__init__.py"
+"$PK" >/dev/null 2>&1; [ $? = 2 ] && t_ok "no command is a usage error (2)" || t_fail "usage error"
+"$PK" --help | grep -q '^usage: pkgroot' && t_ok "pkgroot --help" || t_fail "--help"
+t_done pkgroot
