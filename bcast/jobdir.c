@@ -9,7 +9,9 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,11 +58,16 @@ char *pm_run_name(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    /* Time, pid and host keep names apart across processes and nodes;
+     * random bits keep two calls in one process apart as well. */
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        rnd = (uint32_t)ts.tv_nsec ^ (uint32_t)(uintptr_t)&ts;
     char *job = pm_batch_job_id();
-    char *name = pm_printf_alloc("%s%s%s-%ld-%lx%05lx", job ? job : "", job ? "." : "",
+    char *name = pm_printf_alloc("%s%s%s-%ld-%lx%08lx-%08x", job ? job : "", job ? "." : "",
                                  pm_log_node(), (long)getpid(),
-                                 (unsigned long)ts.tv_sec,
-                                 (unsigned long)(ts.tv_nsec / 10000));
+                                 (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec,
+                                 (unsigned)rnd);
     free(job);
     if (name)
         sanitize(name);

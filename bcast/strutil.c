@@ -21,8 +21,8 @@ char *pm_printf_alloc(const char *fmt, ...)
 char *pm_path_join(const char *a, const char *b)
 {
     size_t la = strlen(a);
-    while (la > 1 && a[la - 1] == '/')
-        la--;
+    while (la > 0 && a[la - 1] == '/')
+        la--;   /* "/" itself becomes "" + "/" + b */
     while (*b == '/')
         b++;
     return pm_printf_alloc("%.*s/%s", (int)la, a, b);

@@ -24,8 +24,8 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
                         const char *executable)
 {
     const char *env_home = getenv("PYTHONHOME");
-    if (!home && !(env_home && *env_home))
-        home = PYMPI_DEFAULT_HOME;
+    if (!home)
+        home = env_home && *env_home ? env_home : PYMPI_DEFAULT_HOME;
     if (home && failed(PyConfig_SetBytesString(config, &config->home, home), "PyConfig home"))
         return -1;
     if (executable &&
