@@ -100,7 +100,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 scripts/activate.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
-	install -m 0755 scripts/job-*.sh $(DESTDIR)$(PREFIX)/share/python-mpi/ 2>/dev/null || true
+	install -m 0755 scripts/job-slurm.sh scripts/job-mpiexec.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
 
 clean:
 	rm -rf $(BUILD)

@@ -25,8 +25,9 @@ cat > "$TMP/where.py" <<'PY'
 import os, socket, sys, numpy
 shm = os.stat("/dev/shm").st_dev
 np = os.stat(numpy.__file__).st_dev
-print("where", os.environ["PMI_RANK"], socket.gethostname(), shm, np,
-      numpy.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/"))
+line = " ".join(map(str, ["where", os.environ["PMI_RANK"], socket.gethostname(), shm, np,
+                          numpy.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/")]))
+os.write(1, (line + "\n").encode())  # one write: ranks' lines never interleave
 PY
 
 # --- one unpack per node; numpy from the node's own /dev/shm -------------
@@ -48,6 +49,14 @@ if [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
    [ "$(awk '$1=="where" {print $4}' "$TMP/out" | sort -u | wc -l)" = 2 ]; then
     t_ok "every rank imports numpy from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
 else t_fail "numpy from the node's own /dev/shm" "$(cat "$TMP/out")"; fi
+
+# --- the MPI-1/2 fallback: grouping by processor name gives the same nodes -----
+if PYTHON_MPI_NODE_GROUPING=hostname PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+   [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
+   [ "$(grep -E 'runtime\.tar\.zst: [0-9]+ entries' "$TMP/err" | sed -E 's/.* on ([^:]+): .*/\1/' | sort -u | wc -l)" = 2 ] &&
+   [ "$(grep -cE 'runtime\.tar\.zst: [0-9]+ entries' "$TMP/err")" = 2 ]; then
+    t_ok "hostname grouping (the MPI < 3 fallback): one unpack on each of the 2 nodes"
+else t_fail "hostname grouping" "$(cat "$TMP/out" "$TMP/err")"; fi
 
 # --- file accesses per rank ------------------------------------------------
 mkdir -p "$TMP/trace"

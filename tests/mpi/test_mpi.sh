@@ -44,7 +44,7 @@ assert hello.__file__.startswith(sys.prefix), hello.__file__
 assert site.USER_BASE == sys.prefix, site.USER_BASE
 assert os.environ["PYTHONUSERBASE"] == sys.prefix
 assert sys.executable == "$PM", sys.executable
-print("rank-ok", os.environ["PMI_RANK"], sys.argv[1:], float(numpy.arange(4).sum()))
+os.write(1, ("rank-ok %s %s %s\n" % (os.environ["PMI_RANK"], sys.argv[1:], float(numpy.arange(4).sum()))).encode())
 PY
 for n in 1 2 4; do
     if run -n $n "$PM" "$TMP/check.py" a b && [ "$(grep -c "^rank-ok .* \['a', 'b'\] 6.0$" "$TMP/out")" = $n ] &&
