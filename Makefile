@@ -15,7 +15,7 @@ DESTDIR    ?=
 ifeq ($(SANITIZE),1)
 BUILD      ?= build-san
 # MPI and libpython are not built for leak checking; ASan/UBSan still check ours.
-export ASAN_OPTIONS ?= detect_leaks=0:abort_on_error=1
+export ASAN_OPTIONS ?= detect_leaks=0:abort_on_error=1:verify_asan_link_order=0
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 else
 BUILD      ?= build

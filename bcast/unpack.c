@@ -147,7 +147,8 @@ static void write_error(struct archive *out, const char *label, const char *name
 }
 
 static int copy_data(struct archive *in, struct archive *out, const char *label,
-                     const char *name, const char *destdir, pm_unpack_stats *st)
+                     const char *name, const char *destdir, const pull_state *ps,
+                     pm_unpack_stats *st)
 {
     for (;;) {
         const void *buf;
@@ -157,7 +158,8 @@ static int copy_data(struct archive *in, struct archive *out, const char *label,
         if (r == ARCHIVE_EOF)
             return 0;
         if (r != ARCHIVE_OK) {
-            pm_error(label, "entry '%s': %s", name, archive_error_string(in));
+            if (!ps->pull_failed)   /* the source reports its own failure */
+                pm_error(label, "entry '%s': %s", name, archive_error_string(in));
             return -1;
         }
         if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
@@ -227,7 +229,7 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
             write_error(out, label, name, destdir);
             goto done;
         }
-        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, destdir, st) != 0)
+        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, destdir, &ps, st) != 0)
             goto done;
         if (archive_write_finish_entry(out) != ARCHIVE_OK) {
             write_error(out, label, name, destdir);

@@ -32,6 +32,7 @@ script-tests: all
 
 check-build: all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory mpi-tests
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory cluster-tests

@@ -155,6 +155,26 @@ SH
     if [ $rc != 0 ] && grep -q "rank 0 on .*: $ROOT/plain.tar: bundle changed while being read" "$TMP/err" && t_empty_dir "$SHM"; then
         t_ok "a bundle changed while being read is an error, not a mixed environment"
     else t_fail "changed while read (rc=$rc)" "$(cat "$TMP/err")"; fi
+    cp "$ROOT/plain.tar" "$ROOT/shrinks.tar"
+    TOUCH_ON_READ=truncate PYTHON_MPI_CHUNK=64K timeout 60 "$MPIEXEC" -n 2 "$TMP/touch-rank0" "$BIN/bcast" -p "$SHM/bc" "$ROOT/shrinks.tar" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc != 0 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] &&
+       grep -q "rank 0 on .*: $ROOT/shrinks.tar: file shrank while being read ([0-9]* of [0-9]* bytes)" "$TMP/err" && t_empty_dir "$SHM"; then
+        t_ok "a bundle that shrinks while being read (short read) is one error, every leader stops"
+    else t_fail "short read (rc=$rc)" "$(cat "$TMP/err")"; fi
+    # Storage fills up on node2 only: node1 unpacked fine, and must remove it too.
+    mkdir -p "$SHM/node1" "$SHM/node2"
+    # Big enough for MPICH's own shared memory, too small for the runtime.
+    if mount -t tmpfs -o size=40m tmpfs "$SHM/node2"; then
+        PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_PACKAGES=runtime.tar.zst CLUSTER_SHM_DIR=$SHM timeout 60 "$SIM/mpirun-sim" -nodes 2 -ppn 2 \
+            "$PM" -c pass >"$TMP/out" 2>"$TMP/err"; rc=$?
+        if [ $rc != 0 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] &&
+           grep -q "rank 2 on node2: $ROOT/runtime.tar.zst: entry .*No space left on device" "$TMP/err" &&
+           t_empty_dir "$SHM/node1" && t_empty_dir "$SHM/node2"; then
+            t_ok "storage full on one node: one error naming node2, trees removed on both nodes"
+        else t_fail "one node full (rc=$rc)" "$(cat "$TMP/err"; ls -R "$SHM" | head)"; fi
+        umount "$SHM/node2"
+    fi
+    rm -rf "${SHM:?}"/*
 fi
 
 t_done hardening
