@@ -63,6 +63,32 @@ static int export_env(const char *dir, int own_home)
     return 0;
 }
 
+/* A process that a python-mpi rank started itself (subprocess or
+ * multiprocessing with sys.executable) inherits the rank's PMI environment,
+ * in which MPI_Init cannot succeed; it runs as plain Python on the parent's
+ * tree instead, as python3 would.  Processes of MPI_Comm_spawn are started
+ * by the process manager, not by the rank, so they still start MPI. */
+static int is_child_of_rank(void)
+{
+    const char *parent = getenv("PYTHON_MPI_PARENT");
+    if (!parent || !*parent)
+        return 0;
+    char *end;
+    long pid = strtol(parent, &end, 10);
+    return *end == '\0' && pid == (long)getppid();
+}
+
+static int mark_parent(void)
+{
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    if (setenv("PYTHON_MPI_PARENT", pid, 1) != 0) {
+        pm_error(NULL, "setenv PYTHON_MPI_PARENT failed");
+        return -1;
+    }
+    return 0;
+}
+
 static int run_python(int argc, char **argv, const char *home)
 {
     char *exe = pm_self_exe();
@@ -128,31 +154,24 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
-    pm_log_init("python-mpi");
-    int provided;
-    if (pm_mpi_check(pm_mpi_start(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread"))
-        return 1;
-    int rank = 0;
-    if (pm_mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank"))
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    pm_log_set_rank(rank);
-
-    pm_settings cfg;
-    char *err = NULL;
-    if (pm_settings_load(&cfg, &err) != 0) {
-        /* The environment is the same everywhere: every rank stops. */
-        if (rank == 0)
-            pm_error(NULL, "%s", err);
-        free(err);
-        MPI_Finalize();
-        return 1;
+    const char *inherited = getenv("PYTHON_MPI_HOME");
+    if (is_child_of_rank()) {
+        pm_log_init("python-mpi");
+        if (mark_parent() != 0)
+            return 1;
+        return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL);
     }
-    pm_log_set_verbose(cfg.verbose);
+    pm_settings cfg;
+    int rank;
+    int rc = pm_begin("python-mpi", &argc, &argv, MPI_THREAD_MULTIPLE, &rank, &cfg);
+    if (rc != 0)
+        return rc;
+    if (mark_parent() != 0)
+        MPI_Abort(MPI_COMM_WORLD, 1);
 
     pm_topology topo;
     pm_stage stage = {NULL, 0, 0, -1, -1};
     int staged = 0;
-    const char *inherited = getenv("PYTHON_MPI_HOME");
     if (cfg.packages && !(inherited && *inherited)) {
         if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -165,7 +184,11 @@ int main(int argc, char **argv)
     }
 
     const char *home = NULL;
-    if (staged) {
+    if (!staged && inherited && *inherited && has_stdlib(inherited)) {
+        /* A child of a python-mpi run (sys.executable, a spawned process):
+         * the node's tree is already there and belongs to the parent. */
+        home = inherited;
+    } else if (staged) {
         int own_home = has_stdlib(stage.dir);
         if (export_env(stage.dir, own_home) != 0)
             MPI_Abort(MPI_COMM_WORLD, 1);

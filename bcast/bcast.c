@@ -193,14 +193,11 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
-    pm_log_init("bcast");
-    int provided;
-    if (pm_mpi_check(pm_mpi_start(&argc, &argv, MPI_THREAD_SINGLE, &provided), "MPI_Init"))
-        return 1;
-    int rank = 0;
-    if (pm_mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank"))
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    pm_log_set_rank(rank);
+    pm_settings cfg;
+    int rank;
+    int rc = pm_begin("bcast", &argc, &argv, MPI_THREAD_SINGLE, &rank, &cfg);
+    if (rc != 0)
+        return rc;
 
     options o;
     int p = parse_args(argc, argv, &o);
@@ -211,16 +208,8 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return p > 0 ? 0 : 2;
     }
-    pm_settings cfg;
-    char *err = NULL;
-    if (pm_settings_load(&cfg, &err) != 0) {
-        if (rank == 0)
-            pm_error(NULL, "%s", err);
-        free(err);
-        MPI_Finalize();
-        return 1;
-    }
-    pm_log_set_verbose(o.verbose > cfg.verbose ? o.verbose : cfg.verbose);
+    if (o.verbose > cfg.verbose)
+        pm_log_set_verbose(o.verbose);
 
     pm_topology topo;
     if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)

@@ -1,6 +1,7 @@
 /* mpi_util.c - MPI start-up, error checks and polite waits (see mpi_util.h). */
 #include "mpi_util.h"
 #include "log.h"
+#include "settings.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,31 @@ int pm_mpi_start(int *argc, char ***argv, int required, int *provided)
     *provided = 0;
 #endif
     return rc;
+}
+
+int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
+             pm_settings *cfg)
+{
+    pm_log_init(prog);
+    int provided;
+    if (pm_mpi_check(pm_mpi_start(argc, argv, required, &provided), "MPI_Init_thread"))
+        return 1;
+    *rank = 0;
+    if (pm_mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, rank), "MPI_Comm_rank"))
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pm_log_set_rank(*rank);
+    char *err = NULL;
+    if (pm_settings_load(cfg, &err) != 0) {
+        /* The environment is the same everywhere: every rank stops, one
+         * speaks. */
+        if (*rank == 0)
+            pm_error(NULL, "%s", err);
+        free(err);
+        MPI_Finalize();
+        return 1;
+    }
+    pm_log_set_verbose(cfg->verbose);
+    return 0;
 }
 
 int pm_mpi_check(int rc, const char *what)

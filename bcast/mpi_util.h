@@ -10,6 +10,14 @@
  * afterwards *argc and *argv are what MPI left for the program. */
 int pm_mpi_start(int *argc, char ***argv, int required, int *provided);
 
+/* The start of every MPI program of ours: name the program in messages,
+ * start MPI with the real argv, learn the rank, read the PYTHON_MPI_*
+ * settings.  Returns 0, or the exit status to return from main after a
+ * failure (reported once, MPI already finalized). */
+struct pm_settings;
+int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
+             struct pm_settings *cfg);
+
 /* Print one line naming the failed call if rc is not MPI_SUCCESS; returns rc. */
 int pm_mpi_check(int rc, const char *what);
 

@@ -2,6 +2,7 @@
 #include "reaper.h"
 #include "jobdir.h"
 #include "log.h"
+#include "strutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,22 +16,7 @@ extern char **environ;
 
 char *pm_self_exe(void)
 {
-    for (size_t cap = 256; cap <= (1u << 20); cap *= 4) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return NULL;
-        ssize_t n = readlink("/proc/self/exe", buf, cap);
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-    }
-    return NULL;
+    return pm_readlink("/proc/self/exe");
 }
 
 int pm_reaper_start(const char *dir)

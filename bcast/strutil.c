@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *pm_printf_alloc(const char *fmt, ...)
 {
@@ -49,4 +50,27 @@ int pm_parse_size(const char *s, size_t max, size_t *out)
         return -1;
     *out = (size_t)(v * mult);
     return 0;
+}
+
+char *pm_readlink(const char *path)
+{
+    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlink(path, buf, cap);
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    errno = ENAMETOOLONG;
+    return NULL;
 }

@@ -12,4 +12,7 @@ char *pm_path_join(const char *a, const char *b);
  * Returns 0 on success, -1 if malformed or zero or over max. */
 int pm_parse_size(const char *s, size_t max, size_t *out);
 
+/* readlink(2) into a buffer grown to fit; malloc'd or NULL (errno set). */
+char *pm_readlink(const char *path);
+
 #endif

@@ -114,26 +114,6 @@ static int copy_file(pk_writer *w, const char *path)
     return 0;
 }
 
-static char *read_link(const char *path)
-{
-    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return NULL;
-        ssize_t n = readlink(path, buf, cap);
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-    }
-    return NULL;
-}
-
 /* One entry: src on disk, name in the bundle, rel its path below the tree
  * root (to judge whether a symlink stays inside). */
 static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
@@ -142,7 +122,7 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     struct stat st = *lst;
     char *target = NULL;
     if (S_ISLNK(st.st_mode)) {
-        target = read_link(src);
+        target = pm_readlink(src);
         if (!target) {
             pm_error(src, "cannot read link: %s", strerror(errno));
             return -1;

@@ -68,6 +68,17 @@ if printf 'print(6 * 7)\n' | timeout 60 "$MPIEXEC" -n 1 "$PM" -q -i >"$TMP/out" 
     t_ok "interactive prompt (-i) evaluates input"
 else t_fail "interactive" "$(cat "$TMP/out" "$TMP/err")"; fi
 
+# --- children started from sys.executable reuse the node's tree --------------
+if run -n 2 "$PM" -c '
+import os, subprocess, sys
+out = subprocess.run([sys.executable, "-c", "import sys, numpy; print(sys.prefix == numpy.__file__[:len(sys.prefix)], sys.prefix)"],
+                     capture_output=True, text=True, check=True).stdout.split()
+assert out[0] == "True" and out[1] == sys.prefix, (out, sys.prefix)
+assert os.path.isdir(sys.prefix)
+os.write(1, b"child-ok\n")' && [ "$(grep -c '^child-ok$' "$TMP/out")" = 2 ] && t_empty_dir "$SHM"; then
+    t_ok "a child started from sys.executable uses the parent's node-local tree, unpacks nothing, removes nothing"
+else t_fail "sys.executable child" "$(cat "$TMP/out" "$TMP/err")"; fi
+
 # --- exit status and abort ---------------------------------------------
 run -n 1 "$PM" -c 'import sys; sys.exit(3)'; rc=$?
 if [ $rc = 3 ] && t_empty_dir "$SHM"; then t_ok "exit status is Python's (3)"; else t_fail "exit status 3 (got $rc)"; fi
