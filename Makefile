@@ -94,7 +94,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) sh tests/demo.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi
