@@ -88,8 +88,8 @@ fi
 # Two jobs with the same batch id on one node at once, and a dead job's tree.
 mkdir -m 700 "$U"; mkdir -p "$U/123.dead-run/lib"; : > "$U/123.dead-run.lock"
 export SLURM_JOB_ID=123
-PYTHON_MPI_PACKAGES=runtime.tar.zst PYTHON_MPI_VERBOSE=1 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; print(os.environ["PYTHON_MPI_HOME"]); time.sleep(2)' >"$TMP/a" 2>"$TMP/a.err" &
-PYTHON_MPI_PACKAGES=runtime.tar.zst PYTHON_MPI_VERBOSE=1 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; print(os.environ["PYTHON_MPI_HOME"]); time.sleep(2)' >"$TMP/b" 2>"$TMP/b.err"; rb=$?
+PYTHON_MPI_PACKAGES=runtime.tar.zst PYTHON_MPI_VERBOSE=1 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; os.write(1, (os.environ["PYTHON_MPI_HOME"] + "\n").encode()); time.sleep(2)' >"$TMP/a" 2>"$TMP/a.err" &
+PYTHON_MPI_PACKAGES=runtime.tar.zst PYTHON_MPI_VERBOSE=1 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import os, time; os.write(1, (os.environ["PYTHON_MPI_HOME"] + "\n").encode()); time.sleep(2)' >"$TMP/b" 2>"$TMP/b.err"; rb=$?
 wait $!; ra=$?
 unset SLURM_JOB_ID
 if [ $ra = 0 ] && [ $rb = 0 ] && [ "$(sort -u "$TMP/a" "$TMP/b" | wc -l)" = 2 ] && grep -q "^$U/123\." "$TMP/a"; then
