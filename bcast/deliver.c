@@ -1,6 +1,8 @@
 /* deliver.c - the broadcast protocol between rank 0 and the node leaders.
  *
- * Per bundle, over the leaders' communicator:
+ * Every broadcast goes from rank 0 to the leaders and, for parts bundles
+ * (which every rank of a node unpacks a share of), on from each leader to
+ * its node.  Per bundle:
  *   1. header  {status, size}: rank 0 could open it (status 0) and its size;
  *   2. chunks  {status, payload}: ceil(size / chunk) broadcasts; a non-zero
  *      status means rank 0 failed to read, and every leader stops at once;
@@ -38,6 +40,7 @@ typedef struct stream {
     unsigned char *buf;     /* HDR + chunk bytes */
     struct stat before;     /* rank 0: the file when opened */
     XXH3_state_t *hash;     /* of every payload byte, in order */
+    int parts;              /* a parts bundle: the whole node takes part */
     int source_failed;      /* rank 0 reported a read error */
     int mpi_failed;
     pm_deliver_stats *st;
@@ -73,6 +76,17 @@ static void read_chunk(stream *s, size_t len)
     s->st->t_read += pm_now() - t0;
 }
 
+/* Rank 0 -> leaders -> (parts bundles, or always with node_too) node. */
+static int relay(const pm_topology *t, void *buf, int count, MPI_Datatype type, int node_too)
+{
+    int rc = MPI_SUCCESS;
+    if (t->leaders != MPI_COMM_NULL)
+        rc = MPI_Bcast(buf, count, type, 0, t->leaders);
+    if (rc == MPI_SUCCESS && node_too && t->node_size > 1)
+        rc = MPI_Bcast(buf, count, type, 0, t->node);
+    return rc;
+}
+
 /* Broadcast chunk s->next; returns its payload length, or -1. */
 static ssize_t next_chunk(stream *s)
 {
@@ -80,7 +94,7 @@ static ssize_t next_chunk(stream *s)
     if (s->t->rank == 0)
         read_chunk(s, len);
     double t0 = pm_now();
-    int rc = MPI_Bcast(s->buf, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders);
+    int rc = relay(s->t, s->buf, (int)(HDR + len), MPI_BYTE, s->parts);
     s->st->t_bcast += pm_now() - t0;
     if (pm_mpi_check(rc, "MPI_Bcast(bundle chunk)")) {
         s->mpi_failed = 1;
@@ -132,7 +146,7 @@ static int verify_trailer(stream *s)
         trailer[0] = changed_while_read(s);
         trailer[1] = XXH3_64bits_digest(s->hash);
     }
-    if (pm_mpi_check(MPI_Bcast(trailer, 2, MPI_UINT64_T, 0, s->t->leaders), "MPI_Bcast(bundle trailer)")) {
+    if (pm_mpi_check(relay(s->t, trailer, 2, MPI_UINT64_T, s->parts), "MPI_Bcast(bundle trailer)")) {
         s->mpi_failed = 1;
         return -1;
     }
@@ -161,11 +175,13 @@ static ssize_t pull(void *ctx, const void **buf)
     return n;
 }
 
-/* Rank 0: open the bundle and learn its size; fills hdr[0] with 0 or 1. */
-static void open_bundle(stream *s, uint64_t hdr[2])
+/* Rank 0: open the bundle, learn its size and kind: hdr = {status (0 or
+ * 1), size, parts bundle?}. */
+static void open_bundle(stream *s, uint64_t hdr[3])
 {
     hdr[0] = 1;
     hdr[1] = 0;
+    hdr[2] = 0;
     s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (s->fd < 0) {
         pm_error(s->path, "cannot open bundle: %s", strerror(errno));
@@ -181,38 +197,46 @@ static void open_bundle(stream *s, uint64_t hdr[2])
         return;
     }
     s->before = st;
+    unsigned char head[512];
+    ssize_t n = pread(s->fd, head, sizeof head, 0);
+    hdr[2] = n == (ssize_t)sizeof head && pm_is_parts_bundle(head, sizeof head);
     hdr[0] = 0;
     hdr[1] = (uint64_t)st.st_size;
 }
 
-/* Leaders only.  Returns 0 if this leader unpacked the bundle; 1 if it
- * failed locally; 2 if the failure is shared by all (source or MPI). */
+/* Every rank.  Returns 0 if this rank did its share (nothing, for a
+ * non-leader and a single-stream bundle); 1 if it failed locally; 2 if the
+ * failure is shared by all (source or MPI). */
 static int deliver_one(const pm_topology *t, const char *path, const char *destdir,
                        unsigned char *buf, size_t chunk, pm_deliver_stats *st)
 {
     stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk, .buf = buf, .st = st};
-    uint64_t hdr[2] = {0, 0};
+    uint64_t hdr[3] = {0, 0, 0};
     if (t->rank == 0)
         open_bundle(&s, hdr);
-    int rc = MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, t->leaders);
+    int rc = relay(t, hdr, 3, MPI_UINT64_T, 1);
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
         if (s.fd >= 0)
             close(s.fd);
         return 2;
     }
     s.size = hdr[1];
+    s.parts = hdr[2] != 0;
+    if (t->leaders == MPI_COMM_NULL && !s.parts)
+        return 0;
     s.nchunks = pm_chunk_count(s.size, chunk);
     s.hash = XXH3_createState();
     if (!s.hash || XXH3_64bits_reset(s.hash) == XXH_ERROR) {
-        /* Every leader must still make the same broadcasts: abort. */
+        /* Every rank must still make the same broadcasts: abort. */
         pm_error(path, "out of memory for a hash state");
         MPI_Abort(t->world, 1);
     }
 
     pm_unpack_stats us;
     double t0 = pm_now();
-    int urc = pm_unpack(destdir, path, pull, &s, &us);
-    /* Keep pace with the other leaders through the rest of the chunks. */
+    int urc = s.parts ? pm_unpack_parts(destdir, path, pull, &s, t->node_rank, t->node_size, &us)
+                      : pm_unpack(destdir, path, pull, &s, &us);
+    /* Keep pace with the others through the rest of the chunks. */
     while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
         (void)next_chunk(&s);
     if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
@@ -221,10 +245,12 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     if (s.fd >= 0 && close(s.fd) != 0)
         pm_error(path, "close failed: %s", strerror(errno));
     if (urc == 0) {
-        st->bytes += s.size;
+        if (t->leaders != MPI_COMM_NULL)
+            st->bytes += s.size;
         st->entries += us.entries;
-        pm_info(2, "%s: %llu entries, %llu bytes in %.3f s", path,
-                (unsigned long long)us.entries, (unsigned long long)s.size, pm_now() - t0);
+        pm_info(2, "%s: %llu entries%s, %llu bytes in %.3f s", path,
+                (unsigned long long)us.entries, s.parts ? " (this rank's parts)" : "",
+                (unsigned long long)s.size, pm_now() - t0);
     }
     if (s.source_failed || s.mpi_failed)
         return 2;
@@ -237,7 +263,7 @@ int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
     if (t->rank == 0) {
         for (size_t i = 0; i < bundles->n; i++) {
             stream s = {.path = bundles->paths[i], .fd = -1};
-            uint64_t hdr[2];
+            uint64_t hdr[3];
             open_bundle(&s, hdr);
             if (s.fd >= 0)
                 close(s.fd);
@@ -254,32 +280,21 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     pm_deliver_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     double t0 = pm_now();
-    int failed = 0;
-
-    if (t->leaders != MPI_COMM_NULL) {
-        unsigned char *buf = malloc(HDR + chunk);
-        if (!buf) {
-            pm_error(NULL, "out of memory for a %zu-byte chunk buffer", chunk);
-            failed = 1;
-        }
-        /* Every leader must agree before any broadcast so none is left
-         * waiting in one that another will never make. */
-        if (pm_agree_failed(t->leaders, failed)) {
-            free(buf);
-            failed = 1;
-            goto agree;
-        }
-        for (size_t i = 0; i < bundles->n; i++) {
-            int r = deliver_one(t, bundles->paths[i], destdir, buf, chunk, st);
-            if (r == 2 || pm_agree_failed(t->leaders, r != 0)) {
-                failed = 1;
-                break;
-            }
-        }
-        free(buf);
-        st->t_total = pm_now() - t0;
-        st->t_unpack = st->t_total - st->t_read - st->t_bcast;
+    /* Every rank may take part (parts bundles), so every rank has a buffer. */
+    unsigned char *buf = malloc(HDR + chunk);
+    if (!buf)
+        pm_error(NULL, "out of memory for a %zu-byte chunk buffer", chunk);
+    /* All must agree before any broadcast so none is left waiting in one
+     * that another will never make. */
+    int failed = pm_agree_failed(t->world, !buf);
+    for (size_t i = 0; !failed && i < bundles->n; i++) {
+        /* Every rank votes after every bundle, whatever happened to it:
+         * a collective skipped by some ranks would hang the others. */
+        int r = deliver_one(t, bundles->paths[i], destdir, buf, chunk, st);
+        failed = pm_agree_failed(t->world, r != 0);
     }
-agree:
-    return pm_agree_failed(t->world, failed);
+    free(buf);
+    st->t_total = pm_now() - t0;
+    st->t_unpack = st->t_total - st->t_read - st->t_bcast;
+    return failed;
 }

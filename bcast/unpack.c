@@ -263,6 +263,85 @@ done:
     return rc;
 }
 
+int pm_is_parts_bundle(const void *head, size_t len)
+{
+    /* A tar header starts with the NUL-padded name of the first entry. */
+    static const char marker[] = PK_PARTS_MARKER;
+    return len >= 512 && memcmp(head, marker, sizeof marker) == 0;
+}
+
+/* A part's bytes come from the outer archive's current entry. */
+static ssize_t outer_pull(void *ctx, const void **buf)
+{
+    struct archive *outer = ctx;
+    size_t size;
+    la_int64_t offset;
+    int r = archive_read_data_block(outer, buf, &size, &offset);
+    if (r == ARCHIVE_EOF)
+        return 0;
+    return r == ARCHIVE_OK ? (ssize_t)size : -1;
+}
+
+int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                    int myrank, int nranks, pm_unpack_stats *stats)
+{
+    pm_unpack_stats local = {0, 0};
+    pm_unpack_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    pull_state ps = {pull, ctx, 0};
+    int rc = -1;
+    unsigned long long index = 0;
+    struct archive *outer = archive_read_new();
+    if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
+        pm_error(label, "out of memory creating an archive reader");
+        goto done;
+    }
+    if (archive_read_open(outer, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
+        if (!ps.pull_failed)
+            pm_error(label, "cannot read archive: %s", archive_error_string(outer));
+        goto done;
+    }
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(outer, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK) {
+            if (!ps.pull_failed)
+                pm_error(label, "%s", archive_error_string(outer));
+            goto done;
+        }
+        const char *name = archive_entry_pathname(e);
+        if (index == 0) {
+            if (!name || strcmp(name, PK_PARTS_MARKER) != 0) {
+                pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
+                goto done;
+            }
+        } else if ((index - 1) % (unsigned long long)nranks == (unsigned long long)myrank) {
+            pm_unpack_stats ps_part;
+            int urc = pm_unpack(destdir, label, outer_pull, outer, &ps_part);
+            if (urc == -2 && !ps.pull_failed)
+                pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
+            if (urc != 0)
+                goto done;
+            st->entries += ps_part.entries;
+            st->bytes += ps_part.bytes;
+        }
+        index++;
+    }
+    if (index == 0) {
+        pm_error(label, "archive has no entries (empty or not a bundle)");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (ps.pull_failed)
+        rc = -2;
+    if (outer)
+        archive_read_free(outer);
+    return rc;
+}
+
 typedef struct mem_src {
     const void *data;
     size_t len;

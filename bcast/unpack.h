@@ -12,6 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Parts bundles: an uncompressed tar whose first entry is this marker and
+ * whose other entries are independently compressed tars ("parts"), so that
+ * every rank of a node can unpack some parts in parallel. */
+#define PK_PARTS_MARKER ".python-mpi-parts"
+#define PK_PARTS_MARKER_TEXT "python-mpi parts bundle, version 1\n"
+
 /* Return the number of bytes at *buf (valid until the next call), 0 at the
  * end of the stream, or -1 if the source failed (the source reports why). */
 typedef ssize_t (*pm_pull_fn)(void *ctx, const void **buf);
@@ -28,6 +34,16 @@ typedef struct pm_unpack_stats {
  * error. */
 int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
               pm_unpack_stats *stats);
+
+/* A parts bundle from the stream: this rank extracts the parts whose index
+ * i has i % nranks == myrank and skips the others, so the ranks of a node
+ * that all read the same stream share the work.  Same returns as
+ * pm_unpack; a stream that is not a parts bundle is an error. */
+int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                    int myrank, int nranks, pm_unpack_stats *stats);
+
+/* Does a bundle start with the parts marker?  head: its first bytes. */
+int pm_is_parts_bundle(const void *head, size_t len);
 
 /* The same from a memory buffer (for tools, tests and the fuzzer). */
 int pm_unpack_memory(const char *destdir, const char *label, const void *data,

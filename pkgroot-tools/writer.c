@@ -15,8 +15,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Parts bundles (.ptar): an uncompressed outer tar whose first entry is
+ * the marker PM_PARTS_MARKER and whose other entries are independently
+ * zstd-compressed tars of about PART_BYTES of files each, so that every
+ * rank of a node can unpack some of them in parallel (bcast/unpack.c). */
+#define PART_BYTES ((unsigned long long)1 << 20)
+
 struct pk_writer {
-    struct archive *a;
+    struct archive *a;      /* where entries go: the bundle, or the part */
+    struct archive *outer;  /* parts bundles: the bundle itself */
+    unsigned char *part;    /* parts bundles: the compressed part so far */
+    size_t part_len, part_cap;
+    unsigned long long part_bytes;
+    unsigned nparts;
     char *out, *tmp;
     int fd;
     int verbose;
@@ -31,6 +42,8 @@ static int has_suffix(const char *s, const char *suf)
 
 static int set_filter(struct archive *a, const char *out)
 {
+    if (has_suffix(out, ".ptar"))
+        return archive_write_add_filter_none(a);
     if (has_suffix(out, ".tar.zst") || has_suffix(out, ".tzst"))
         return archive_write_add_filter_zstd(a);
     if (has_suffix(out, ".tar.gz") || has_suffix(out, ".tgz"))
@@ -42,6 +55,89 @@ static int set_filter(struct archive *a, const char *out)
     if (has_suffix(out, ".tar"))
         return archive_write_add_filter_none(a);
     return ARCHIVE_FATAL - 1; /* unknown suffix */
+}
+
+static la_ssize_t part_write(struct archive *a, void *client, const void *buf, size_t n)
+{
+    pk_writer *w = client;
+    if (w->part_len + n > w->part_cap) {
+        size_t cap = w->part_cap ? w->part_cap : (size_t)1 << 20;
+        while (cap < w->part_len + n)
+            cap *= 2;
+        unsigned char *p = realloc(w->part, cap);
+        if (!p) {
+            archive_set_error(a, ENOMEM, "out of memory for a part");
+            return -1;
+        }
+        w->part = p;
+        w->part_cap = cap;
+    }
+    memcpy(w->part + w->part_len, buf, n);
+    w->part_len += n;
+    return (la_ssize_t)n;
+}
+
+static int part_open(pk_writer *w)
+{
+    w->part_len = 0;
+    w->part_bytes = 0;
+    w->a = archive_write_new();
+    if (!w->a || archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
+        archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+        archive_write_open(w->a, w, NULL, part_write, NULL) != ARCHIVE_OK) {
+        pm_error(w->out, "cannot start a part: %s", w->a ? archive_error_string(w->a) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Append the current part to the bundle as part-NNNN.tar.zst. */
+static int part_flush(pk_writer *w)
+{
+    int rc = archive_write_close(w->a) == ARCHIVE_OK ? 0 : -1;
+    if (rc != 0)
+        pm_error(w->out, "finishing part %u: %s", w->nparts, archive_error_string(w->a));
+    archive_write_free(w->a);
+    w->a = NULL;
+    if (rc != 0)
+        return -1;
+    char name[32];
+    snprintf(name, sizeof name, "part-%04u.tar.zst", w->nparts++);
+    struct archive_entry *e = archive_entry_new();
+    if (!e) {
+        pm_error(w->out, "out of memory");
+        return -1;
+    }
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)w->part_len);
+    if (archive_write_header(w->outer, e) != ARCHIVE_OK ||
+        archive_write_data(w->outer, w->part, w->part_len) != (la_ssize_t)w->part_len) {
+        pm_error(w->out, "adding %s: %s", name, archive_error_string(w->outer));
+        rc = -1;
+    }
+    archive_entry_free(e);
+    return rc;
+}
+
+static int add_marker(pk_writer *w)
+{
+    static const char text[] = PK_PARTS_MARKER_TEXT;
+    struct archive_entry *e = archive_entry_new();
+    if (!e)
+        return -1;
+    archive_entry_set_pathname(e, PK_PARTS_MARKER);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)(sizeof text - 1));
+    int rc = archive_write_header(w->outer, e) == ARCHIVE_OK &&
+             archive_write_data(w->outer, text, sizeof text - 1) == (la_ssize_t)(sizeof text - 1) ? 0 : -1;
+    archive_entry_free(e);
+    if (rc != 0)
+        pm_error(w->out, "writing the parts marker: %s", archive_error_string(w->outer));
+    return rc;
 }
 
 pk_writer *pk_writer_open(const char *out, int verbose)
@@ -62,7 +158,7 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     }
     int r = set_filter(w->a, out);
     if (r == ARCHIVE_FATAL - 1) {
-        pm_error(out, "unknown bundle suffix: use .tar.zst, .tar.gz, .tar.bz2, .tar.xz or .tar");
+        pm_error(out, "unknown bundle suffix: use .tar.zst, .ptar (parallel parts), .tar.gz, .tar.bz2, .tar.xz or .tar");
         goto fail;
     }
     if (r != ARCHIVE_OK || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
@@ -77,6 +173,12 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     if (fchmod(w->fd, 0644) != 0 || archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
         pm_error(out, "cannot write: %s", errno ? strerror(errno) : archive_error_string(w->a));
         goto fail;
+    }
+    if (has_suffix(out, ".ptar")) {
+        w->outer = w->a;
+        w->a = NULL;
+        if (add_marker(w) != 0 || part_open(w) != 0)
+            goto fail;
     }
     return w;
 fail:
@@ -170,6 +272,11 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
         w->entries++;
         if (w->verbose)
             printf("%s\n", name);
+        if (w->outer) {
+            w->part_bytes += 512 + (unsigned long long)(S_ISREG(st.st_mode) ? st.st_size : 0);
+            if (w->part_bytes >= PART_BYTES && (part_flush(w) != 0 || part_open(w) != 0))
+                rc = -1;
+        }
     }
     return rc;
 }
@@ -274,12 +381,24 @@ int pk_writer_close(pk_writer *w, int commit)
     if (!w)
         return -1;
     int rc = 0;
-    if (w->a) {
-        if (commit && w->entries == 0) {
-            pm_error(w->out, "nothing to bundle");
+    if (commit && w->entries == 0) {
+        pm_error(w->out, "nothing to bundle");
+        commit = 0;
+        rc = -1;
+    }
+    if (w->outer) {
+        /* The last part, unless it is empty. */
+        if (commit && w->a && w->part_bytes > 0 && part_flush(w) != 0) {
             commit = 0;
             rc = -1;
         }
+        if (w->a)
+            archive_write_free(w->a);
+        w->a = w->outer;
+        w->outer = NULL;
+    }
+    free(w->part);
+    if (w->a) {
         if (w->fd >= 0 && archive_write_close(w->a) != ARCHIVE_OK && commit) {
             pm_error(w->out, "finishing: %s", archive_error_string(w->a));
             commit = 0;
