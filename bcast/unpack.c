@@ -364,3 +364,10 @@ int pm_unpack_memory(const char *destdir, const char *label, const void *data,
     mem_src m = {data, len, 0};
     return pm_unpack(destdir, label, mem_pull, &m, stats);
 }
+
+int pm_unpack_parts_memory(const char *destdir, const char *label, const void *data,
+                           size_t len, int myrank, int nranks)
+{
+    mem_src m = {data, len, 0};
+    return pm_unpack_parts(destdir, label, mem_pull, &m, myrank, nranks, NULL);
+}

@@ -49,6 +49,10 @@ int pm_is_parts_bundle(const void *head, size_t len);
 int pm_unpack_memory(const char *destdir, const char *label, const void *data,
                      size_t len, pm_unpack_stats *stats);
 
+/* pm_unpack_parts from a memory buffer. */
+int pm_unpack_parts_memory(const char *destdir, const char *label, const void *data,
+                           size_t len, int myrank, int nranks);
+
 /* Pure check used for every entry: 0 if the relative path stays inside the
  * root (no leading '/', no ".." that climbs above the root), -1 otherwise.
  * For symlinks, pass the link's own path in base and its target in path:

@@ -50,6 +50,18 @@ if [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
     t_ok "every rank imports numpy from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
 else t_fail "numpy from the node's own /dev/shm" "$(cat "$TMP/out")"; fi
 
+# --- a parts bundle: on each node, both ranks unpack a share ------------
+"$BIN/pkgroot" python "$ROOT/runtime.ptar" numpy >/dev/null || t_fail "pkgroot .ptar"
+if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+   [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ]; then
+    expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
+    per_node=$(grep "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err" |
+               sed -E 's/.* on ([^:]+): .*: ([0-9]+) entries.*/\1 \2/' | awk '{s[$1] += $2; n[$1]++} END {for (k in s) print k, n[k], s[k]}' | sort)
+    if [ "$(printf '%s\n' "$per_node" | awk -v e="$expect" '$2 == 2 && $3 == e' | wc -l)" = 2 ]; then
+        t_ok ".ptar on 2 nodes: both ranks of each node unpack a share, each node gets all $expect entries"
+    else t_fail ".ptar shares per node" "$per_node"; fi
+else t_fail ".ptar on the simulated cluster" "$(cat "$TMP/out" "$TMP/err")"; fi
+
 # --- the MPI-1/2 fallback: grouping by processor name gives the same nodes -----
 if PYTHON_MPI_NODE_GROUPING=hostname PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&

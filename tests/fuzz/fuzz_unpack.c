@@ -36,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (mkdir(scratch, 0700) != 0)
         abort();
-    (void)pm_unpack_memory(scratch, "fuzz-input", data, size, NULL);
+    if (pm_is_parts_bundle(data, size))
+        (void)pm_unpack_parts_memory(scratch, "fuzz-input", data, size, 0, 1);
+    else
+        (void)pm_unpack_memory(scratch, "fuzz-input", data, size, NULL);
     struct stat st;
     if (lstat(canary, &st) == 0)
         abort(); /* an entry escaped the destination */

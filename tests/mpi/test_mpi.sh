@@ -53,6 +53,20 @@ for n in 1 2 4; do
     else t_fail "-n $n: runtime delivered" "$(cat "$TMP/out" "$TMP/err"; ls -R "$SHM" | head)"; fi
 done
 
+# --- a parts bundle: every rank of the node unpacks a share ----------------
+"$BIN/pkgroot" python "$ROOT/runtime.ptar" numpy >/dev/null || t_fail "pkgroot .ptar"
+for n in 1 2 4; do
+    if PYTHON_MPI_PACKAGES=runtime.ptar:code.tar.gz PYTHON_MPI_VERBOSE=2 run -n $n "$PM" "$TMP/check.py" a b &&
+       [ "$(grep -c "^rank-ok .* \['a', 'b'\] 6.0$" "$TMP/out")" = $n ] &&
+       [ "$(grep -c "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err")" = $n ] && t_empty_dir "$SHM"; then
+        t_ok "-n $n .ptar: all $n ranks unpack parts; every rank imports numpy"
+    else t_fail "-n $n .ptar" "$(cat "$TMP/out" "$TMP/err")"; fi
+done
+total=$(grep "runtime.ptar: [0-9]* entries" "$TMP/err" | sed -E 's/.*: ([0-9]+) entries.*/\1/' | paste -sd+ | bc)
+expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
+[ "$total" = "$expect" ] && t_ok ".ptar: the 4 ranks' shares add up to the whole tree ($total entries)" ||
+    t_fail ".ptar shares ($total vs $expect)"
+
 # --- every way python3 can be started -----------------------------------
 if run -n 2 "$PM" -c 'import sys; print("c-ok", sys.argv)' x && [ "$(grep -c "^c-ok \['-c', 'x'\]$" "$TMP/out")" = 2 ]; then
     t_ok "-c command with arguments"

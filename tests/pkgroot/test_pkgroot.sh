@@ -30,11 +30,23 @@ else t_fail "bundle as PYTHONHOME" "${out:-}"; fi
 "$PK" python "$TMP/full.tar" --full-stdlib >/dev/null 2>&1 && "$PK" ls "$TMP/full.tar" | grep -q " lib/python3.11/test/" &&
     t_ok "--full-stdlib keeps the test suite" || t_fail "--full-stdlib"
 
+# --- parts bundles (.ptar): independently compressed parts -------------
+if "$PK" python "$TMP/rt.ptar" numpy >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.ptar" > "$TMP/ls" &&
+   [ "$(sed -n 1p "$TMP/ls" | awk '{print $4}')" = .python-mpi-parts ] &&
+   [ "$(grep -c ' part-[0-9]\{4\}\.tar\.zst$' "$TMP/ls")" -ge 8 ]; then
+    t_ok "pkgroot python OUT.ptar: the marker first, then >= 8 zstd parts ($(grep -c ' part-' "$TMP/ls"))"
+else t_fail "pkgroot .ptar" "$(cat "$TMP/out"; head "$TMP/ls")"; fi
+mkdir -p "$TMP/p" "$TMP/p/x"
+if tar -C "$TMP/p" -xf "$TMP/rt.ptar" && for f in "$TMP"/p/part-*.tar.zst; do tar -C "$TMP/p/x" -xf "$f" || false; done &&
+   [ "$(find "$TMP/p/x" ! -type d | wc -l)" = "$(tar -tf "$TMP/rt.tar.zst" | grep -cv '/$')" ]; then
+    t_ok ".ptar unpacks with plain tar too, to the same files as the single-stream bundle"
+else t_fail ".ptar with plain tar"; fi
+
 # --- directory bundles, every compression ---------------------------------
 mkdir -p "$TMP/code/pkg/sub"
 echo 'x = 1' > "$TMP/code/pkg/__init__.py"; echo 'y = 2' > "$TMP/code/pkg/sub/m.py"
 ln -s __init__.py "$TMP/code/pkg/alias.py"; ln -s /etc/hostname "$TMP/code/pkg/host.txt"
-for suf in tar tar.gz tgz tar.bz2 tar.xz tar.zst tzst; do
+for suf in tar tar.gz tgz tar.bz2 tar.xz tar.zst tzst; do  # (.ptar: above)
     if "$PK" dir "$TMP/c.$suf" "$TMP/code" 2>"$TMP/err" && "$PK" ls "$TMP/c.$suf" > "$TMP/ls" &&
        grep -q "^- .* lib/python3/dist-packages/pkg/sub/m.py$" "$TMP/ls"; then
         t_ok "pkgroot dir -> .$suf round-trips through pkgroot ls"
