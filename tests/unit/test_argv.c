@@ -1,9 +1,10 @@
 /* test_argv.c - the argv hand-off from MPI to Python.
  *
- * MPI_Init_thread is replaced (-Wl,--wrap) by an MPICH-1-style one that
- * strips its own "-p4pg FILE" and "-p4wd DIR" arguments, as legacy MPIs do.
- * python-mpi must give MPI the real argv and hand Python what is left, and
- * Python must parse that exactly as python3 would. */
+ * MPI_Init_thread is replaced (-Wl,--wrap, see tests.mk) by an MPI-1-style
+ * one that strips its own "-p4pg FILE" and "-p4wd DIR" arguments, as
+ * MPICH-1's p4 device did.  python-mpi must give MPI the real argv and hand
+ * Python what is left, and Python must parse that exactly as python3 would.
+ * Nothing here starts MPI or Python for real. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,90 +14,220 @@
 #include "mpi_util.h"
 #include "pyrun.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
+/* What the fake MPI saw. */
+#define MAXARGS 32
+static int seen_calls;
 static int seen_argc;
-static char *seen_argv0;
+static char **seen_vec;
+static char *seen_argv[MAXARGS];
+static int seen_required;
+/* 1: hand back a fresh array instead of compacting in place (allowed by
+ * the MPI standard, done by some implementations). */
+static int fake_replaces_array;
+static char *replacement[MAXARGS];
 
 int __wrap_MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
 int __wrap_MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
+    seen_calls++;
     seen_argc = *argc;
-    seen_argv0 = (*argv)[0];
-    char **v = *argv;
-    int out = 0;
+    seen_vec = *argv;
+    seen_required = required;
+    for (int i = 0; i < *argc && i < MAXARGS; i++)
+        seen_argv[i] = (*argv)[i];
+    char **in = *argv;
+    char **out = fake_replaces_array ? replacement : in;
+    int n = 0;
     for (int i = 0; i < *argc; i++) {
-        if ((strcmp(v[i], "-p4pg") == 0 || strcmp(v[i], "-p4wd") == 0) && i + 1 < *argc) {
+        if ((strcmp(in[i], "-p4pg") == 0 || strcmp(in[i], "-p4wd") == 0) && i + 1 < *argc) {
             i++;
             continue;
         }
-        v[out++] = v[i];
+        out[n++] = in[i];
     }
-    v[out] = NULL;
-    *argc = out;
-    *provided = required;
+    out[n] = NULL;
+    *argc = n;
+    *argv = out;
+    *provided = required < MPI_THREAD_SERIALIZED ? required : MPI_THREAD_SERIALIZED;
     return MPI_SUCCESS;
 }
 
-static void check_wide(const PyWideStringList *l, const char *const *expect, size_t n)
+static int reset(void **state)
 {
-    assert_int_equal(l->length, n);
-    for (size_t i = 0; i < n; i++) {
-        wchar_t w[256];
-        assert_true(mbstowcs(w, expect[i], 256) < 256);
-        assert_int_equal(wcscmp(l->items[i], w), 0);
-    }
+    (void)state;
+    seen_calls = 0;
+    seen_argc = -1;
+    seen_vec = NULL;
+    seen_required = -1;
+    memset(seen_argv, 0, sizeof seen_argv);
+    fake_replaces_array = 0;
+    unsetenv("PYTHONHOME");
+    return 0;
 }
 
-/* MPI strips, then Python reads: returns the read config. */
-static void start(PyConfig *c, char **argv, int argc, const char *home)
+static int argc_of(char **argv)
 {
+    int n = 0;
+    while (argv[n])
+        n++;
+    return n;
+}
+
+static void argv_is(int argc, char **argv, const char *const *expect, int n)
+{
+    assert_int_equal(argc, n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(argv[i], expect[i]);
+    assert_null(argv[n]);
+}
+
+static void wide_is(const wchar_t *got, const char *expect)
+{
+    assert_non_null(got);
+    wchar_t w[PATH_MAX];
+    size_t n = mbstowcs(w, expect, PATH_MAX);
+    assert_true(n < PATH_MAX);
+    if (wcscmp(got, w) != 0)
+        fail_msg("got '%ls', expected '%s'", got, expect);
+}
+
+static void wide_list_is(const PyWideStringList *l, const char *const *expect, size_t n)
+{
+    assert_int_equal(l->length, n);
+    for (size_t i = 0; i < n; i++)
+        wide_is(l->items[i], expect[i]);
+}
+
+/* MPI strips; Python parses what is left.  c is read and must be cleared. */
+static void hand_off(PyConfig *c, char **argv, const char *home, const char *exe)
+{
+    int argc = argc_of(argv);
     int provided = -1;
     assert_int_equal(pm_mpi_start(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), MPI_SUCCESS);
-    assert_int_equal(provided, MPI_THREAD_MULTIPLE);
-    assert_null(argv[argc]);
+    assert_int_equal(seen_calls, 1);
+    assert_int_equal(seen_required, MPI_THREAD_MULTIPLE);
+    assert_int_equal(provided, MPI_THREAD_SERIALIZED);   /* passed back */
+    assert_int_equal(argc, argc_of(argv));
     PyConfig_InitPythonConfig(c);
-    assert_int_equal(pm_python_configure(c, argc, argv, home, "/opt/bin/python-mpi"), 0);
+    assert_int_equal(pm_python_configure(c, argc, argv, home, exe), 0);
     PyStatus st = PyConfig_Read(c);
-    assert_false(PyStatus_Exception(st));
+    if (PyStatus_Exception(st))
+        fail_msg("PyConfig_Read: %s", st.err_msg ? st.err_msg : "?");
+}
+
+static void mpi_sees_all_then_strips(void **state)
+{
+    (void)state;
+    char *orig[] = {"python-mpi", "-p4pg", "pg", "script.py", "a", "-p4wd", "/w", "b", NULL};
+    char *argv_buf[sizeof orig / sizeof orig[0]];
+    memcpy(argv_buf, orig, sizeof orig);
+    char **argv = argv_buf;
+    int argc = 8;
+    int provided = -1;
+    assert_int_equal(pm_mpi_start(&argc, &argv, MPI_THREAD_FUNNELED, &provided), MPI_SUCCESS);
+    /* MPI got the real argc/argv: the very array, every argument */
+    assert_int_equal(seen_calls, 1);
+    assert_int_equal(seen_argc, 8);
+    assert_ptr_equal(seen_vec, argv_buf);
+    for (int i = 0; i < 8; i++)
+        assert_ptr_equal(seen_argv[i], orig[i]);
+    assert_int_equal(seen_required, MPI_THREAD_FUNNELED);
+    assert_int_equal(provided, MPI_THREAD_FUNNELED);
+    /* and the program has what MPI left */
+    const char *left[] = {"python-mpi", "script.py", "a", "b"};
+    argv_is(argc, argv, left, 4);
+}
+
+static void mpi_may_replace_the_array(void **state)
+{
+    (void)state;
+    fake_replaces_array = 1;
+    char *orig[] = {"python-mpi", "-p4wd", "/w", "-c", "pass", NULL};
+    char **argv = orig;
+    int argc = 5;
+    int provided;
+    assert_int_equal(pm_mpi_start(&argc, &argv, MPI_THREAD_SINGLE, &provided), MPI_SUCCESS);
+    assert_ptr_equal(argv, replacement);
+    const char *left[] = {"python-mpi", "-c", "pass"};
+    argv_is(argc, argv, left, 3);
+    assert_string_equal(orig[1], "-p4wd");   /* the original was not touched */
 }
 
 static void script_with_mpi_arguments(void **state)
 {
     (void)state;
-    char *argv[] = {"python-mpi", "-p4pg", "pgfile", "script.py", "a", "-p4wd", "/work", "b", NULL};
+    char *argv[] = {"python-mpi", "-p4pg", "pg", "script.py", "a", "-p4wd", "/w", "b", NULL};
     PyConfig c;
-    start(&c, argv, 8, "/dev/shm/python-mpi-1/run");
+    hand_off(&c, argv, "/dev/shm/python-mpi-1/run", "/opt/bin/python-mpi");
     assert_int_equal(seen_argc, 8);                   /* MPI saw the real argv */
-    assert_string_equal(seen_argv0, "python-mpi");
-    /* Python 3.11 makes the script path absolute; argv keeps it as given. */
-    size_t len = wcslen(c.run_filename);
-    assert_true(len >= 10 && wcscmp(c.run_filename + len - 10, L"/script.py") == 0);
+#if PY_VERSION_HEX >= 0x030B0000
+    /* Python 3.11 makes the script path absolute, as python3 does */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof want, "%s/script.py", cwd);
+    wide_is(c.run_filename, want);
+#else
+    wide_is(c.run_filename, "script.py");
+#endif
+    assert_null(c.run_command);
+    assert_null(c.run_module);
     const char *expect[] = {"script.py", "a", "b"};
-    check_wide(&c.argv, expect, 3);
-    assert_int_equal(wcscmp(c.home, L"/dev/shm/python-mpi-1/run"), 0);
-    assert_int_equal(wcscmp(c.executable, L"/opt/bin/python-mpi"), 0);
+    wide_list_is(&c.argv, expect, 3);
+    wide_is(c.home, "/dev/shm/python-mpi-1/run");
+    wide_is(c.executable, "/opt/bin/python-mpi");
+    wide_is(c.program_name, "/opt/bin/python-mpi");
     PyConfig_Clear(&c);
 }
 
-static void command_and_module(void **state)
+static void command(void **state)
 {
     (void)state;
-    char *argv1[] = {"python-mpi", "-c", "print(1)", "-p4pg", "f", "x", NULL};
+    char *argv[] = {"python-mpi", "-c", "code", "-p4pg", "f", "x", NULL};
     PyConfig c;
-    start(&c, argv1, 6, NULL);
-    assert_non_null(c.run_command);
-    assert_int_equal(wcsncmp(c.run_command, L"print(1)", 8), 0);
-    const char *e1[] = {"-c", "x"};
-    check_wide(&c.argv, e1, 2);
+    hand_off(&c, argv, NULL, NULL);
+    wide_is(c.run_command, "code\n");   /* PyConfig_Read appends a newline */
+    assert_null(c.run_filename);
+    assert_null(c.run_module);
+    const char *expect[] = {"-c", "x"};
+    wide_list_is(&c.argv, expect, 2);
     PyConfig_Clear(&c);
+}
 
-    char *argv2[] = {"python-mpi", "-m", "mpi4py", "prog.py", "-v", NULL};
-    start(&c, argv2, 5, NULL);
-    assert_int_equal(wcscmp(c.run_module, L"mpi4py"), 0);
-    const char *e2[] = {"-m", "prog.py", "-v"};
-    check_wide(&c.argv, e2, 3);
+static void module(void **state)
+{
+    (void)state;
+    char *argv[] = {"python-mpi", "-m", "mod", "-p4wd", "/w", "prog.py", "-v", NULL};
+    PyConfig c;
+    hand_off(&c, argv, NULL, NULL);
+    wide_is(c.run_module, "mod");
+    assert_null(c.run_command);
+    assert_null(c.run_filename);
+    /* options after the module name belong to it, not to Python */
+    const char *expect[] = {"-m", "prog.py", "-v"};
+    wide_list_is(&c.argv, expect, 3);
+    assert_int_equal(c.verbose, 0);
+    PyConfig_Clear(&c);
+}
+
+static void interpreter_options_before_script(void **state)
+{
+    (void)state;
+    char *argv[] = {"python-mpi", "-u", "-p4pg", "pg", "-B", "-X", "utf8", "s.py", "-u", NULL};
+    PyConfig c;
+    hand_off(&c, argv, NULL, NULL);
+    assert_int_equal(c.buffered_stdio, 0);
+    assert_int_equal(c.write_bytecode, 0);
+    const char *xopts[] = {"utf8"};
+    wide_list_is(&c.xoptions, xopts, 1);
+    const char *expect[] = {"s.py", "-u"};
+    wide_list_is(&c.argv, expect, 2);
     PyConfig_Clear(&c);
 }
 
@@ -105,47 +236,67 @@ static void stdin_and_interactive(void **state)
     (void)state;
     char *argv1[] = {"python-mpi", "-", "z", NULL};
     PyConfig c;
-    start(&c, argv1, 3, NULL);
+    hand_off(&c, argv1, NULL, NULL);
     assert_null(c.run_filename);
     assert_null(c.run_command);
+    assert_null(c.run_module);
     const char *e1[] = {"-", "z"};
-    check_wide(&c.argv, e1, 2);
+    wide_list_is(&c.argv, e1, 2);
     PyConfig_Clear(&c);
 
+    reset(NULL);
     char *argv2[] = {"python-mpi", "-i", "-p4wd", "/w", NULL};
-    start(&c, argv2, 4, NULL);
+    hand_off(&c, argv2, NULL, NULL);
+    assert_int_equal(seen_argc, 4);
     assert_int_equal(c.inspect, 1);
     const char *e2[] = {""};
-    check_wide(&c.argv, e2, 1);
+    wide_list_is(&c.argv, e2, 1);
     PyConfig_Clear(&c);
 }
 
-static void default_home_is_the_build_python(void **state)
+static void home_and_executable(void **state)
 {
     (void)state;
-    unsetenv("PYTHONHOME");
-    char *argv[] = {"python-mpi", NULL};
+    char *argv[] = {"python-mpi", "-c", "pass", NULL};
     PyConfig c;
-    start(&c, argv, 1, NULL);
-    assert_non_null(c.home);
-    wchar_t w[256];
-    assert_true(mbstowcs(w, PYMPI_DEFAULT_HOME, 256) < 256);
-    assert_int_equal(wcscmp(c.home, w), 0);
+    /* the caller's home wins over PYTHONHOME */
+    setenv("PYTHONHOME", "/elsewhere", 1);
+    hand_off(&c, argv, "/pinned/home", "/x/bin/python-mpi");
+    wide_is(c.home, "/pinned/home");
+    wide_is(c.executable, "/x/bin/python-mpi");
     PyConfig_Clear(&c);
-    setenv("PYTHONHOME", "/elsewhere", 1);          /* the user's choice wins */
-    start(&c, argv, 1, NULL);
-    assert_int_equal(wcscmp(c.home, L"/elsewhere"), 0);
+
+    /* no home given: the user's PYTHONHOME */
+    reset(NULL);
+    setenv("PYTHONHOME", "/elsewhere", 1);
+    hand_off(&c, argv, NULL, "/x/bin/python-mpi");
+    wide_is(c.home, "/elsewhere");
     PyConfig_Clear(&c);
-    unsetenv("PYTHONHOME");
+
+    /* neither: the Python we were built against, so start-up never
+     * searches for its landmarks */
+    reset(NULL);
+    setenv("PYTHONHOME", "", 1);
+    hand_off(&c, argv, NULL, "/x/bin/python-mpi");
+    wide_is(c.home, PYMPI_DEFAULT_HOME);
+    PyConfig_Clear(&c);
+    reset(NULL);
+    hand_off(&c, argv, NULL, "/x/bin/python-mpi");
+    wide_is(c.home, PYMPI_DEFAULT_HOME);
+    PyConfig_Clear(&c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(script_with_mpi_arguments),
-        cmocka_unit_test(command_and_module),
-        cmocka_unit_test(stdin_and_interactive),
-        cmocka_unit_test(default_home_is_the_build_python),
+        cmocka_unit_test_setup(mpi_sees_all_then_strips, reset),
+        cmocka_unit_test_setup(mpi_may_replace_the_array, reset),
+        cmocka_unit_test_setup(script_with_mpi_arguments, reset),
+        cmocka_unit_test_setup(command, reset),
+        cmocka_unit_test_setup(module, reset),
+        cmocka_unit_test_setup(interpreter_options_before_script, reset),
+        cmocka_unit_test_setup(stdin_and_interactive, reset),
+        cmocka_unit_test_setup_teardown(home_and_executable, reset, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
