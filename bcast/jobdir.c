@@ -46,8 +46,12 @@ char *pm_batch_job_id(void)
         const char *v = getenv(vars[i]);
         if (v && *v) {
             char *s = strdup(v);
-            if (s)
+            if (s) {
                 sanitize(s);
+                /* Never ".", "..", or a hidden name: it becomes a path. */
+                if (s[0] == '.')
+                    s[0] = '_';
+            }
             return s;
         }
     }

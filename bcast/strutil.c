@@ -1,6 +1,7 @@
 /* strutil.c - heap string helpers (see strutil.h). */
 #include "strutil.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,7 +32,8 @@ char *pm_path_join(const char *a, const char *b)
 
 int pm_parse_size(const char *s, size_t max, size_t *out)
 {
-    if (!s || !*s || *s == '-')
+    /* strtoull would skip blanks and take a sign: digits only. */
+    if (!s || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
     char *end;

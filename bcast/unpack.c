@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 /* Depth reached after walking path's components from start depth; -1 as
- * soon as a ".." climbs above the root. */
-static long walk_depth(const char *path, long depth)
+ * soon as a ".." climbs above the root, or (leading_only) when a ".."
+ * follows a normal component. */
+static long walk_depth(const char *path, long depth, int leading_only)
 {
     const char *p = path;
+    int seen_name = 0;
     while (*p) {
         while (*p == '/')
             p++;
@@ -25,10 +27,11 @@ static long walk_depth(const char *path, long depth)
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == 2 && p[0] == '.' && p[1] == '.') {
-            if (--depth < 0)
+            if (--depth < 0 || (leading_only && seen_name))
                 return -1;
         } else if (!(len == 1 && p[0] == '.')) {
             depth++;
+            seen_name = 1;
         }
         p += len;
     }
@@ -39,15 +42,18 @@ int pm_path_is_contained(const char *base, const char *path)
 {
     if (!path || path[0] == '/' || (base && base[0] == '/'))
         return -1;
-    long depth = 0;
-    if (base) {
-        /* A symlink's target is relative to the directory holding it. */
-        depth = walk_depth(base, 0);
-        if (depth < 1)
-            return -1;
-        depth--;
-    }
-    return walk_depth(path, depth) < 0 ? -1 : 0;
+    if (!base)
+        return walk_depth(path, 0, 0) < 0 ? -1 : 0;
+    /* A symlink's target is resolved from the directory holding the link,
+     * which is a real directory (nothing is ever written through a link).
+     * Its leading ".." therefore climb real directories and can be
+     * counted; but a ".." after a name could climb out of whatever that
+     * name is, another link included ("l1 -> ..", "l2 -> l1/../x"), so it
+     * is refused. */
+    long depth = walk_depth(base, 0, 0);
+    if (depth < 1)
+        return -1;
+    return walk_depth(path, depth - 1, 1) < 0 ? -1 : 0;
 }
 
 typedef struct pull_state {

@@ -46,6 +46,7 @@ for case in "dotdot.tar:entry 'a/../../canary': path leads outside" \
             "symlink-escape.tar:entry 'a/l': symbolic link to '../../canary' leads outside" \
             "symlink-then-write.tar:entry 'l': symbolic link to '..' leads outside" \
             "hard-escape.tar:entry 'h': hard link to '../canary' leads outside" \
+            "symlink-chain.tar:entry 'a/l2': symbolic link to 'l1/../canary' leads outside" \
             "fifo.tar:entry 'p': refusing to create a FIFO"; do
     b=${case%%:*} re=${case#*:}
     bad "hostile bundle $b refused" "$ROOT/$b: $re" \
