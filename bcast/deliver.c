@@ -37,25 +37,31 @@ typedef struct stream {
     int fd;                 /* rank 0 only */
     uint64_t size, nchunks, next;
     size_t chunk;
-    unsigned char *buf;     /* HDR + chunk bytes */
+    /* Double buffer: while libarchive unpacks chunk k from one, chunk k+1
+     * travels into the other (leaders: a non-blocking broadcast). */
+    unsigned char *bufs[2]; /* HDR + chunk bytes each */
+    MPI_Request req[2];
+    uint64_t posted;        /* leaders: chunks whose broadcast has started */
+    unsigned char *buf;     /* the chunk last handed out */
     struct stat before;     /* rank 0: the file when opened */
     XXH3_state_t *hash;     /* of every payload byte, in order */
     int parts;              /* a parts bundle: the whole node takes part */
+    int read_failed;        /* rank 0: a read failed; later chunks just say so */
     int source_failed;      /* rank 0 reported a read error */
     int mpi_failed;
     pm_deliver_stats *st;
 } stream;
 
-/* Rank 0: fill s->buf with chunk s->next.  Any failure becomes a status
- * the leaders receive instead of data. */
-static void read_chunk(stream *s, size_t len)
+/* Rank 0: fill buf with chunk k.  Any failure becomes a status the
+ * leaders receive instead of data. */
+static void read_chunk(stream *s, unsigned char *buf, uint64_t k, size_t len)
 {
-    uint64_t status = 0;
+    uint64_t status = s->read_failed;
     double t0 = pm_now();
-    uint64_t off = pm_chunk_offset(s->chunk, s->next);
+    uint64_t off = pm_chunk_offset(s->chunk, k);
     size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(s->fd, s->buf + HDR + got, len - got, (off_t)(off + got));
+    while (!status && got < len) {
+        ssize_t n = pread(s->fd, buf + HDR + got, len - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -72,7 +78,8 @@ static void read_chunk(stream *s, size_t len)
         }
         got += (size_t)n;
     }
-    memcpy(s->buf, &status, sizeof status);
+    s->read_failed = status != 0;
+    memcpy(buf, &status, sizeof status);
     s->st->t_read += pm_now() - t0;
 }
 
@@ -87,32 +94,73 @@ static int relay(const pm_topology *t, void *buf, int count, MPI_Datatype type, 
     return rc;
 }
 
-/* Broadcast chunk s->next; returns its payload length, or -1. */
+/* Leaders: start the broadcast of chunk s->posted (rank 0 reads it
+ * first) into the buffer it alternates into. */
+static int post_chunk(stream *s)
+{
+    uint64_t k = s->posted++;
+    unsigned char *b = s->bufs[k % 2];
+    size_t len = pm_chunk_len(s->size, s->chunk, k);
+    if (s->t->rank == 0)
+        read_chunk(s, b, k, len);
+#if MPI_VERSION >= 3
+    return MPI_Ibcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders, &s->req[k % 2]);
+#else
+    s->req[k % 2] = MPI_REQUEST_NULL;
+    return MPI_Bcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders);
+#endif
+}
+
+/* Take chunk s->next; returns its payload length, or -1.  Every leader
+ * starts and completes the same broadcasts in the same order, whatever
+ * its own unpacking does, so the collectives always match. */
 static ssize_t next_chunk(stream *s)
 {
-    size_t len = pm_chunk_len(s->size, s->chunk, s->next);
-    if (s->t->rank == 0)
-        read_chunk(s, len);
+    uint64_t k = s->next;
+    unsigned char *b = s->bufs[k % 2];
+    size_t len = pm_chunk_len(s->size, s->chunk, k);
     double t0 = pm_now();
-    int rc = relay(s->t, s->buf, (int)(HDR + len), MPI_BYTE, s->parts);
+    int rc = MPI_SUCCESS;
+    if (s->t->leaders != MPI_COMM_NULL) {
+        /* Chunk k+1 may go into the other buffer: libarchive is done with
+         * chunk k-1 once it asks for more. */
+        while (rc == MPI_SUCCESS && s->posted < s->nchunks && s->posted <= k + 1)
+            rc = post_chunk(s);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Wait(&s->req[k % 2], MPI_STATUS_IGNORE);
+    }
+    if (rc == MPI_SUCCESS && s->parts && s->t->node_size > 1)
+        rc = MPI_Bcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->node);
     s->st->t_bcast += pm_now() - t0;
     if (pm_mpi_check(rc, "MPI_Bcast(bundle chunk)")) {
         s->mpi_failed = 1;
         return -1;
     }
     uint64_t status;
-    memcpy(&status, s->buf, sizeof status);
+    memcpy(&status, b, sizeof status);
     if (status) {
         s->source_failed = 1;
         return -1;
     }
-    if (XXH3_64bits_update(s->hash, s->buf + HDR, len) == XXH_ERROR) {
+    if (XXH3_64bits_update(s->hash, b + HDR, len) == XXH_ERROR) {
         pm_error(s->path, "hashing failed");
         s->mpi_failed = 1;
         return -1;
     }
+    s->buf = b;
     s->next++;
     return (ssize_t)len;
+}
+
+/* Complete any broadcast still in flight (after a failure stopped the
+ * stream early) before its buffer goes. */
+static void finish_chunks(stream *s)
+{
+    if (s->t->leaders == MPI_COMM_NULL)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (s->req[i] != MPI_REQUEST_NULL)
+            (void)pm_mpi_check(MPI_Wait(&s->req[i], MPI_STATUS_IGNORE), "MPI_Wait(bundle chunk)");
 }
 
 /* Rank 0: did the file change between open and the last read?  A bundle
@@ -171,7 +219,8 @@ static ssize_t pull(void *ctx, const void **buf)
     if (s->next == s->nchunks)
         return 0;
     ssize_t n = next_chunk(s);
-    *buf = s->buf + HDR;
+    if (n >= 0)
+        *buf = s->buf + HDR;
     return n;
 }
 
@@ -208,9 +257,11 @@ static void open_bundle(stream *s, uint64_t hdr[3])
  * non-leader and a single-stream bundle); 1 if it failed locally; 2 if the
  * failure is shared by all (source or MPI). */
 static int deliver_one(const pm_topology *t, const char *path, const char *destdir,
-                       unsigned char *buf, size_t chunk, pm_deliver_stats *st)
+                       unsigned char *bufs[2], size_t chunk, pm_deliver_stats *st)
 {
-    stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk, .buf = buf, .st = st};
+    stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk,
+                .bufs = {bufs[0], bufs[1]}, .req = {MPI_REQUEST_NULL, MPI_REQUEST_NULL},
+                .st = st};
     uint64_t hdr[3] = {0, 0, 0};
     if (t->rank == 0)
         open_bundle(&s, hdr);
@@ -239,6 +290,7 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     /* Keep pace with the others through the rest of the chunks. */
     while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
         (void)next_chunk(&s);
+    finish_chunks(&s);
     if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
         urc = -1;
     XXH3_freeState(s.hash);
@@ -280,20 +332,22 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     pm_deliver_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     double t0 = pm_now();
-    /* Every rank may take part (parts bundles), so every rank has a buffer. */
-    unsigned char *buf = malloc(HDR + chunk);
-    if (!buf)
-        pm_error(NULL, "out of memory for a %zu-byte chunk buffer", chunk);
+    /* Every rank may take part (parts bundles), so every rank has buffers:
+     * two chunks, whatever the size of the bundle. */
+    unsigned char *bufs[2] = {malloc(HDR + chunk), malloc(HDR + chunk)};
+    if (!bufs[0] || !bufs[1])
+        pm_error(NULL, "out of memory for two %zu-byte chunk buffers", chunk);
     /* All must agree before any broadcast so none is left waiting in one
      * that another will never make. */
-    int failed = pm_agree_failed(t->world, !buf);
+    int failed = pm_agree_failed(t->world, !bufs[0] || !bufs[1]);
     for (size_t i = 0; !failed && i < bundles->n; i++) {
         /* Every rank votes after every bundle, whatever happened to it:
          * a collective skipped by some ranks would hang the others. */
-        int r = deliver_one(t, bundles->paths[i], destdir, buf, chunk, st);
+        int r = deliver_one(t, bundles->paths[i], destdir, bufs, chunk, st);
         failed = pm_agree_failed(t->world, r != 0);
     }
-    free(buf);
+    free(bufs[0]);
+    free(bufs[1]);
     st->t_total = pm_now() - t0;
     st->t_unpack = st->t_total - st->t_read - st->t_bcast;
     return failed;
