@@ -19,7 +19,7 @@ PS=${*:-1 2 4 8 16 32}
 [ "$(id -u)" = 0 ] || { echo "bench_startup: needs root (FUSE, namespaces)" >&2; exit 1; }
 TMP=$(mktemp -d /var/tmp/pympi-startup.XXXXXX)
 MNT=$TMP/mnt
-cleanup() { fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { if mountpoint -q "$MNT"; then fusermount3 -u "$MNT" || umount -l "$MNT"; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
 cc -std=c11 -D_GNU_SOURCE -O2 $(pkg-config --cflags fuse3) "$REPO/bench/slowfs.c" -o "$TMP/slowfs" $(pkg-config --libs fuse3)
 
