@@ -17,6 +17,8 @@ BIN=$REPO/${BUILD:-build}/bin
 DELAY=${1:-100}; shift || true
 PS=${*:-1 2 4 8 16 32}
 [ "$(id -u)" = 0 ] || { echo "bench_startup: needs root (FUSE, namespaces)" >&2; exit 1; }
+pkg-config --exists fuse3 && command -v fusermount3 >/dev/null ||
+    { echo "bench_startup: needs FUSE: apt-get install fuse3 libfuse3-dev (and gnuplot-nox for the plot)" >&2; exit 1; }
 TMP=$(mktemp -d /var/tmp/pympi-startup.XXXXXX)
 MNT=$TMP/mnt
 cleanup() { if mountpoint -q "$MNT"; then fusermount3 -u "$MNT" || umount -l "$MNT"; fi; rm -rf "$TMP"; }

@@ -55,6 +55,17 @@ for sh in bash zsh; do
     printf '%s\n' "$out" | grep -q "refusing to remove /etc" && printf '%s\n' "$out" | grep -qx "rc=1" && [ -d /etc ] &&
         t_ok "$sh: python_mpi_cleanup refuses a PREFIX outside node-local storage" || t_fail "$sh: cleanup refusal" "$out"
 done
+# make install PREFIX=... DESTDIR=...: the layout activate.sh relies on.
+D=$TMP/destdir
+if make -s -C "$REPO" install PREFIX=/opt/pympi DESTDIR="$D" BUILD="$BUILD" >/dev/null 2>&1 &&
+   [ -x "$D/opt/pympi/bin/python-mpi" ] && [ -x "$D/opt/pympi/bin/bcast" ] && [ -x "$D/opt/pympi/bin/pkgroot" ] &&
+   [ -f "$D/opt/pympi/share/python-mpi/activate.sh" ] && [ -x "$D/opt/pympi/share/python-mpi/job-slurm.sh" ]; then
+    t_ok "make install honours PREFIX and DESTDIR"
+else t_fail "make install" "$(find "$D" 2>/dev/null | head)"; fi
+out=$(env -u PYTHON_MPI_BIN bash -c 'source "$1" /dev/shm/x "mpiexec.mpich -n 2" && type bcast | grep -o "_pm_launch.*"; echo "$_PM_BCAST"' x "$D/opt/pympi/share/python-mpi/activate.sh" 2>&1)
+[ "$(printf '%s\n' "$out" | tail -n 1)" = "$D/opt/pympi/bin/bcast" ] &&
+    t_ok "an installed activate.sh finds the installed bcast" || t_fail "installed activate.sh" "$out"
+
 t_check "job templates are valid bash" bash -n "$REPO/scripts/job-slurm.sh" "$REPO/scripts/job-mpiexec.sh"
 out=$(sh "$REPO/scripts/install-deps.sh" 2>&1); rc=$?
 [ $rc = 0 ] && [ "$out" = "deps: all present" ] && t_ok "install-deps.sh is quiet when everything is present" || t_fail "install-deps" "$out"
