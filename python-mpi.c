@@ -11,6 +11,7 @@
  *    no other rank hangs in a collective; on success each leader removes
  *    its node's directory once every rank of the node is done. */
 #include "deliver.h"
+#include "jobdir.h"
 #include "log.h"
 #include "mpi_util.h"
 #include "pkglist.h"
@@ -130,8 +131,21 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
             bad_root = 1;
         }
     }
-    if (pm_agree_failed(topo->world, bad_root) != 0 ||
-        pm_deliver_check(topo, &bundles) != 0 ||
+    /* In a batch job, bcast may have put these exact bundles on every node
+     * already (its kept directory, named after the job): use them. */
+    if (pm_agree_failed(topo->world, bad_root) != 0) {
+        pm_pkglist_free(&bundles);
+        return 1;
+    }
+    char *jobid = pm_batch_job_id();   /* the same on every rank */
+    int cached = jobid && pm_stage_find_cached(stage, topo, cfg->chroot, jobid, &bundles);
+    free(jobid);
+    if (cached) {
+        pm_info(1, "%zu bundle(s) already in %s on every node: nothing sent", bundles.n, stage->dir);
+        pm_pkglist_free(&bundles);
+        return 0;
+    }
+    if (pm_deliver_check(topo, &bundles) != 0 ||
         pm_stage_open(stage, topo, cfg->chroot, NULL, NULL) != 0) {
         pm_pkglist_free(&bundles);
         return 1;

@@ -6,6 +6,7 @@
  * CHROOT/python-mpi-UID/JOBID), for scripts that then run many programs
  * against it (see scripts/activate.sh).  Rank 0 alone reads the bundles and
  * the list file; the directory is kept for the programs that follow. */
+#include "cache.h"
 #include "deliver.h"
 #include "jobdir.h"
 #include "log.h"
@@ -173,6 +174,15 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
         return 1;
     }
     pm_deliver_stats st;
+    if (pm_cache_lookup(t, &bundles, stage.dir)) {
+        /* Every node holds these exact bundles already: nothing to do. */
+        pm_info(1, "%zu bundle(s) already in %s on every node: nothing sent", bundles.n, stage.dir);
+        if (o->timings && t->rank == 0)
+            printf("bcast: %zu bundle(s) already on all %d node(s): nothing sent\n", bundles.n, t->nnodes);
+        pm_stage_free(&stage);
+        pm_pkglist_free(&bundles);
+        return 0;
+    }
     failed = pm_deliver(t, &bundles, stage.dir, cfg->chunk, &st);
     if (!failed)
         pm_info(1, "%zu bundle(s) unpacked into %s on %d node(s)", bundles.n, stage.dir, t->nnodes);

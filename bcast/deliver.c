@@ -16,6 +16,7 @@
  * file), the leader keeps taking part in the remaining broadcasts so every
  * leader makes the same calls. */
 #include "deliver.h"
+#include "cache.h"
 #include "chunk.h"
 #include "log.h"
 #include "mpi_util.h"
@@ -47,6 +48,7 @@ typedef struct stream {
     XXH3_state_t *hash;     /* of every payload byte, in order */
     int parts;              /* a parts bundle: the whole node takes part */
     int read_failed;        /* rank 0: a read failed; later chunks just say so */
+    uint64_t digest;        /* rank 0's hash of the bundle, from the trailer */
     int source_failed;      /* rank 0 reported a read error */
     int mpi_failed;
     pm_deliver_stats *st;
@@ -202,6 +204,7 @@ static int verify_trailer(stream *s)
         s->source_failed = 1;
         return -1;
     }
+    s->digest = trailer[1];
     uint64_t mine = XXH3_64bits_digest(s->hash);
     if (mine != trailer[1]) {
         pm_error(s->path, "checksum mismatch: received %016llx, rank 0 read %016llx",
@@ -224,13 +227,13 @@ static ssize_t pull(void *ctx, const void **buf)
     return n;
 }
 
-/* Rank 0: open the bundle, learn its size and kind: hdr = {status (0 or
- * 1), size, parts bundle?}. */
-static void open_bundle(stream *s, uint64_t hdr[3])
+/* Rank 0: open the bundle, learn its size, kind and identity: hdr =
+ * {status (0 or 1), size, parts bundle?, pm_bundle_id (5 words)}. */
+#define NHDR 8
+static void open_bundle(stream *s, uint64_t hdr[NHDR])
 {
+    memset(hdr, 0, NHDR * sizeof *hdr);
     hdr[0] = 1;
-    hdr[1] = 0;
-    hdr[2] = 0;
     s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (s->fd < 0) {
         pm_error(s->path, "cannot open bundle: %s", strerror(errno));
@@ -251,21 +254,23 @@ static void open_bundle(stream *s, uint64_t hdr[3])
     hdr[2] = n == (ssize_t)sizeof head && pm_is_parts_bundle(head, sizeof head);
     hdr[0] = 0;
     hdr[1] = (uint64_t)st.st_size;
+    pm_bundle_id_of(&st, (pm_bundle_id *)&hdr[3]);
 }
 
 /* Every rank.  Returns 0 if this rank did its share (nothing, for a
  * non-leader and a single-stream bundle); 1 if it failed locally; 2 if the
  * failure is shared by all (source or MPI). */
 static int deliver_one(const pm_topology *t, const char *path, const char *destdir,
-                       unsigned char *bufs[2], size_t chunk, pm_deliver_stats *st)
+                       unsigned char *bufs[2], size_t chunk, pm_deliver_stats *st,
+                       pm_bundle_id *id, uint64_t *digest)
 {
     stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk,
                 .bufs = {bufs[0], bufs[1]}, .req = {MPI_REQUEST_NULL, MPI_REQUEST_NULL},
                 .st = st};
-    uint64_t hdr[3] = {0, 0, 0};
+    uint64_t hdr[NHDR] = {0};
     if (t->rank == 0)
         open_bundle(&s, hdr);
-    int rc = relay(t, hdr, 3, MPI_UINT64_T, 1);
+    int rc = relay(t, hdr, NHDR, MPI_UINT64_T, 1);
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
         if (s.fd >= 0)
             close(s.fd);
@@ -273,6 +278,7 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     }
     s.size = hdr[1];
     s.parts = hdr[2] != 0;
+    memcpy(id, &hdr[3], sizeof *id);
     if (t->leaders == MPI_COMM_NULL && !s.parts)
         return 0;
     s.nchunks = pm_chunk_count(s.size, chunk);
@@ -293,6 +299,7 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     finish_chunks(&s);
     if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
         urc = -1;
+    *digest = s.digest;
     XXH3_freeState(s.hash);
     if (s.fd >= 0 && close(s.fd) != 0)
         pm_error(path, "close failed: %s", strerror(errno));
@@ -315,7 +322,7 @@ int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
     if (t->rank == 0) {
         for (size_t i = 0; i < bundles->n; i++) {
             stream s = {.path = bundles->paths[i], .fd = -1};
-            uint64_t hdr[3];
+            uint64_t hdr[NHDR];
             open_bundle(&s, hdr);
             if (s.fd >= 0)
                 close(s.fd);
@@ -340,12 +347,25 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     /* All must agree before any broadcast so none is left waiting in one
      * that another will never make. */
     int failed = pm_agree_failed(t->world, !bufs[0] || !bufs[1]);
+    pm_bundle_id *ids = calloc(bundles->n ? bundles->n : 1, sizeof *ids);
+    uint64_t *digests = calloc(bundles->n ? bundles->n : 1, sizeof *digests);
+    if (!failed && (!ids || !digests))
+        pm_error(NULL, "out of memory");
+    failed = failed || pm_agree_failed(t->world, !ids || !digests);
+    int leader = t->leaders != MPI_COMM_NULL;
+    if (!failed && leader)
+        pm_cache_begin(destdir);
     for (size_t i = 0; !failed && i < bundles->n; i++) {
         /* Every rank votes after every bundle, whatever happened to it:
          * a collective skipped by some ranks would hang the others. */
-        int r = deliver_one(t, bundles->paths[i], destdir, bufs, chunk, st);
+        int r = deliver_one(t, bundles->paths[i], destdir, bufs, chunk, st, &ids[i], &digests[i]);
         failed = pm_agree_failed(t->world, r != 0);
     }
+    /* Stamps only once every node holds every bundle (see cache.h). */
+    if (leader && ids && digests)
+        (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
+    free(ids);
+    free(digests);
     free(bufs[0]);
     free(bufs[1]);
     st->t_total = pm_now() - t0;

@@ -1,5 +1,6 @@
 /* stage.c - naming, creating and removing the node-local job directory. */
 #include "stage.h"
+#include "cache.h"
 #include "jobdir.h"
 #include "log.h"
 #include "mpi_util.h"
@@ -118,6 +119,34 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
         return 1;
     }
     return 0;
+}
+
+int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
+                         const char *name, const pm_pkglist *bundles)
+{
+    memset(s, 0, sizeof *s);
+    s->reaper_fd = -1;
+    s->lock_fd = -1;
+    int bad = 0;
+    char *userdir = NULL;
+    /* Every rank derives the same path from node-local facts only. */
+    char *real = realpath(chroot, NULL);
+    if (!real || !(userdir = pm_userdir_path(real, geteuid())) || !(s->dir = pm_path_join(userdir, name)))
+        bad = 1;
+    free(real);
+    if (!bad && t->leaders != MPI_COMM_NULL) {
+        /* Trust nothing in a shared chroot that is not ours. */
+        struct stat st;
+        if (pm_userdir_ensure(userdir) != 0 || lstat(s->dir, &st) != 0 ||
+            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            bad = 1;
+    }
+    free(userdir);
+    if (pm_agree_failed(t->world, bad) || !pm_cache_lookup(t, bundles, s->dir)) {
+        pm_stage_free(s);
+        return 0;
+    }
+    return 1;
 }
 
 /* The per-user directory goes too once its last run is gone; another

@@ -5,6 +5,7 @@
 #ifndef PM_STAGE_H
 #define PM_STAGE_H
 
+#include "pkglist.h"
 #include "topology.h"
 
 typedef struct pm_stage {
@@ -22,6 +23,12 @@ typedef struct pm_stage {
  * Returns 0 on every rank or 1 on every rank (the failing ones printed). */
 int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
                   const char *prefix, const char *fixed_name);
+
+/* Collective: the kept directory CHROOT/python-mpi-UID/NAME (bcast's, for
+ * a batch job), if it is ours and every node holds all the bundles there
+ * already (cache.h).  Returns 1 with s->dir set (not owned: kept), or 0. */
+int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
+                         const char *name, const pm_pkglist *bundles);
 
 /* Leaders remove the directory if we created it (call once every rank of
  * the node is done with it); then frees s.  Returns -1 if removal failed. */

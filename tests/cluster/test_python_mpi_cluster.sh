@@ -62,6 +62,20 @@ if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpiru
     else t_fail ".ptar shares per node" "$per_node"; fi
 else t_fail ".ptar on the simulated cluster" "$(cat "$TMP/out" "$TMP/err")"; fi
 
+# --- the node cache needs every node: one node without the bundles is a miss ---
+mkdir -p "$TMP/nodes"
+if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
+   [ -f "$TMP/nodes/node1/python-mpi-0/99/lib/python3.11/os.py" ] && [ -f "$TMP/nodes/node2/python-mpi-0/99/lib/python3.11/os.py" ]; then
+    rm -rf "$TMP/nodes/node2/python-mpi-0/99"
+    if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 \
+           "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+       [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ] && grep -q "on node2: .*runtime.ptar: [0-9]* entries" "$TMP/err" &&
+       ! grep -q "nothing sent" "$TMP/err" && [ -f "$TMP/nodes/node1/python-mpi-0/99/lib/python3.11/os.py" ]; then
+        t_ok "cache: with node2 missing the bundles, python-mpi delivers to all; node1's job tree is kept"
+    else t_fail "cache partial miss" "$(cat "$TMP/out" "$TMP/err")"; fi
+else t_fail "bcast into both nodes' job directories" "$(cat "$TMP/err")"; fi
+rm -rf "$TMP/nodes"
+
 # --- the MPI-1/2 fallback: grouping by processor name gives the same nodes -----
 if PYTHON_MPI_NODE_GROUPING=hostname PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&

@@ -131,6 +131,27 @@ else t_fail "python-mpi on a bcast tree" "$(cat "$TMP/out" "$TMP/err")"; fi
 "$BIN/bcast" >"$TMP/out" 2>&1; [ $? = 2 ] && t_ok "bcast with no bundles is a usage error (2)" || t_fail "bcast usage error"
 rm -rf "${SHM:?}"/*
 
+# --- the node cache: bcast once, then runs find the bundles there ---------
+export SLURM_JOB_ID=4242
+J=$SHM/python-mpi-$(id -u)/4242
+timeout 60 "$MPIEXEC" -n 2 "$BIN/bcast" -t "$ROOT/runtime.ptar" >"$TMP/out" 2>"$TMP/err" || t_fail "bcast into the job directory" "$(cat "$TMP/err")"
+if timeout 60 "$MPIEXEC" -n 2 "$BIN/bcast" -t "$ROOT/runtime.ptar" >"$TMP/out" 2>"$TMP/err" &&
+   grep -q "^bcast: 1 bundle(s) already on all 1 node(s): nothing sent$" "$TMP/out"; then
+    t_ok "bcast of a bundle the node already holds sends nothing"
+else t_fail "bcast cache hit" "$(cat "$TMP/out" "$TMP/err")"; fi
+if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 run -n 2 "$PM" -c 'import sys, numpy; print(sys.prefix)' &&
+   [ "$(grep -c "^$J\$" "$TMP/out")" = 2 ] && grep -q "already in $J on every node: nothing sent" "$TMP/err" &&
+   ! grep -q "entries" "$TMP/err" && [ -f "$J/lib/python3.11/os.py" ]; then
+    t_ok "python-mpi after bcast in the same job: uses the node's tree, no broadcast, no unpack, tree kept"
+else t_fail "python-mpi cache hit" "$(cat "$TMP/out" "$TMP/err")"; fi
+touch "$ROOT/runtime.ptar"
+if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 run -n 2 "$PM" -c 'import sys; print(sys.prefix)' &&
+   ! grep -q "^$J\$" "$TMP/out" && grep -q "runtime.ptar: [0-9]* entries" "$TMP/err"; then
+    t_ok "a bundle changed since (new mtime) is delivered again, not taken from the cache"
+else t_fail "cache invalidation" "$(cat "$TMP/out" "$TMP/err")"; fi
+unset SLURM_JOB_ID
+rm -rf "${SHM:?}"/*
+
 # --- bad input ----------------------------------------------------------
 # bad NAME EXPECT_REGEX CMD...: non-zero within the timeout, exactly one
 # error line matching EXPECT_REGEX, and nothing left in the chroot.
