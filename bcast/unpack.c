@@ -288,6 +288,21 @@ static ssize_t outer_pull(void *ctx, const void **buf)
     return r == ARCHIVE_OK ? (ssize_t)size : -1;
 }
 
+/* Which rank unpacks the next part: the one with the fewest compressed
+ * bytes so far (the lowest on a tie).  Every rank of the node sees the same
+ * headers in the same order, so all make the same choice without a word;
+ * greedy by size keeps one big part (numpy's extension modules) from
+ * landing on a rank that already has its share. */
+static int take_part(uint64_t *load, int nranks, la_int64_t size)
+{
+    int best = 0;
+    for (int r = 1; r < nranks; r++)
+        if (load[r] < load[best])
+            best = r;
+    load[best] += size > 0 ? (uint64_t)size : 0;
+    return best;
+}
+
 int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
                     int myrank, int nranks, pm_unpack_stats *stats)
 {
@@ -297,8 +312,9 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
     unsigned long long index = 0;
+    uint64_t *load = calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *load);
     struct archive *outer = archive_read_new();
-    if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
+    if (!load || !outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
         pm_error(label, "out of memory creating an archive reader");
         goto done;
     }
@@ -323,7 +339,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
                 pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
                 goto done;
             }
-        } else if ((index - 1) % (unsigned long long)nranks == (unsigned long long)myrank) {
+        } else if (take_part(load, nranks, archive_entry_size(e)) == myrank) {
             pm_unpack_stats ps_part;
             int urc = pm_unpack(destdir, label, outer_pull, outer, &ps_part);
             if (urc == -2 && !ps.pull_failed)
@@ -345,6 +361,7 @@ done:
         rc = -2;
     if (outer)
         archive_read_free(outer);
+    free(load);
     return rc;
 }
 

@@ -35,8 +35,9 @@ typedef struct pm_unpack_stats {
 int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
               pm_unpack_stats *stats);
 
-/* A parts bundle from the stream: this rank extracts the parts whose index
- * i has i % nranks == myrank and skips the others, so the ranks of a node
+/* A parts bundle from the stream: this rank extracts the parts assigned to
+ * it (each part to the rank with the fewest compressed bytes so far, the
+ * same choice on every rank) and skips the others, so the ranks of a node
  * that all read the same stream share the work.  Same returns as
  * pm_unpack; a stream that is not a parts bundle is an error. */
 int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,

@@ -3,6 +3,10 @@
 # Each suite prints "ok - NAME" / "not ok - NAME" lines and ends with one
 # "SUITE: N passed, M failed" line; it exits non-zero if anything failed.
 
+# An unbuffered Python writes a print's text and its newline separately, so
+# two ranks' lines can interleave: tests count whole lines.
+unset PYTHONUNBUFFERED
+
 T_PASSED=0
 T_FAILED=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
