@@ -131,12 +131,12 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
             bad_root = 1;
         }
     }
-    /* In a batch job, bcast may have put these exact bundles on every node
-     * already (its kept directory, named after the job): use them. */
     if (pm_agree_failed(topo->world, bad_root) != 0) {
         pm_pkglist_free(&bundles);
         return 1;
     }
+    /* In a batch job, bcast may have put these exact bundles on every node
+     * already (its kept directory, named after the job): use them. */
     char *jobid = pm_batch_job_id();   /* the same on every rank */
     int cached = jobid && pm_stage_find_cached(stage, topo, cfg->chroot, jobid, &bundles);
     free(jobid);
