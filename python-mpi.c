@@ -184,7 +184,8 @@ int main(int argc, char **argv)
         MPI_Abort(MPI_COMM_WORLD, 1);
 
     pm_topology topo;
-    pm_stage stage = {NULL, 0, 0, -1, -1};
+    pm_stage stage;
+    pm_stage_init(&stage);
     int staged = 0;
     if (cfg.packages && !(inherited && *inherited)) {
         if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)

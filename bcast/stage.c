@@ -53,9 +53,7 @@ static char *chroot_userdir(const char *chroot)
 int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
                   const char *prefix, const char *fixed_name)
 {
-    memset(s, 0, sizeof *s);
-    s->reaper_fd = -1;
-    s->lock_fd = -1;
+    pm_stage_init(s);
     int failed = 0;
     char *name = NULL;
 
@@ -124,9 +122,7 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
 int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
                          const char *name, const pm_pkglist *bundles)
 {
-    memset(s, 0, sizeof *s);
-    s->reaper_fd = -1;
-    s->lock_fd = -1;
+    pm_stage_init(s);
     int bad = 0;
     char *userdir = NULL;
     /* Every rank derives the same path from node-local facts only. */
@@ -202,6 +198,11 @@ void pm_stage_free(pm_stage *s)
     if (s->lock_fd >= 0)
         pm_run_unlock(s->dir, s->lock_fd);
     free(s->dir);
+    pm_stage_init(s);
+}
+
+void pm_stage_init(pm_stage *s)
+{
     memset(s, 0, sizeof *s);
     s->reaper_fd = -1;
     s->lock_fd = -1;

@@ -16,6 +16,9 @@ typedef struct pm_stage {
     int lock_fd;     /* leaders of a fresh run directory: see pm_run_lock */
 } pm_stage;
 
+/* An empty stage (nothing to remove, no watcher, no lock). */
+void pm_stage_init(pm_stage *s);
+
 /* Collective over t->world.  With prefix and fixed_name NULL the directory
  * is CHROOT/python-mpi-UID/RUNNAME, fresh and removed by pm_stage_remove.
  * With fixed_name it is CHROOT/python-mpi-UID/FIXED_NAME, and with a prefix
