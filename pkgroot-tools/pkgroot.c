@@ -14,9 +14,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef PYMPI_VERSION
 #define PYMPI_VERSION "unknown"
@@ -28,40 +30,75 @@ static const char usage[] =
     "       pkgroot ls BUNDLE\n"
     "Make bundles for python-mpi (PYTHON_MPI_PACKAGES) and bcast.\n"
     "  python  the standard library and extension modules of the Python that\n"
-    "          python-mpi embeds, plus the named installed packages\n"
+    "          python-mpi embeds, plus the named installed packages (with\n"
+    "          their .dist-info/.egg-info and vendored NAME*.libs)\n"
+    "          --full-stdlib  keep test/, idlelib/, tkinter/, config-* ...\n"
     "  dir     a directory's contents, under the site directory\n"
     "          (lib/python3/dist-packages) unless --at PATH ('.' = the root)\n"
     "  ls      each entry: type, mode, size, path; then the totals\n"
-    "OUT's suffix picks the compression: .tar.zst (recommended), .tar.gz,\n"
-    ".tar.bz2, .tar.xz, .tar.\n";
+    "  -v      print each path added\n"
+    "OUT's suffix picks the compression: .tar.zst/.tzst (recommended),\n"
+    ".ptar (parallel parts), .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .tar.\n"
+    "OUT appears only when complete.  Exit 0 ok, 1 failed, 2 usage.\n";
 
-/* Parts of the standard library no HPC job imports: tests, GUIs, installers. */
+/* A usage error already explained in one line: exit 2, no usage text. */
+#define USAGE_SAID (-2)
+
+/* Parts of the standard library no HPC job imports: tests, GUIs, installers,
+ * the static-linking config dir, and site dirs that belong to the host. */
 static const char *const stdlib_skip[] = {
     "test", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip",
     "lib2to3/tests", "distutils/tests", "unittest/test", "ctypes/test",
-    "sqlite3/test", "tkinter", "site-packages", "dist-packages", "config-*", NULL,
+    "sqlite3/test", "site-packages", "dist-packages", "config-*", NULL,
 };
+
+/* Options may follow the command's operands; "--" ends them.  Sets
+ * *verbose for -v, *help for -h/--help; keeps the operands in order in
+ * args.  Returns the number of operands, or -1 for an unknown option.
+ * extra/extra_arg: one command-specific option, with an argument if
+ * extra_arg is not NULL. */
+static int scan_args(char **args, int n, int *verbose, int *help,
+                     const char *extra, int *has_extra, char **extra_arg)
+{
+    int k = 0, opts = 1;
+    for (int i = 0; i < n; i++) {
+        const char *a = args[i];
+        if (opts && strcmp(a, "--") == 0)
+            opts = 0;
+        else if (opts && strcmp(a, "-v") == 0)
+            *verbose = 1;
+        else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
+            *help = 1;
+        else if (opts && extra && strcmp(a, extra) == 0) {
+            if (extra_arg) {
+                if (i + 1 >= n)
+                    return -1;
+                *extra_arg = args[++i];
+            }
+            *has_extra = 1;
+        } else if (opts && a[0] == '-' && a[1] != '\0')
+            return -1;
+        else
+            args[k++] = args[i];
+    }
+    return k;
+}
 
 static int cmd_python(char **args, int n, int verbose)
 {
-    int full = 0, np = 0;
-    char **pkgs = calloc((size_t)n + 1, sizeof *pkgs);
-    if (!pkgs) {
-        pm_error(NULL, "out of memory");
+    int full = 0, help = 0;
+    n = scan_args(args, n, &verbose, &help, "--full-stdlib", &full, NULL);
+    if (help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (n < 1)
+        return 2;
+    if (pk_writer_check_suffix(args[0]) != 0)
         return 1;
-    }
-    for (int i = 1; i < n; i++) {
-        if (strcmp(args[i], "--full-stdlib") == 0)
-            full = 1;
-        else
-            pkgs[np++] = args[i];
-    }
     pk_pyinfo info;
-    if (pk_pyinfo_query(&info, pkgs, np) != 0) {
-        free(pkgs);
+    if (pk_pyinfo_query(&info, args + 1, n - 1) != 0)
         return 1;
-    }
-    free(pkgs);
     pk_writer *w = pk_writer_open(args[0], verbose);
     int ok = w != NULL;
     if (ok)
@@ -75,30 +112,57 @@ static int cmd_python(char **args, int n, int verbose)
 
 static int cmd_dir(char **args, int n, int verbose)
 {
-    const char *at = NULL;
-    if (n == 4 && strcmp(args[2], "--at") == 0)
-        at = args[3];
-    else if (n != 2)
+    int help = 0, has_at = 0;
+    char *at_arg = NULL;
+    n = scan_args(args, n, &verbose, &help, "--at", &has_at, &at_arg);
+    if (help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (n != 2)
         return 2;
-    char *site = NULL;
+    const char *out = args[0], *dir = args[1];
+    char *at = NULL;
+    if (has_at && !(at = pk_bundle_path(at_arg))) {
+        if (errno == EINVAL) {
+            pm_error(at_arg, "--at must be a relative path inside the bundle (no leading '/', no '..')");
+            return USAGE_SAID;
+        }
+        pm_error(NULL, "out of memory");
+        return 1;
+    }
+    /* Check what needs no Python first: fail in milliseconds, not seconds. */
+    struct stat st;
+    int rc = 1;
+    if (pk_writer_check_suffix(out) != 0)
+        goto done;
+    if (stat(dir, &st) != 0) {
+        pm_error(dir, "cannot add: %s", strerror(errno));
+        goto done;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        pm_error(dir, "cannot add: not a directory");
+        goto done;
+    }
     if (!at) {
         /* Ask the embedded Python where its site directory is. */
         pk_pyinfo info;
         if (pk_pyinfo_query(&info, NULL, 0) != 0)
-            return 1;
-        site = strdup(info.site_rel);
+            goto done;
+        at = strdup(info.site_rel);
         pk_pyinfo_free(&info);
-        if (!site) {
+        if (!at) {
             pm_error(NULL, "out of memory");
-            return 1;
+            goto done;
         }
-        at = site;
     }
-    pk_writer *w = pk_writer_open(args[0], verbose);
-    int ok = w && pk_writer_add_tree(w, args[1], at, NULL) == 0;
-    int rc = w ? pk_writer_close(w, ok) : -1;
-    free(site);
-    return ok && rc == 0 ? 0 : 1;
+    pk_writer *w = pk_writer_open(out, verbose);
+    int ok = w && pk_writer_add_tree(w, dir, at, NULL) == 0;
+    int crc = w ? pk_writer_close(w, ok) : -1;
+    rc = ok && crc == 0 ? 0 : 1;
+done:
+    free(at);
+    return rc;
 }
 
 static int cmd_ls(const char *path)
@@ -122,11 +186,11 @@ static int cmd_ls(const char *path)
         char t = archive_entry_hardlink(e) ? 'h' : type == AE_IFDIR ? 'd' : type == AE_IFLNK ? 'l'
                : type == AE_IFREG ? '-' : '?';
         long long size = archive_entry_size(e);
-        printf("%c %04o %12lld %s", t, (unsigned)archive_entry_perm(e), size, archive_entry_pathname(e));
-        if (t == 'l')
-            printf(" -> %s", archive_entry_symlink(e));
-        else if (t == 'h')
-            printf(" => %s", archive_entry_hardlink(e));
+        const char *name = archive_entry_pathname(e);
+        const char *target = t == 'h' ? archive_entry_hardlink(e) : t == 'l' ? archive_entry_symlink(e) : NULL;
+        printf("%c %04o %12lld %s", t, (unsigned)archive_entry_perm(e), size, name ? name : "?");
+        if (t == 'l' || t == 'h')
+            printf(" -> %s", target ? target : "?");
         putchar('\n');
         entries++;
         if (t == '-' && size > 0)
@@ -137,6 +201,11 @@ static int cmd_ls(const char *path)
         goto done;
     }
     printf("%llu entries, %llu bytes\n", entries, bytes);
+    /* A listing cut short (disk full, closed pipe) must not look complete. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        pm_error(NULL, "stdout: %s", strerror(errno));
+        goto done;
+    }
     rc = 0;
 done:
     archive_read_free(a);
@@ -164,13 +233,18 @@ int main(int argc, char **argv)
         const char *cmd = argv[i];
         char **args = argv + i + 1;
         int n = argc - i - 1;
-        if (strcmp(cmd, "python") == 0 && n >= 1)
+        if (strcmp(cmd, "python") == 0)
             rc = cmd_python(args, n, verbose);
-        else if (strcmp(cmd, "dir") == 0 && n >= 2)
+        else if (strcmp(cmd, "dir") == 0)
             rc = cmd_dir(args, n, verbose);
-        else if (strcmp(cmd, "ls") == 0 && n == 1)
+        else if (strcmp(cmd, "ls") == 0 && n == 1 && strcmp(args[0], "--help") == 0) {
+            fputs(usage, stdout);
+            rc = 0;
+        } else if (strcmp(cmd, "ls") == 0 && n == 1 && (args[0][0] != '-' || args[0][1] == '\0'))
             rc = cmd_ls(args[0]);
     }
+    if (rc == USAGE_SAID)
+        return 2;
     if (rc == 2)
         fputs(usage, stderr);
     return rc;

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,46 @@ struct pk_writer {
     int fd;
     int verbose;
     unsigned long long entries;
+    char **dirs;            /* directory entries written, to write each once */
+    size_t ndirs, dirs_cap;
+    dev_t self_dev[2];      /* the temporary file and an existing OUT: never */
+    ino_t self_ino[2];      /* bundled, even when OUT lies inside the tree */
+    int nself;
 };
+
+/* The temporary file to remove if a signal ends us mid-write.  The handler
+ * only unlinks (async-signal-safe) and re-raises with the default action. */
+static const char *volatile cleanup_tmp;
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction cleanup_saved[3];
+
+static void cleanup_handler(int sig)
+{
+    const char *tmp = cleanup_tmp;
+    if (tmp)
+        unlink(tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_arm(const char *tmp)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cleanup_handler;
+    sigemptyset(&sa.sa_mask);
+    cleanup_tmp = tmp;
+    for (size_t i = 0; i < 3; i++)
+        if (sigaction(cleanup_signals[i], &sa, &cleanup_saved[i]) != 0)
+            cleanup_saved[i].sa_handler = SIG_DFL; /* restore the default then */
+}
+
+static void cleanup_disarm(void)
+{
+    for (size_t i = 0; i < 3; i++)
+        (void)sigaction(cleanup_signals[i], &cleanup_saved[i], NULL);
+    cleanup_tmp = NULL;
+}
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -55,6 +95,61 @@ static int set_filter(struct archive *a, const char *out)
     if (has_suffix(out, ".tar"))
         return archive_write_add_filter_none(a);
     return ARCHIVE_FATAL - 1; /* unknown suffix */
+}
+
+int pk_writer_check_suffix(const char *out)
+{
+    struct archive *a = archive_write_new();
+    if (!a) {
+        pm_error(out, "out of memory");
+        return -1;
+    }
+    int r = set_filter(a, out);
+    archive_write_free(a);
+    if (r == ARCHIVE_FATAL - 1) {
+        pm_error(out, "unknown bundle suffix: use .tar.zst, .ptar (parallel parts), .tar.gz, .tar.bz2, .tar.xz or .tar");
+        return -1;
+    }
+    return 0;
+}
+
+char *pk_bundle_path(const char *inner)
+{
+    if (inner[0] == '/') {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *out = malloc(strlen(inner) + 1);
+    if (!out) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t n = 0;
+    for (const char *p = inner; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            free(out);
+            errno = EINVAL;
+            return NULL;
+        }
+        if (len > 0 && !(len == 1 && p[0] == '.')) {
+            if (n > 0)
+                out[n++] = '/';
+            memcpy(out + n, p, len);
+            n += len;
+        }
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* A child's path: parent "" is the bundle root (pm_path_join would make "/d"). */
+static char *child_path(const char *parent, const char *d)
+{
+    return *parent ? pm_path_join(parent, d) : strdup(d);
 }
 
 static la_ssize_t part_write(struct archive *a, void *client, const void *buf, size_t n)
@@ -156,12 +251,9 @@ pk_writer *pk_writer_open(const char *out, int verbose)
         pm_error(out, "out of memory");
         goto fail;
     }
-    int r = set_filter(w->a, out);
-    if (r == ARCHIVE_FATAL - 1) {
-        pm_error(out, "unknown bundle suffix: use .tar.zst, .ptar (parallel parts), .tar.gz, .tar.bz2, .tar.xz or .tar");
+    if (pk_writer_check_suffix(out) != 0)
         goto fail;
-    }
-    if (r != ARCHIVE_OK || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
+    if (set_filter(w->a, out) != ARCHIVE_OK || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
         pm_error(out, "libarchive: %s", archive_error_string(w->a));
         goto fail;
     }
@@ -170,8 +262,22 @@ pk_writer *pk_writer_open(const char *out, int verbose)
         pm_error(out, "cannot create: %s", strerror(errno));
         goto fail;
     }
-    if (fchmod(w->fd, 0644) != 0 || archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
-        pm_error(out, "cannot write: %s", errno ? strerror(errno) : archive_error_string(w->a));
+    cleanup_arm(w->tmp);
+    struct stat st;
+    if (fstat(w->fd, &st) != 0 || fchmod(w->fd, 0644) != 0) {
+        pm_error(w->tmp, "cannot prepare: %s", strerror(errno));
+        goto fail;
+    }
+    w->self_dev[0] = st.st_dev;
+    w->self_ino[0] = st.st_ino;
+    w->nself = 1;
+    if (stat(out, &st) == 0) {
+        w->self_dev[1] = st.st_dev;
+        w->self_ino[1] = st.st_ino;
+        w->nself = 2;
+    }
+    if (archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+        pm_error(out, "cannot write: %s", archive_error_string(w->a));
         goto fail;
     }
     if (has_suffix(out, ".ptar")) {
@@ -216,6 +322,42 @@ static int copy_file(pk_writer *w, const char *path)
     return 0;
 }
 
+static int dir_written(const pk_writer *w, const char *name)
+{
+    for (size_t i = 0; i < w->ndirs; i++)
+        if (strcmp(w->dirs[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int remember_dir(pk_writer *w, const char *name)
+{
+    if (w->ndirs == w->dirs_cap) {
+        size_t cap = w->dirs_cap ? 2 * w->dirs_cap : 256;
+        char **d = realloc(w->dirs, cap * sizeof *d);
+        if (!d) {
+            pm_error(w->out, "out of memory");
+            return -1;
+        }
+        w->dirs = d;
+        w->dirs_cap = cap;
+    }
+    if (!(w->dirs[w->ndirs] = strdup(name))) {
+        pm_error(w->out, "out of memory");
+        return -1;
+    }
+    w->ndirs++;
+    return 0;
+}
+
+static int is_self(const pk_writer *w, const struct stat *st)
+{
+    for (int i = 0; i < w->nself; i++)
+        if (st->st_dev == w->self_dev[i] && st->st_ino == w->self_ino[i])
+            return 1;
+    return 0;
+}
+
 /* One entry: src on disk, name in the bundle, rel its path below the tree
  * root (to judge whether a symlink stays inside). */
 static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
@@ -234,14 +376,13 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
             free(target);
             target = NULL;
             if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
-                if (w->verbose)
-                    pm_error(src, "skipped: link to outside the tree, not to a file");
+                /* Said even without -v: the bundle lacks something. */
+                pm_error(src, "skipped: a link to outside the tree, not to a regular file");
                 return 0;
             }
         }
     } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        if (w->verbose)
-            pm_error(src, "skipped: not a file, directory or link");
+        pm_error(src, "skipped: not a regular file, directory or link");
         return 0;
     }
     struct archive_entry *e = archive_entry_new();
@@ -268,10 +409,14 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     }
     archive_entry_free(e);
     free(target);
+    if (rc == 0 && S_ISDIR(st.st_mode))
+        rc = remember_dir(w, name);
     if (rc == 0) {
         w->entries++;
-        if (w->verbose)
-            printf("%s\n", name);
+        if (w->verbose && printf("%s\n", name) < 0) {
+            pm_error(NULL, "stdout: %s", strerror(errno));
+            rc = -1;
+        }
         if (w->outer) {
             w->part_bytes += 512 + (unsigned long long)(S_ISREG(st.st_mode) ? st.st_size : 0);
             if (w->part_bytes >= PART_BYTES && (part_flush(w) != 0 || part_open(w) != 0))
@@ -315,8 +460,8 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
         const char *d = list[i]->d_name;
         if (rc == 0 && strcmp(d, ".") != 0 && strcmp(d, "..") != 0) {
             char *csrc = pm_path_join(src, d);
-            char *cname = pm_path_join(name, d);
-            char *crel = *rel ? pm_path_join(rel, d) : strdup(d);
+            char *cname = child_path(name, d);
+            char *crel = child_path(rel, d);
             struct stat st;
             if (!csrc || !cname || !crel) {
                 pm_error(src, "out of memory");
@@ -326,6 +471,8 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
             } else if (lstat(csrc, &st) != 0) {
                 pm_error(csrc, "cannot stat: %s", strerror(errno));
                 rc = -1;
+            } else if (is_self(w, &st)) {
+                /* OUT (or its temporary file) inside the tree being bundled */
             } else {
                 rc = add_entry(w, csrc, cname, crel, &st);
                 if (rc == 0 && S_ISDIR(st.st_mode))
@@ -349,7 +496,12 @@ int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
         pm_error(src, "cannot add: %s", strerror(errno));
         return -1;
     }
-    /* Parent directories of dest, so the bundle unpacks on its own. */
+    if (!*dest && !S_ISDIR(st.st_mode)) {
+        pm_error(src, "cannot add at the bundle root: not a directory");
+        return -1;
+    }
+    /* Parent directories of dest, so the bundle unpacks on its own; once
+     * each, however many trees share them (lib/, lib/python3/, ...). */
     char *prefix = strdup(dest);
     if (!prefix) {
         pm_error(src, "out of memory");
@@ -359,7 +511,7 @@ int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
         *p = '\0';
         struct stat dst = st;
         dst.st_mode = S_IFDIR | 0755;
-        int rc = add_entry(w, src, prefix, prefix, &dst);
+        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst);
         *p = '/';
         if (rc != 0) {
             free(prefix);
@@ -371,7 +523,7 @@ int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
         const char *base = strrchr(dest, '/');
         return add_entry(w, src, dest, base ? base + 1 : dest, &st);
     }
-    if (strcmp(dest, ".") != 0 && add_entry(w, src, dest, "", &st) != 0)
+    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st) != 0)
         return -1;
     return add_dir(w, src, dest, "", skip);
 }
@@ -422,9 +574,13 @@ int pk_writer_close(pk_writer *w, int commit)
             commit = 0;
             rc = -1;
         }
-        if (!commit)
-            unlink(w->tmp);
+        if (!commit && unlink(w->tmp) != 0)
+            pm_error(w->tmp, "cannot remove: %s", strerror(errno));
+        cleanup_disarm();
     }
+    for (size_t i = 0; i < w->ndirs; i++)
+        free(w->dirs[i]);
+    free(w->dirs);
     free(w->out);
     free(w->tmp);
     free(w);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_pkgroot.sh - the bundle maker: runtime layout, every compression,
 # directory bundles, listing, and clean failures (one line, no OUT left).
-set -u
+# Uses $PKGROOT (default build/bin/pkgroot); needs GNU tar with zstd.
+set -eu
 . "$(dirname "$0")/../lib.sh"
 PK=${PKGROOT:-$BIN/pkgroot}
 case $PK in /*) ;; *) PK=$REPO/$PK ;; esac
@@ -21,6 +22,15 @@ for unwanted in " lib/python3.11/test/" " lib/python3.11/idlelib/" " lib/python3
     grep -Eq "$unwanted" "$TMP/ls" && t_fail "runtime bundle has '$unwanted'" || t_ok "runtime bundle leaves out '$unwanted'"
 done
 tail -n 1 "$TMP/ls" | grep -Eq '^[0-9]+ entries, [0-9]+ bytes$' && t_ok "pkgroot ls ends with the totals" || t_fail "ls totals"
+grep -Eq '^- .* lib/python3.11/lib-dynload/[^/]+\.so$' "$TMP/ls" && t_ok "runtime bundle has the extension modules" || t_fail "no lib-dynload/*.so"
+dups=$(sed '$d' "$TMP/ls" | awk '{print $4}' | sort | uniq -d)
+[ -z "$dups" ] && t_ok "every path appears once (shared parent directories too)" || t_fail "duplicate entries" "$dups"
+owners=$(tar --numeric-owner -tvf "$TMP/rt.tar.zst" | awk '{print $2}' | sort -u)
+[ "$owners" = 0/0 ] && t_ok "entries are owned by 0/0" || t_fail "owners" "$owners"
+pyc=lib/python3.11/__pycache__/os.cpython-311.pyc
+got=$(TZ=UTC tar --full-time -tvf "$TMP/rt.tar.zst" "$pyc" | awk '{print $4, $5}')
+[ "$got" = "$(TZ=UTC date -r "/usr/$pyc" '+%Y-%m-%d %H:%M:%S')" ] &&
+    t_ok "mtimes are kept (timestamp-checked .pyc stay valid)" || t_fail "mtime of $pyc" "$got"
 mkdir -p "$TMP/x"
 if tar -C "$TMP/x" -xf "$TMP/rt.tar.zst" &&
    out=$(PYTHONHOME=$TMP/x /usr/bin/python3 -c 'import numpy, sys; print(numpy.__file__); print(sys.prefix)') &&
@@ -56,15 +66,25 @@ grep -q "^l .* lib/python3/dist-packages/pkg/alias.py -> __init__.py$" "$TMP/ls"
     t_ok "a symlink inside the tree is stored as a symlink" || t_fail "symlink kept" "$(cat "$TMP/ls")"
 grep -q "^- .* lib/python3/dist-packages/pkg/host.txt$" "$TMP/ls" &&
     t_ok "a symlink leading outside the tree is stored as the file it points to" || t_fail "outside symlink dereferenced"
-"$PK" dir "$TMP/root.tar" "$TMP/code" --at . >/dev/null && "$PK" ls "$TMP/root.tar" | grep -q " ./pkg/sub/m.py$" &&
-    t_ok "pkgroot dir --at . puts the contents at the root" || t_fail "--at ."
+"$PK" dir "$TMP/root.tar" "$TMP/code" --at . >/dev/null && "$PK" ls "$TMP/root.tar" > "$TMP/ls" &&
+    grep -q " pkg/sub/m.py$" "$TMP/ls" && ! grep -q ' \./' "$TMP/ls" &&
+    t_ok "pkgroot dir --at . puts the contents at the root" || t_fail "--at ." "$(cat "$TMP/ls")"
+"$PK" dir "$TMP/at.tar" "$TMP/code" --at ./a//b/ >/dev/null && "$PK" ls "$TMP/at.tar" | grep -q "^- .* a/b/pkg/sub/m.py$" &&
+    t_ok "pkgroot dir --at cleans the path (./a//b/ is a/b)" || t_fail "--at a/b"
+"$PK" dir "$TMP/code/self.tar" "$TMP/code" >/dev/null && "$PK" dir "$TMP/code/self.tar" "$TMP/code" >/dev/null &&
+    ! "$PK" ls "$TMP/code/self.tar" | grep -q 'self\.tar' && t_ok "OUT inside DIR is never bundled into itself" || t_fail "self-inclusion"
+rm -f "$TMP/code/self.tar"
+out=$("$PK" dir "$TMP/v.tar" "$TMP/code" -v) && [ "$(printf '%s\n' "$out" | grep -c .)" = "$(("$(LC_ALL=C "$PK" ls "$TMP/v.tar" | wc -l)" - 1))" ] &&
+    printf '%s\n' "$out" | grep -qx lib/python3/dist-packages/pkg/sub/m.py && t_ok "-v (after the operands) prints each path added" || t_fail "-v" "$out"
+"$PK" dir "$TMP/r1.tar.zst" "$TMP/code" && sleep 1 && "$PK" dir "$TMP/r2.tar.zst" "$TMP/code" && cmp -s "$TMP/r1.tar.zst" "$TMP/r2.tar.zst" &&
+    t_ok "bundles of the same tree are byte-identical" || t_fail "reproducible bundles"
 mkdir -p "$TMP/u"; tar -C "$TMP/u" -xf "$TMP/c.tar.zst" && [ "$(cat "$TMP/u/lib/python3/dist-packages/pkg/sub/m.py")" = "y = 2" ] &&
     t_ok "contents survive a round trip through GNU tar" || t_fail "content round trip"
 
 # --- failures: one line, non-zero, nothing left ----------------------------
 fails() {
     local name=$1 re=$2 out=$3; shift 3
-    "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+    local rc=0; "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
     if [ $rc != 0 ] && [ "$(grep -c . "$TMP/err")" = 1 ] && grep -Eq "$re" "$TMP/err" &&
        [ -z "$(ls "$out"* 2>/dev/null)" ]; then
         t_ok "$name: one line, exit $rc, no output left"
@@ -74,7 +94,17 @@ fails "unknown suffix" "$TMP/bad.zip: unknown bundle suffix" "$TMP/bad.zip" "$PK
 fails "missing directory" "$TMP/nodir: cannot add: No such file" "$TMP/n.tar" "$PK" dir "$TMP/n.tar" "$TMP/nodir"
 fails "unknown package" "package 'no_such_pkg_xyz' not found" "$TMP/p.tar.zst" "$PK" python "$TMP/p.tar.zst" no_such_pkg_xyz
 fails "unwritable output directory" "$TMP/nowhere/o.tar: cannot create: No such file" "$TMP/nowhere/o.tar" "$PK" dir "$TMP/nowhere/o.tar" "$TMP/code"
+fails "DIR is a file" "$TMP/code/pkg/__init__.py: cannot add: not a directory" "$TMP/f.tar" "$PK" dir "$TMP/f.tar" "$TMP/code/pkg/__init__.py"
+fails "--at outside the bundle" "\.\./up: --at must be a relative path" "$TMP/up.tar" "$PK" dir "$TMP/up.tar" "$TMP/code" --at ../up
+fails "a submodule instead of a package" "package 'numpy.linalg': name a top-level module" "$TMP/s.tar" "$PK" python "$TMP/s.tar" numpy.linalg
 fails "ls of a non-archive" "$TMP/code/pkg/__init__.py: " "$TMP/none" "$PK" ls "$TMP/code/pkg/__init__.py"
-"$PK" >/dev/null 2>&1; [ $? = 2 ] && t_ok "no command is a usage error (2)" || t_fail "usage error"
+rc=0; "$PK" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] && t_ok "no command is a usage error (2)" || t_fail "usage error ($rc)"
+rc=0; "$PK" python "$TMP/o.tar" --no-such-option >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] && [ ! -e "$TMP/o.tar" ] &&
+    t_ok "an unknown option is a usage error (2)" || t_fail "unknown option ($rc)"
+"$PK" python "$TMP/slow.tar.xz" --full-stdlib numpy >/dev/null 2>&1 & pid=$!
+for _ in $(seq 100); do [ -n "$(ls "$TMP"/slow.tar.xz.tmp.* 2>/dev/null)" ] && break; sleep 0.1; done
+seen=$(ls "$TMP"/slow.tar.xz.tmp.* 2>/dev/null || true)  # writing when killed?
+kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+[ -n "$seen" ] && [ -z "$(ls "$TMP/slow.tar.xz"* 2>/dev/null)" ] && t_ok "killed mid-write (SIGTERM): no OUT, no OUT.tmp.* left" || t_fail "SIGTERM leftovers" "$(ls "$TMP"/slow*)"
 "$PK" --help | grep -q '^usage: pkgroot' && t_ok "pkgroot --help" || t_fail "--help"
 t_done pkgroot
