@@ -12,13 +12,18 @@ MPI        ?= mpich
 PYTHON     ?= /usr/bin/python3
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+# Each variant builds in its own directory, so MPICH and Open MPI builds
+# (and the sanitizer build) live side by side.
+ifeq ($(MPI),openmpi)
+BUILD_SUFFIX := -openmpi
+endif
 ifeq ($(SANITIZE),1)
-BUILD      ?= build-san
+BUILD      ?= build-san$(BUILD_SUFFIX)
 # MPI and libpython are not built for leak checking; ASan/UBSan still check ours.
 export ASAN_OPTIONS ?= detect_leaks=0:abort_on_error=1:verify_asan_link_order=0
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 else
-BUILD      ?= build
+BUILD      ?= build$(BUILD_SUFFIX)
 endif
 
 ifeq ($(MPI),openmpi)
@@ -72,9 +77,13 @@ $(LIBBCAST): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# python-mpi's own MPI_Comm_spawn wrappers (interp/spawn_tree.c) must be what
+# mpi4py's MPI module calls, so the executable exports them.
+SPAWN_EXPORTS := -Wl,--export-dynamic-symbol=MPI_Comm_spawn \
+                 -Wl,--export-dynamic-symbol=MPI_Comm_spawn_multiple
 $(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	$(CC) $(LDFLAGS) $(SPAWN_EXPORTS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
 $(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBBCAST)
 	@mkdir -p $(dir $@)
@@ -84,13 +93,20 @@ $(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
+# `make check` tests both MPIs (CI does); `make check MPI=X` only X.
+CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)
+
 deps:
 	@sh scripts/install-deps.sh $(MPI)
 
 include tests/tests.mk
 
-check: deps
-	@$(MAKE) --no-print-directory check-build
+check:
+	@sh scripts/install-deps.sh $(CHECK_MPIS)
+	@for m in $(CHECK_MPIS); do \
+	    echo "=== make check-build MPI=$$m"; \
+	    $(MAKE) --no-print-directory MPI=$$m check-build || exit 1; \
+	done
 
 demo: deps
 	@$(MAKE) --no-print-directory all

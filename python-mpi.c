@@ -9,7 +9,8 @@
  *    so no rank but 0 touches the shared file system for its imports.
  * 4. Python's exit status is ours.  A failing rank aborts the whole job so
  *    no other rank hangs in a collective; on success each leader removes
- *    its node's directory once every rank of the node is done. */
+ *    its node's directory once every rank of the job is done (and so are
+ *    the processes they spawned, which may run on any node's tree). */
 #include "deliver.h"
 #include "jobdir.h"
 #include "log.h"
@@ -18,8 +19,10 @@
 #include "reaper.h"
 #include "pyrun.h"
 #include "settings.h"
+#include "spawn_tree.h"
 #include "stage.h"
 #include "strutil.h"
+#include "timing.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -90,7 +93,7 @@ static int mark_parent(void)
     return 0;
 }
 
-static int run_python(int argc, char **argv, const char *home)
+static int run_python(int argc, char **argv, const char *home, double *init_seconds)
 {
     char *exe = pm_self_exe();
     PyConfig config;
@@ -101,12 +104,13 @@ static int run_python(int argc, char **argv, const char *home)
         PyConfig_Clear(&config);
         return 1;
     }
-    return pm_python_run(&config);
+    return pm_python_run(&config, init_seconds);
 }
 
 /* Collective set-up: returns 0 with stage->dir ready on every node, or 1
  * (the same on every rank) after the failing ranks printed why. */
-static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_stage *stage)
+static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_stage *stage,
+                         pm_deliver_stats *st)
 {
     pm_pkglist bundles;
     pm_pkglist_init(&bundles);
@@ -150,8 +154,7 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 1;
     }
-    pm_deliver_stats st;
-    int failed = pm_deliver(topo, &bundles, stage->dir, cfg->chunk, &st);
+    int failed = pm_deliver(topo, &bundles, stage->dir, cfg->chunk, st);
     size_t nbundles = bundles.n;
     pm_pkglist_free(&bundles);
     if (failed) {
@@ -159,8 +162,8 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         return 1;
     }
     pm_info(1, "%zu bundle(s), %llu bytes to %d node(s) in %.3f s (read %.3f, bcast %.3f, unpack %.3f) into %s",
-            nbundles, (unsigned long long)st.bytes, topo->nnodes, st.t_total, st.t_read,
-            st.t_bcast, st.t_unpack, stage->dir);
+            nbundles, (unsigned long long)st->bytes, topo->nnodes, st->t_total, st->t_read,
+            st->t_bcast, st->t_unpack, stage->dir);
     return 0;
 }
 
@@ -173,44 +176,84 @@ int main(int argc, char **argv)
         pm_log_init("python-mpi");
         if (mark_parent() != 0)
             return 1;
-        return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL);
+        return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
     }
+    double t_start = pm_now();
+    pm_timing timing;
+    memset(&timing, 0, sizeof timing);
     pm_settings cfg;
     int rank;
     int rc = pm_begin("python-mpi", &argc, &argv, MPI_THREAD_MULTIPLE, &rank, &cfg);
     if (rc != 0)
         return rc;
+    timing.t[PM_PHASE_MPI_INIT] = pm_now() - t_start;
     if (mark_parent() != 0)
         MPI_Abort(MPI_COMM_WORLD, 1);
+
+    /* Spawned by a python-mpi rank (mpi4py.futures, MPI_Comm_spawn): run on
+     * the parent's tree if every process of this new world can see it. */
+    char *spawned = pm_spawn_take_tree(&argc, argv);
+    if (spawned) {
+        struct stat st;
+        int missing = stat(spawned, &st) != 0 || !S_ISDIR(st.st_mode);
+        if (pm_agree_failed(MPI_COMM_WORLD, missing) != 0) {
+            pm_info(rank == 0, "%s is not on every node of the spawned processes: fetching the bundles", spawned);
+            free(spawned);
+            spawned = NULL;
+        }
+    }
 
     pm_topology topo;
     pm_stage stage;
     pm_stage_init(&stage);
     int staged = 0;
-    if (cfg.packages && !(inherited && *inherited)) {
+    const char *tree = NULL;   /* the node-local tree this process runs on */
+    if (spawned) {
+        tree = spawned;
+    } else if (cfg.packages && !(inherited && *inherited)) {
+        double t0 = pm_now();
         if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        if (stage_bundles(&cfg, &topo, &stage) != 0) {
+        pm_deliver_stats st;
+        memset(&st, 0, sizeof st);
+        if (stage_bundles(&cfg, &topo, &stage, &st) != 0) {
             pm_topology_free(&topo);
             MPI_Finalize();
             return 1;
         }
         staged = 1;
+        tree = stage.dir;
+        timing.t[PM_PHASE_STAGE] = pm_now() - t0;
+        timing.t[PM_PHASE_READ] = st.t_read;
+        timing.t[PM_PHASE_BCAST] = st.t_bcast;
+        timing.t[PM_PHASE_UNPACK] = st.t_unpack;
+        timing.bytes = st.bytes;
+        timing.nnodes = topo.nnodes;
     }
 
     const char *home = NULL;
-    if (!staged && inherited && *inherited && has_stdlib(inherited)) {
-        /* A child of a python-mpi run (sys.executable, a spawned process):
-         * the node's tree is already there and belongs to the parent. */
-        home = inherited;
-    } else if (staged) {
-        int own_home = has_stdlib(stage.dir);
-        if (export_env(stage.dir, own_home) != 0)
+    if (tree) {
+        int own_home = has_stdlib(tree);
+        if (export_env(tree, own_home) != 0)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        home = own_home ? stage.dir : NULL;
+        home = own_home ? tree : NULL;
+    } else if (inherited && *inherited) {
+        /* Started with PYTHON_MPI_HOME set (a job that ran bcast, or a
+         * launcher that forwards a rank's environment): that tree belongs
+         * to someone else and its environment is already in place. */
+        tree = inherited;
+        home = has_stdlib(inherited) ? inherited : NULL;
     }
+    /* Only what we unpacked ourselves is ours to remove; spawned children
+     * of this process run on it too. */
+    if (pm_spawn_set_tree(tree) != 0)
+        MPI_Abort(MPI_COMM_WORLD, 1);
 
-    int status = run_python(argc, argv, home);
+    double t_run = pm_now();
+    int status = run_python(argc, argv, home, &timing.t[PM_PHASE_PY_INIT]);
+    timing.t[PM_PHASE_RUN] = pm_now() - t_run - timing.t[PM_PHASE_PY_INIT];
+    double t_teardown = pm_now();
+    free(spawned);
 
     int finalized = 0;
     if (MPI_Finalized(&finalized) != MPI_SUCCESS)
@@ -222,18 +265,27 @@ int main(int argc, char **argv)
     }
     if (staged) {
         if (finalized) {
-            /* The program finalized MPI itself: nobody can tell when the
-             * node's other ranks are done, so the tree stays. */
             /* The program finalized MPI itself, so no barrier can tell when
              * the node's other ranks are done: the watcher removes the tree
              * once this process has exited. */
             pm_info(1, "MPI finalized by the program; %s goes when this rank exits", stage.dir);
         } else {
-            if (pm_polite_barrier(topo.node) == MPI_SUCCESS && pm_stage_remove(&stage, &topo) != 0)
+            /* Every rank of the world, not just of this node: processes
+             * that a rank on another node spawned may run here, on this
+             * node's tree, until their parent is done with them. */
+            if (pm_polite_barrier(MPI_COMM_WORLD) == MPI_SUCCESS && pm_stage_remove(&stage, &topo) != 0)
                 status = 1;
             pm_stage_free(&stage);
             pm_topology_free(&topo);
         }
+    }
+    timing.t[PM_PHASE_TEARDOWN] = pm_now() - t_teardown;
+    timing.t[PM_PHASE_TOTAL] = pm_now() - t_start;
+    if (cfg.timing != PM_TIMING_OFF) {
+        if (finalized)
+            pm_info(0, "PYTHON_MPI_TIMING: the program finalized MPI itself; no report");
+        else if (pm_timing_report(&timing, MPI_COMM_WORLD, cfg.timing, cfg.timing_path) != 0 && status == 0)
+            status = 1;
     }
     /* MPI_Finalize synchronises anyway; a barrier first lets transports
      * that still hold traffic in flight (UCX over TCP) complete it. */

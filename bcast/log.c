@@ -11,6 +11,11 @@ static int log_rank = -1;
 static int log_verbose;
 static char *log_node;
 
+const char *pm_log_prog(void)
+{
+    return log_prog;
+}
+
 void pm_log_init(const char *prog)
 {
     const char *slash = strrchr(prog, '/');

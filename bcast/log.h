@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 void pm_log_init(const char *prog);
+const char *pm_log_prog(void);
 void pm_log_set_rank(int rank);
 const char *pm_log_node(void);   /* this node's hostname, never NULL */
 int pm_log_rank(void);

@@ -47,5 +47,10 @@ int pm_settings_load(pm_settings *s, char **err)
             return -1;
         }
     }
+    v = nonempty("PYTHON_MPI_TIMING");
+    if (pm_timing_parse(v, &s->timing, &s->timing_path) != 0) {
+        *err = pm_printf_alloc("PYTHON_MPI_TIMING='%s': expected 0, 1, text, json or json:PATH", v);
+        return -1;
+    }
     return 0;
 }

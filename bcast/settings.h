@@ -6,11 +6,14 @@
  *   PYTHON_MPI_VERBOSE     0, 1 (rank 0 reports phases), 2 (every rank)
  *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
  *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
- *                          "hostname" (the MPI-1/2 fallback, forced) */
+ *                          "hostname" (the MPI-1/2 fallback, forced)
+ *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h) */
 #ifndef PM_SETTINGS_H
 #define PM_SETTINGS_H
 
 #include <stddef.h>
+
+#include "timing.h"
 
 typedef struct pm_settings {
     const char *pkgroot;    /* NULL if unset; points into the environment */
@@ -19,6 +22,8 @@ typedef struct pm_settings {
     int verbose;
     size_t chunk;
     int by_hostname;
+    enum pm_timing_mode timing;
+    const char *timing_path;   /* json:PATH, or NULL for stderr */
 } pm_settings;
 
 /* Returns 0, or -1 with *err set to a malloc'd reason naming the variable. */

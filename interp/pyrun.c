@@ -1,6 +1,7 @@
 /* pyrun.c - PyConfig set-up and the hand-off to Py_RunMain. */
 #include "pyrun.h"
 #include "log.h"
+#include "mpi_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,10 +38,13 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
     return 0;
 }
 
-int pm_python_run(PyConfig *config)
+int pm_python_run(PyConfig *config, double *init_seconds)
 {
+    double start = pm_now();
     PyStatus st = Py_InitializeFromConfig(config);
     PyConfig_Clear(config);
+    if (init_seconds)
+        *init_seconds = pm_now() - start;
     if (PyStatus_Exception(st)) {
         if (PyStatus_IsExit(st))
             return st.exitcode;

@@ -16,7 +16,8 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
                         const char *executable);
 
 /* Initialise from config (which is cleared) and run; returns the exit
- * status python3 would have. */
-int pm_python_run(PyConfig *config);
+ * status python3 would have.  *init_seconds (if not NULL) gets the time
+ * initialisation took. */
+int pm_python_run(PyConfig *config, double *init_seconds);
 
 #endif

@@ -1,18 +1,20 @@
 #!/bin/sh
-# install-deps.sh [mpich|openmpi] - install the Debian packages that
+# install-deps.sh [mpich] [openmpi] - install the Debian packages that
 # building and testing need, only those missing, quietly when none are.
 # Used by `make check` and `make demo`, so a fresh machine needs nothing
 # beyond make.
 set -eu
-mpi=${1:-mpich}
+[ $# -gt 0 ] || set -- mpich
 pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
       libpython3-dev python3-numpy zstd strace util-linux procps bc
       clang libclang-rt-14-dev zsh"
-case $mpi in
-    mpich) pkgs="$pkgs mpich libmpich-dev" ;;
-    openmpi) pkgs="$pkgs openmpi-bin libopenmpi-dev python3-mpi4py" ;;
-    *) echo "install-deps: unknown MPI '$mpi' (mpich or openmpi)" >&2; exit 2 ;;
-esac
+for mpi in "$@"; do
+    case $mpi in
+        mpich) pkgs="$pkgs mpich libmpich-dev" ;;
+        openmpi) pkgs="$pkgs openmpi-bin libopenmpi-dev python3-mpi4py" ;;
+        *) echo "install-deps: unknown MPI '$mpi' (mpich or openmpi)" >&2; exit 2 ;;
+    esac
+done
 
 missing=
 for p in $pkgs; do

@@ -14,6 +14,17 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 BIN=$BUILD/bin
 MPIEXEC=${MPIEXEC:-mpiexec.mpich}
+# Open MPI refuses root and more ranks than cores unless told; tests run as
+# root on 2-core machines with up to 4 ranks.
+# MPICC compiles test helpers (PMPI injectors) against the same MPI.
+case $MPIEXEC in
+    *openmpi*|*orterun*)
+        MPICC=${MPICC:-mpicc.openmpi}
+        export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        export OMPI_MCA_rmaps_base_oversubscribe=1 ;;
+    *) MPICC=${MPICC:-mpicc.mpich} ;;
+esac
+export MPIEXEC
 
 t_ok() { T_PASSED=$((T_PASSED + 1)); echo "ok - $1"; }
 t_fail() {
@@ -44,3 +55,11 @@ t_error_lines() { grep -c -E '^(python-mpi|bcast): rank [0-9?]+ on [^:]+: ' "$1"
 
 # Is a directory empty (or absent)?
 t_empty_dir() { [ ! -d "$1" ] || [ -z "$(ls -A "$1")" ]; }
+
+# Wait up to SECS (default 10) for a directory to become empty: after a
+# kill, the reaper removes the tree asynchronously.
+t_wait_empty() {
+    local i
+    for i in $(seq $((${2:-10} * 10))); do t_empty_dir "$1" && return 0; sleep 0.1; done
+    t_empty_dir "$1"
+}

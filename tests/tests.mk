@@ -3,6 +3,7 @@
 #   make unit           cmocka units, tests/unit/test_*.c
 #   make mpi-tests      mpiexec runs of python-mpi and bcast, tests/mpi/
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
+#   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make check-build    all of them (make check = deps + this)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -30,12 +31,26 @@ script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot bash tests/pkgroot/test_pkgroot.sh
 	@bash tests/scripts/test_activate.sh
 
+mpi4py-tests: all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi4py/test_mpi4py.sh
+
+# MPICH runs everything; the Open MPI build runs what depends on the MPI
+# (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
+# which Debian builds on Open MPI only).
+ifeq ($(MPI),openmpi)
+check-build: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory mpi-tests
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
+	@$(MAKE) --no-print-directory mpi4py-tests
+else
 check-build: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory mpi-tests
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory cluster-tests
+endif
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.

@@ -25,7 +25,7 @@ cat > "$TMP/where.py" <<'PY'
 import os, socket, sys, numpy
 shm = os.stat("/dev/shm").st_dev
 np = os.stat(numpy.__file__).st_dev
-line = " ".join(map(str, ["where", os.environ["PMI_RANK"], socket.gethostname(), shm, np,
+line = " ".join(map(str, ["where", (os.environ.get("PMI_RANK") or os.environ["OMPI_COMM_WORLD_RANK"]), socket.gethostname(), shm, np,
                           numpy.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/")]))
 os.write(1, (line + "\n").encode())  # one write: ranks' lines never interleave
 PY

@@ -17,7 +17,7 @@ cat > "$TMP/code/hello/__init__.py" <<'PY'
 PY
 cat > "$TMP/code/hello/__main__.py" <<'PY'
 import sys, os
-print("hello-main", os.environ.get("PMI_RANK"), sys.argv[1:])
+print("hello-main", (os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK")), sys.argv[1:])
 PY
 "$BIN/pkgroot" dir "$ROOT/code.tar.gz" "$TMP/code" >/dev/null || t_fail "pkgroot dir"
 
@@ -44,7 +44,7 @@ assert hello.__file__.startswith(sys.prefix), hello.__file__
 assert site.USER_BASE == sys.prefix, site.USER_BASE
 assert os.environ["PYTHONUSERBASE"] == sys.prefix
 assert sys.executable == "$PM", sys.executable
-os.write(1, ("rank-ok %s %s %s\n" % (os.environ["PMI_RANK"], sys.argv[1:], float(numpy.arange(4).sum()))).encode())
+os.write(1, ("rank-ok %s %s %s\n" % ((os.environ.get("PMI_RANK") or os.environ["OMPI_COMM_WORLD_RANK"]), sys.argv[1:], float(numpy.arange(4).sum()))).encode())
 PY
 for n in 1 2 4; do
     if run -n $n "$PM" "$TMP/check.py" a b && [ "$(grep -c "^rank-ok .* \['a', 'b'\] 6.0$" "$TMP/out")" = $n ] &&
@@ -99,7 +99,7 @@ if [ $rc = 3 ] && t_empty_dir "$SHM"; then t_ok "exit status is Python's (3)"; e
 start=$(date +%s)
 run -n 4 "$PM" -c '
 import os, time
-if os.environ["PMI_RANK"] == "2":
+if (os.environ.get("PMI_RANK") or os.environ["OMPI_COMM_WORLD_RANK"]) == "2":
     raise RuntimeError("boom on rank 2")
 time.sleep(120)'; rc=$?
 took=$(( $(date +%s) - start ))
@@ -152,6 +152,35 @@ else t_fail "cache invalidation" "$(cat "$TMP/out" "$TMP/err")"; fi
 unset SLURM_JOB_ID
 rm -rf "${SHM:?}"/*
 
+# --- PYTHON_MPI_TIMING ------------------------------------------------------
+export PYTHON_MPI_PACKAGES=runtime.tar.zst
+if PYTHON_MPI_TIMING=1 run -n 2 "$PM" -c 'import numpy' &&
+   [ "$(grep -c '^python-mpi: timing: ' "$TMP/err")" = 10 ] &&
+   grep -q '^python-mpi: timing: 2 rank(s) on 1 node(s), [0-9]* bundle bytes' "$TMP/err" &&
+   grep -Eq '^python-mpi: timing:     unpack +[0-9.]+ \.\. +[0-9.]+$' "$TMP/err"; then
+    t_ok "PYTHON_MPI_TIMING=1: one report (rank 0), every phase, min .. max"
+else t_fail "PYTHON_MPI_TIMING=1" "$(cat "$TMP/err")"; fi
+json_ok() {  # FILE RANKS: one report, every phase, 0 <= min <= max, sub-phases within stage
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(lines) == 1, lines
+r = json.loads(lines[0])
+p = r["phases"]
+assert r["ranks"] == int(sys.argv[2]) and r["nodes"] == 1 and r["bytes"] > 0, r
+assert set(p) == {"mpi_init", "stage", "read", "bcast", "unpack", "python_init", "run", "teardown", "total"}, p
+assert all(0 <= v["min"] <= v["max"] for v in p.values()), p
+assert p["unpack"]["max"] <= p["stage"]["max"] <= p["total"]["max"], p
+PY
+}
+if PYTHON_MPI_TIMING=json run -n 4 "$PM" -c pass && json_ok "$TMP/err" 4; then
+    t_ok "PYTHON_MPI_TIMING=json: one JSON line on stderr with min <= max for every phase"
+else t_fail "PYTHON_MPI_TIMING=json" "$(cat "$TMP/err")"; fi
+if PYTHON_MPI_TIMING=json:$TMP/timing.json run -n 2 "$PM" -c pass && json_ok "$TMP/timing.json" 2 &&
+   ! grep -q '^{' "$TMP/err" && [ -z "$(ls "$TMP" | grep 'timing.json.tmp')" ]; then
+    t_ok "PYTHON_MPI_TIMING=json:PATH writes the report to PATH (complete, no temp left)"
+else t_fail "PYTHON_MPI_TIMING=json:PATH" "$(cat "$TMP/err" "$TMP/timing.json")"; fi
+
 # --- bad input ----------------------------------------------------------
 # bad NAME EXPECT_REGEX CMD...: non-zero within the timeout, exactly one
 # error line matching EXPECT_REGEX, and nothing left in the chroot.
@@ -195,6 +224,10 @@ bad "missing chroot" "$TMP/no-such-chroot: cannot use as PYTHON_MPI_CHROOT: No s
     env PYTHON_MPI_CHROOT=$TMP/no-such-chroot PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "bad PYTHON_MPI_CHUNK" "PYTHON_MPI_CHUNK='abc'" \
     env PYTHON_MPI_CHUNK=abc PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "bad PYTHON_MPI_TIMING" "PYTHON_MPI_TIMING='yes': expected 0, 1, text, json or json:PATH" \
+    env PYTHON_MPI_TIMING=yes PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "PYTHON_MPI_TIMING=json:PATH in a missing directory" "$TMP/no-such-dir/t.json: PYTHON_MPI_TIMING: cannot create: No such file" \
+    env PYTHON_MPI_TIMING=json:$TMP/no-such-dir/t.json PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "bcast: corrupt bundle into a new prefix" "$ROOT/garbage.tar: " \
     "$MPIEXEC" -n 2 "$BIN/bcast" -p "$SHM/new" "$ROOT/garbage.tar"
 bad "bcast: missing list file" "$TMP/nolist: cannot open list file" \

@@ -15,6 +15,7 @@
 static const char *const vars[] = {
     "PYTHON_MPI_PKGROOT", "PYTHON_MPI_PACKAGES", "PYTHON_MPI_CHROOT",
     "PYTHON_MPI_VERBOSE", "PYTHON_MPI_CHUNK", "PYTHON_MPI_NODE_GROUPING",
+    "PYTHON_MPI_TIMING",
 };
 
 static int clear_env(void **state)
@@ -61,6 +62,8 @@ static void defaults(void **state)
     assert_int_equal(s.chunk, PM_CHUNK_DEFAULT);
     assert_int_equal(s.verbose, 0);
     assert_int_equal(s.by_hostname, 0);
+    assert_int_equal(s.timing, PM_TIMING_OFF);
+    assert_null(s.timing_path);
 }
 
 static void empty_values_are_unset(void **state)
@@ -158,6 +161,34 @@ static void node_grouping(void **state)
     load_fails("PYTHON_MPI_NODE_GROUPING", "hostnames");
 }
 
+static void timing_modes(void **state)
+{
+    (void)state;
+    pm_settings s;
+    const char *text[] = {"1", "text"};
+    for (int i = 0; i < 2; i++) {
+        setenv("PYTHON_MPI_TIMING", text[i], 1);
+        load_ok(&s);
+        assert_int_equal(s.timing, PM_TIMING_TEXT);
+        assert_null(s.timing_path);
+    }
+    setenv("PYTHON_MPI_TIMING", "0", 1);
+    load_ok(&s);
+    assert_int_equal(s.timing, PM_TIMING_OFF);
+    setenv("PYTHON_MPI_TIMING", "json", 1);
+    load_ok(&s);
+    assert_int_equal(s.timing, PM_TIMING_JSON);
+    assert_null(s.timing_path);
+    setenv("PYTHON_MPI_TIMING", "json:/tmp/t.json", 1);
+    load_ok(&s);
+    assert_int_equal(s.timing, PM_TIMING_JSON);
+    assert_string_equal(s.timing_path, "/tmp/t.json");
+    load_fails("PYTHON_MPI_TIMING", "json:");
+    load_fails("PYTHON_MPI_TIMING", "yes");
+    load_fails("PYTHON_MPI_TIMING", "2");
+    load_fails("PYTHON_MPI_TIMING", "JSON");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +199,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_chunk, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(verbose_levels, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(node_grouping, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(timing_modes, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,166 @@
+/* timing.c - reducing per-phase times over the ranks and reporting them
+ * (PYTHON_MPI_TIMING).  Min and max, not a mean: at scale the slowest rank
+ * is the one everybody waits for, and the spread shows contention. */
+#include "timing.h"
+
+#include "log.h"
+#include "mpi_util.h"
+#include "strutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const phase_name[PM_NPHASES] = {
+    "mpi_init", "stage", "read", "bcast", "unpack", "python_init", "run", "teardown", "total",
+};
+
+int pm_timing_parse(const char *value, enum pm_timing_mode *mode, const char **path)
+{
+    *mode = PM_TIMING_OFF;
+    *path = NULL;
+    if (!value || !*value || strcmp(value, "0") == 0)
+        return 0;
+    if (strcmp(value, "1") == 0 || strcmp(value, "text") == 0) {
+        *mode = PM_TIMING_TEXT;
+        return 0;
+    }
+    if (strcmp(value, "json") == 0) {
+        *mode = PM_TIMING_JSON;
+        return 0;
+    }
+    if (strncmp(value, "json:", 5) == 0 && value[5]) {
+        *mode = PM_TIMING_JSON;
+        *path = value + 5;
+        return 0;
+    }
+    return -1;
+}
+
+/* Appends to a growing string; on failure frees it and returns NULL. */
+static char *append(char *s, const char *piece)
+{
+    if (!s || !piece) {
+        free(s);
+        return NULL;
+    }
+    char *out = pm_printf_alloc("%s%s", s, piece);
+    free(s);
+    return out;
+}
+
+char *pm_timing_format(const double *min, const double *max, int nranks, int nnodes,
+                       uint64_t bytes, enum pm_timing_mode mode)
+{
+    char *s;
+    if (mode == PM_TIMING_JSON) {
+        s = pm_printf_alloc("{\"python_mpi_timing\": 1, \"ranks\": %d, \"nodes\": %d, \"bytes\": %llu, \"phases\": {",
+                            nranks, nnodes, (unsigned long long)bytes);
+        for (int i = 0; i < PM_NPHASES; i++) {
+            char *p = pm_printf_alloc("%s\"%s\": {\"min\": %.6f, \"max\": %.6f}",
+                                      i ? ", " : "", phase_name[i], min[i], max[i]);
+            s = append(s, p);
+            free(p);
+        }
+        return append(s, "}}\n");
+    }
+    s = nnodes > 0
+        ? pm_printf_alloc("timing: %d rank(s) on %d node(s), %llu bundle bytes; seconds, min .. max over ranks\n",
+                          nranks, nnodes, (unsigned long long)bytes)
+        : pm_printf_alloc("timing: %d rank(s), no bundles; seconds, min .. max over ranks\n", nranks);
+    for (int i = 0; i < PM_NPHASES; i++) {
+        int sub = i == PM_PHASE_READ || i == PM_PHASE_BCAST || i == PM_PHASE_UNPACK;
+        char *p = pm_printf_alloc("timing:   %s%-*s %9.3f .. %9.3f\n", sub ? "  " : "",
+                                  sub ? 10 : 12, phase_name[i], min[i], max[i]);
+        s = append(s, p);
+        free(p);
+    }
+    return s;
+}
+
+/* Write all of buf to fd. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* PATH appears complete or not at all: temp file in the same directory,
+ * then rename. */
+static int write_file(const char *path, const char *text)
+{
+    char *tmp = pm_printf_alloc("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) {
+        pm_error(path, "PYTHON_MPI_TIMING: out of memory");
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd < 0) {
+        pm_error(path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
+    } else if (write_all(fd, text, strlen(text)) != 0) {
+        pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
+    } else if (close(fd) != 0) {
+        fd = -1;
+        pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
+    } else if ((fd = -1, rename(tmp, path) != 0)) {
+        pm_error(path, "PYTHON_MPI_TIMING: cannot rename into place: %s", strerror(errno));
+    } else {
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int pm_timing_report(const pm_timing *t, MPI_Comm comm, enum pm_timing_mode mode,
+                     const char *path)
+{
+    if (mode == PM_TIMING_OFF)
+        return 0;
+    int rank, size;
+    double min[PM_NPHASES], max[PM_NPHASES];
+    if (pm_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank") ||
+        pm_mpi_check(MPI_Comm_size(comm, &size), "MPI_Comm_size") ||
+        pm_mpi_check(MPI_Reduce(t->t, min, PM_NPHASES, MPI_DOUBLE, MPI_MIN, 0, comm), "MPI_Reduce") ||
+        pm_mpi_check(MPI_Reduce(t->t, max, PM_NPHASES, MPI_DOUBLE, MPI_MAX, 0, comm), "MPI_Reduce"))
+        return -1;
+    if (rank != 0)
+        return 0;
+    char *text = pm_timing_format(min, max, size, t->nnodes, t->bytes, mode);
+    if (!text) {
+        pm_error(NULL, "PYTHON_MPI_TIMING: out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (path) {
+        rc = write_file(path, text);
+    } else {
+        /* One write per line, each with our prefix, like every message. */
+        char *line = text;
+        for (char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+            *nl = '\0';
+            if (mode == PM_TIMING_JSON)
+                fprintf(stderr, "%s\n", line);
+            else
+                fprintf(stderr, "%s: %s\n", pm_log_prog(), line);
+        }
+        fflush(stderr);
+    }
+    free(text);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* spawn_tree.h - MPI_Comm_spawn children of python-mpi run on the parent's
+ * node-local tree (see spawn_tree.c for how it is passed on). */
+#ifndef PM_SPAWN_TREE_H
+#define PM_SPAWN_TREE_H
+
+#include <mpi.h>
+
+/* The argument a spawning python-mpi puts first for its python-mpi children. */
+#define PM_SPAWN_FLAG "--python-mpi-tree="
+
+/* The tree this process runs on (copied), passed on to python-mpi processes
+ * it spawns; NULL: nothing is passed.  0, or -1 after printing why. */
+int pm_spawn_set_tree(const char *dir);
+
+/* After MPI is started: if this process was spawned and argv[1] is the
+ * flag, remove it from argc/argv and return the tree (malloc'd); else NULL. */
+char *pm_spawn_take_tree(int *argc, char **argv);
+
+#endif
