@@ -17,6 +17,9 @@ DESTDIR    ?=
 ifeq ($(MPI),openmpi)
 BUILD_SUFFIX := -openmpi
 endif
+ifeq ($(STATIC_PYTHON),1)
+BUILD_SUFFIX := $(BUILD_SUFFIX)-static
+endif
 ifeq ($(SANITIZE),1)
 BUILD      ?= build-san$(BUILD_SUFFIX)
 # MPI and libpython are not built for leak checking; ASan/UBSan still check ours.
@@ -39,7 +42,18 @@ PY_PC       = python3-embed
 MPI_CFLAGS  = $(shell pkg-config --cflags $(MPI_PC))
 MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
 PY_CFLAGS   = $(shell pkg-config --cflags $(PY_PC))
+ifeq ($(STATIC_PYTHON),1)
+# libpython linked in: start-up maps no libpython from the (shared) file
+# system (Debian's position-independent archive, since we build PIE).
+# Extension modules find the C API in the executable, so it
+# exports its symbols, as python3 does (LINKFORSHARED).
+PY_LIBPL    = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBPL"))')
+PY_LIBS     = $(PY_LIBPL)/libpython$(PY_VER)-pic.a -Wl,--export-dynamic \
+              $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_config_var("MODLIBS"), s.get_config_var("LIBS"), s.get_config_var("SYSLIBS"))')
+PY_VER      = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+else
 PY_LIBS     = $(shell pkg-config --libs $(PY_PC))
+endif
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
 AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
 PY_HOME     = $(shell $(PYTHON) -c 'import sys; print(sys.base_prefix)')

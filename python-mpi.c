@@ -25,6 +25,7 @@
 #include "timing.h"
 #include "topology.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,37 @@ static int has_stdlib(const char *dir)
     int ok = os_py && stat(os_py, &st) == 0;
     free(os_py);
     return ok;
+}
+
+/* A tree that holds another Python's standard library (lib/python3.N/os.py
+ * for N other than ours) would start, then fail inside Python in obscure
+ * ways; say so before Python starts.  One readdir of a node-local dir. */
+static int check_tree_python(const char *dir)
+{
+    if (has_stdlib(dir))
+        return 0;
+    char *lib = pm_path_join(dir, "lib");
+    DIR *d = lib ? opendir(lib) : NULL;
+    int bad = 0;
+    for (struct dirent *e; d && !bad && (e = readdir(d));) {
+        int major, minor, n = 0;
+        if (sscanf(e->d_name, "python%d.%d%n", &major, &minor, &n) != 2 || e->d_name[n])
+            continue;
+        char *os_py = pm_printf_alloc("%s/%s/os.py", lib, e->d_name);
+        struct stat st;
+        if (os_py && stat(os_py, &st) == 0) {
+            pm_error(dir, "the bundles carry the standard library of Python %d.%d (lib/%s), but "
+                     "python-mpi embeds Python %d.%d: make the runtime bundle with this "
+                     "python-mpi's pkgroot", major, minor, e->d_name, PY_MAJOR_VERSION,
+                     PY_MINOR_VERSION);
+            bad = 1;
+        }
+        free(os_py);
+    }
+    if (d)
+        closedir(d);
+    free(lib);
+    return bad ? -1 : 0;
 }
 
 /* Environment for Python and for any process it starts (sys.executable
@@ -223,6 +255,13 @@ int main(int argc, char **argv)
         }
         staged = 1;
         tree = stage.dir;
+        int wrong_python = topo.node_rank == 0 && check_tree_python(tree) != 0;   /* leaders say why */
+        if (pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0) {
+            (void)pm_stage_discard(&stage, &topo);
+            pm_topology_free(&topo);
+            MPI_Finalize();
+            return 1;
+        }
         timing.t[PM_PHASE_STAGE] = pm_now() - t0;
         timing.t[PM_PHASE_READ] = st.t_read;
         timing.t[PM_PHASE_BCAST] = st.t_bcast;

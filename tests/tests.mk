@@ -4,6 +4,7 @@
 #   make mpi-tests      mpiexec runs of python-mpi and bcast, tests/mpi/
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
+#   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
 #   make check-build    all of them (make check = deps + this)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -31,6 +32,11 @@ script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot bash tests/pkgroot/test_pkgroot.sh
 	@bash tests/scripts/test_activate.sh
 
+# The STATIC_PYTHON=1 variant, built in its own directory.
+static-tests:
+	@$(MAKE) --no-print-directory STATIC_PYTHON=1 all
+	@MPIEXEC=$(MPIEXEC) BUILD=build$(BUILD_SUFFIX)-static bash tests/mpi/test_static_python.sh
+
 mpi4py-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi4py/test_mpi4py.sh
 
@@ -49,6 +55,7 @@ check-build: all
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory mpi-tests
 	@$(MAKE) --no-print-directory script-tests
+	@$(MAKE) --no-print-directory static-tests
 	@$(MAKE) --no-print-directory cluster-tests
 endif
 

@@ -224,6 +224,10 @@ bad "missing chroot" "$TMP/no-such-chroot: cannot use as PYTHON_MPI_CHROOT: No s
     env PYTHON_MPI_CHROOT=$TMP/no-such-chroot PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "bad PYTHON_MPI_CHUNK" "PYTHON_MPI_CHUNK='abc'" \
     env PYTHON_MPI_CHUNK=abc PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+mkdir -p "$TMP/py39/lib/python3.9" && : > "$TMP/py39/lib/python3.9/os.py"
+"$BIN/pkgroot" dir "$ROOT/py39.tar" "$TMP/py39" --at . >/dev/null || t_fail "pkgroot dir py39"
+bad "a runtime bundle of another Python" "rank 0 on [^:]+: $SHM/python-mpi-[0-9]+/[^:]+: the bundles carry the standard library of Python 3.9 \\(lib/python3.9\\), but python-mpi embeds Python 3.11" \
+    env PYTHON_MPI_PACKAGES=py39.tar "$MPIEXEC" -n 2 "$PM" -c pass
 bad "bad PYTHON_MPI_TIMING" "PYTHON_MPI_TIMING='yes': expected 0, 1, text, json or json:PATH" \
     env PYTHON_MPI_TIMING=yes PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "PYTHON_MPI_TIMING=json:PATH in a missing directory" "$TMP/no-such-dir/t.json: PYTHON_MPI_TIMING: cannot create: No such file" \
