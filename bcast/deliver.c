@@ -19,6 +19,7 @@
 #include "cache.h"
 #include "chunk.h"
 #include "log.h"
+#include "relocate.h"
 #include "mpi_util.h"
 #include "unpack.h"
 
@@ -360,6 +361,14 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
          * a collective skipped by some ranks would hang the others. */
         int r = deliver_one(t, bundles->paths[i], destdir, bufs, chunk, st, &ids[i], &digests[i]);
         failed = pm_agree_failed(t->world, r != 0);
+    }
+    /* Every rank has voted after its share of the last bundle, so each
+     * node's tree is complete: install prefixes can be rewritten now. */
+    if (!failed) {
+        long n = leader ? pm_relocate_tree(destdir) : 0;
+        if (n > 0)
+            pm_info(2, "%s: %ld file(s) relocated", destdir, n);
+        failed = pm_agree_failed(t->world, n < 0);
     }
     /* Stamps only once every node holds every bundle (see cache.h). */
     if (leader && ids && digests)

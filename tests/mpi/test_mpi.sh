@@ -181,6 +181,22 @@ if PYTHON_MPI_TIMING=json:$TMP/timing.json run -n 2 "$PM" -c pass && json_ok "$T
     t_ok "PYTHON_MPI_TIMING=json:PATH writes the report to PATH (complete, no temp left)"
 else t_fail "PYTHON_MPI_TIMING=json:PATH" "$(cat "$TMP/err" "$TMP/timing.json")"; fi
 
+# --- relocation (conda-style prefixes rewritten to the node's tree) --------
+mkdir -p "$TMP/reloc/etc" "$TMP/reloc/.python-mpi-relocate"
+printf 'root=/opt/conda/envs/demo\nlib=/opt/conda/envs/demo/lib\n' > "$TMP/reloc/etc/conf.txt"
+printf 'python-mpi-relocate 1\nprefix /opt/conda/envs/demo\ntext etc/conf.txt\n' > "$TMP/reloc/.python-mpi-relocate/demo"
+"$BIN/pkgroot" dir "$ROOT/reloc.tar.zst" "$TMP/reloc" --at . >/dev/null || t_fail "pkgroot dir reloc"
+if PYTHON_MPI_PACKAGES=runtime.tar.zst:reloc.tar.zst run -n 2 "$PM" -c '
+import os, sys
+conf = open(os.path.join(sys.prefix, "etc/conf.txt")).read()
+assert conf == "root=%s\nlib=%s/lib\n" % (sys.prefix, sys.prefix), conf
+assert not os.path.exists(os.path.join(sys.prefix, ".python-mpi-relocate"))
+print("relocated")' && [ "$(grep -c '^relocated$' "$TMP/out")" = 2 ]; then
+    t_ok "a bundle's relocation manifest rewrites its install prefix to the node's tree, then goes"
+else t_fail "relocation" "$(cat "$TMP/out" "$TMP/err")"; fi
+printf 'python-mpi-relocate 1\nprefix /opt/conda/envs/demo\ntext ../../etc/passwd\n' > "$TMP/reloc/.python-mpi-relocate/demo"
+"$BIN/pkgroot" dir "$ROOT/badreloc.tar.zst" "$TMP/reloc" --at . >/dev/null || t_fail "pkgroot dir badreloc"
+
 # --- bad input ----------------------------------------------------------
 # bad NAME EXPECT_REGEX CMD...: non-zero within the timeout, exactly one
 # error line matching EXPECT_REGEX, and nothing left in the chroot.
@@ -228,6 +244,8 @@ mkdir -p "$TMP/py39/lib/python3.9" && : > "$TMP/py39/lib/python3.9/os.py"
 "$BIN/pkgroot" dir "$ROOT/py39.tar" "$TMP/py39" --at . >/dev/null || t_fail "pkgroot dir py39"
 bad "a runtime bundle of another Python" "rank 0 on [^:]+: $SHM/python-mpi-[0-9]+/[^:]+: the bundles carry the standard library of Python 3.9 \\(lib/python3.9\\), but python-mpi embeds Python 3.11" \
     env PYTHON_MPI_PACKAGES=py39.tar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "a relocation manifest naming a path outside the tree" "rank 0 on [^:]+: $SHM/python-mpi-[0-9]+/[^:]+/.python-mpi-relocate/demo: line 3: '../../etc/passwd' is not a path inside the tree" \
+    env PYTHON_MPI_PACKAGES=runtime.tar.zst:badreloc.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "bad PYTHON_MPI_TIMING" "PYTHON_MPI_TIMING='yes': expected 0, 1, text, json or json:PATH" \
     env PYTHON_MPI_TIMING=yes PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "PYTHON_MPI_TIMING=json:PATH in a missing directory" "$TMP/no-such-dir/t.json: PYTHON_MPI_TIMING: cannot create: No such file" \
