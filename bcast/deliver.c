@@ -261,7 +261,7 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR])
 /* Every rank.  Returns 0 if this rank did its share (nothing, for a
  * non-leader and a single-stream bundle); 1 if it failed locally; 2 if the
  * failure is shared by all (source or MPI). */
-static int deliver_one(const pm_topology *t, const char *path, const char *destdir,
+static int deliver_one(const pm_topology *t, const char *path, const char *destdir, pm_links *links,
                        unsigned char *bufs[2], size_t chunk, pm_deliver_stats *st,
                        pm_bundle_id *id, uint64_t *digest)
 {
@@ -292,8 +292,8 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
 
     pm_unpack_stats us;
     double t0 = pm_now();
-    int urc = s.parts ? pm_unpack_parts(destdir, path, pull, &s, t->node_rank, t->node_size, &us)
-                      : pm_unpack(destdir, path, pull, &s, &us);
+    int urc = s.parts ? pm_unpack_parts(destdir, path, pull, &s, t->node_rank, t->node_size, links, &us)
+                      : pm_unpack(destdir, path, pull, &s, links, &us);
     /* Keep pace with the others through the rest of the chunks. */
     while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
         (void)next_chunk(&s);
@@ -334,7 +334,7 @@ int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
 }
 
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
-               size_t chunk, pm_deliver_stats *stats)
+               int fresh, size_t chunk, pm_deliver_stats *stats)
 {
     pm_deliver_stats local;
     pm_deliver_stats *st = stats ? stats : &local;
@@ -353,17 +353,31 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     if (!failed && (!ids || !digests))
         pm_error(NULL, "out of memory");
     failed = failed || pm_agree_failed(t->world, !ids || !digests);
+    pm_links *links = fresh ? pm_links_new() : NULL;
+    if (!failed && fresh && !links)
+        pm_error(NULL, "out of memory");
+    failed = pm_agree_failed(t->world, failed || (fresh && !links));
     int leader = t->leaders != MPI_COMM_NULL;
     if (!failed && leader)
         pm_cache_begin(destdir);
     for (size_t i = 0; !failed && i < bundles->n; i++) {
         /* Every rank votes after every bundle, whatever happened to it:
          * a collective skipped by some ranks would hang the others. */
-        int r = deliver_one(t, bundles->paths[i], destdir, bufs, chunk, st, &ids[i], &digests[i]);
+        int r = deliver_one(t, bundles->paths[i], destdir, links, bufs, chunk, st, &ids[i], &digests[i]);
         failed = pm_agree_failed(t->world, r != 0);
     }
     /* Every rank has voted after its share of the last bundle, so each
-     * node's tree is complete: install prefixes can be rewritten now. */
+     * node's files are all in place: the links can be made, and then
+     * install prefixes rewritten. */
+    if (!failed) {   /* collective: freshness can differ between nodes */
+        double t_links = pm_now();
+        long n = pm_links_create(links, destdir);
+        if (n > 0)
+            pm_info(2, "%s: %ld symbolic link(s) made", destdir, n);
+        failed = pm_agree_failed(t->world, n < 0);
+        st->t_links = pm_now() - t_links;
+    }
+    pm_links_free(links);
     if (!failed) {
         long n = leader ? pm_relocate_tree(destdir) : 0;
         if (n > 0)

@@ -16,19 +16,22 @@ typedef struct pm_deliver_stats {
     double t_read;      /* rank 0: reading bundles */
     double t_bcast;     /* time in broadcasts */
     double t_unpack;    /* the rest of the leader's time: extraction */
+    double t_links;     /* of which making the deferred symbolic links */
     double t_total;
     uint64_t bytes;     /* bundle bytes delivered */
     uint64_t entries;   /* entries unpacked on this node */
 } pm_deliver_stats;
 
-/* Collective over t->world.  Leaders unpack every bundle into destdir,
- * which must exist on each node.  Returns 0 when every rank succeeded and 1
- * otherwise, the same on every rank; whoever saw a problem printed it. */
 /* Collective: rank 0 checks that it can open every bundle, before any
  * directory is made.  Returns 0 or 1 on every rank, like pm_deliver. */
 int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles);
 
+/* Collective over t->world.  Leaders unpack every bundle into destdir,
+ * which must exist on each node; fresh: destdir was created empty for this
+ * delivery, so symbolic links can be made last (links.h).  Then prefixes
+ * are relocated (relocate.h).  Returns 0 when every rank succeeded and 1
+ * otherwise, the same on every rank; whoever saw a problem printed it. */
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
-               size_t chunk, pm_deliver_stats *stats);
+               int fresh, size_t chunk, pm_deliver_stats *stats);
 
 #endif

@@ -7,6 +7,7 @@
 #include "reaper.h"
 #include "strutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -34,6 +35,19 @@ static int ensure_prefix(const char *dir, int *created)
         return -1;
     }
     return 0;
+}
+
+/* Nothing in dir (or it cannot be read: then not "empty"). */
+static int is_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int empty = 1;
+    for (struct dirent *e; empty && (e = readdir(d));)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
 }
 
 static char *chroot_userdir(const char *chroot)
@@ -112,6 +126,13 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
         failed = pm_agree_failed(t->world, 0);
     }
     free(name);
+    /* Empty now, so no link in it until this delivery makes its own: every
+     * rank of the node must know (links.h).  The leader looks. */
+    if (!failed) {
+        s->fresh = t->leaders != MPI_COMM_NULL && (s->created || is_empty_dir(s->dir));
+        failed = pm_agree_failed(t->world, pm_mpi_check(MPI_Bcast(&s->fresh, 1, MPI_INT, 0, t->node),
+                                                        "MPI_Bcast(fresh)") != MPI_SUCCESS);
+    }
     if (failed) {
         pm_stage_discard(s, t);
         return 1;

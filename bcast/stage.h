@@ -11,7 +11,9 @@
 typedef struct pm_stage {
     char *dir;       /* absolute path, the same on every node; owned */
     int owned;       /* a fresh per-run directory: removed at the end */
-    int created;     /* this run created it: removed if delivery fails */
+    int created;     /* this run created it: removed if delivery fails
+                      * (known to leaders only) */
+    int fresh;       /* empty when opened, on this node (every rank) */
     int reaper_fd;   /* leaders of a created directory: see reaper.h */
     int lock_fd;     /* leaders of a fresh run directory: see pm_run_lock */
 } pm_stage;

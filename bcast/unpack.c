@@ -74,42 +74,59 @@ static la_ssize_t read_cb(struct archive *a, void *client, const void **buf)
     return n;
 }
 
-/* Validate the entry, rewrite its paths under destdir and sanitize its
- * mode.  Returns 0, or -1 after printing why the entry is refused. */
-static int prepare_entry(struct archive_entry *e, const char *destdir, const char *label)
+int pm_entry_check(struct archive_entry *e, char **why)
 {
+    *why = NULL;
     const char *name = archive_entry_pathname(e);
     if (!name || !*name) {
-        pm_error(label, "entry with an empty name");
+        *why = strdup("entry with an empty name");
         return -1;
     }
     if (pm_path_is_contained(NULL, name) != 0) {
-        pm_error(label, "entry '%s': path leads outside the destination", name);
+        *why = strdup("path leads outside the destination");
         return -1;
     }
     mode_t type = archive_entry_filetype(e);
     const char *hard = archive_entry_hardlink(e);
     if (hard) {
         if (pm_path_is_contained(NULL, hard) != 0) {
-            pm_error(label, "entry '%s': hard link to '%s' leads outside the destination",
-                     name, hard);
+            *why = pm_printf_alloc("hard link to '%s' leads outside the destination", hard);
             return -1;
         }
     } else if (type == AE_IFLNK) {
         const char *target = archive_entry_symlink(e);
         if (!target || pm_path_is_contained(name, target) != 0) {
-            pm_error(label, "entry '%s': symbolic link to '%s' leads outside the destination",
-                     name, target ? target : "");
+            *why = pm_printf_alloc("symbolic link to '%s' leads outside the destination",
+                                   target ? target : "");
             return -1;
         }
     } else if (type != AE_IFREG && type != AE_IFDIR) {
-        pm_error(label, "entry '%s': refusing to create a %s", name,
-                 type == AE_IFIFO ? "FIFO" :
-                 type == AE_IFCHR ? "character device" :
-                 type == AE_IFBLK ? "block device" :
-                 type == AE_IFSOCK ? "socket" : "special file");
+        *why = pm_printf_alloc("refusing to create a %s",
+                               type == AE_IFIFO ? "FIFO" :
+                               type == AE_IFCHR ? "character device" :
+                               type == AE_IFBLK ? "block device" :
+                               type == AE_IFSOCK ? "socket" : "special file");
         return -1;
     }
+    return 0;
+}
+
+/* Validate the entry, rewrite its paths under destdir and sanitize its
+ * mode.  Returns 0, or -1 after printing why the entry is refused. */
+static int prepare_entry(struct archive_entry *e, const char *destdir, const char *label)
+{
+    char *why;
+    if (pm_entry_check(e, &why) != 0) {
+        const char *name = archive_entry_pathname(e);
+        const char *reason = why ? why : "refused (out of memory saying why)";
+        if (!name || !*name)
+            pm_error(label, "%s", reason);
+        else
+            pm_error(label, "entry '%s': %s", name, reason);
+        free(why);
+        return -1;
+    }
+    mode_t type = archive_entry_filetype(e);
 
     /* Nothing in a shared /dev/shm should be set-id or writable by others;
      * the owner always keeps rwx on directories so the tree can be removed. */
@@ -166,7 +183,7 @@ static int copy_data(struct archive *in, struct archive *out, const char *label,
 }
 
 int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-              pm_unpack_stats *stats)
+              pm_links *links, pm_unpack_stats *stats)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
@@ -187,10 +204,12 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
         goto done;
     }
     /* libarchive's own guards on top of ours: no absolute paths, no "..",
-     * never write through a symlink an earlier entry planted. */
+     * and, unless links are deferred (links.h: then none exists to write
+     * through), never write through a symlink an earlier entry planted. */
     int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
+                ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
+    if (!links)
+        flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS;
     if (archive_write_disk_set_options(out, flags) != ARCHIVE_OK) {
         pm_error(label, "libarchive: %s", archive_error_string(out));
         goto done;
@@ -230,6 +249,12 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
         }
         if (prepare_entry(e, destdir, label) != 0)
             goto done;
+        if (links && archive_entry_filetype(e) == AE_IFLNK && !archive_entry_hardlink(e)) {
+            if (pm_links_add(links, label, name, archive_entry_symlink(e)) != 0)
+                goto done;
+            st->entries++;
+            continue;
+        }
         if (archive_write_header(out, e) != ARCHIVE_OK) {
             write_error(out, label, name, destdir);
             goto done;
@@ -304,7 +329,7 @@ static int take_part(uint64_t *load, int nranks, la_int64_t size)
 }
 
 int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                    int myrank, int nranks, pm_unpack_stats *stats)
+                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
@@ -341,7 +366,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
             }
         } else if (take_part(load, nranks, archive_entry_size(e)) == myrank) {
             pm_unpack_stats ps_part;
-            int urc = pm_unpack(destdir, label, outer_pull, outer, &ps_part);
+            int urc = pm_unpack(destdir, label, outer_pull, outer, links, &ps_part);
             if (urc == -2 && !ps.pull_failed)
                 pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
             if (urc != 0)
@@ -385,12 +410,19 @@ int pm_unpack_memory(const char *destdir, const char *label, const void *data,
                      size_t len, pm_unpack_stats *stats)
 {
     mem_src m = {data, len, 0};
-    return pm_unpack(destdir, label, mem_pull, &m, stats);
+    return pm_unpack(destdir, label, mem_pull, &m, NULL, stats);
+}
+
+int pm_unpack_memory_links(const char *destdir, const char *label, const void *data,
+                           size_t len, pm_links *links)
+{
+    mem_src m = {data, len, 0};
+    return pm_unpack(destdir, label, mem_pull, &m, links, NULL);
 }
 
 int pm_unpack_parts_memory(const char *destdir, const char *label, const void *data,
                            size_t len, int myrank, int nranks)
 {
     mem_src m = {data, len, 0};
-    return pm_unpack_parts(destdir, label, mem_pull, &m, myrank, nranks, NULL);
+    return pm_unpack_parts(destdir, label, mem_pull, &m, myrank, nranks, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * Every input is a would-be bundle: it goes through the same libarchive
  * reader, entry checks and disk writer as a broadcast bundle, into a
  * scratch directory that is emptied after each input.  Any write outside
- * it is caught by the check below; memory errors by ASan/UBSan. */
+ * it is caught by the check below; memory errors by ASan/UBSan.  Each
+ * input runs with links made as they come and with links made last. */
 #include "jobdir.h"
 #include "unpack.h"
 
@@ -34,16 +35,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(scratch, len, "%s/dest", base);
         snprintf(canary, len, "%s/canary", base);
     }
-    if (mkdir(scratch, 0700) != 0)
-        abort();
-    if (pm_is_parts_bundle(data, size))
-        (void)pm_unpack_parts_memory(scratch, "fuzz-input", data, size, 0, 1);
-    else
-        (void)pm_unpack_memory(scratch, "fuzz-input", data, size, NULL);
-    struct stat st;
-    if (lstat(canary, &st) == 0)
-        abort(); /* an entry escaped the destination */
-    if (pm_rmtree(scratch) != 0)
-        abort();
+    /* Twice: links made as they come (libarchive's guard), and links made
+     * last (links.h), the delivery path into a fresh directory. */
+    for (int deferred = 0; deferred < 2; deferred++) {
+        if (mkdir(scratch, 0700) != 0)
+            abort();
+        pm_links *links = deferred ? pm_links_new() : NULL;
+        if (deferred && !links)
+            abort();
+        int rc;
+        if (pm_is_parts_bundle(data, size))
+            rc = pm_unpack_parts_memory(scratch, "fuzz-input", data, size, 0, 1);
+        else if (deferred)
+            rc = pm_unpack_memory_links(scratch, "fuzz-input", data, size, links);
+        else
+            rc = pm_unpack_memory(scratch, "fuzz-input", data, size, NULL);
+        if (rc == 0 && links)
+            (void)pm_links_create(links, scratch);
+        pm_links_free(links);
+        struct stat st;
+        if (lstat(canary, &st) == 0)
+            abort(); /* an entry escaped the destination */
+        if (pm_rmtree(scratch) != 0)
+            abort();
+    }
     return 0;
 }

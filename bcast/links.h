@@ -1,0 +1,28 @@
+/* links.h - symbolic links of a delivery, created after everything else.
+ *
+ * While the bundles of a delivery are extracted into a fresh directory, no
+ * symbolic link exists in it, so no entry can be written through one; the
+ * unpacker then needs no per-entry guard against that (libarchive's
+ * SECURE_SYMLINKS, an lstat and an open of every path component of every
+ * entry: about half of all the system calls of an unpack).  The links,
+ * checked like every entry when read, are recorded instead and made at the
+ * end, each parent directory opened without following links, so a link
+ * still never leads a later one outside the tree. */
+#ifndef PM_LINKS_H
+#define PM_LINKS_H
+
+typedef struct pm_links pm_links;
+
+pm_links *pm_links_new(void);
+void pm_links_free(pm_links *l);
+
+/* Remember a link (path relative to the tree, target as in the bundle);
+ * label names the bundle.  0, or -1 after printing why (out of memory). */
+int pm_links_add(pm_links *l, const char *label, const char *path, const char *target);
+
+/* Create every remembered link under destdir, in the order added, making
+ * missing parent directories; then forget them.  Returns the number made,
+ * or -1 after printing one line naming the bundle and the entry. */
+long pm_links_create(pm_links *l, const char *destdir);
+
+#endif
