@@ -126,11 +126,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/demo.sh
 
+MAN_PAGES  := $(wildcard docs/man/*.1)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 scripts/activate.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
-	install -m 0755 scripts/job-slurm.sh scripts/job-mpiexec.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
+	install -m 0755 scripts/job-slurm.sh scripts/job-pbs-aprun.sh scripts/job-mpiexec.sh \
+	    $(DESTDIR)$(PREFIX)/share/python-mpi/
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf $(BUILD)

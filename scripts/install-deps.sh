@@ -7,7 +7,7 @@ set -eu
 [ $# -gt 0 ] || set -- mpich
 pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
       libpython3-dev python3-numpy zstd strace util-linux procps bc
-      clang libclang-rt-14-dev zsh"
+      clang libclang-rt-14-dev zsh shellcheck groff-base"
 for mpi in "$@"; do
     case $mpi in
         mpich) pkgs="$pkgs mpich libmpich-dev" ;;

@@ -3,15 +3,37 @@
 #SBATCH --nodes=64
 #SBATCH --ntasks-per-node=32
 #SBATCH --time=00:30:00
-# job-slurm.sh - a Slurm job: unpack the Python runtime once per node with
-# bcast, run several python-mpi programs on it, clean up.
-#   sbatch job-slurm.sh    (edit PY and PREFIX below)
-set -eu
-PY=${PY:-$HOME/py-bundles}                      # made with: pkgroot python $PY/runtime.tar.zst numpy
-PREFIX=/dev/shm/$USER-py-$SLURM_JOB_ID
-source "$(dirname "$(command -v python-mpi)")/../share/python-mpi/activate.sh" \
-    "$PREFIX" "srun --ntasks-per-node=1 -n $SLURM_JOB_NUM_NODES"
+# job-slurm.sh - a Slurm job template (srun).  Edit PY, APP and the
+# #SBATCH lines; then `sbatch job-slurm.sh`.
+#   (a) one run:      python-mpi broadcasts the bundles itself at start-up;
+#   (b) many runs:    bcast unpacks them once per node (activate.sh), every
+#                     run starts on the node-local copy, cleanup at exit.
+# LAUNCH (all ranks) and LAUNCH_NODES (one rank per node) name the launcher,
+# so the template can be tried without Slurm (tests/scripts does).
+set -euo pipefail
+PY=${PY:-$HOME/py-bundles}          # made once: pkgroot python $PY/runtime.ptar numpy
+RUNTIME=${RUNTIME:-runtime.ptar}
+PACKAGES=${PACKAGES:-}              # optional: colon-separated user bundles in $PY
+APP=${APP:-my_analysis.py}
+: "${SLURM_JOB_ID:?job-slurm.sh: not inside a Slurm job (SLURM_JOB_ID unset)}"
+: "${SLURM_JOB_NUM_NODES:?job-slurm.sh: SLURM_JOB_NUM_NODES unset}"
+LAUNCH=${LAUNCH:-srun}
+LAUNCH_NODES=${LAUNCH_NODES:-srun --ntasks-per-node=1 -n $SLURM_JOB_NUM_NODES}
+SHARE=${PYTHON_MPI_SHARE:-$(dirname "$(command -v python-mpi)")/../share/python-mpi}
+
+bundles=$RUNTIME${PACKAGES:+:$PACKAGES}
+IFS=: read -r -a list <<< "$bundles"
+for b in "${list[@]}"; do
+    [ -r "$PY/$b" ] || { echo "job-slurm.sh: $PY/$b: bundle missing or unreadable" >&2; exit 1; }
+done
+
+# (a) one run: rank 0 reads the bundles, every node gets them over MPI.
+PYTHON_MPI_PKGROOT=$PY PYTHON_MPI_PACKAGES=$bundles $LAUNCH python-mpi "$APP" --step 0
+
+# (b) several runs on one unpack per node.
+source "$SHARE/activate.sh" "/dev/shm/${USER:-$(id -un)}-py-$SLURM_JOB_ID" "$LAUNCH_NODES"
 trap python_mpi_cleanup EXIT
-bcast -t "$PY/runtime.tar.zst"
-srun python-mpi my_analysis.py --step 1
-srun python-mpi my_analysis.py --step 2
+python_mpi_runtime "$PY/$RUNTIME"
+for b in "${list[@]:1}"; do python_mpi_packages "$PY/$b"; done
+$LAUNCH python-mpi "$APP" --step 1
+$LAUNCH python-mpi "$APP" --step 2

@@ -31,6 +31,7 @@ cluster-tests: all
 script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot bash tests/pkgroot/test_pkgroot.sh
 	@bash tests/scripts/test_activate.sh
+	@BUILD=$(BUILD) bash tests/scripts/test_jobs.sh
 
 # The STATIC_PYTHON=1 variant, built in its own directory.
 static-tests:

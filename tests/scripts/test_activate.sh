@@ -59,14 +59,20 @@ done
 D=$TMP/destdir
 if make -s -C "$REPO" install PREFIX=/opt/pympi DESTDIR="$D" BUILD="$BUILD" >/dev/null 2>&1 &&
    [ -x "$D/opt/pympi/bin/python-mpi" ] && [ -x "$D/opt/pympi/bin/bcast" ] && [ -x "$D/opt/pympi/bin/pkgroot" ] &&
-   [ -f "$D/opt/pympi/share/python-mpi/activate.sh" ] && [ -x "$D/opt/pympi/share/python-mpi/job-slurm.sh" ]; then
-    t_ok "make install honours PREFIX and DESTDIR"
+   [ -f "$D/opt/pympi/share/python-mpi/activate.sh" ] && [ -x "$D/opt/pympi/share/python-mpi/job-slurm.sh" ] &&
+   [ -x "$D/opt/pympi/share/python-mpi/job-pbs-aprun.sh" ] && [ -x "$D/opt/pympi/share/python-mpi/job-mpiexec.sh" ] &&
+   [ -f "$D/opt/pympi/share/man/man1/python-mpi.1" ] && [ -f "$D/opt/pympi/share/man/man1/bcast.1" ]; then
+    t_ok "make install honours PREFIX and DESTDIR (programs, activate.sh, job templates, man pages)"
 else t_fail "make install" "$(find "$D" 2>/dev/null | head)"; fi
 out=$(env -u PYTHON_MPI_BIN bash -c 'source "$1" /dev/shm/x "mpiexec.mpich -n 2" && type bcast | grep -o "_pm_launch.*"; echo "$_PM_BCAST"' x "$D/opt/pympi/share/python-mpi/activate.sh" 2>&1)
 [ "$(printf '%s\n' "$out" | tail -n 1)" = "$D/opt/pympi/bin/bcast" ] &&
     t_ok "an installed activate.sh finds the installed bcast" || t_fail "installed activate.sh" "$out"
 
-t_check "job templates are valid bash" bash -n "$REPO/scripts/job-slurm.sh" "$REPO/scripts/job-mpiexec.sh"
+for j in "$REPO"/scripts/job-*.sh; do t_check "$(basename "$j") is valid bash" bash -n "$j"; done
+for m in "$REPO"/docs/man/*.1; do
+    out=$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -ww -z "$m" 2>&1)
+    [ -z "$out" ] && t_ok "man page $(basename "$m") renders without warnings" || t_fail "man page $(basename "$m")" "$out"
+done
 out=$(sh "$REPO/scripts/install-deps.sh" 2>&1); rc=$?
 [ $rc = 0 ] && [ "$out" = "deps: all present" ] && t_ok "install-deps.sh is quiet when everything is present" || t_fail "install-deps" "$out"
 t_done scripts
