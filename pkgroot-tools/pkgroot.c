@@ -2,14 +2,22 @@
  *
  *   pkgroot python OUT [--full-stdlib] [PACKAGE...]   runtime bundle
  *   pkgroot dir OUT DIR [--at PATH]                   a directory's contents
+ *   pkgroot pip OUT [-r FILE]... [SPEC...]            offline pip install (maker_pip.c)
+ *   pkgroot venv OUT VENVDIR                          a venv's packages (maker_venv.c)
+ *   pkgroot conda OUT PREFIX                          a conda prefix, relocatable (maker_conda.c)
+ *   pkgroot verify BUNDLE                             safety, size, Python match (verify.c)
  *   pkgroot ls BUNDLE                                 list a bundle
  *
  * Bundles unpack so that the unpacked root works as python-mpi's home:
  * lib/pythonX.Y (the standard library) and the site directory Debian's
  * site.py adds for that prefix (lib/python3/dist-packages). */
+#include "exclude.h"
 #include "log.h"
+#include "makers.h"
+#include "pyembed.h"
 #include "pyinfo.h"
 #include "strutil.h"
+#include "verify.h"
 #include "writer.h"
 
 #include <archive.h>
@@ -27,6 +35,11 @@
 static const char usage[] =
     "usage: pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
     "       pkgroot [-v] dir OUT DIR [--at PATH]\n"
+    "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
+    "       pkgroot [-v] venv OUT VENVDIR [--keep-installers]\n"
+    "       pkgroot [-v] conda OUT PREFIX [--keep-static] [--keep-include] [--keep-conda-meta]\n"
+    "                                     [--full-stdlib]\n"
+    "       pkgroot verify BUNDLE [--python-mpi PATH] [--max-size SIZE]\n"
     "       pkgroot ls BUNDLE\n"
     "Make bundles for python-mpi (PYTHON_MPI_PACKAGES) and bcast.\n"
     "  python  the standard library and extension modules of the Python that\n"
@@ -35,22 +48,29 @@ static const char usage[] =
     "          --full-stdlib  keep test/, idlelib/, tkinter/, config-* ...\n"
     "  dir     a directory's contents, under the site directory\n"
     "          (lib/python3/dist-packages) unless --at PATH ('.' = the root)\n"
+    "  pip     install offline (pip --no-index) with the embedded Python's\n"
+    "          interpreter into a temporary prefix, and bundle its packages\n"
+    "          and scripts (shebangs: #!/usr/bin/env python3)\n"
+    "  venv    a virtual environment's packages and scripts (same Python\n"
+    "          version); pip/setuptools/wheel left out unless --keep-installers\n"
+    "  conda   a conda prefix: its layout if it has the stdlib, else its\n"
+    "          site-packages as above; files carrying the prefix are listed\n"
+    "          in .python-mpi-relocate/NAME for python-mpi to rewrite\n"
+    "          (conda-meta/, pkgs/, include/, *.a left out: --keep-*)\n"
+    "  pip, venv, conda leave out caches, tests and docs: --keep-caches,\n"
+    "          --keep-tests, --keep-docs keep them\n"
+    "  verify  check a bundle: the unpacker's safety rules, its size against\n"
+    "          /dev/shm (or --max-size), and its Python against python-mpi's\n"
+    "          (--python-mpi PATH: that binary's); problems on stderr, one line\n"
+    "          each; exit 0 ok, 1 problems, 2 usage\n"
     "  ls      each entry: type, mode, size, path; then the totals\n"
-    "  -v      print each path added\n"
+    "  -v      print each path added (makers: and what was left out)\n"
     "OUT's suffix picks the compression: .tar.zst/.tzst (recommended),\n"
     ".ptar (parallel parts), .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .tar.\n"
     "OUT appears only when complete.  Exit 0 ok, 1 failed, 2 usage.\n";
 
 /* A usage error already explained in one line: exit 2, no usage text. */
-#define USAGE_SAID (-2)
-
-/* Parts of the standard library no HPC job imports: tests, GUIs, installers,
- * the static-linking config dir, and site dirs that belong to the host. */
-static const char *const stdlib_skip[] = {
-    "test", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip",
-    "lib2to3/tests", "distutils/tests", "unittest/test", "ctypes/test",
-    "sqlite3/test", "site-packages", "dist-packages", "config-*", NULL,
-};
+#define USAGE_SAID PK_USAGE_SAID
 
 /* Options may follow the command's operands; "--" ends them.  Sets
  * *verbose for -v, *help for -h/--help; keeps the operands in order in
@@ -99,10 +119,14 @@ static int cmd_python(char **args, int n, int verbose)
     pk_pyinfo info;
     if (pk_pyinfo_query(&info, args + 1, n - 1) != 0)
         return 1;
+    if (pk_py_finish() != 0) {
+        pk_pyinfo_free(&info);
+        return 1;
+    }
     pk_writer *w = pk_writer_open(args[0], verbose);
     int ok = w != NULL;
     if (ok)
-        ok = pk_writer_add_tree(w, info.stdlib.src, info.stdlib.dest, full ? NULL : stdlib_skip) == 0;
+        ok = pk_writer_add_tree(w, info.stdlib.src, info.stdlib.dest, full ? NULL : pk_stdlib_skip) == 0;
     for (size_t i = 0; ok && i < info.nitems; i++)
         ok = pk_writer_add_tree(w, info.items[i].src, info.items[i].dest, NULL) == 0;
     int rc = w ? pk_writer_close(w, ok) : -1;
@@ -151,6 +175,8 @@ static int cmd_dir(char **args, int n, int verbose)
             goto done;
         at = strdup(info.site_rel);
         pk_pyinfo_free(&info);
+        if (pk_py_finish() != 0)
+            goto done;
         if (!at) {
             pm_error(NULL, "out of memory");
             goto done;
@@ -237,11 +263,27 @@ int main(int argc, char **argv)
             rc = cmd_python(args, n, verbose);
         else if (strcmp(cmd, "dir") == 0)
             rc = cmd_dir(args, n, verbose);
+        else if (strcmp(cmd, "pip") == 0)
+            rc = pk_cmd_pip(args, n, verbose);
+        else if (strcmp(cmd, "venv") == 0)
+            rc = pk_cmd_venv(args, n, verbose);
+        else if (strcmp(cmd, "conda") == 0)
+            rc = pk_cmd_conda(args, n, verbose);
+        else if (strcmp(cmd, "verify") == 0)
+            rc = pk_cmd_verify(args, n, verbose);
         else if (strcmp(cmd, "ls") == 0 && n == 1 && strcmp(args[0], "--help") == 0) {
             fputs(usage, stdout);
             rc = 0;
         } else if (strcmp(cmd, "ls") == 0 && n == 1 && (args[0][0] != '-' || args[0][1] == '\0'))
             rc = cmd_ls(args[0]);
+    }
+    /* Commands end the embedded Python before they write (pk_py_finish):
+     * this is for one that returned early. */
+    if (pk_py_finish() != 0 && (rc == 0 || rc == PK_SHOW_HELP))
+        rc = 1;
+    if (rc == PK_SHOW_HELP) {
+        fputs(usage, stdout);
+        return 0;
     }
     if (rc == USAGE_SAID)
         return 2;

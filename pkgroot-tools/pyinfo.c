@@ -1,14 +1,10 @@
 /* pyinfo.c - asking the embedded Python about itself (see pyinfo.h). */
+#include "pyembed.h"
 #include "pyinfo.h"
 #include "log.h"
 
-#include <Python.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef PYMPI_DEFAULT_HOME
-#define PYMPI_DEFAULT_HOME "/usr"
-#endif
 
 /* Runs in the embedded interpreter with `packages` (a list of str) set;
  * sets `result`, a dict of bytes paths (os.fsencode: any file name
@@ -17,6 +13,12 @@
  * import would fail here (no MPI, no GPU) can still be bundled. */
 static const char query[] =
     "import importlib.util, os, re, site, sys, sysconfig\n"
+    "def identity():\n"
+    "    ver = '%d.%d' % sys.version_info[:2]\n"
+    "    return {'soabi': sysconfig.get_config_var('SOABI') or '',\n"
+    "            'cache_tag': sys.implementation.cache_tag or '',\n"
+    "            'magic': bytes(importlib.util.MAGIC_NUMBER),\n"
+    "            'interpreter': os.fsencode(os.path.join(sys.base_prefix, 'bin', 'python' + ver))}\n"
     "def describe(packages):\n"
     "    prefix = os.path.normpath(sys.base_prefix)\n"
     "    ver = '%d.%d' % sys.version_info[:2]\n"
@@ -75,8 +77,8 @@ static const char query[] =
     "                if (ext in ('.dist-info', '.egg-info') and norm(stem.split('-')[0]) == norm(name)\n"
     "                        or ext == '.libs' and norm(stem).startswith(norm(name))):\n"
     "                    add(os.path.join(where, entry), os.path.join(dest, entry))\n"
-    "    return {'version': ver, 'site': os.fsencode(default),\n"
-    "            'stdlib': (os.fsencode(stdlib), os.fsencode(rel(stdlib))), 'items': items}\n"
+    "    return dict(identity(), version=ver, site=os.fsencode(default),\n"
+    "                stdlib=(os.fsencode(stdlib), os.fsencode(rel(stdlib))), items=items)\n"
     "result = error = None\n"
     "try:\n"
     "    result = describe(packages)\n"
@@ -95,6 +97,22 @@ static char *bytes_dup(PyObject *o)
         return NULL;
     }
     char *d = strdup(s);
+    if (!d)
+        PyErr_NoMemory();
+    return d;
+}
+
+/* A malloc'd copy of a str field, or NULL with a Python exception set. */
+static char *str_dup(PyObject *res, const char *key)
+{
+    PyObject *o = PyDict_GetItemString(res, key);
+    const char *v = o ? PyUnicode_AsUTF8(o) : NULL;
+    if (!v) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_KeyError, "missing field %s", key);
+        return NULL;
+    }
+    char *d = strdup(v);
     if (!d)
         PyErr_NoMemory();
     return d;
@@ -120,10 +138,16 @@ static int convert(pk_pyinfo *info, PyObject *res)
         PyErr_SetString(PyExc_TypeError, "result is not a dict");
         return -1;
     }
-    PyObject *version = PyDict_GetItemString(res, "version");
-    const char *v = version ? PyUnicode_AsUTF8(version) : NULL;
-    if (!v || !(info->version = strdup(v)))
-        return PyErr_Occurred() ? -1 : (PyErr_NoMemory(), -1);
+    if (!(info->version = str_dup(res, "version")) || !(info->soabi = str_dup(res, "soabi")) ||
+        !(info->cache_tag = str_dup(res, "cache_tag")) ||
+        !(info->interpreter = bytes_dup(PyDict_GetItemString(res, "interpreter"))))
+        return -1;
+    PyObject *magic = PyDict_GetItemString(res, "magic");
+    if (!magic || !PyBytes_Check(magic) || PyBytes_GET_SIZE(magic) != 4) {
+        PyErr_SetString(PyExc_ValueError, "importlib.util.MAGIC_NUMBER is not 4 bytes");
+        return -1;
+    }
+    memcpy(info->magic, PyBytes_AS_STRING(magic), 4);
     if (!(info->site_rel = bytes_dup(PyDict_GetItemString(res, "site"))) ||
         get_pair(PyDict_GetItemString(res, "stdlib"), &info->stdlib) != 0)
         return -1;
@@ -147,54 +171,16 @@ static int convert(pk_pyinfo *info, PyObject *res)
     return 0;
 }
 
-/* Print the pending Python exception as one line and clear it (a
- * traceback would break the one-line rule; the snippet reports its own
- * failures, so this is for out-of-memory and the like). */
-static void report_exception(void)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *str = value ? PyObject_Str(value) : NULL;
-    const char *msg = str ? PyUnicode_AsUTF8(str) : NULL;
-    const char *tname = type && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name : "error";
-    pm_error(NULL, "embedded Python: %s: %s", tname, msg ? msg : "?");
-    Py_XDECREF(str);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-    PyErr_Clear();
-}
-
-static int py_failed(PyStatus st)
-{
-    if (!PyStatus_Exception(st))
-        return 0;
-    pm_error(NULL, "embedded Python: %s", st.err_msg ? st.err_msg : "initialisation failed");
-    return 1;
-}
-
 int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages)
 {
     memset(info, 0, sizeof *info);
-    PyConfig config;
-    PyConfig_InitIsolatedConfig(&config);
-    /* The embedded Python's own prefix, as python-mpi uses it; isolated so
-     * that PYTHONPATH, PYTHONHOME and the user site cannot change what is
-     * found.  No signal handlers: Ctrl-C must stay the default action. */
-    config.install_signal_handlers = 0;
-    PyStatus st = PyConfig_SetBytesString(&config, &config.home, PYMPI_DEFAULT_HOME);
-    if (!py_failed(st))
-        st = Py_InitializeFromConfig(&config);
-    PyConfig_Clear(&config);
-    if (PyStatus_Exception(st)) {
-        py_failed(st);
+    if (pk_py_start() != 0)
         return -1;
-    }
     int rc = -1;
-    PyObject *globals = PyDict_New();
+    PyObject *vars = PyDict_New();
     PyObject *list = PyList_New(0);
-    if (!globals || !list || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0)
+    PyObject *globals = NULL;
+    if (!vars || !list)
         goto done;
     for (int i = 0; i < npackages; i++) {
         PyObject *s = PyUnicode_DecodeFSDefault(packages[i]);
@@ -204,12 +190,11 @@ int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages)
         }
         Py_DECREF(s);
     }
-    if (PyDict_SetItemString(globals, "packages", list) != 0)
+    if (PyDict_SetItemString(vars, "packages", list) != 0)
         goto done;
-    PyObject *r = PyRun_String(query, Py_file_input, globals, globals);
-    if (!r)
+    globals = pk_py_run(query, vars);
+    if (!globals)
         goto done;
-    Py_DECREF(r);
     PyObject *err = PyDict_GetItemString(globals, "error");
     PyObject *res = PyDict_GetItemString(globals, "result");
     if (err && err != Py_None) {
@@ -223,14 +208,10 @@ int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages)
         rc = 0;
     }
 done:
-    if (PyErr_Occurred())
-        report_exception();
-    Py_XDECREF(list);
+    pk_py_report();
     Py_XDECREF(globals);
-    if (Py_FinalizeEx() != 0 && rc == 0) {
-        pm_error(NULL, "embedded Python: finalization failed");
-        rc = -1;
-    }
+    Py_XDECREF(list);
+    Py_XDECREF(vars);
     if (rc != 0)
         pk_pyinfo_free(info);
     return rc;
@@ -239,6 +220,9 @@ done:
 void pk_pyinfo_free(pk_pyinfo *info)
 {
     free(info->version);
+    free(info->soabi);
+    free(info->cache_tag);
+    free(info->interpreter);
     free(info->site_rel);
     free(info->stdlib.src);
     free(info->stdlib.dest);

@@ -16,13 +16,19 @@ typedef struct pk_item {
 
 typedef struct pk_pyinfo {
     char *version;  /* "3.11" */
+    char *soabi;    /* "cpython-311-x86_64-linux-gnu": extension modules' tag */
+    char *cache_tag;/* "cpython-311": __pycache__ file names' tag */
+    unsigned char magic[4]; /* importlib.util.MAGIC_NUMBER: .pyc files' start */
+    char *interpreter; /* sys.base_prefix/bin/pythonX.Y: the same Python as a
+                        * program (for pip); may not exist */
     char *site_rel; /* e.g. "lib/python3/dist-packages" */
     pk_item stdlib; /* the standard library tree */
     pk_item *items; /* the packages' files and metadata */
     size_t nitems;
 } pk_pyinfo;
 
-/* Returns 0, or -1 after printing why (e.g. a package that is not found). */
+/* Returns 0, or -1 after printing why (e.g. a package that is not found).
+ * Starts the embedded Python (pyembed.h) if it is not running. */
 int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages);
 void pk_pyinfo_free(pk_pyinfo *info);
 

@@ -1,6 +1,8 @@
 /* writer.c - the bundle writer (see writer.h), on libarchive. */
 #include "writer.h"
+#include "cleanup.h"
 #include "log.h"
+#include "scan.h"
 #include "strutil.h"
 #include "unpack.h"
 
@@ -9,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,41 +39,10 @@ struct pk_writer {
     dev_t self_dev[2];      /* the temporary file and an existing OUT: never */
     ino_t self_ino[2];      /* bundled, even when OUT lies inside the tree */
     int nself;
+    pk_scan forbid;         /* pk_writer_forbid: what no content may hold */
+    const char *forbid_what;
+    int has_forbid;
 };
-
-/* The temporary file to remove if a signal ends us mid-write.  The handler
- * only unlinks (async-signal-safe) and re-raises with the default action. */
-static const char *volatile cleanup_tmp;
-static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
-static struct sigaction cleanup_saved[3];
-
-static void cleanup_handler(int sig)
-{
-    const char *tmp = cleanup_tmp;
-    if (tmp)
-        unlink(tmp);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void cleanup_arm(const char *tmp)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = cleanup_handler;
-    sigemptyset(&sa.sa_mask);
-    cleanup_tmp = tmp;
-    for (size_t i = 0; i < 3; i++)
-        if (sigaction(cleanup_signals[i], &sa, &cleanup_saved[i]) != 0)
-            cleanup_saved[i].sa_handler = SIG_DFL; /* restore the default then */
-}
-
-static void cleanup_disarm(void)
-{
-    for (size_t i = 0; i < 3; i++)
-        (void)sigaction(cleanup_signals[i], &cleanup_saved[i], NULL);
-    cleanup_tmp = NULL;
-}
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -111,6 +81,24 @@ int pk_writer_check_suffix(const char *out)
         return -1;
     }
     return 0;
+}
+
+static const char *const suffixes[] = {
+    ".tar.zst", ".tzst", ".ptar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2",
+    ".tar.xz", ".txz", ".tar", NULL,
+};
+
+char *pk_bundle_stem(const char *out)
+{
+    const char *base = strrchr(out, '/');
+    base = base ? base + 1 : out;
+    size_t n = strlen(base);
+    for (const char *const *suf = suffixes; *suf; suf++)
+        if (has_suffix(base, *suf)) {
+            n -= strlen(*suf);
+            break;
+        }
+    return strndup(base, n);
 }
 
 char *pk_bundle_path(const char *inner)
@@ -257,12 +245,17 @@ pk_writer *pk_writer_open(const char *out, int verbose)
         pm_error(out, "libarchive: %s", archive_error_string(w->a));
         goto fail;
     }
+    /* Created and registered with signals held: no moment in which a
+     * signal could leave the temporary file behind. */
+    pk_cleanup_hold();
     w->fd = mkstemp(w->tmp);
+    if (w->fd >= 0)
+        pk_cleanup_file(w->tmp);
+    pk_cleanup_release();
     if (w->fd < 0) {
         pm_error(out, "cannot create: %s", strerror(errno));
         goto fail;
     }
-    cleanup_arm(w->tmp);
     struct stat st;
     if (fstat(w->fd, &st) != 0 || fchmod(w->fd, 0644) != 0) {
         pm_error(w->tmp, "cannot prepare: %s", strerror(errno));
@@ -292,8 +285,45 @@ fail:
     return NULL;
 }
 
+int pk_writer_forbid(pk_writer *w, const char *needle, const char *what)
+{
+    if (w->has_forbid)
+        pk_scan_free(&w->forbid);
+    w->has_forbid = 0;
+    if (!*needle)
+        return 0;
+    if (pk_scan_init(&w->forbid, needle) != 0) {
+        pm_error(w->out, "out of memory");
+        return -1;
+    }
+    w->forbid_what = what;
+    w->has_forbid = 1;
+    return 0;
+}
+
+/* Bytes of the current entry: written, and checked against the needle. */
+static int put_bytes(pk_writer *w, const char *name, const void *buf, size_t n)
+{
+    if (archive_write_data(w->a, buf, n) != (la_ssize_t)n) {
+        pm_error(w->out, "writing %s: %s", name, archive_error_string(w->a));
+        return -1;
+    }
+    if (w->has_forbid)
+        pk_scan_feed(&w->forbid, buf, n);
+    return 0;
+}
+
+static int forbidden(pk_writer *w, const char *name)
+{
+    if (!w->has_forbid || !w->forbid.found)
+        return 0;
+    pm_error(w->out, "entry '%s' contains %s (%s): refusing to bundle it", name,
+             w->forbid_what, w->forbid.needle);
+    return 1;
+}
+
 /* Contents of a regular file into the current entry. */
-static int copy_file(pk_writer *w, const char *path)
+static int copy_file(pk_writer *w, const char *path, const char *name)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -312,8 +342,7 @@ static int copy_file(pk_writer *w, const char *path)
         }
         if (n == 0)
             break;
-        if (archive_write_data(w->a, buf, (size_t)n) != n) {
-            pm_error(w->out, "writing %s: %s", path, archive_error_string(w->a));
+        if (put_bytes(w, name, buf, (size_t)n) != 0) {
             close(fd);
             return -1;
         }
@@ -358,10 +387,54 @@ static int is_self(const pk_writer *w, const struct stat *st)
     return 0;
 }
 
+/* THE place every regular file enters the bundle (from disk: src; or from
+ * memory: data, len), whatever command or maker adds it.  e is its header,
+ * ready but for the size.  A hook that adds derived files (compiled .pyc
+ * next to each .py) belongs here. */
+static int put_file(pk_writer *w, struct archive_entry *e, const char *name, const char *src,
+                    const void *data, size_t len)
+{
+    if (data)
+        archive_entry_set_size(e, (la_int64_t)len);
+    if (w->has_forbid)
+        pk_scan_reset(&w->forbid);
+    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+        pm_error(w->out, "adding %s: %s", name, archive_error_string(w->a));
+        return -1;
+    }
+    int rc = 0;
+    if (data)
+        rc = len > 0 ? put_bytes(w, name, data, len) : 0;
+    else if (archive_entry_size(e) > 0)
+        rc = copy_file(w, src, name);
+    if (rc == 0 && forbidden(w, name))
+        rc = -1;
+    return rc;
+}
+
+/* Bookkeeping after each entry: the directory list, -v, parts. */
+static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned long long size)
+{
+    if (S_ISDIR(type) && remember_dir(w, name) != 0)
+        return -1;
+    w->entries++;
+    if (w->verbose && printf("%s\n", name) < 0) {
+        pm_error(NULL, "stdout: %s", strerror(errno));
+        return -1;
+    }
+    if (w->outer) {
+        w->part_bytes += 512 + (S_ISREG(type) ? size : 0);
+        if (w->part_bytes >= PART_BYTES && (part_flush(w) != 0 || part_open(w) != 0))
+            return -1;
+    }
+    return 0;
+}
+
 /* One entry: src on disk, name in the bundle, rel its path below the tree
- * root (to judge whether a symlink stays inside). */
+ * root (to judge whether a symlink stays inside); data/len: a regular
+ * file's new contents, or NULL. */
 static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
-                     const struct stat *lst)
+                     const struct stat *lst, const char *data, size_t len)
 {
     struct stat st = *lst;
     char *target = NULL;
@@ -380,11 +453,18 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
                 pm_error(src, "skipped: a link to outside the tree, not to a regular file");
                 return 0;
             }
+        } else if (w->has_forbid && strstr(target, w->forbid.needle)) {
+            pm_error(w->out, "entry '%s' is a link to %s (%s): refusing to bundle it", name,
+                     w->forbid_what, target);
+            free(target);
+            return -1;
         }
     } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         pm_error(src, "skipped: not a regular file, directory or link");
         return 0;
     }
+    if (!S_ISREG(st.st_mode))
+        data = NULL;
     struct archive_entry *e = archive_entry_new();
     if (!e) {
         free(target);
@@ -401,28 +481,17 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     if (!S_ISREG(st.st_mode))
         archive_entry_set_size(e, 0);
     int rc = 0;
-    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+    if (S_ISREG(st.st_mode)) {
+        rc = put_file(w, e, name, src, data, len);
+    } else if (archive_write_header(w->a, e) != ARCHIVE_OK) {
         pm_error(w->out, "adding %s: %s", name, archive_error_string(w->a));
         rc = -1;
-    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        rc = copy_file(w, src);
     }
     archive_entry_free(e);
     free(target);
-    if (rc == 0 && S_ISDIR(st.st_mode))
-        rc = remember_dir(w, name);
-    if (rc == 0) {
-        w->entries++;
-        if (w->verbose && printf("%s\n", name) < 0) {
-            pm_error(NULL, "stdout: %s", strerror(errno));
-            rc = -1;
-        }
-        if (w->outer) {
-            w->part_bytes += 512 + (unsigned long long)(S_ISREG(st.st_mode) ? st.st_size : 0);
-            if (w->part_bytes >= PART_BYTES && (part_flush(w) != 0 || part_open(w) != 0))
-                rc = -1;
-        }
-    }
+    if (rc == 0)
+        rc = entry_added(w, name, st.st_mode,
+                         data ? len : (unsigned long long)(st.st_size > 0 ? st.st_size : 0));
     return rc;
 }
 
@@ -447,7 +516,7 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 
 /* Depth-first, sorted, so bundles of the same tree list the same way. */
 static int add_dir(pk_writer *w, const char *src, const char *name, const char *rel,
-                   const char *const *skip)
+                   const char *const *skip, pk_entry_fn fn, void *ctx)
 {
     struct dirent **list;
     int n = scandir(src, &list, NULL, by_name);
@@ -474,9 +543,16 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
             } else if (is_self(w, &st)) {
                 /* OUT (or its temporary file) inside the tree being bundled */
             } else {
-                rc = add_entry(w, csrc, cname, crel, &st);
-                if (rc == 0 && S_ISDIR(st.st_mode))
-                    rc = add_dir(w, csrc, cname, crel, skip);
+                pk_entry pe = {csrc, crel, cname, &st, NULL, 0};
+                int verdict = fn ? fn(ctx, &pe) : PK_ADD;
+                if (verdict < 0)
+                    rc = -1;
+                else if (verdict == PK_ADD) {
+                    rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len);
+                    if (rc == 0 && S_ISDIR(st.st_mode))
+                        rc = add_dir(w, csrc, cname, crel, skip, fn, ctx);
+                }
+                free(pe.data);
             }
             free(csrc);
             free(cname);
@@ -491,6 +567,36 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
 int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
                        const char *const *skip)
 {
+    return pk_writer_add_tree_with(w, src, dest, skip, NULL, NULL);
+}
+
+/* Entries for dest's parent directories not written yet, like st (a
+ * directory's stat: mode 0755 is used). */
+static int add_parents(pk_writer *w, const char *src, const char *dest, const struct stat *st)
+{
+    char *prefix = strdup(dest);
+    if (!prefix) {
+        pm_error(src, "out of memory");
+        return -1;
+    }
+    for (char *p = strchr(prefix, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        struct stat dst = *st;
+        dst.st_mode = S_IFDIR | 0755;
+        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst, NULL, 0);
+        *p = '/';
+        if (rc != 0) {
+            free(prefix);
+            return -1;
+        }
+    }
+    free(prefix);
+    return 0;
+}
+
+int pk_writer_add_tree_with(pk_writer *w, const char *src, const char *dest,
+                            const char *const *skip, pk_entry_fn fn, void *ctx)
+{
     struct stat st;
     if (stat(src, &st) != 0) {
         pm_error(src, "cannot add: %s", strerror(errno));
@@ -502,30 +608,47 @@ int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
     }
     /* Parent directories of dest, so the bundle unpacks on its own; once
      * each, however many trees share them (lib/, lib/python3/, ...). */
-    char *prefix = strdup(dest);
-    if (!prefix) {
-        pm_error(src, "out of memory");
+    if (add_parents(w, src, dest, &st) != 0)
         return -1;
-    }
-    for (char *p = strchr(prefix, '/'); p; p = strchr(p + 1, '/')) {
-        *p = '\0';
-        struct stat dst = st;
-        dst.st_mode = S_IFDIR | 0755;
-        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst);
-        *p = '/';
-        if (rc != 0) {
-            free(prefix);
-            return -1;
-        }
-    }
-    free(prefix);
     if (!S_ISDIR(st.st_mode)) {
         const char *base = strrchr(dest, '/');
-        return add_entry(w, src, dest, base ? base + 1 : dest, &st);
+        base = base ? base + 1 : dest;
+        pk_entry pe = {src, base, dest, &st, NULL, 0};
+        int verdict = fn ? fn(ctx, &pe) : PK_ADD;
+        int rc = verdict < 0 ? -1 : verdict == PK_SKIP ? 0
+               : add_entry(w, src, dest, base, &st, pe.data, pe.len);
+        free(pe.data);
+        return rc;
     }
-    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st) != 0)
+    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st, NULL, 0) != 0)
         return -1;
-    return add_dir(w, src, dest, "", skip);
+    return add_dir(w, src, dest, "", skip, fn, ctx);
+}
+
+int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t len,
+                       mode_t perm, time_t mtime)
+{
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_mode = S_IFDIR | 0755;
+    st.st_mtime = mtime;
+    if (add_parents(w, name, name, &st) != 0)
+        return -1;
+    struct archive_entry *e = archive_entry_new();
+    if (!e) {
+        pm_error(name, "out of memory");
+        return -1;
+    }
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, perm);
+    archive_entry_set_mtime(e, mtime, 0);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_nlink(e, 1);
+    int rc = put_file(w, e, name, NULL, data ? data : "", len);
+    archive_entry_free(e);
+    return rc == 0 ? entry_added(w, name, S_IFREG, len) : -1;
 }
 
 int pk_writer_close(pk_writer *w, int commit)
@@ -576,11 +699,13 @@ int pk_writer_close(pk_writer *w, int commit)
         }
         if (!commit && unlink(w->tmp) != 0)
             pm_error(w->tmp, "cannot remove: %s", strerror(errno));
-        cleanup_disarm();
+        pk_cleanup_file(NULL);
     }
     for (size_t i = 0; i < w->ndirs; i++)
         free(w->dirs[i]);
     free(w->dirs);
+    if (w->has_forbid)
+        pk_scan_free(&w->forbid);
     free(w->out);
     free(w->tmp);
     free(w);

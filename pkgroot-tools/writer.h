@@ -5,11 +5,19 @@
 #ifndef PK_WRITER_H
 #define PK_WRITER_H
 
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
 typedef struct pk_writer pk_writer;
 
 /* 0 if OUT's suffix names a compression we write, else -1 after printing
  * why; lets commands refuse a bad OUT before doing any work. */
 int pk_writer_check_suffix(const char *out);
+
+/* OUT's file name without its directory and bundle suffix
+ * ("/p/numpy.tar.zst" -> "numpy"); malloc'd or NULL. */
+char *pk_bundle_stem(const char *out);
 
 /* A path inside the bundle from the user's spelling: "." and empty
  * components dropped ("" is the root), no leading '/', no "..".
@@ -18,6 +26,11 @@ char *pk_bundle_path(const char *inner);
 
 /* NULL after printing why (unknown suffix, cannot create). */
 pk_writer *pk_writer_open(const char *out, int verbose);
+
+/* Refuse any file content or link target containing needle (which must
+ * outlive w): adding it fails, naming the entry and what (e.g. "the
+ * temporary install prefix").  One needle per writer. */
+int pk_writer_forbid(pk_writer *w, const char *needle, const char *what);
 
 /* Add the tree at src (a directory, or a single file) as dest inside the
  * bundle (a pk_bundle_path; "" = the root, for directories only).  Parent
@@ -30,6 +43,35 @@ pk_writer *pk_writer_open(const char *out, int verbose);
  * Returns 0, or -1 after printing why. */
 int pk_writer_add_tree(pk_writer *w, const char *src, const char *dest,
                        const char *const *skip);
+
+/* What a maker sees of each entry below a tree's root before it is added,
+ * and may change. */
+typedef struct pk_entry {
+    const char *src;        /* the path on disk */
+    const char *rel;        /* the path below the tree's root */
+    const char *name;       /* the path in the bundle */
+    const struct stat *st;  /* lstat(src) */
+    char *data;             /* out: new contents for a regular file
+                             * (malloc'd; the writer frees it) */
+    size_t len;
+} pk_entry;
+
+enum { PK_ADD = 0, PK_SKIP = 1 };
+
+/* PK_ADD, PK_SKIP (for a directory: all below it too), or -1 after
+ * printing why (adding the tree fails). */
+typedef int (*pk_entry_fn)(void *ctx, pk_entry *e);
+
+/* pk_writer_add_tree, asking fn (if not NULL) about every entry below src
+ * that skip does not already leave out. */
+int pk_writer_add_tree_with(pk_writer *w, const char *src, const char *dest,
+                            const char *const *skip, pk_entry_fn fn, void *ctx);
+
+/* A regular file from memory at name (a pk_bundle_path), with its parent
+ * directories.  mtime: for the file and new parents (reproducible bundles
+ * need a stable one).  Returns 0, or -1 after printing why. */
+int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t len,
+                       mode_t perm, time_t mtime);
 
 /* Finish and rename into place (commit = 1), or discard (commit = 0).
  * Frees w.  Returns 0, or -1 after printing why. */

@@ -30,6 +30,9 @@ cluster-tests: all
 
 script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot bash tests/pkgroot/test_pkgroot.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_makers.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_conda.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_verify.sh
 	@bash tests/scripts/test_activate.sh
 	@BUILD=$(BUILD) bash tests/scripts/test_jobs.sh
 

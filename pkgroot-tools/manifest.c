@@ -1,0 +1,73 @@
+/* manifest.c - building a relocation manifest (see manifest.h). */
+#include "manifest.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int append(pk_manifest *m, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (m->len + la + lb + 2 > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + la + lb + 2)
+            cap *= 2;
+        char *p = realloc(m->buf, cap);
+        if (!p) {
+            pm_error(NULL, "out of memory");
+            return -1;
+        }
+        m->buf = p;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, a, la);
+    memcpy(m->buf + m->len + la, b, lb);
+    m->len += la + lb;
+    m->buf[m->len++] = '\n';
+    m->buf[m->len] = '\0';
+    return 0;
+}
+
+int pk_manifest_init(pk_manifest *m, const char *prefix)
+{
+    memset(m, 0, sizeof *m);
+    if (strchr(prefix, '\n') || strchr(prefix, '\r')) {
+        pm_error(prefix, "a prefix holding a newline cannot be relocated");
+        return -1;
+    }
+    return append(m, "python-mpi-relocate 1", "") == 0 && append(m, "prefix ", prefix) == 0 ? 0 : -1;
+}
+
+int pk_manifest_add(pk_manifest *m, const char *path, int binary)
+{
+    if (strchr(path, '\n')) {
+        /* Said on one line: the newline shown as \n. */
+        char *shown = malloc(2 * strlen(path) + 1);
+        size_t k = 0;
+        for (const char *p = path; shown && *p; p++) {
+            if (*p == '\n') {
+                shown[k++] = '\\';
+                shown[k++] = 'n';
+            } else
+                shown[k++] = *p;
+        }
+        if (shown)
+            shown[k] = '\0';
+        pm_error(shown ? shown : "?", "refusing a path holding a newline: it cannot be listed in the relocation manifest");
+        free(shown);
+        return -1;
+    }
+    if (append(m, binary ? "binary " : "text ", path) != 0)
+        return -1;
+    if (binary)
+        m->nbinary++;
+    else
+        m->ntext++;
+    return 0;
+}
+
+void pk_manifest_free(pk_manifest *m)
+{
+    free(m->buf);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,94 @@
+/* pyembed.c - starting, using and stopping the embedded Python (see
+ * pyembed.h). */
+#include "pyembed.h"
+#include "log.h"
+
+#ifndef PYMPI_DEFAULT_HOME
+#define PYMPI_DEFAULT_HOME "/usr"
+#endif
+
+static int started;
+
+static int py_failed(PyStatus st)
+{
+    if (!PyStatus_Exception(st))
+        return 0;
+    pm_error(NULL, "embedded Python: %s", st.err_msg ? st.err_msg : "initialisation failed");
+    return 1;
+}
+
+int pk_py_start(void)
+{
+    if (started)
+        return 0;
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    /* The embedded Python's own prefix, as python-mpi uses it; isolated so
+     * that PYTHONPATH, PYTHONHOME and the user site cannot change what is
+     * found.  No signal handlers: Ctrl-C must stay the default action (and
+     * pkgroot's own cleanup handlers must stay in place). */
+    config.install_signal_handlers = 0;
+    PyStatus st = PyConfig_SetBytesString(&config, &config.home, PYMPI_DEFAULT_HOME);
+    if (!py_failed(st)) {
+        st = Py_InitializeFromConfig(&config);
+        py_failed(st);
+    }
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st))
+        return -1;
+    started = 1;
+    return 0;
+}
+
+/* A traceback would break the one-line rule; snippets report their own
+ * expected failures, so this is for out-of-memory and the like. */
+void pk_py_report(void)
+{
+    if (!PyErr_Occurred())
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *str = value ? PyObject_Str(value) : NULL;
+    const char *msg = str ? PyUnicode_AsUTF8(str) : NULL;
+    const char *tname = type && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name : "error";
+    pm_error(NULL, "embedded Python: %s: %s", tname, msg ? msg : "?");
+    Py_XDECREF(str);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+}
+
+PyObject *pk_py_run(const char *code, PyObject *vars)
+{
+    if (pk_py_start() != 0)
+        return NULL;
+    PyObject *globals = PyDict_New();
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0 ||
+        (vars && PyDict_Update(globals, vars) != 0)) {
+        Py_XDECREF(globals);
+        pk_py_report();
+        return NULL;
+    }
+    PyObject *r = PyRun_String(code, Py_file_input, globals, globals);
+    if (!r) {
+        Py_DECREF(globals);
+        pk_py_report();
+        return NULL;
+    }
+    Py_DECREF(r);
+    return globals;
+}
+
+int pk_py_finish(void)
+{
+    if (!started)
+        return 0;
+    started = 0;
+    if (Py_FinalizeEx() != 0) {
+        pm_error(NULL, "embedded Python: finalization failed");
+        return -1;
+    }
+    return 0;
+}

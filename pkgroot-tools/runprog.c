@@ -1,0 +1,185 @@
+/* runprog.c - posix_spawn and wait (see runprog.h). */
+#include "runprog.h"
+#include "cleanup.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int dropped(const char *var, const char *const *drop)
+{
+    for (; drop && *drop; drop++)
+        if (strncmp(var, *drop, strlen(*drop)) == 0)
+            return 1;
+    return 0;
+}
+
+char **pk_env_build(const char *const *drop, const char *const *set)
+{
+    size_t n = 0, k = 0, ns = 0;
+    while (environ && environ[n])
+        n++;
+    while (set && set[ns])
+        ns++;
+    char **env = calloc(n + ns + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t name_len = strcspn(environ[i], "=");
+        int replaced = 0;
+        for (size_t j = 0; j < ns; j++)
+            if (strncmp(set[j], environ[i], name_len + 1) == 0)
+                replaced = 1;
+        if (replaced || dropped(environ[i], drop))
+            continue;
+        if (!(env[k++] = strdup(environ[i])))
+            goto oom;
+    }
+    for (size_t j = 0; j < ns; j++)
+        if (!(env[k++] = strdup(set[j])))
+            goto oom;
+    return env;
+oom:
+    pk_env_free(env);
+    return NULL;
+}
+
+void pk_env_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* Everything read from fd until EOF, NUL-ended; NULL if out of memory or
+ * a read fails. */
+static char *read_fd(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 1 >= cap) {
+            char *p = realloc(buf, cap *= 2);
+            if (!p) {
+                free(buf);
+                return NULL;
+            }
+            buf = p;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture)
+{
+    posix_spawn_file_actions_t fa;
+    int pipefd[2] = {-1, -1};
+    int rc = -1, err;
+    if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
+        pm_error(argv[0], "cannot run: %s", strerror(err));
+        return -1;
+    }
+    if (capture && pipe2(pipefd, O_CLOEXEC) != 0) {
+        err = errno;
+        goto fail;
+    }
+    if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
+        goto fail;
+    if (capture)
+        err = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    else if (out_fd >= 0)
+        err = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    else
+        err = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (err != 0)
+        goto fail;
+    err = err_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, err_fd, 2)
+                      : posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (err != 0)
+        goto fail;
+    /* Its own process group, so that cleanup can end it with whatever it
+     * started (pip's build backends); registered with signals held, or a
+     * signal now would leave a child running that nobody waits for. */
+    posix_spawnattr_t attr;
+    if ((err = posix_spawnattr_init(&attr)) != 0)
+        goto fail;
+    /* Signals are held around the spawn (below): the child must not
+     * inherit that mask, nor a SIG_IGN, or it would outlive our cleanup. */
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGINT);
+    sigaddset(&deflt, SIGTERM);
+    sigaddset(&deflt, SIGHUP);
+    if ((err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                   POSIX_SPAWN_SETSIGDEF)) != 0 ||
+        (err = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
+        (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+        (err = posix_spawnattr_setsigdefault(&attr, &deflt)) != 0) {
+        posix_spawnattr_destroy(&attr);
+        goto fail;
+    }
+    pid_t pid;
+    pk_cleanup_hold();
+    err = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+    if (err == 0)
+        pk_cleanup_child(pid);
+    pk_cleanup_release();
+    posix_spawnattr_destroy(&attr);
+    if (err != 0)
+        goto fail;
+    char *out = NULL;
+    if (capture) {
+        close(pipefd[1]);
+        pipefd[1] = -1;
+        out = read_fd(pipefd[0]);
+    }
+    int status;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    int werr = errno;
+    pk_cleanup_child(0);
+    if (w < 0) {
+        free(out);
+        pm_error(argv[0], "waitpid: %s", strerror(werr));
+        goto done;
+    }
+    if (capture) {
+        if (!out) {
+            pm_error(argv[0], "reading its output: %s", strerror(errno ? errno : ENOMEM));
+            goto done;
+        }
+        *capture = out;
+    }
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+    goto done;
+fail:
+    pm_error(argv[0], "cannot run: %s", strerror(err));
+done:
+    for (int i = 0; i < 2; i++)
+        if (pipefd[i] >= 0)
+            close(pipefd[i]);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
