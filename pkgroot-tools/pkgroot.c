@@ -15,6 +15,7 @@
 #include "log.h"
 #include "makers.h"
 #include "pyembed.h"
+#include "pyc.h"
 #include "pyinfo.h"
 #include "strutil.h"
 #include "verify.h"
@@ -33,7 +34,8 @@
 #endif
 
 static const char usage[] =
-    "usage: pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
+    "usage: pkgroot [-v] [--pyc MODE] COMMAND ...\n"
+    "       pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
     "       pkgroot [-v] dir OUT DIR [--at PATH]\n"
     "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
     "       pkgroot [-v] venv OUT VENVDIR [--keep-installers]\n"
@@ -65,6 +67,10 @@ static const char usage[] =
     "          each; exit 0 ok, 1 problems, 2 usage\n"
     "  ls      each entry: type, mode, size, path; then the totals\n"
     "  -v      print each path added (makers: and what was left out)\n"
+    "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
+    "          that no rank compiles at start-up: unchecked (hash-based, never\n"
+    "          re-validated; the default but for dir), checked, timestamp,\n"
+    "          keep (the tree's own __pycache__ as is; dir's default), none\n"
     "OUT's suffix picks the compression: .tar.zst/.tzst (recommended),\n"
     ".ptar (parallel parts), .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .tar.\n"
     "OUT appears only when complete.  Exit 0 ok, 1 failed, 2 usage.\n";
@@ -238,9 +244,44 @@ done:
     return rc;
 }
 
+/* --pyc MODE (or --pyc=MODE) anywhere before "--": taken out of argv.
+ * Returns the mode, -1 if absent, -2 after printing why it is bad. */
+static int take_pyc_option(int *argc, char **argv)
+{
+    int mode = -1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        const char *v = NULL;
+        int used = 0;
+        if (strcmp(argv[i], "--pyc") == 0) {
+            v = i + 1 < *argc ? argv[i + 1] : "";
+            used = i + 1 < *argc ? 2 : 1;
+        } else if (strncmp(argv[i], "--pyc=", 6) == 0) {
+            v = argv[i] + 6;
+            used = 1;
+        }
+        if (!used)
+            continue;
+        enum pk_pyc_mode m;
+        if (pk_pyc_parse(v, &m) != 0) {
+            pm_error(NULL, "--pyc '%s': expected unchecked, checked, timestamp, keep or none", v);
+            return -2;
+        }
+        mode = (int)m;
+        memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof *argv);
+        *argc -= used;
+        i--;
+    }
+    return mode;
+}
+
 int main(int argc, char **argv)
 {
     pm_log_init("pkgroot");
+    int pyc = take_pyc_option(&argc, argv);
+    if (pyc == -2)
+        return 2;
     int verbose = 0, i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "-v") == 0)
@@ -259,6 +300,10 @@ int main(int argc, char **argv)
         const char *cmd = argv[i];
         char **args = argv + i + 1;
         int n = argc - i - 1;
+        /* Bytecode by default in what makes runtimes and package bundles
+         * (no rank compiles at start-up); `dir` copies a directory as is. */
+        pk_writer_set_default_pyc(pyc >= 0 ? (enum pk_pyc_mode)pyc
+                                  : strcmp(cmd, "dir") == 0 ? PK_PYC_KEEP : PK_PYC_UNCHECKED);
         if (strcmp(cmd, "python") == 0)
             rc = cmd_python(args, n, verbose);
         else if (strcmp(cmd, "dir") == 0)

@@ -8,6 +8,7 @@
 #endif
 
 static int started;
+static unsigned epoch;   /* how many times started: objects die with each */
 
 static int py_failed(PyStatus st)
 {
@@ -37,7 +38,13 @@ int pk_py_start(void)
     if (PyStatus_Exception(st))
         return -1;
     started = 1;
+    epoch++;
     return 0;
+}
+
+unsigned pk_py_epoch(void)
+{
+    return started ? epoch : 0;
 }
 
 /* A traceback would break the one-line rule; snippets report their own

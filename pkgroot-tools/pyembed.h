@@ -18,6 +18,11 @@ PyObject *pk_py_run(const char *code, PyObject *vars);
 /* Print the pending exception as one line and clear it. */
 void pk_py_report(void);
 
+/* Non-zero while started, and different for each start: a module that
+ * keeps Python objects across calls remakes them when this changes (the
+ * interpreter may have been finalized and started again in between). */
+unsigned pk_py_epoch(void);
+
 /* Finalize if started: 0, or -1 after printing why.  Commands call it once
  * they have asked what they need and before writing OUT, so that a failure
  * here never leaves a bundle behind. */

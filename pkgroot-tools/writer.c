@@ -2,6 +2,7 @@
 #include "writer.h"
 #include "cleanup.h"
 #include "log.h"
+#include "pyc.h"
 #include "scan.h"
 #include "strutil.h"
 #include "unpack.h"
@@ -42,7 +43,11 @@ struct pk_writer {
     pk_scan forbid;         /* pk_writer_forbid: what no content may hold */
     const char *forbid_what;
     int has_forbid;
+    enum pk_pyc_mode pyc;   /* pk_writer_set_pyc */
+    unsigned long long pycs, pyc_failed;
 };
+
+static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later */
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -232,6 +237,7 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     }
     w->fd = -1;
     w->verbose = verbose;
+    w->pyc = default_pyc;
     w->a = archive_write_new();
     w->out = strdup(out);
     w->tmp = pm_printf_alloc("%s.tmp.XXXXXX", out);
@@ -412,6 +418,98 @@ static int put_file(pk_writer *w, struct archive_entry *e, const char *name, con
     return rc;
 }
 
+void pk_writer_set_pyc(pk_writer *w, enum pk_pyc_mode mode)
+{
+    w->pyc = mode;
+}
+
+void pk_writer_set_default_pyc(enum pk_pyc_mode mode)
+{
+    default_pyc = mode;
+}
+
+/* With our own bytecode, whatever the tree had is left out: another mode,
+ * another interpreter's, or stale. */
+static int replaced_by_pyc(const pk_writer *w, const char *base)
+{
+    size_t n = strlen(base);
+    return w->pyc != PK_PYC_KEEP &&
+           (strcmp(base, "__pycache__") == 0 || (n > 4 && strcmp(base + n - 4, ".pyc") == 0));
+}
+
+static int read_all(const char *path, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        if (n == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int saved = errno;
+            free(buf);
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* The .py just added at name gets its pyc next to it, in __pycache__, made
+ * by the embedded Python now, so that no rank compiles it at start-up.
+ * Sources that are not Python 3 (a few packages ship some) go alone. */
+static int add_pyc(pk_writer *w, const char *name, const char *src, const char *data,
+                   size_t len, time_t mtime)
+{
+    char *own = NULL;
+    if (!data) {
+        if (read_all(src, &own, &len) != 0) {
+            pm_error(src, "cannot read: %s", strerror(errno));
+            return -1;
+        }
+        data = own;
+    }
+    char *pyc = NULL, *path = NULL;
+    size_t pyc_len;
+    int rc = pk_pyc_compile(data, len, name, mtime, w->pyc, &pyc, &pyc_len);
+    if (rc == 0) {
+        rc = (path = pk_pyc_path(name)) ? pk_writer_add_data(w, path, pyc, pyc_len, 0644, mtime) : -1;
+        w->pycs += rc == 0;
+    } else if (rc == 1) {
+        w->pyc_failed++;
+        rc = 0;
+    }
+    free(own);
+    free(pyc);
+    free(path);
+    return rc;
+}
+
 /* Bookkeeping after each entry: the directory list, -v, parts. */
 static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned long long size)
 {
@@ -492,6 +590,13 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     if (rc == 0)
         rc = entry_added(w, name, st.st_mode,
                          data ? len : (unsigned long long)(st.st_size > 0 ? st.st_size : 0));
+    /* A link to a module inside the tree is imported under its own name,
+     * so it gets a pyc too, of what it points to. */
+    size_t nl = strlen(name);
+    struct stat tst;
+    if (rc == 0 && w->pyc < PK_PYC_KEEP && nl > 3 && strcmp(name + nl - 3, ".py") == 0 &&
+        (S_ISREG(st.st_mode) || (S_ISLNK(st.st_mode) && stat(src, &tst) == 0 && S_ISREG(tst.st_mode))))
+        rc = add_pyc(w, name, src, data, len, S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime);
     return rc;
 }
 
@@ -547,7 +652,7 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
                 int verdict = fn ? fn(ctx, &pe) : PK_ADD;
                 if (verdict < 0)
                     rc = -1;
-                else if (verdict == PK_ADD) {
+                else if (verdict == PK_ADD && !replaced_by_pyc(w, d)) {
                     rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len);
                     if (rc == 0 && S_ISDIR(st.st_mode))
                         rc = add_dir(w, csrc, cname, crel, skip, fn, ctx);

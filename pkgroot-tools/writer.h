@@ -73,6 +73,14 @@ int pk_writer_add_tree_with(pk_writer *w, const char *src, const char *dest,
 int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t len,
                        mode_t perm, time_t mtime);
 
+/* Compile every .py added from now on into __pycache__ (pyc.h), leaving
+ * out the tree's own __pycache__ and *.pyc; PK_PYC_KEEP (the default) adds
+ * files as they are, PK_PYC_NONE leaves all bytecode out. */
+enum pk_pyc_mode;
+void pk_writer_set_pyc(pk_writer *w, enum pk_pyc_mode mode);
+/* The mode of writers opened from now on (pkgroot --pyc). */
+void pk_writer_set_default_pyc(enum pk_pyc_mode mode);
+
 /* Finish and rename into place (commit = 1), or discard (commit = 0).
  * Frees w.  Returns 0, or -1 after printing why. */
 int pk_writer_close(pk_writer *w, int commit);

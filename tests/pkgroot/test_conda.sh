@@ -95,7 +95,9 @@ for want in '^lib/python3/dist-packages/cpkg/__init__.py$' '^lib/python3/dist-pa
             '^lib/libcpkg.so$' '^bin/cpkg-run$' '^bin/cpkg$' '^etc/oldpkg.conf$' '^share/cpkg/data$' '^\.python-mpi-relocate/condapk$'; do
     has "$B" "$want" && t_ok "conda bundle has $want" || t_fail "conda bundle lacks $want" "$("$PK" ls "$B")"
 done
-for unwanted in '^conda-meta' '^pkgs' '^include' '\.a$' '^share/doc' '^share/man' '__pycache__' 'cpkg/tests' '^lib/python3\.11'; do
+[ "$(tar -xOf "$B" lib/python3/dist-packages/cpkg/__pycache__/__init__.cpython-311.pyc | head -c 5)" != stale ] &&
+    t_ok "the prefix's stale __pycache__ is replaced by fresh bytecode" || t_fail "stale pyc bundled"
+for unwanted in '^conda-meta' '^pkgs' '^include' '\.a$' '^share/doc' '^share/man' 'cpkg/tests' '^lib/python3\.11'; do
     has "$B" "$unwanted" && t_fail "conda bundle has $unwanted" || t_ok "conda bundle leaves out $unwanted"
 done
 "$PK" ls "$B" | grep -q '^l .* bin/cpkg -> cpkg-run$' && t_ok "a link inside the prefix stays a link" || t_fail "bin/cpkg link"

@@ -60,7 +60,9 @@ for want in '^lib/python3/dist-packages/mypkg/__init__.py$' '^lib/python3/dist-p
             '^lib/python3/dist-packages/mypkg-1.0.dist-info/' '^bin/mypkg-hello$'; do
     has "$B" "$want" && t_ok "pip bundle has $want" || t_fail "pip bundle lacks $want" "$("$PK" ls "$B")"
 done
-for unwanted in '__pycache__' '\.pyc$' '^lib/python3/dist-packages/mypkg/tests/' '^lib/python3/dist-packages/mypkg/docs/' \
+has "$B" '^lib/python3/dist-packages/mypkg/__pycache__/__init__\.cpython-311\.pyc$' &&
+    t_ok "pip bundle has its own bytecode (pkgroot's, not pip's)" || t_fail "pip bundle lacks mypkg's pyc"
+for unwanted in '^lib/python3/dist-packages/mypkg/tests/' '^lib/python3/dist-packages/mypkg/docs/' \
                 '^local/' '^lib/python3\.11/'; do
     has "$B" "$unwanted" && t_fail "pip bundle has $unwanted" || t_ok "pip bundle leaves out $unwanted"
 done
@@ -109,7 +111,7 @@ for want in '^lib/python3/dist-packages/mypkg/__init__.py$' '^lib/python3/dist-p
     has "$VB" "$want" && t_ok "venv bundle has $want" || t_fail "venv bundle lacks $want"
 done
 for unwanted in '^lib/python3/dist-packages/(pip|setuptools|_distutils_hack|pkg_resources)/' 'dist-packages/(pip|setuptools)-.*dist-info' \
-                'distutils-precedence.pth' '^bin/(python|pip|activate|Activate)' '__pycache__' 'mypkg/tests'; do
+                'distutils-precedence.pth' '^bin/(python|pip|activate|Activate)' 'mypkg/tests' '\.opt-[12]\.pyc$'; do
     has "$VB" "$unwanted" && t_fail "venv bundle has $unwanted" || t_ok "venv bundle leaves out $unwanted"
 done
 [ "$(tar -xOf "$VB" bin/mypkg-hello | head -n 1)" = '#!/usr/bin/env python3' ] && ! tar -xOf "$VB" | grep -aq "$V/bin/python" &&

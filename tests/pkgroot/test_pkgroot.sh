@@ -27,10 +27,41 @@ dups=$(sed '$d' "$TMP/ls" | awk '{print $4}' | sort | uniq -d)
 [ -z "$dups" ] && t_ok "every path appears once (shared parent directories too)" || t_fail "duplicate entries" "$dups"
 owners=$(tar --numeric-owner -tvf "$TMP/rt.tar.zst" | awk '{print $2}' | sort -u)
 [ "$owners" = 0/0 ] && t_ok "entries are owned by 0/0" || t_fail "owners" "$owners"
-pyc=lib/python3.11/__pycache__/os.cpython-311.pyc
-got=$(TZ=UTC tar --full-time -tvf "$TMP/rt.tar.zst" "$pyc" | awk '{print $4, $5}')
-[ "$got" = "$(TZ=UTC date -r "/usr/$pyc" '+%Y-%m-%d %H:%M:%S')" ] &&
-    t_ok "mtimes are kept (timestamp-checked .pyc stay valid)" || t_fail "mtime of $pyc" "$got"
+src=lib/python3.11/os.py
+got=$(TZ=UTC tar --full-time -tvf "$TMP/rt.tar.zst" "$src" | awk '{print $4, $5}')
+[ "$got" = "$(TZ=UTC date -r "/usr/$src" '+%Y-%m-%d %H:%M:%S')" ] &&
+    t_ok "mtimes are kept" || t_fail "mtime of $src" "$got"
+# bytecode: every .py has its unchecked-hash pyc, made by the embedded
+# Python (its magic number), and nothing else is a .pyc
+mkdir -p "$TMP/pyc" && tar -C "$TMP/pyc" -xf "$TMP/rt.tar.zst" lib/python3.11
+if /usr/bin/python3 - "$TMP/pyc/lib/python3.11" <<'PY'
+import importlib.util, os, sys
+root = sys.argv[1]
+pys = pycs = 0
+for d, _, files in os.walk(root):
+    for f in files:
+        p = os.path.join(d, f)
+        if f.endswith(".py"):
+            pys += 1
+            c = importlib.util.cache_from_source(p)
+            h = open(c, "rb").read(16)
+            assert h[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(h[4:8], "little") == 1, c
+            assert h[8:16] == importlib.util.source_hash(open(p, "rb").read()), c
+        elif f.endswith(".pyc"):
+            pycs += 1
+            assert os.path.basename(d) == "__pycache__" and ".opt-" not in f, p
+assert pys > 500 and pycs == pys, (pys, pycs)
+PY
+then t_ok "pkgroot python: every .py has an unchecked-hash .pyc (embedded magic, source hash), no other .pyc"
+else t_fail "unchecked-hash pycs"; fi
+"$PKGROOT" python --pyc none "$TMP/nopyc.tar.zst" >/dev/null 2>&1 &&
+    [ -z "$("$PKGROOT" ls "$TMP/nopyc.tar.zst" | grep -E '\.pyc$')" ] && t_ok "--pyc none: sources only" || t_fail "--pyc none"
+"$PKGROOT" python --pyc=timestamp "$TMP/ts.tar" >/dev/null 2>&1 &&
+    [ "$(tar -xOf "$TMP/ts.tar" lib/python3.11/__pycache__/os.cpython-311.pyc | head -c 8 | od -An -tu4 | awk '{print $2}')" = 0 ] &&
+    t_ok "--pyc=timestamp: classic pycs (flags 0)" || t_fail "--pyc timestamp"
+rc=0; out=$("$PKGROOT" python --pyc fast "$TMP/bad.tar" 2>&1) || rc=$?
+[ $rc = 2 ] && [ "$out" = "pkgroot: rank ? on $(hostname): --pyc 'fast': expected unchecked, checked, timestamp, keep or none" ] &&
+    t_ok "--pyc with an unknown mode: one line, exit 2" || t_fail "--pyc bad (rc=$rc)" "$out"
 mkdir -p "$TMP/x"
 if tar -C "$TMP/x" -xf "$TMP/rt.tar.zst" &&
    out=$(PYTHONHOME=$TMP/x /usr/bin/python3 -c 'import numpy, sys; print(numpy.__file__); print(sys.prefix)') &&
