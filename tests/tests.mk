@@ -35,6 +35,7 @@ script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_verify.sh
 	@bash tests/scripts/test_activate.sh
 	@BUILD=$(BUILD) bash tests/scripts/test_jobs.sh
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
 
 # The STATIC_PYTHON=1 variant, built in its own directory.
 static-tests:
@@ -53,6 +54,7 @@ check-build: all
 	@$(MAKE) --no-print-directory mpi-tests
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
 	@$(MAKE) --no-print-directory mpi4py-tests
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
 else
 check-build: all
 	@$(MAKE) --no-print-directory unit
