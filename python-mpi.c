@@ -220,7 +220,7 @@ int main(int argc, char **argv)
         return rc;
     timing.t[PM_PHASE_MPI_INIT] = pm_now() - t_start;
     if (mark_parent() != 0)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        pm_abort(MPI_COMM_WORLD, 1);
 
     /* Spawned by a python-mpi rank (mpi4py.futures, MPI_Comm_spawn): run on
      * the parent's tree if every process of this new world can see it. */
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
     } else if (cfg.packages && !(inherited && *inherited)) {
         double t0 = pm_now();
         if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            pm_abort(MPI_COMM_WORLD, 1);
         pm_deliver_stats st;
         memset(&st, 0, sizeof st);
         if (stage_bundles(&cfg, &topo, &stage, &st) != 0) {
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
     if (tree) {
         int own_home = has_stdlib(tree);
         if (export_env(tree, own_home) != 0)
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            pm_abort(MPI_COMM_WORLD, 1);
         home = own_home ? tree : NULL;
     } else if (inherited && *inherited) {
         /* Started with PYTHON_MPI_HOME set (a job that ran bcast, or a
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
     /* Only what we unpacked ourselves is ours to remove; spawned children
      * of this process run on it too. */
     if (pm_spawn_set_tree(tree) != 0)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        pm_abort(MPI_COMM_WORLD, 1);
 
     double t_run = pm_now();
     int status = run_python(argc, argv, home, &timing.t[PM_PHASE_PY_INIT]);
@@ -299,8 +299,7 @@ int main(int argc, char **argv)
         finalized = 1;
     if (status != 0 && !finalized) {
         pm_error(NULL, "Python exited with status %d; aborting the job", status);
-        MPI_Abort(MPI_COMM_WORLD, status);
-        return status;
+        pm_abort(MPI_COMM_WORLD, status);
     }
     if (staged) {
         if (finalized) {

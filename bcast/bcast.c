@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 
     pm_topology topo;
     if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        pm_abort(MPI_COMM_WORLD, 1);
     int failed = run(&o, &cfg, &topo);
     /* Some transports (UCX over TCP) still hold broadcast traffic in flight
      * at MPI_Finalize and need their peers to keep progressing it. */

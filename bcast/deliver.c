@@ -287,7 +287,7 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     if (!s.hash || XXH3_64bits_reset(s.hash) == XXH_ERROR) {
         /* Every rank must still make the same broadcasts: abort. */
         pm_error(path, "out of memory for a hash state");
-        MPI_Abort(t->world, 1);
+        pm_abort(t->world, 1);
     }
 
     pm_unpack_stats us;

@@ -1,10 +1,17 @@
 /* log.c - the one place that formats user-visible diagnostics. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 static const char *log_prog = "python-mpi";
 static int log_rank = -1;
@@ -101,4 +108,37 @@ void pm_info(int level, const char *fmt, ...)
     line[n++] = '\n';
     fwrite(line, 1, (size_t)n, stderr);
     fflush(stderr);
+}
+
+/* Bytes written to fd that its reader has not taken yet; 0 when fd is
+ * neither a pipe nor a socket, or the system cannot tell. */
+static int unread_bytes(int fd)
+{
+    struct stat st;
+    int n = 0;
+    if (fstat(fd, &st) != 0)
+        return 0;
+    if (S_ISFIFO(st.st_mode)) {
+        if (ioctl(fd, FIONREAD, &n) != 0)
+            return 0;
+    }
+#ifdef SIOCOUTQ
+    else if (S_ISSOCK(st.st_mode)) {
+        if (ioctl(fd, SIOCOUTQ, &n) != 0)
+            return 0;
+    }
+#endif
+    return n > 0 ? n : 0;
+}
+
+int pm_log_drain(int fd, double max_seconds)
+{
+    const struct timespec step = {0, 5 * 1000 * 1000};
+    for (double waited = 0; unread_bytes(fd) > 0; waited += 0.005) {
+        if (waited >= max_seconds)
+            return 1;
+        if (nanosleep(&step, NULL) != 0 && errno != EINTR)
+            return 1;
+    }
+    return 0;
 }

@@ -29,4 +29,9 @@ void pm_verror(const char *file, const char *fmt, va_list ap)
 void pm_info(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Waits, at most max_seconds, until the reader of fd (the launcher's end of
+ * a pipe or socket) has taken every byte written to it.  Returns 0 when
+ * nothing is left unread or fd is not a pipe or socket, 1 on timeout. */
+int pm_log_drain(int fd, double max_seconds);
+
 #endif

@@ -5,7 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 int pm_mpi_start(int *argc, char ***argv, int required, int *provided)
 {
@@ -29,7 +31,7 @@ int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
         return 1;
     *rank = 0;
     if (pm_mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, rank), "MPI_Comm_rank"))
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        pm_abort(MPI_COMM_WORLD, 1);
     pm_log_set_rank(*rank);
     char *err = NULL;
     if (pm_settings_load(cfg, &err) != 0) {
@@ -43,6 +45,20 @@ int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
     }
     pm_log_set_verbose(cfg->verbose);
     return 0;
+}
+
+_Noreturn void pm_abort(MPI_Comm comm, int code)
+{
+    if (code == 0)
+        code = 1;
+    /* stdout and stderr can be the same pipe; either way a second each
+     * bounds the wait when nobody reads. */
+    (void)fflush(stdout);
+    (void)fflush(stderr);
+    (void)pm_log_drain(STDERR_FILENO, 1.0);
+    (void)pm_log_drain(STDOUT_FILENO, 1.0);
+    MPI_Abort(comm, code);
+    _exit(code);   /* an MPI_Abort that returns has failed to stop us */
 }
 
 int pm_mpi_check(int rc, const char *what)
@@ -125,7 +141,7 @@ char *pm_bcast_string(MPI_Comm comm, int rank, char *mine)
     if (!s) {
         /* The others are already in the broadcast: it cannot be skipped. */
         pm_error(NULL, "out of memory for a %llu-byte string", len + 1);
-        MPI_Abort(comm, 1);
+        pm_abort(comm, 1);
         return NULL;
     }
     int rc = MPI_Bcast(s, (int)len, MPI_CHAR, 0, comm);

@@ -21,6 +21,11 @@ int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
 /* Print one line naming the failed call if rc is not MPI_SUCCESS; returns rc. */
 int pm_mpi_check(int rc, const char *what);
 
+/* MPI_Abort, once the launcher has read what this process wrote: when it
+ * kills the job it stops reading, and the line saying why would be lost.
+ * Waits at most a second; never returns. */
+_Noreturn void pm_abort(MPI_Comm comm, int code);
+
 /* Collective over comm: 0 if every rank passed failed == 0, else 1.  Ranks
  * that arrive early sleep between polls instead of spinning, so a node's
  * waiting ranks leave its cores to the one that is unpacking.  If the MPI
