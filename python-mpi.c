@@ -33,15 +33,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* lib/pythonX.Y/os.py marks a standard library, as it does for Python's own
+ * getpath; os.pyc in a sourceless bundle (pkgroot --pyc sourceless). */
+static int has_os_module(const char *libdir)
+{
+    int found = 0;
+    for (int i = 0; i < 2 && !found; i++) {
+        char *os_py = pm_printf_alloc("%s/os.py%s", libdir, i ? "c" : "");
+        struct stat st;
+        found = os_py && stat(os_py, &st) == 0;
+        free(os_py);
+    }
+    return found;
+}
+
 /* home = the unpacked tree only if it holds a standard library; bundles of
  * packages alone run on the system Python with their site directory added. */
 static int has_stdlib(const char *dir)
 {
-    char *os_py = pm_printf_alloc("%s/lib/python%d.%d/os.py", dir, PY_MAJOR_VERSION,
-                                  PY_MINOR_VERSION);
-    struct stat st;
-    int ok = os_py && stat(os_py, &st) == 0;
-    free(os_py);
+    char *lib = pm_printf_alloc("%s/lib/python%d.%d", dir, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    int ok = lib && has_os_module(lib);
+    free(lib);
     return ok;
 }
 
@@ -59,16 +71,15 @@ static int check_tree_python(const char *dir)
         int major, minor, n = 0;
         if (sscanf(e->d_name, "python%d.%d%n", &major, &minor, &n) != 2 || e->d_name[n])
             continue;
-        char *os_py = pm_printf_alloc("%s/%s/os.py", lib, e->d_name);
-        struct stat st;
-        if (os_py && stat(os_py, &st) == 0) {
+        char *stdlib = pm_path_join(lib, e->d_name);
+        if (stdlib && has_os_module(stdlib)) {
             pm_error(dir, "the bundles carry the standard library of Python %d.%d (lib/%s), but "
                      "python-mpi embeds Python %d.%d: make the runtime bundle with this "
                      "python-mpi's pkgroot", major, minor, e->d_name, PY_MAJOR_VERSION,
                      PY_MINOR_VERSION);
             bad = 1;
         }
-        free(os_py);
+        free(stdlib);
     }
     if (d)
         closedir(d);

@@ -7,6 +7,7 @@
 #              PYTHONDONTWRITEBYTECODE=1, as this environment sets)
 #   timestamp  classic pycs: the loader stats each source and compares
 #   unchecked  unchecked-hash pycs (the default): never validated
+#   sourceless NAME.pyc in place of NAME.py: no source is looked at
 # Each is unpacked once per round with bcast; then P ranks of python-mpi
 # import numpy on it, interleaved round by round.  Prints the median wall
 # time per variant and ratios, and one rank's system calls per kind.
@@ -22,7 +23,7 @@ trap 'rm -rf "$TMP" "$OUT"' EXIT
 export PYTHONDONTWRITEBYTECODE=1
 unset PYTHONUNBUFFERED PYTHON_MPI_PACKAGES PYTHON_MPI_HOME
 PROG='import numpy, json, argparse, subprocess, decimal'
-variants="none timestamp unchecked"
+variants="none timestamp unchecked sourceless"
 for v in $variants; do
     "$BIN/pkgroot" python --pyc "$v" "$TMP/rt-$v.tar.zst" numpy >/dev/null
 done
@@ -48,11 +49,13 @@ for v in $variants; do
 done
 echo "(wall time of 'mpiexec -n $P python-mpi -c \"$PROG\"' on a tree already unpacked; $ROUNDS rounds)"
 
-echo "system calls of one rank (strace -c), by variant:"
+echo "system calls of one rank (strace -c), by variant; 'sources': stat or open of a .py that exists:"
 for v in $variants; do
     rm -rf "$OUT"
     mpiexec.mpich -n 1 "$BIN/bcast" -p "$OUT" "$TMP/rt-$v.tar.zst" >/dev/null
     PYTHONHOME=$OUT strace -f -c -o "$TMP/sc-$v" "$BIN/python-mpi" -c "$PROG" 2>/dev/null
-    awk -v v="$v" '$NF ~ /^(newfstatat|openat|read|getdents64|total)$/ {n[$NF] = $4}
-        END {printf "  %-10s stat %s  openat %s  read %s  total %s\n", v, n["newfstatat"], n["openat"], n["read"], n["total"]}' "$TMP/sc-$v"
+    PYTHONHOME=$OUT strace -f -qq -e trace=%file,%stat -o "$TMP/sf-$v" "$BIN/python-mpi" -c "$PROG" 2>/dev/null
+    sources=$(grep -E '"[^"]*\.py"' "$TMP/sf-$v" | grep -vc ENOENT || true)
+    awk -v v="$v" -v src="$sources" '$NF ~ /^(newfstatat|openat|read|getdents64|total)$/ {n[$NF] = $4}
+        END {printf "  %-10s sources %4s  stat %s  openat %s  read %s  total %s\n", v, src, n["newfstatat"], n["openat"], n["read"], n["total"]}' "$TMP/sc-$v"
 done

@@ -57,7 +57,7 @@ static int ends_with(const char *s, const char *suf)
  * no NUL byte.  An undeclared binary file is left as it is (conda-pack
  * does the same: a NUL-padded rewrite of bytes nobody said were a C
  * string could break the file); counted for a warning. */
-static int relocation(conda_ctx *c, const pk_entry *e, const char *prel)
+static int relocation(conda_ctx *c, pk_entry *e, const char *prel)
 {
     int found, has_nul;
     if (e->data) {
@@ -76,6 +76,10 @@ static int relocation(conda_ctx *c, const pk_entry *e, const char *prel)
         }
         return 0;
     }
+    /* Bytecode made now would keep the old prefix, and unchecked pycs are
+     * never compared with the rewritten source: a module that carries the
+     * prefix (_sysconfigdata, generated configs) goes as source. */
+    e->source_only = 1;
     return pk_manifest_add(&c->man, e->name, d ? d->binary : 0);
 }
 

@@ -70,6 +70,8 @@ static const char usage[] =
     "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
     "          that no rank compiles at start-up: unchecked (hash-based, never\n"
     "          re-validated; the default but for dir), checked, timestamp,\n"
+    "          sourceless (NAME.pyc in place of NAME.py: no source is ever\n"
+    "          looked at, tracebacks show no source lines),\n"
     "          keep (the tree's own __pycache__ as is; dir's default), none\n"
     "OUT's suffix picks the compression: .tar.zst/.tzst (recommended),\n"
     ".ptar (parallel parts), .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .tar.\n"
@@ -265,7 +267,7 @@ static int take_pyc_option(int *argc, char **argv)
             continue;
         enum pk_pyc_mode m;
         if (pk_pyc_parse(v, &m) != 0) {
-            pm_error(NULL, "--pyc '%s': expected unchecked, checked, timestamp, keep or none", v);
+            pm_error(NULL, "--pyc '%s': expected unchecked, checked, timestamp, sourceless, keep or none", v);
             return -2;
         }
         mode = (int)m;

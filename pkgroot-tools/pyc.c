@@ -30,8 +30,9 @@ static unsigned helper_epoch; /* ... made in this start of the interpreter */
 
 int pk_pyc_parse(const char *s, enum pk_pyc_mode *mode)
 {
-    static const char *const names[] = {"unchecked", "checked", "timestamp", "keep", "none"};
-    for (int i = 0; i < 5; i++)
+    static const char *const names[] = {"unchecked", "checked", "timestamp", "sourceless", "keep",
+                                        "none"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(s, names[i]) == 0) {
             *mode = (enum pk_pyc_mode)i;
             return 0;

@@ -7,6 +7,9 @@
  *              immutable once unpacked, so checking is pointless.
  *   checked    hash-based pycs validated by hashing the source on import.
  *   timestamp  classic pycs (source mtime and size), as Debian ships them.
+ *   sourceless each module as NAME.pyc (unchecked hash) in place of NAME.py:
+ *              the import system then never looks at a source at all, at
+ *              the price of tracebacks without source lines.
  *   keep       no compiling; the tree's own __pycache__ go as they are
  *              (the default of `pkgroot dir`).
  *   none       no bytecode at all: __pycache__ and *.pyc left out (every
@@ -17,7 +20,10 @@
 #include <stddef.h>
 #include <time.h>
 
-enum pk_pyc_mode { PK_PYC_UNCHECKED, PK_PYC_CHECKED, PK_PYC_TIMESTAMP, PK_PYC_KEEP, PK_PYC_NONE };
+/* Modes before PK_PYC_KEEP compile. */
+enum pk_pyc_mode {
+    PK_PYC_UNCHECKED, PK_PYC_CHECKED, PK_PYC_TIMESTAMP, PK_PYC_SOURCELESS, PK_PYC_KEEP, PK_PYC_NONE
+};
 
 /* "unchecked" ... -> mode; -1 if unknown. */
 int pk_pyc_parse(const char *s, enum pk_pyc_mode *mode);

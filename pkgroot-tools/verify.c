@@ -131,7 +131,7 @@ static void note_version_dir(verifier *v, const char *name)
     if (len - 6 == strlen(v->py->version) && strncmp(comp + 6, v->py->version, len - 6) == 0)
         return;
     size_t dlen = 4 + len;
-    int has_os = strcmp(comp + len, "/os.py") == 0;
+    int has_os = strcmp(comp + len, "/os.py") == 0 || strcmp(comp + len, "/os.pyc") == 0;
     for (size_t i = 0; i < v->nvdirs; i++)
         if (strlen(v->vdirs[i].dir) == dlen && strncmp(v->vdirs[i].dir, name, dlen) == 0) {
             v->vdirs[i].has_os |= has_os;

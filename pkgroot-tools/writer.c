@@ -480,11 +480,12 @@ static int read_all(const char *path, char **data, size_t *len)
     return 0;
 }
 
-/* The .py just added at name gets its pyc next to it, in __pycache__, made
- * by the embedded Python now, so that no rank compiles it at start-up.
- * Sources that are not Python 3 (a few packages ship some) go alone. */
-static int add_pyc(pk_writer *w, const char *name, const char *src, const char *data,
-                   size_t len, time_t mtime)
+/* The bytecode of the module at name, made by the embedded Python now so
+ * that no rank compiles it at start-up; its source is data (len bytes), or
+ * read from src.  0 with *pyc; 1 if it is not Python 3 (a few packages ship
+ * such files: they go as they are); -1 after printing why. */
+static int compile_module(pk_writer *w, const char *name, const char *src, const char *data,
+                          size_t len, time_t mtime, char **pyc, size_t *pyc_len)
 {
     char *own = NULL;
     if (!data) {
@@ -494,17 +495,41 @@ static int add_pyc(pk_writer *w, const char *name, const char *src, const char *
         }
         data = own;
     }
+    int rc = pk_pyc_compile(data, len, name, mtime, w->pyc, pyc, pyc_len);
+    w->pycs += rc == 0;
+    w->pyc_failed += rc == 1;
+    free(own);
+    return rc;
+}
+
+/* The .py just added at name gets its pyc next to it, in __pycache__. */
+static int add_pyc(pk_writer *w, const char *name, const char *src, const char *data,
+                   size_t len, time_t mtime)
+{
     char *pyc = NULL, *path = NULL;
     size_t pyc_len;
-    int rc = pk_pyc_compile(data, len, name, mtime, w->pyc, &pyc, &pyc_len);
-    if (rc == 0) {
+    int rc = compile_module(w, name, src, data, len, mtime, &pyc, &pyc_len);
+    if (rc == 0)
         rc = (path = pk_pyc_path(name)) ? pk_writer_add_data(w, path, pyc, pyc_len, 0644, mtime) : -1;
-        w->pycs += rc == 0;
-    } else if (rc == 1) {
-        w->pyc_failed++;
-        rc = 0;
+    free(pyc);
+    free(path);
+    return rc < 0 ? -1 : 0;
+}
+
+/* --pyc sourceless: NAME.pyc in place of NAME.py.  Returns 1 when the
+ * source does not compile and is to be added itself. */
+static int add_sourceless(pk_writer *w, const char *name, const char *src, const char *data,
+                          size_t len, time_t mtime, mode_t perm)
+{
+    char *pyc = NULL, *path = NULL;
+    size_t pyc_len;
+    int rc = compile_module(w, name, src, data, len, mtime, &pyc, &pyc_len);
+    if (rc == 0) {
+        path = pm_printf_alloc("%sc", name);
+        if (!path)
+            pm_error(name, "out of memory");
+        rc = path ? pk_writer_add_data(w, path, pyc, pyc_len, perm, mtime) : -1;
     }
-    free(own);
     free(pyc);
     free(path);
     return rc;
@@ -530,9 +555,9 @@ static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned lon
 
 /* One entry: src on disk, name in the bundle, rel its path below the tree
  * root (to judge whether a symlink stays inside); data/len: a regular
- * file's new contents, or NULL. */
+ * file's new contents, or NULL; source_only: no bytecode for it. */
 static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
-                     const struct stat *lst, const char *data, size_t len)
+                     const struct stat *lst, const char *data, size_t len, int source_only)
 {
     struct stat st = *lst;
     char *target = NULL;
@@ -563,6 +588,21 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     }
     if (!S_ISREG(st.st_mode))
         data = NULL;
+    /* A module, or a link to one inside the tree (imported under its own
+     * name): its bytecode is made now (--pyc). */
+    size_t nl = strlen(name);
+    struct stat tst;
+    int module = w->pyc < PK_PYC_KEEP && !source_only && nl > 3 && strcmp(name + nl - 3, ".py") == 0 &&
+                 (S_ISREG(st.st_mode) ||
+                  (S_ISLNK(st.st_mode) && stat(src, &tst) == 0 && S_ISREG(tst.st_mode)));
+    time_t src_mtime = !module ? 0 : S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime;
+    if (module && w->pyc == PK_PYC_SOURCELESS) {
+        int rc = add_sourceless(w, name, src, data, len, src_mtime, 0644);
+        if (rc <= 0) {
+            free(target);
+            return rc;
+        }
+    }
     struct archive_entry *e = archive_entry_new();
     if (!e) {
         free(target);
@@ -590,13 +630,8 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     if (rc == 0)
         rc = entry_added(w, name, st.st_mode,
                          data ? len : (unsigned long long)(st.st_size > 0 ? st.st_size : 0));
-    /* A link to a module inside the tree is imported under its own name,
-     * so it gets a pyc too, of what it points to. */
-    size_t nl = strlen(name);
-    struct stat tst;
-    if (rc == 0 && w->pyc < PK_PYC_KEEP && nl > 3 && strcmp(name + nl - 3, ".py") == 0 &&
-        (S_ISREG(st.st_mode) || (S_ISLNK(st.st_mode) && stat(src, &tst) == 0 && S_ISREG(tst.st_mode))))
-        rc = add_pyc(w, name, src, data, len, S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime);
+    if (rc == 0 && module && w->pyc != PK_PYC_SOURCELESS)
+        rc = add_pyc(w, name, src, data, len, src_mtime);
     return rc;
 }
 
@@ -648,12 +683,12 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
             } else if (is_self(w, &st)) {
                 /* OUT (or its temporary file) inside the tree being bundled */
             } else {
-                pk_entry pe = {csrc, crel, cname, &st, NULL, 0};
+                pk_entry pe = {csrc, crel, cname, &st, NULL, 0, 0};
                 int verdict = fn ? fn(ctx, &pe) : PK_ADD;
                 if (verdict < 0)
                     rc = -1;
                 else if (verdict == PK_ADD && !replaced_by_pyc(w, d)) {
-                    rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len);
+                    rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len, pe.source_only);
                     if (rc == 0 && S_ISDIR(st.st_mode))
                         rc = add_dir(w, csrc, cname, crel, skip, fn, ctx);
                 }
@@ -688,7 +723,7 @@ static int add_parents(pk_writer *w, const char *src, const char *dest, const st
         *p = '\0';
         struct stat dst = *st;
         dst.st_mode = S_IFDIR | 0755;
-        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst, NULL, 0);
+        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst, NULL, 0, 0);
         *p = '/';
         if (rc != 0) {
             free(prefix);
@@ -718,14 +753,14 @@ int pk_writer_add_tree_with(pk_writer *w, const char *src, const char *dest,
     if (!S_ISDIR(st.st_mode)) {
         const char *base = strrchr(dest, '/');
         base = base ? base + 1 : dest;
-        pk_entry pe = {src, base, dest, &st, NULL, 0};
+        pk_entry pe = {src, base, dest, &st, NULL, 0, 0};
         int verdict = fn ? fn(ctx, &pe) : PK_ADD;
         int rc = verdict < 0 ? -1 : verdict == PK_SKIP ? 0
-               : add_entry(w, src, dest, base, &st, pe.data, pe.len);
+               : add_entry(w, src, dest, base, &st, pe.data, pe.len, pe.source_only);
         free(pe.data);
         return rc;
     }
-    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st, NULL, 0) != 0)
+    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st, NULL, 0, 0) != 0)
         return -1;
     return add_dir(w, src, dest, "", skip, fn, ctx);
 }

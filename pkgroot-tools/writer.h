@@ -54,6 +54,8 @@ typedef struct pk_entry {
     char *data;             /* out: new contents for a regular file
                              * (malloc'd; the writer frees it) */
     size_t len;
+    int source_only;        /* out: a .py whose contents change on the node
+                             * (relocation): no bytecode, it goes as source */
 } pk_entry;
 
 enum { PK_ADD = 0, PK_SKIP = 1 };

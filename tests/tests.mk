@@ -29,7 +29,7 @@ cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
 
 script-tests: all
-	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot bash tests/pkgroot/test_pkgroot.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_pkgroot.sh
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_makers.sh
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_conda.sh
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_verify.sh

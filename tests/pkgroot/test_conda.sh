@@ -31,6 +31,9 @@ make_prefix() {
              "$TMP/miniconda3/pkgs/oldpkg-0.1-0/info"
     printf 'import os\nHERE = os.path.dirname(__file__)\nCONFIG = open(os.path.join(HERE, "config.txt")).read().strip()\n' > "$sp/cpkg/__init__.py"
     printf '%s/share/cpkg/data\n' "$d" > "$sp/cpkg/config.txt"
+    # A module carrying the prefix (as _sysconfigdata does): relocated as
+    # source, never as bytecode made before relocation.
+    printf 'DATA = "%s/share/cpkg/data"\n' "$d" > "$sp/cpkg/_paths.py"
     echo 'def test_a(): pass' > "$sp/cpkg/tests/test_a.py"
     printf 'stale' > "$sp/cpkg/__pycache__/__init__.cpython-311.pyc"
     printf 'Metadata-Version: 2.1\nName: cpkg\nVersion: 1.0\n' > "$sp/cpkg-1.0.dist-info/METADATA"
@@ -97,6 +100,9 @@ for want in '^lib/python3/dist-packages/cpkg/__init__.py$' '^lib/python3/dist-pa
 done
 [ "$(tar -xOf "$B" lib/python3/dist-packages/cpkg/__pycache__/__init__.cpython-311.pyc | head -c 5)" != stale ] &&
     t_ok "the prefix's stale __pycache__ is replaced by fresh bytecode" || t_fail "stale pyc bundled"
+has "$B" '^lib/python3/dist-packages/cpkg/_paths.py$' && ! has "$B" '_paths\..*pyc$' &&
+    t_ok "a module carrying the prefix goes as source only (no bytecode holding the old prefix)" ||
+    t_fail "_paths.py bytecode" "$("$PK" ls "$B" | grep _paths)"
 for unwanted in '^conda-meta' '^pkgs' '^include' '\.a$' '^share/doc' '^share/man' 'cpkg/tests' '^lib/python3\.11'; do
     has "$B" "$unwanted" && t_fail "conda bundle has $unwanted" || t_ok "conda bundle leaves out $unwanted"
 done
@@ -107,16 +113,16 @@ tar -xOf "$B" .python-mpi-relocate/condapk > "$TMP/manifest"
 [ "$(sed -n 1p "$TMP/manifest")" = "python-mpi-relocate 1" ] && [ "$(sed -n 2p "$TMP/manifest")" = "prefix $P" ] &&
     t_ok "manifest: format line, then the original prefix" || t_fail "manifest header" "$(head -2 "$TMP/manifest")"
 for line in "text lib/python3/dist-packages/cpkg/config.txt" "binary lib/libcpkg.so" "text etc/oldpkg.conf" \
-            "text share/scanonly/paths.txt" "text bin/cpkg-env.sh"; do
+            "text share/scanonly/paths.txt" "text bin/cpkg-env.sh" "text lib/python3/dist-packages/cpkg/_paths.py"; do
     grep -qxF "$line" "$TMP/manifest" && t_ok "manifest lists '$line'" || t_fail "manifest lacks '$line'" "$(cat "$TMP/manifest")"
 done
 for path in bin/cpkg-run lib/libundeclared.so lib/python3/dist-packages/cpkg/__init__.py; do
     grep -q " $path$" "$TMP/manifest" && t_fail "manifest lists $path" || t_ok "manifest does not list $path"
 done
-[ "$(wc -l < "$TMP/manifest")" = 7 ] && t_ok "manifest: nothing else" || t_fail "manifest lines" "$(cat "$TMP/manifest")"
+[ "$(wc -l < "$TMP/manifest")" = 8 ] && t_ok "manifest: nothing else" || t_fail "manifest lines" "$(cat "$TMP/manifest")"
 out=$("$PK" -v conda "$TMP/out/v.tar" "$P" 2>/dev/null)
 printf '%s\n' "$out" | grep -Eq '^left out [0-9]+ files, [0-9]+ bytes: caches 2 \(--keep-caches\), tests 1 \(--keep-tests\), docs 2 \(--keep-docs\), .*static libraries 1 \(--keep-static\), headers 1 \(--keep-include\)' &&
-    printf '%s\n' "$out" | grep -q "^relocation: 4 text and 1 binary files carry $P; 3 package records: 1 with paths_data, has_prefix: oldpkg; neither (scan only): scanonly$" &&
+    printf '%s\n' "$out" | grep -q "^relocation: 5 text and 1 binary files carry $P; 3 package records: 1 with paths_data, has_prefix: oldpkg; neither (scan only): scanonly$" &&
     t_ok "-v: what was left out, and how each package's prefix files were found" || t_fail "-v" "$out"
 "$PK" conda "$TMP/out/keep.tar" "$P" --keep-include --keep-static --keep-conda-meta --keep-docs --keep-tests >/dev/null 2>&1 &&
     has "$TMP/out/keep.tar" '^include/cpkg.h$' && has "$TMP/out/keep.tar" '^lib/libcpkg.a$' && has "$TMP/out/keep.tar" '^conda-meta/history$' &&
@@ -125,7 +131,7 @@ printf '%s\n' "$out" | grep -Eq '^left out [0-9]+ files, [0-9]+ bytes: caches 2 
 (cd "$TMP/miniconda3/envs" && "$PK" conda "$TMP/out/rel.tar" "./$(basename "$P")/" >/dev/null 2>&1) &&
     [ "$(tar -xOf "$TMP/out/rel.tar" .python-mpi-relocate/rel | sed -n 2p)" = "prefix $P" ] &&
     t_ok "a relative PREFIX is recorded as the absolute path" || t_fail "relative PREFIX"
-"$PK" verify "$B" >"$TMP/o" 2>"$TMP/e" && grep -q "relocation (condapk): 4 text and 1 binary files from $P" "$TMP/o" &&
+"$PK" verify "$B" >"$TMP/o" 2>"$TMP/e" && grep -q "relocation (condapk): 5 text and 1 binary files from $P" "$TMP/o" &&
     t_ok "pkgroot verify accepts the bundle and its manifest" || t_fail "verify conda bundle" "$(cat "$TMP/o" "$TMP/e")"
 
 # --- a runtime prefix: its own standard library, its layout kept ------------
@@ -155,6 +161,8 @@ tree = os.environ["PYTHON_MPI_HOME"]
 lib = open(os.path.join(tree, "lib", "libcpkg.so"), "rb").read()
 print(cpkg.__file__)
 print(cpkg.CONFIG)
+import cpkg._paths
+print("paths", cpkg._paths.DATA)
 print("binary-ok" if (tree + "/lib/cpkg-plugins\0").encode() in lib else "binary-not-relocated")
 print(os.__file__)
 PY
@@ -162,9 +170,10 @@ for case in "$RUNTIME:$B" "$RB"; do
     out=$(PYTHON_MPI_PACKAGES=$case timeout 60 "$MPIEXEC" -n 2 "$BIN/python-mpi" "$TMP/check.py" 2>"$TMP/e")
     if [ "$(printf '%s\n' "$out" | grep -c "^$SHM/python-mpi-[0-9]*/.*/cpkg/__init__.py$")" = 2 ] &&
        [ "$(printf '%s\n' "$out" | grep -c "^$SHM/python-mpi-[0-9]*/[^/]*/share/cpkg/data$")" = 2 ] &&
+       [ "$(printf '%s\n' "$out" | grep -c "^paths $SHM/python-mpi-[0-9]*/[^/]*/share/cpkg/data$")" = 2 ] &&
        [ "$(printf '%s\n' "$out" | grep -c "^binary-ok$")" = 2 ] &&
        [ "$(printf '%s\n' "$out" | grep -c "^$SHM/.*/lib/python3.11/os.py$")" = 2 ]; then
-        t_ok "$MPIEXEC -n 2 python-mpi: cpkg from /dev/shm, text and binary prefix relocated ($(basename "${case##*:}"))"
+        t_ok "$MPIEXEC -n 2 python-mpi: cpkg from /dev/shm, text (a module too) and binary prefix relocated ($(basename "${case##*:}"))"
     else t_fail "python-mpi with $(basename "${case##*:}")" "$out$(cat "$TMP/e")"; fi
 done
 unset PYTHON_MPI_CHROOT

@@ -54,14 +54,43 @@ assert pys > 500 and pycs == pys, (pys, pycs)
 PY
 then t_ok "pkgroot python: every .py has an unchecked-hash .pyc (embedded magic, source hash), no other .pyc"
 else t_fail "unchecked-hash pycs"; fi
-"$PKGROOT" python --pyc none "$TMP/nopyc.tar.zst" >/dev/null 2>&1 &&
-    [ -z "$("$PKGROOT" ls "$TMP/nopyc.tar.zst" | grep -E '\.pyc$')" ] && t_ok "--pyc none: sources only" || t_fail "--pyc none"
-"$PKGROOT" python --pyc=timestamp "$TMP/ts.tar" >/dev/null 2>&1 &&
+"$PK" python --pyc none "$TMP/nopyc.tar.zst" >/dev/null 2>&1 &&
+    [ -z "$("$PK" ls "$TMP/nopyc.tar.zst" | grep -E '\.pyc$')" ] && t_ok "--pyc none: sources only" || t_fail "--pyc none"
+"$PK" python --pyc=timestamp "$TMP/ts.tar" >/dev/null 2>&1 &&
     [ "$(tar -xOf "$TMP/ts.tar" lib/python3.11/__pycache__/os.cpython-311.pyc | head -c 8 | od -An -tu4 | awk '{print $2}')" = 0 ] &&
     t_ok "--pyc=timestamp: classic pycs (flags 0)" || t_fail "--pyc timestamp"
-rc=0; out=$("$PKGROOT" python --pyc fast "$TMP/bad.tar" 2>&1) || rc=$?
-[ $rc = 2 ] && [ "$out" = "pkgroot: rank ? on $(hostname): --pyc 'fast': expected unchecked, checked, timestamp, keep or none" ] &&
+rc=0; out=$("$PK" python --pyc fast "$TMP/bad.tar" 2>&1) || rc=$?
+[ $rc = 2 ] && [ "$out" = "pkgroot: rank ? on $(hostname): --pyc 'fast': expected unchecked, checked, timestamp, sourceless, keep or none" ] &&
     t_ok "--pyc with an unknown mode: one line, exit 2" || t_fail "--pyc bad (rc=$rc)" "$out"
+# sourceless: NAME.pyc in place of every NAME.py that compiles (a link to
+# a module too); python-mpi runs numpy on it and never looks at a source.
+mkdir -p "$TMP/slcode/pkg"
+echo 'def f(): return 1 / 0' > "$TMP/slcode/pkg/__init__.py"; ln -s __init__.py "$TMP/slcode/pkg/alias.py"
+echo 'print "python 2"' > "$TMP/slcode/pkg/old.py"
+if "$PK" python --pyc sourceless "$TMP/sl.tar.zst" numpy >"$TMP/out" 2>&1 &&
+   "$PK" --pyc sourceless dir "$TMP/slcode.tar.zst" "$TMP/slcode" >>"$TMP/out" 2>&1 &&
+   "$PK" ls "$TMP/sl.tar.zst" >"$TMP/ls" && "$PK" ls "$TMP/slcode.tar.zst" >"$TMP/ls2" &&
+   [ "$(grep -c '\.py$' "$TMP/ls")" = 0 ] && grep -q '^- .* lib/python3.11/os\.pyc$' "$TMP/ls" &&
+   [ "$(grep -c '__pycache__' "$TMP/ls")" = 0 ] &&
+   [ "$(awk '{print $1, $4}' "$TMP/ls2" | grep -E '\.pyc?$' | sort | tr '\n' ' ')" = \
+     "- lib/python3/dist-packages/pkg/__init__.pyc - lib/python3/dist-packages/pkg/alias.pyc - lib/python3/dist-packages/pkg/old.py " ]; then
+    t_ok "--pyc sourceless: NAME.pyc in place of NAME.py (links too), no __pycache__, a non-Python-3 file as it is"
+else t_fail "--pyc sourceless bundles" "$(cat "$TMP/out"; grep -E '\.pyc?$' "$TMP/ls2")"; fi
+if PYTHON_MPI_PACKAGES="$TMP/sl.tar.zst:$TMP/slcode.tar.zst" strace -ff -qq -e trace=%file,%stat -o "$TMP/strace" \
+       "$MPIEXEC" -n 2 "$BIN/python-mpi" -c '
+import numpy, json, decimal, sys, traceback, pkg.alias
+assert numpy.__file__.endswith("numpy/__init__.pyc") and sys.prefix in numpy.__file__, numpy.__file__
+try:
+    pkg.alias.f()
+except ZeroDivisionError:
+    assert "\"lib/python3/dist-packages/pkg/alias.py\", line 1, in f" in traceback.format_exc(), traceback.format_exc()
+print("sourceless-ok", numpy.arange(5).sum())' >"$TMP/out" 2>&1 &&
+   [ "$(grep -c '^sourceless-ok 10$' "$TMP/out")" = 2 ] &&
+   touched=$(cat "$TMP"/strace.* | grep -E '"/dev/shm/python-mpi-[^"]*\.py"' | grep -Ev 'ENOENT|^unlink' | wc -l); [ "$touched" = 0 ] &&
+   [ "$(cat "$TMP"/strace.* | grep -cE '"/dev/shm/python-mpi-[^"]*\.pyc"')" -gt 100 ]; then
+    # (the teardown's unlink of old.py, the one source, aside)
+    t_ok "python-mpi on a sourceless runtime: numpy imports, tracebacks name the module, no rank opens or stats a source"
+else t_fail "python-mpi on a sourceless runtime (sources touched: ${touched:-?})" "$(cat "$TMP/out"; cat "$TMP"/strace.* | grep -E '\.py"' | grep -v ENOENT | head -5)"; fi
 mkdir -p "$TMP/x"
 if tar -C "$TMP/x" -xf "$TMP/rt.tar.zst" &&
    out=$(PYTHONHOME=$TMP/x /usr/bin/python3 -c 'import numpy, sys; print(numpy.__file__); print(sys.prefix)') &&
