@@ -142,7 +142,6 @@ char *pm_bcast_string(MPI_Comm comm, int rank, char *mine)
         /* The others are already in the broadcast: it cannot be skipped. */
         pm_error(NULL, "out of memory for a %llu-byte string", len + 1);
         pm_abort(comm, 1);
-        return NULL;
     }
     int rc = MPI_Bcast(s, (int)len, MPI_CHAR, 0, comm);
     if (pm_mpi_check(rc, "MPI_Bcast(name)")) {

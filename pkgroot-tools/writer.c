@@ -519,7 +519,7 @@ static int add_pyc(pk_writer *w, const char *name, const char *src, const char *
 /* --pyc sourceless: NAME.pyc in place of NAME.py.  Returns 1 when the
  * source does not compile and is to be added itself. */
 static int add_sourceless(pk_writer *w, const char *name, const char *src, const char *data,
-                          size_t len, time_t mtime, mode_t perm)
+                          size_t len, time_t mtime)
 {
     char *pyc = NULL, *path = NULL;
     size_t pyc_len;
@@ -528,7 +528,7 @@ static int add_sourceless(pk_writer *w, const char *name, const char *src, const
         path = pm_printf_alloc("%sc", name);
         if (!path)
             pm_error(name, "out of memory");
-        rc = path ? pk_writer_add_data(w, path, pyc, pyc_len, perm, mtime) : -1;
+        rc = path ? pk_writer_add_data(w, path, pyc, pyc_len, 0644, mtime) : -1;
     }
     free(pyc);
     free(path);
@@ -597,7 +597,7 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
                   (S_ISLNK(st.st_mode) && stat(src, &tst) == 0 && S_ISREG(tst.st_mode)));
     time_t src_mtime = !module ? 0 : S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime;
     if (module && w->pyc == PK_PYC_SOURCELESS) {
-        int rc = add_sourceless(w, name, src, data, len, src_mtime, 0644);
+        int rc = add_sourceless(w, name, src, data, len, src_mtime);
         if (rc <= 0) {
             free(target);
             return rc;
