@@ -92,9 +92,11 @@ $(LIBBCAST): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # python-mpi's own MPI_Comm_spawn wrappers (interp/spawn_tree.c) must be what
-# mpi4py's MPI module calls, so the executable exports them.
+# mpi4py's MPI module calls, and its _exit and kill (interp/rank_end.c) what
+# libpython calls, so the executable exports them.
 SPAWN_EXPORTS := -Wl,--export-dynamic-symbol=MPI_Comm_spawn \
-                 -Wl,--export-dynamic-symbol=MPI_Comm_spawn_multiple
+                 -Wl,--export-dynamic-symbol=MPI_Comm_spawn_multiple \
+                 -Wl,--export-dynamic-symbol=_exit -Wl,--export-dynamic-symbol=kill
 $(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(SPAWN_EXPORTS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm

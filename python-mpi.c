@@ -7,10 +7,11 @@
  *    unpacks them into a private directory under PYTHON_MPI_CHROOT.
  * 3. Python starts with home = that directory (and PYTHONUSERBASE there),
  *    so no rank but 0 touches the shared file system for its imports.
- * 4. Python's exit status is ours.  A failing rank aborts the whole job so
- *    no other rank hangs in a collective; on success each leader removes
- *    its node's directory once every rank of the job is done (and so are
- *    the processes they spawned, which may run on any node's tree). */
+ * 4. Python's exit status is ours, however the program ends (sys.exit and
+ *    every other SystemExit end inside Python: interp/rank_end.h).  A
+ *    failing rank aborts the whole job so no other rank hangs in a
+ *    collective; on success each leader removes its node's directory once
+ *    every rank of the job is done, then MPI is finalized, once. */
 #include "deliver.h"
 #include "jobdir.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 #include "pkglist.h"
 #include "reaper.h"
 #include "pyrun.h"
+#include "rank_end.h"
 #include "settings.h"
 #include "spawn_tree.h"
 #include "stage.h"
@@ -150,6 +152,16 @@ static int run_python(int argc, char **argv, const char *home, double *init_seco
     return pm_python_run(&config, init_seconds);
 }
 
+/* A child of a rank: plain Python on the rank's tree, no MPI. */
+static int run_as_child(int argc, char **argv)
+{
+    pm_log_init("python-mpi");
+    if (mark_parent() != 0)
+        return 1;
+    const char *inherited = getenv("PYTHON_MPI_HOME");
+    return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
+}
+
 /* Collective set-up: returns 0 with stage->dir ready on every node, or 1
  * (the same on every rank) after the failing ranks printed why. */
 static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_stage *stage,
@@ -210,130 +222,151 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
-        pm_reaper_main(argc, argv);
-    const char *inherited = getenv("PYTHON_MPI_HOME");
-    if (is_child_of_rank()) {
-        pm_log_init("python-mpi");
-        if (mark_parent() != 0)
-            return 1;
-        return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
-    }
-    double t_start = pm_now();
-    pm_timing timing;
-    memset(&timing, 0, sizeof timing);
+/* The state of this rank that its end needs (see end_rank). */
+typedef struct rank_state {
     pm_settings cfg;
+    pm_topology topo;     /* valid when staged */
+    pm_stage stage;
+    int staged;           /* stage.dir was delivered or found by this run */
+    char *spawned;        /* the parent's tree, for a spawned python-mpi */
+    const char *home;     /* Python's home, NULL: Python's own rules */
+    pm_timing timing;
+    double t_start, t_run;
+} rank_state;
+
+/* 1. MPI first, with the real argv. */
+static int start_mpi(rank_state *r, int *argc, char ***argv)
+{
+    r->t_start = pm_now();
+    pm_stage_init(&r->stage);
     int rank;
-    int rc = pm_begin("python-mpi", &argc, &argv, MPI_THREAD_MULTIPLE, &rank, &cfg);
+    int rc = pm_begin("python-mpi", argc, argv, MPI_THREAD_MULTIPLE, &rank, &r->cfg);
     if (rc != 0)
         return rc;
-    timing.t[PM_PHASE_MPI_INIT] = pm_now() - t_start;
+    r->timing.t[PM_PHASE_MPI_INIT] = pm_now() - r->t_start;
     if (mark_parent() != 0)
         pm_abort(MPI_COMM_WORLD, 1);
 
     /* Spawned by a python-mpi rank (mpi4py.futures, MPI_Comm_spawn): run on
      * the parent's tree if every process of this new world can see it. */
-    char *spawned = pm_spawn_take_tree(&argc, argv);
-    if (spawned) {
+    r->spawned = pm_spawn_take_tree(argc, *argv);
+    if (r->spawned) {
         struct stat st;
-        int missing = stat(spawned, &st) != 0 || !S_ISDIR(st.st_mode);
+        int missing = stat(r->spawned, &st) != 0 || !S_ISDIR(st.st_mode);
         if (pm_agree_failed(MPI_COMM_WORLD, missing) != 0) {
-            pm_info(rank == 0, "%s is not on every node of the spawned processes: fetching the bundles", spawned);
-            free(spawned);
-            spawned = NULL;
+            pm_info(rank == 0, "%s is not on every node of the spawned processes: fetching the bundles",
+                    r->spawned);
+            free(r->spawned);
+            r->spawned = NULL;
         }
     }
+    return 0;
+}
 
-    pm_topology topo;
-    pm_stage stage;
-    pm_stage_init(&stage);
-    int staged = 0;
-    const char *tree = NULL;   /* the node-local tree this process runs on */
-    if (spawned) {
-        tree = spawned;
-    } else if (cfg.packages && !(inherited && *inherited)) {
+/* 2. The node-local tree this rank runs on: its parent's (spawned), the
+ * bundles delivered now, or one inherited from the environment.  Returns
+ * 0, or 1 after a failure every rank agreed on (MPI finalized). */
+static int prepare_tree(rank_state *r)
+{
+    const char *inherited = getenv("PYTHON_MPI_HOME");
+    const char *tree = NULL;
+    if (r->spawned) {
+        tree = r->spawned;
+    } else if (r->cfg.packages && !(inherited && *inherited)) {
         double t0 = pm_now();
-        if (pm_topology_init(&topo, MPI_COMM_WORLD, cfg.by_hostname) != 0)
+        if (pm_topology_init(&r->topo, MPI_COMM_WORLD, r->cfg.by_hostname) != 0)
             pm_abort(MPI_COMM_WORLD, 1);
         pm_deliver_stats st;
         memset(&st, 0, sizeof st);
-        if (stage_bundles(&cfg, &topo, &stage, &st) != 0) {
-            pm_topology_free(&topo);
+        if (stage_bundles(&r->cfg, &r->topo, &r->stage, &st) != 0) {
+            pm_topology_free(&r->topo);
             MPI_Finalize();
             return 1;
         }
-        staged = 1;
-        tree = stage.dir;
-        int wrong_python = topo.node_rank == 0 && check_tree_python(tree) != 0;   /* leaders say why */
+        r->staged = 1;
+        tree = r->stage.dir;
+        int wrong_python = r->topo.node_rank == 0 && check_tree_python(tree) != 0;   /* leaders say why */
         if (pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0) {
-            (void)pm_stage_discard(&stage, &topo);
-            pm_topology_free(&topo);
+            (void)pm_stage_discard(&r->stage, &r->topo);
+            pm_topology_free(&r->topo);
             MPI_Finalize();
             return 1;
         }
-        timing.t[PM_PHASE_STAGE] = pm_now() - t0;
-        timing.t[PM_PHASE_READ] = st.t_read;
-        timing.t[PM_PHASE_BCAST] = st.t_bcast;
-        timing.t[PM_PHASE_UNPACK] = st.t_unpack;
-        timing.bytes = st.bytes;
-        timing.nnodes = topo.nnodes;
+        r->timing.t[PM_PHASE_STAGE] = pm_now() - t0;
+        r->timing.t[PM_PHASE_READ] = st.t_read;
+        r->timing.t[PM_PHASE_BCAST] = st.t_bcast;
+        r->timing.t[PM_PHASE_UNPACK] = st.t_unpack;
+        r->timing.bytes = st.bytes;
+        r->timing.nnodes = r->topo.nnodes;
     }
 
-    const char *home = NULL;
     if (tree) {
         int own_home = has_stdlib(tree);
         if (export_env(tree, own_home) != 0)
             pm_abort(MPI_COMM_WORLD, 1);
-        home = own_home ? tree : NULL;
+        r->home = own_home ? tree : NULL;
     } else if (inherited && *inherited) {
         /* Started with PYTHON_MPI_HOME set (a job that ran bcast, or a
          * launcher that forwards a rank's environment): that tree belongs
          * to someone else and its environment is already in place. */
         tree = inherited;
-        home = has_stdlib(inherited) ? inherited : NULL;
+        r->home = has_stdlib(inherited) ? inherited : NULL;
     }
     /* Only what we unpacked ourselves is ours to remove; spawned children
      * of this process run on it too. */
     if (pm_spawn_set_tree(tree) != 0)
         pm_abort(MPI_COMM_WORLD, 1);
+    return 0;
+}
 
-    double t_run = pm_now();
-    int status = run_python(argc, argv, home, &timing.t[PM_PHASE_PY_INIT]);
-    timing.t[PM_PHASE_RUN] = pm_now() - t_run - timing.t[PM_PHASE_PY_INIT];
+/* 4. The end of the rank, however the program ended (rank_end.h): a
+ * failing rank aborts the whole job so that no other rank hangs in a
+ * collective; on success each leader removes its node's tree once every
+ * rank of the job is done (and so are the processes they spawned, which
+ * may run on any node's tree), then MPI is finalized, once. */
+static int end_rank(int status, enum pm_end_how how, void *ctx)
+{
+    rank_state *r = ctx;
     double t_teardown = pm_now();
-    free(spawned);
+    r->timing.t[PM_PHASE_RUN] = t_teardown - r->t_run - r->timing.t[PM_PHASE_PY_INIT];
+    status &= 0xff;   /* what the process's status would be, as in python3 */
 
     int finalized = 0;
     if (MPI_Finalized(&finalized) != MPI_SUCCESS)
         finalized = 1;
     if (status != 0 && !finalized) {
-        pm_error(NULL, "Python exited with status %d; aborting the job", status);
+        if (how == PM_END_UNDERSCORE)
+            pm_error(NULL, "the program called _exit(%d) (os._exit); aborting the job", status);
+        else
+            pm_error(NULL, "Python exited with status %d%s; aborting the job", status,
+                     how == PM_END_INTERRUPT ? " (KeyboardInterrupt)" : "");
         pm_abort(MPI_COMM_WORLD, status);
     }
-    if (staged) {
+    if (r->staged) {
         if (finalized) {
             /* The program finalized MPI itself, so no barrier can tell when
              * the node's other ranks are done: the watcher removes the tree
              * once this process has exited. */
-            pm_info(1, "MPI finalized by the program; %s goes when this rank exits", stage.dir);
+            pm_info(1, "MPI finalized by the program; %s goes when this rank exits", r->stage.dir);
         } else {
             /* Every rank of the world, not just of this node: processes
              * that a rank on another node spawned may run here, on this
              * node's tree, until their parent is done with them. */
-            if (pm_polite_barrier(MPI_COMM_WORLD) == MPI_SUCCESS && pm_stage_remove(&stage, &topo) != 0)
+            if (pm_polite_barrier(MPI_COMM_WORLD) == MPI_SUCCESS && pm_stage_remove(&r->stage, &r->topo) != 0)
                 status = 1;
-            pm_stage_free(&stage);
-            pm_topology_free(&topo);
+            pm_stage_free(&r->stage);
+            pm_topology_free(&r->topo);
         }
     }
-    timing.t[PM_PHASE_TEARDOWN] = pm_now() - t_teardown;
-    timing.t[PM_PHASE_TOTAL] = pm_now() - t_start;
-    if (cfg.timing != PM_TIMING_OFF) {
+    free(r->spawned);
+    r->spawned = NULL;
+    r->timing.t[PM_PHASE_TEARDOWN] = pm_now() - t_teardown;
+    r->timing.t[PM_PHASE_TOTAL] = pm_now() - r->t_start;
+    if (r->cfg.timing != PM_TIMING_OFF) {
         if (finalized)
             pm_info(0, "PYTHON_MPI_TIMING: the program finalized MPI itself; no report");
-        else if (pm_timing_report(&timing, MPI_COMM_WORLD, cfg.timing, cfg.timing_path) != 0 && status == 0)
+        else if (pm_timing_report(&r->timing, MPI_COMM_WORLD, r->cfg.timing, r->cfg.timing_path) != 0 &&
+                 status == 0)
             status = 1;
     }
     /* MPI_Finalize synchronises anyway; a barrier first lets transports
@@ -342,4 +375,24 @@ int main(int argc, char **argv)
                        pm_mpi_check(MPI_Finalize(), "MPI_Finalize")) && status == 0)
         status = 1;
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
+        pm_reaper_main(argc, argv);
+    if (is_child_of_rank())
+        return run_as_child(argc, argv);
+
+    static rank_state rank;   /* lives until the very end of the process */
+    int rc = start_mpi(&rank, &argc, &argv);
+    if (rc == 0)
+        rc = prepare_tree(&rank);
+    if (rc != 0)
+        return rc;
+    /* 3. Python, and from here on 4. whatever ends it ends here. */
+    if (pm_rank_end_arm(end_rank, &rank) != 0)
+        pm_abort(MPI_COMM_WORLD, 1);
+    rank.t_run = pm_now();
+    exit(run_python(argc, argv, rank.home, &rank.timing.t[PM_PHASE_PY_INIT]));
 }

@@ -2,6 +2,7 @@
 #include "pyrun.h"
 #include "log.h"
 #include "mpi_util.h"
+#include "rank_end.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,5 +52,7 @@ int pm_python_run(PyConfig *config, double *init_seconds)
         failed(st, "Python initialisation");
         return 1;
     }
+    if (pm_rank_end_python_ready() != 0)
+        return 1;
     return Py_RunMain();
 }

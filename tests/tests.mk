@@ -3,6 +3,7 @@
 #   make unit           cmocka units, tests/unit/test_*.c
 #   make mpi-tests      mpiexec runs of python-mpi and bcast, tests/mpi/
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
+#   make exit-tests     every way a program ends, on the cluster, tests/exit/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
 #   make check-build    all of them (make check = deps + this)
@@ -27,6 +28,10 @@ mpi-tests: all
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh
 	@BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
+
+# Every ending, 10 times each, on 2 simulated nodes x 2 ranks.
+exit-tests: all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/exit/test_exit.sh
 
 script-tests: all
 	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_pkgroot.sh
@@ -53,6 +58,7 @@ check-build: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory mpi-tests
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
+	@$(MAKE) --no-print-directory exit-tests
 	@$(MAKE) --no-print-directory mpi4py-tests
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
 else
@@ -63,6 +69,7 @@ check-build: all
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory static-tests
 	@$(MAKE) --no-print-directory cluster-tests
+	@$(MAKE) --no-print-directory exit-tests
 endif
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
