@@ -14,12 +14,14 @@
  *    every rank of the job is done, then MPI is finalized, once. */
 #include "deliver.h"
 #include "jobdir.h"
+#include "lineage.h"
 #include "log.h"
 #include "mpi_util.h"
 #include "pkglist.h"
 #include "reaper.h"
 #include "pyrun.h"
 #include "rank_end.h"
+#include "signals.h"
 #include "settings.h"
 #include "spawn_tree.h"
 #include "stage.h"
@@ -112,39 +114,11 @@ static int export_env(const char *dir, int own_home)
     return 0;
 }
 
-/* A process that a python-mpi rank started itself (subprocess or
- * multiprocessing with sys.executable) inherits the rank's PMI environment,
- * in which MPI_Init cannot succeed; it runs as plain Python on the parent's
- * tree instead, as python3 would.  Processes of MPI_Comm_spawn are started
- * by the process manager, not by the rank, so they still start MPI. */
-static int is_child_of_rank(void)
-{
-    const char *parent = getenv("PYTHON_MPI_PARENT");
-    if (!parent || !*parent)
-        return 0;
-    char *end;
-    long pid = strtol(parent, &end, 10);
-    return *end == '\0' && pid == (long)getppid();
-}
-
-static int mark_parent(void)
-{
-    char pid[32];
-    snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    if (setenv("PYTHON_MPI_PARENT", pid, 1) != 0) {
-        pm_error(NULL, "setenv PYTHON_MPI_PARENT failed");
-        return -1;
-    }
-    return 0;
-}
-
 static int run_python(int argc, char **argv, const char *home, double *init_seconds)
 {
-    char *exe = pm_self_exe();
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
-    int rc = pm_python_configure(&config, argc, argv, home, exe);
-    free(exe);
+    int rc = pm_python_configure(&config, argc, argv, home);
     if (rc != 0) {
         PyConfig_Clear(&config);
         return 1;
@@ -152,12 +126,11 @@ static int run_python(int argc, char **argv, const char *home, double *init_seco
     return pm_python_run(&config, init_seconds);
 }
 
-/* A child of a rank: plain Python on the rank's tree, no MPI. */
+/* A descendant of a rank (lineage.h): plain Python on the rank's tree, no
+ * MPI, as python3 would run there. */
 static int run_as_child(int argc, char **argv)
 {
     pm_log_init("python-mpi");
-    if (mark_parent() != 0)
-        return 1;
     const char *inherited = getenv("PYTHON_MPI_HOME");
     return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
 }
@@ -240,11 +213,14 @@ static int start_mpi(rank_state *r, int *argc, char ***argv)
     r->t_start = pm_now();
     pm_stage_init(&r->stage);
     int rank;
+    if (pm_signals_before_mpi() != 0)
+        return 1;
     int rc = pm_begin("python-mpi", argc, argv, MPI_THREAD_MULTIPLE, &rank, &r->cfg);
     if (rc != 0)
         return rc;
     r->timing.t[PM_PHASE_MPI_INIT] = pm_now() - r->t_start;
-    if (mark_parent() != 0)
+    (void)pm_signals_after_mpi();
+    if (pm_lineage_mark() != 0)
         pm_abort(MPI_COMM_WORLD, 1);
 
     /* Spawned by a python-mpi rank (mpi4py.futures, MPI_Comm_spawn): run on
@@ -334,7 +310,15 @@ static int end_rank(int status, enum pm_end_how how, void *ctx)
     int finalized = 0;
     if (MPI_Finalized(&finalized) != MPI_SUCCESS)
         finalized = 1;
-    if (status != 0 && !finalized) {
+    /* Alone in its world (no launcher, or -n 1) and not spawned, a failing
+     * rank leaves nobody hanging: it ends as python3 does, without the
+     * abort and its messages. */
+    int size = 1;
+    MPI_Comm parent = MPI_COMM_NULL;
+    if (!finalized && (MPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS ||
+                       MPI_Comm_get_parent(&parent) != MPI_SUCCESS))
+        size = 2;
+    if (status != 0 && !finalized && (size > 1 || parent != MPI_COMM_NULL)) {
         if (how == PM_END_UNDERSCORE)
             pm_error(NULL, "the program called _exit(%d) (os._exit); aborting the job", status);
         else
@@ -381,7 +365,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
-    if (is_child_of_rank())
+    if (pm_lineage_is_descendant())
         return run_as_child(argc, argv);
 
     static rank_state rank;   /* lives until the very end of the process */

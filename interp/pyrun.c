@@ -1,4 +1,4 @@
-/* pyrun.c - PyConfig set-up and the hand-off to Py_RunMain. */
+/* pyrun.c - PyConfig set-up and the hand-off to Py_RunMain (pyrun.h). */
 #include "pyrun.h"
 #include "log.h"
 #include "mpi_util.h"
@@ -22,18 +22,30 @@ static int failed(PyStatus st, const char *what)
     return -1;
 }
 
-int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home,
-                        const char *executable)
+int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home)
 {
-    const char *env_home = getenv("PYTHONHOME");
-    if (!home)
-        home = env_home && *env_home ? env_home : PYMPI_DEFAULT_HOME;
+    /* Before anything else touches the configuration: setting any string
+     * of it pre-initialises Python, and without the command line that
+     * would ignore -E, -I, -X utf8 and -X dev. */
+    PyPreConfig pre;
+    PyPreConfig_InitPythonConfig(&pre);
+    PyStatus st = Py_PreInitializeFromBytesArgs(&pre, argc, argv);
+    if (PyStatus_Exception(st)) {
+        if (PyStatus_IsExit(st))
+            exit(st.exitcode);   /* a usage error: Python has printed it */
+        return failed(st, "Python pre-initialisation");
+    }
     if (home && failed(PyConfig_SetBytesString(config, &config->home, home), "PyConfig home"))
         return -1;
-    if (executable &&
-        (failed(PyConfig_SetBytesString(config, &config->executable, executable), "PyConfig executable") ||
-         failed(PyConfig_SetBytesString(config, &config->program_name, executable), "PyConfig program_name")))
+#if PY_VERSION_HEX >= 0x030B0000
+    /* getpath honours a given prefix unless PYTHONHOME (where the
+     * environment counts), a ._pth file or a home says otherwise. */
+    if (!home &&
+        (failed(PyConfig_SetBytesString(config, &config->prefix, PYMPI_DEFAULT_HOME), "PyConfig prefix") ||
+         failed(PyConfig_SetBytesString(config, &config->exec_prefix, PYMPI_DEFAULT_HOME),
+                "PyConfig exec_prefix")))
         return -1;
+#endif
     if (failed(PyConfig_SetBytesArgv(config, argc, argv), "PyConfig argv"))
         return -1;
     return 0;

@@ -24,6 +24,7 @@ unit: $(UNIT_BINS)
 mpi-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_mpi.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_hardening.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_dropin.sh
 
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh
