@@ -24,6 +24,7 @@
 #include "strutil.h"
 #include "timing.h"
 #include "topology.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -214,7 +215,9 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
-    const char *inherited = getenv("PYTHON_MPI_HOME");
+    const char *inherited;   /* checked as ours (trust.h), or NULL */
+    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited) != 0)
+        return 1;
     if (is_child_of_rank()) {
         pm_log_init("python-mpi");
         if (mark_parent() != 0)

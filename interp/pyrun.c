@@ -2,6 +2,7 @@
 #include "pyrun.h"
 #include "log.h"
 #include "mpi_util.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,9 +25,11 @@ static int failed(PyStatus st, const char *what)
 int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home,
                         const char *executable)
 {
-    const char *env_home = getenv("PYTHONHOME");
+    const char *env_home = NULL;   /* an inherited tree: checked (trust.h) */
+    if (!home && pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE, &env_home) != 0)
+        return -1;
     if (!home)
-        home = env_home && *env_home ? env_home : PYMPI_DEFAULT_HOME;
+        home = env_home ? env_home : PYMPI_DEFAULT_HOME;
     if (home && failed(PyConfig_SetBytesString(config, &config->home, home), "PyConfig home"))
         return -1;
     if (executable &&

@@ -8,12 +8,14 @@
 /* The argument a spawning python-mpi puts first for its python-mpi children. */
 #define PM_SPAWN_FLAG "--python-mpi-tree="
 
-/* The tree this process runs on (copied), passed on to python-mpi processes
- * it spawns; NULL: nothing is passed.  0, or -1 after printing why. */
+/* The tree this process runs on, passed on (by its run name) to python-mpi
+ * processes it spawns if it is directly in CHROOT/python-mpi-UID; NULL:
+ * nothing is passed.  0, or -1 after printing why. */
 int pm_spawn_set_tree(const char *dir);
 
 /* After MPI is started: if this process was spawned and argv[1] is the
- * flag, remove it from argc/argv and return the tree (malloc'd); else NULL. */
+ * flag, remove it from argc/argv and return the tree (malloc'd) if it
+ * passes the checks (spawn_tree.c; else one line says why); else NULL. */
 char *pm_spawn_take_tree(int *argc, char **argv);
 
 #endif

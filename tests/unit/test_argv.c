@@ -13,10 +13,13 @@
 
 #include "mpi_util.h"
 #include "pyrun.h"
+#include "jobdir.h"
+#include "strutil.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -266,12 +269,32 @@ static void home_and_executable(void **state)
     wide_is(c.executable, "/x/bin/python-mpi");
     PyConfig_Clear(&c);
 
-    /* no home given: the user's PYTHONHOME */
+    /* no home given: the user's PYTHONHOME, once checked (trust.h) */
+    char tmpl[] = "/tmp/pm-argv-home.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
     reset(NULL);
-    setenv("PYTHONHOME", "/elsewhere", 1);
+    setenv("PYTHONHOME", tmpl, 1);
     hand_off(&c, argv, NULL, "/x/bin/python-mpi");
-    wide_is(c.home, "/elsewhere");
+    wide_is(c.home, tmpl);
     PyConfig_Clear(&c);
+
+    /* ... and refused when another user could have made it: missing (in a
+     * shared directory, a name anyone can claim), or writable by others */
+    char *open_dir = pm_path_join(tmpl, "open"), *inside = pm_path_join(tmpl, "open/home");
+    assert_int_equal(mkdir(open_dir, 0777), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(mkdir(inside, 0700), 0);
+    const char *bad[] = {"/elsewhere", open_dir, inside};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reset(NULL);
+        setenv("PYTHONHOME", bad[i], 1);
+        PyConfig_InitPythonConfig(&c);
+        assert_int_equal(pm_python_configure(&c, 3, argv, NULL, "/x/bin/python-mpi"), -1);
+        PyConfig_Clear(&c);
+    }
+    assert_int_equal(pm_rmtree(tmpl), 0);
+    free(open_dir);
+    free(inside);
 
     /* neither: the Python we were built against, so start-up never
      * searches for its landmarks */
