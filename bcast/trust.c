@@ -24,13 +24,13 @@ static int check_dir(const struct stat *st, int last, unsigned flags, uid_t me,
         *why = pm_printf_alloc("%s is not a directory", shown);
         return -1;
     }
-    if (st->st_uid != 0 && st->st_uid != me) {
-        *why = pm_printf_alloc("%s is owned by uid %lu", shown, (unsigned long)st->st_uid);
-        return -1;
-    }
     if (last && (flags & PM_TRUST_MINE) && st->st_uid != me) {
         *why = pm_printf_alloc("%s is owned by uid %lu, not %lu", shown,
                                (unsigned long)st->st_uid, (unsigned long)me);
+        return -1;
+    }
+    if (st->st_uid != 0 && st->st_uid != me) {
+        *why = pm_printf_alloc("%s is owned by uid %lu", shown, (unsigned long)st->st_uid);
         return -1;
     }
     /* A sticky root-owned directory (/tmp, /dev/shm) lets others add names

@@ -104,13 +104,13 @@ _pm_trusted() {
         _pm_s=$("$_PM_STAT" -c '%u %a' -- "$1") || return 1
         _pm_u=${_pm_s%% *}
         _pm_m=$((8#${_pm_s#* }))
+        if [ "$2" = last ] && [ "$_pm_u" != "$_pm_me" ]; then
+            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u, not $_pm_me"; return 1
+        fi
         if [ "$_pm_u" != 0 ] && [ "$_pm_u" != "$_pm_me" ]; then
             _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u"; return 1
         fi
         if [ "$2" = last ]; then
-            if [ "$_pm_u" != "$_pm_me" ]; then
-                _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u, not $_pm_me"; return 1
-            fi
             if [ $((_pm_m & 8#7777)) != $((8#700)) ]; then
                 _pm_err "refusing to use $_pm_d: $1 is not private (mode ${_pm_s#* }, not 700)"; return 1
             fi

@@ -78,12 +78,12 @@ rm -rf "${SHM:?}"/*
 # --- private directories ---------------------------------------------------
 U=$SHM/python-mpi-$(id -u)
 mkdir -p "$TMP/elsewhere"; ln -s "$TMP/elsewhere" "$U"
-BAD_ALLOW=$(basename "$U") bad "a symlink planted as the user directory is refused" "$U: refusing to use: it is a symbolic link" \
+BAD_ALLOW=$(basename "$U") bad "a symlink planted as the user directory is refused" "$U: refusing to use: $U is a symbolic link" \
     env PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 t_check "nothing was written through the planted symlink" t_empty_dir "$TMP/elsewhere"
 if [ "$(id -u)" = 0 ]; then
     mkdir -m 700 "$U"; chown 65534:65534 "$U"
-    BAD_ALLOW=$(basename "$U") bad "a user directory owned by someone else is refused" "$U: refusing to use: owned by uid 65534" \
+    BAD_ALLOW=$(basename "$U") bad "a user directory owned by someone else is refused" "$U: refusing to use: $U is owned by uid 65534, not 0" \
         env PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 fi
 # Two jobs with the same batch id on one node at once, and a dead job's tree.
