@@ -5,6 +5,7 @@
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
+#   make security-tests two local users, each attack of issue 12 (root)
 #   make check-build    all of them (make check = deps + this)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -45,6 +46,11 @@ static-tests:
 mpi4py-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi4py/test_mpi4py.sh
 
+# A victim and an attacker made with useradd (so: as root), the build
+# installed where both can run it; every attack of issue 12 repeated.
+security-tests: all
+	@BUILD=$(BUILD) bash tests/security/test_security.sh
+
 # MPICH runs everything; the Open MPI build runs what depends on the MPI
 # (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
 # which Debian builds on Open MPI only).
@@ -63,6 +69,7 @@ check-build: all
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory static-tests
 	@$(MAKE) --no-print-directory cluster-tests
+	@$(MAKE) --no-print-directory security-tests
 endif
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
