@@ -135,20 +135,21 @@ int pm_trust_open(const char *path, unsigned flags, int *created, char **resolve
             err = EINVAL;
             goto fail;
         }
-        int made = 0;
+        int made = 0, mkdir_failed = 0;
         int next = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0 && errno == ENOENT &&
             ((flags & PM_TRUST_CREATE_ALL) || (last && (flags & PM_TRUST_CREATE)))) {
             if (mkdirat(dir, comp, 0700) == 0)
                 made = 1;
             else if (errno != EEXIST)
-                next = -1;
-            if (made || errno == EEXIST)
+                mkdir_failed = 1;
+            if (!mkdir_failed)
                 next = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         if (next < 0) {
             err = errno;
-            *why = open_failure(dir, comp, shown, err);
+            *why = mkdir_failed ? pm_printf_alloc("cannot create %s: %s", shown, strerror(err))
+                                : open_failure(dir, comp, shown, err);
         } else if (fstat(next, &st) != 0) {
             err = errno;
             *why = pm_printf_alloc("cannot stat %s: %s", shown, strerror(err));

@@ -23,6 +23,7 @@
 #include "strutil.h"
 #include "trust.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -165,14 +166,21 @@ char *pm_spawn_take_tree(int *argc, char **argv)
     memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv);   /* moves the NULL too */
     (*argc)--;
     /* Ours and private, every directory above trusted: else the child
-     * fetches the bundles itself. */
+     * fetches the bundles itself.  A tree missing from our own private
+     * directory is the ordinary case of a node the parent never ran on:
+     * its path is returned (the caller finds it missing). */
     char *why = NULL;
     int ufd = userdir ? pm_trust_open(userdir, PM_TRUST_MINE | PM_TRUST_PRIVATE, NULL, NULL, &why) : -1;
+    int uerr = errno;
     int tfd = ufd >= 0 && dir ? pm_trust_open(dir, PM_TRUST_MINE, NULL, NULL, &why) : -1;
-    if (tfd < 0) {
-        pm_error(dir ? dir : name, "refusing the parent's tree: %s", why ? why : "not a run name");
+    int terr = errno;
+    if (tfd < 0 && !(ufd >= 0 && dir && terr == ENOENT)) {
+        if (!(ufd < 0 && uerr == ENOENT))
+            pm_error(dir ? dir : name, "refusing the parent's tree: %s", why ? why : "not a run name");
+        /* Every spawned process must still answer the caller's agreement,
+         * so not NULL: "" names no directory. */
         free(dir);
-        dir = NULL;
+        dir = strdup("");
     }
     if (ufd >= 0)
         close(ufd);

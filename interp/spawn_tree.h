@@ -14,8 +14,11 @@
 int pm_spawn_set_tree(const char *dir);
 
 /* After MPI is started: if this process was spawned and argv[1] is the
- * flag, remove it from argc/argv and return the tree (malloc'd) if it
- * passes the checks (spawn_tree.c; else one line says why); else NULL. */
+ * flag, remove it from argc/argv and return the tree (malloc'd): its path
+ * if it passes the checks or is simply missing from our own per-user
+ * directory, else "" (naming no directory; one line said why, unless our
+ * per-user directory does not exist here).  NULL when there is no flag or
+ * out of memory. */
 char *pm_spawn_take_tree(int *argc, char **argv);
 
 #endif
