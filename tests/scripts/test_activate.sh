@@ -68,7 +68,7 @@ for sh in bash zsh; do
     T2=$TMP/chroot/theirs-$sh; mkdir -m 700 "$T2"; chown 65534:65534 "$T2"
     L2=$TMP/chroot/loose-$sh; mkdir -m 755 "$L2"
     W2=$TMP/chroot/open-$sh; mkdir -m 777 "$W2"; chmod 777 "$W2"
-    for bad in "$T2:$T2 is owned by uid 65534" "$L2:$L2 is not private (mode 755, not 700)" \
+    for bad in "$T2:$T2 is owned by uid 65534, not $(id -u)" "$L2:$L2 is not private (mode 755, not 700)" \
                "$W2/p:$W2 is writable by other users (mode 777)"; do
         d=${bad%%:*}; why=${bad#*:}; : > "$LOG"
         out=$($sh -c 'p=$PATH; source "$1" "$2" "$3"; echo "rc=$? same-path=$([ "$PATH" = "$p" ] && echo y) fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"' x "$ACT" "$d" "$TMP/launch" 2>&1)
