@@ -120,7 +120,7 @@ for sig in TERM INT; do
     up=sig-test-up-$$
     PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 2 "$PM" -c "import time; print('$up', flush=True); time.sleep(100)" >"$TMP/out" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do [ "$(grep -c "$up" "$TMP/out")" = 2 ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ "$(grep -c "$up" "$TMP/out")" = 2 ] && break; sleep 0.1; done   # up to 60 s: a loaded machine
     kill -$sig $pid; wait $pid; rc=$?
     if [ "$(grep -c "$up" "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "$up" >/dev/null; then
         t_ok "SIG$sig from the launcher (time limit) still removes the tree"
