@@ -28,6 +28,7 @@
 #include "strutil.h"
 #include "timing.h"
 #include "topology.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -131,7 +132,9 @@ static int run_python(int argc, char **argv, const char *home, double *init_seco
 static int run_as_child(int argc, char **argv)
 {
     pm_log_init("python-mpi");
-    const char *inherited = getenv("PYTHON_MPI_HOME");
+    const char *inherited;   /* checked as ours (trust.h), or NULL */
+    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited) != 0)
+        return 1;
     return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
 }
 
@@ -244,11 +247,15 @@ static int start_mpi(rank_state *r, int *argc, char ***argv)
  * 0, or 1 after a failure every rank agreed on (MPI finalized). */
 static int prepare_tree(rank_state *r)
 {
-    const char *inherited = getenv("PYTHON_MPI_HOME");
+    /* An inherited tree is used only if it is ours (trust.h); a refusal
+     * is this rank's own: the others may not have inherited the same. */
+    const char *inherited;
+    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited) != 0)
+        pm_abort(MPI_COMM_WORLD, 1);
     const char *tree = NULL;
     if (r->spawned) {
         tree = r->spawned;
-    } else if (r->cfg.packages && !(inherited && *inherited)) {
+    } else if (r->cfg.packages && !inherited) {
         double t0 = pm_now();
         if (pm_topology_init(&r->topo, MPI_COMM_WORLD, r->cfg.by_hostname) != 0)
             pm_abort(MPI_COMM_WORLD, 1);
@@ -281,7 +288,7 @@ static int prepare_tree(rank_state *r)
         if (export_env(tree, own_home) != 0)
             pm_abort(MPI_COMM_WORLD, 1);
         r->home = own_home ? tree : NULL;
-    } else if (inherited && *inherited) {
+    } else if (inherited) {
         /* Started with PYTHON_MPI_HOME set (a job that ran bcast, or a
          * launcher that forwards a rank's environment): that tree belongs
          * to someone else and its environment is already in place. */

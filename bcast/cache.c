@@ -3,69 +3,154 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define STAMPS_OLD PM_STAMPS ".old"
+#define STAMPS_NEW PM_STAMPS ".new"
+#define STAMPS_MAX ((off_t)1 << 20)   /* far more lines than any job has bundles */
 
 void pm_bundle_id_of(const struct stat *st, pm_bundle_id *id)
 {
     id->size = (uint64_t)st->st_size;
     id->mtime_sec = (uint64_t)st->st_mtim.tv_sec;
     id->mtime_nsec = (uint64_t)st->st_mtim.tv_nsec;
+    id->ctime_sec = (uint64_t)st->st_ctim.tv_sec;
+    id->ctime_nsec = (uint64_t)st->st_ctim.tv_nsec;
     id->ino = (uint64_t)st->st_ino;
     id->dev = (uint64_t)st->st_dev;
 }
 
-static char *stamps_path(const char *dir, const char *suffix)
+static char *stamps_path(const char *dir, const char *name)
 {
-    return pm_printf_alloc("%s/%s%s", dir, PM_STAMPS, suffix);
+    return pm_path_join(dir, name);
+}
+
+/* dir, checked and opened (trust.h); -1 after printing why. */
+static int open_dir(const char *dir)
+{
+    return pm_trust_open_or_say(dir, PM_TRUST_MINE, NULL);
 }
 
 void pm_cache_begin(const char *dir)
 {
-    char *cur = stamps_path(dir, ""), *old = stamps_path(dir, ".old");
-    if (cur && old && rename(cur, old) != 0 && errno != ENOENT)
-        pm_error(cur, "cannot set aside: %s", strerror(errno));
-    free(cur);
-    free(old);
+    int fd = open_dir(dir);
+    if (fd < 0)
+        return;
+    if (renameat(fd, PM_STAMPS, fd, STAMPS_OLD) != 0 && errno != ENOENT) {
+        char *cur = stamps_path(dir, PM_STAMPS);
+        pm_error(cur ? cur : dir, "cannot set aside: %s", strerror(errno));
+        free(cur);
+    }
+    close(fd);
+}
+
+/* The text of the regular file name in dir (never through a link, at most
+ * STAMPS_MAX bytes); NULL if there is none. */
+static char *read_stamps(int dir, const char *name)
+{
+    int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STAMPS_MAX) {
+        close(fd);
+        return NULL;
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (text && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (text)
+        text[got] = '\0';
+    return text;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int pm_cache_end(const char *dir, int ok, const pm_bundle_id *ids, const uint64_t *hashes,
                  char *const *paths, size_t n)
 {
-    char *cur = stamps_path(dir, ""), *old = stamps_path(dir, ".old");
+    int fd = open_dir(dir);
+    if (fd < 0)
+        return -1;
     int rc = 0;
-    if (!cur || !old) {
+    char *cur = stamps_path(dir, PM_STAMPS);
+    if (!cur) {
         pm_error(dir, "out of memory");
-        rc = -1;
-    } else if (!ok) {
-        if (unlink(old) != 0 && errno != ENOENT)
-            pm_error(old, "cannot remove: %s", strerror(errno));
-    } else {
-        if (rename(old, cur) != 0 && errno != ENOENT) {
-            pm_error(cur, "cannot restore: %s", strerror(errno));
-            rc = -1;
-        }
-        FILE *f = rc == 0 ? fopen(cur, "a") : NULL;
-        if (rc == 0 && !f) {
-            pm_error(cur, "cannot write: %s", strerror(errno));
-            rc = -1;
-        }
-        for (size_t i = 0; f && i < n; i++)
-            fprintf(f, "%llu %llu %llu %llu %llu %016llx %s\n",
-                    (unsigned long long)ids[i].size, (unsigned long long)ids[i].mtime_sec,
-                    (unsigned long long)ids[i].mtime_nsec, (unsigned long long)ids[i].ino,
-                    (unsigned long long)ids[i].dev, (unsigned long long)hashes[i], paths[i]);
-        if (f && fclose(f) != 0) {
-            pm_error(cur, "cannot write: %s", strerror(errno));
-            rc = -1;
-        }
+        close(fd);
+        return -1;
     }
-    free(cur);
+    if (!ok) {
+        if (unlinkat(fd, STAMPS_OLD, 0) != 0 && errno != ENOENT)
+            pm_error(cur, "cannot remove the old stamps: %s", strerror(errno));
+        free(cur);
+        close(fd);
+        return 0;
+    }
+    char *old = read_stamps(fd, STAMPS_OLD);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        rc = -1;
+    } else {
+        if (old)
+            fputs(old, mem);
+        for (size_t i = 0; i < n; i++)
+            fprintf(mem, "%llu %llu %llu %llu %llu %llu %llu %016llx %s\n",
+                    (unsigned long long)ids[i].size, (unsigned long long)ids[i].mtime_sec,
+                    (unsigned long long)ids[i].mtime_nsec, (unsigned long long)ids[i].ctime_sec,
+                    (unsigned long long)ids[i].ctime_nsec, (unsigned long long)ids[i].ino,
+                    (unsigned long long)ids[i].dev, (unsigned long long)hashes[i], paths[i]);
+        if (fclose(mem) != 0)
+            rc = -1;
+    }
     free(old);
+    if (rc != 0) {
+        pm_error(cur, "out of memory");
+    } else {
+        /* A fresh file, never one somebody put there (nobody else can
+         * write in dir; a leftover of ours from a crash goes first). */
+        (void)unlinkat(fd, STAMPS_NEW, 0);
+        int out = openat(fd, STAMPS_NEW, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0 || write_all(out, text, len) != 0 || close(out) != 0 ||
+            renameat(fd, STAMPS_NEW, fd, PM_STAMPS) != 0) {
+            pm_error(cur, "cannot write: %s", strerror(errno));
+            (void)unlinkat(fd, STAMPS_NEW, 0);
+            rc = -1;
+        }
+        if (unlinkat(fd, STAMPS_OLD, 0) != 0 && errno != ENOENT)
+            pm_error(cur, "cannot remove the old stamps: %s", strerror(errno));
+    }
+    free(text);
+    free(cur);
+    close(fd);
     return rc;
 }
 
@@ -74,32 +159,17 @@ static int stamped(const char *text, const pm_bundle_id *id)
 {
     const char *p = text;
     while (p && *p) {
-        unsigned long long v[5];
-        if (sscanf(p, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5 &&
+        unsigned long long v[PM_BUNDLE_ID_WORDS];
+        if (sscanf(p, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], &v[6]) == PM_BUNDLE_ID_WORDS &&
             v[0] == id->size && v[1] == id->mtime_sec && v[2] == id->mtime_nsec &&
-            v[3] == id->ino && v[4] == id->dev)
+            v[3] == id->ctime_sec && v[4] == id->ctime_nsec && v[5] == id->ino && v[6] == id->dev)
             return 1;
         p = strchr(p, '\n');
         if (p)
             p++;
     }
     return 0;
-}
-
-static char *read_small_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t n = getdelim(&text, &cap, '\0', f);
-    fclose(f);
-    if (n < 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
 }
 
 int pm_cache_lookup(const pm_topology *t, const pm_pkglist *bundles, const char *dir)
@@ -120,18 +190,22 @@ int pm_cache_lookup(const pm_topology *t, const pm_pkglist *bundles, const char 
         free(ids);
         return 0;
     }
-    if (pm_mpi_check(MPI_Bcast(ids, (int)(n * 5), MPI_UINT64_T, 0, t->world), "MPI_Bcast(bundle ids)")) {
+    if (pm_mpi_check(MPI_Bcast(ids, (int)(n * PM_BUNDLE_ID_WORDS), MPI_UINT64_T, 0, t->world),
+                     "MPI_Bcast(bundle ids)")) {
         free(ids);
         return 0;
     }
     if (t->leaders != MPI_COMM_NULL) {
-        char *path = stamps_path(dir, "");
-        char *text = path ? read_small_file(path) : NULL;
+        char *why = NULL;
+        int fd = pm_trust_open(dir, PM_TRUST_MINE, NULL, NULL, &why);
+        free(why);   /* a miss: the delivery that follows says why */
+        char *text = fd >= 0 ? read_stamps(fd, PM_STAMPS) : NULL;
+        if (fd >= 0)
+            close(fd);
         for (size_t i = 0; i < n; i++)
             if (!text || !stamped(text, &ids[i]))
                 miss = 1;
         free(text);
-        free(path);
     }
     free(ids);
     return !pm_agree_failed(t->world, miss);

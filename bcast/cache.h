@@ -1,8 +1,12 @@
 /* cache.h - knowing that a node already holds a bundle's exact content.
  *
  * After a delivery has succeeded everywhere, each leader records every
- * bundle's identity (size, mtime, inode, device, as rank 0 saw them) and
- * content hash in DIR/.python-mpi-stamps.  A later run that would deliver
+ * bundle's identity (size, mtime, ctime, inode, device, as rank 0 saw
+ * them: ctime too, since a rewrite can restore the mtime but never the
+ * ctime) and content hash in DIR/.python-mpi-stamps.  No bundle can write
+ * that name (unpack.h refuses every '.python-mpi-*' entry), and we write
+ * it only as a fresh file (O_EXCL|O_NOFOLLOW) renamed into place, through
+ * DIR's trusted descriptor (trust.h).  A later run that would deliver
  * the same bundles into DIR first asks every leader: if all of them hold
  * stamps for all of the bundles, nothing is sent or unpacked.  Identity by
  * stat, as make and rsync do; rank 0 stats each bundle once (no read). */
@@ -18,8 +22,9 @@
 #define PM_STAMPS ".python-mpi-stamps"
 
 typedef struct pm_bundle_id {
-    uint64_t size, mtime_sec, mtime_nsec, ino, dev;
+    uint64_t size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, ino, dev;
 } pm_bundle_id;
+#define PM_BUNDLE_ID_WORDS 7   /* uint64_t words, as broadcast */
 
 void pm_bundle_id_of(const struct stat *st, pm_bundle_id *id);
 

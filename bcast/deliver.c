@@ -229,8 +229,8 @@ static ssize_t pull(void *ctx, const void **buf)
 }
 
 /* Rank 0: open the bundle, learn its size, kind and identity: hdr =
- * {status (0 or 1), size, parts bundle?, pm_bundle_id (5 words)}. */
-#define NHDR 8
+ * {status (0 or 1), size, parts bundle?, pm_bundle_id}. */
+#define NHDR (3 + PM_BUNDLE_ID_WORDS)
 static void open_bundle(stream *s, uint64_t hdr[NHDR])
 {
     memset(hdr, 0, NHDR * sizeof *hdr);

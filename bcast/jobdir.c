@@ -2,11 +2,11 @@
 #include "jobdir.h"
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -24,6 +24,15 @@ char *pm_userdir_path(const char *chroot, uid_t uid)
     char *p = pm_path_join(chroot, leaf);
     free(leaf);
     return p;
+}
+
+char *pm_userdir_from_env(void)
+{
+    const char *chroot = getenv("PYTHON_MPI_CHROOT");
+    char *real = realpath(chroot && *chroot ? chroot : "/dev/shm", NULL);
+    char *u = real ? pm_userdir_path(real, geteuid()) : NULL;
+    free(real);
+    return u;
 }
 
 static void sanitize(char *s)
@@ -80,33 +89,29 @@ char *pm_run_name(void)
 
 int pm_userdir_ensure(const char *userdir)
 {
-    if (mkdir(userdir, 0700) != 0 && errno != EEXIST) {
-        pm_error(userdir, "cannot create directory: %s", strerror(errno));
+    int made;
+    return pm_userdir_ensure_made(userdir, &made);
+}
+
+int pm_userdir_ensure_made(const char *userdir, int *made)
+{
+    /* Someone else may have planted this name (or one above it) in a
+     * world-writable chroot: every component is checked (trust.h). */
+    int fd = pm_trust_open_or_say(userdir, PM_TRUST_CREATE | PM_TRUST_MINE, made);
+    if (fd < 0)
         return -1;
-    }
     struct stat st;
-    if (lstat(userdir, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         pm_error(userdir, "cannot stat: %s", strerror(errno));
+        close(fd);
         return -1;
     }
-    /* Someone else may have planted this name in a world-writable chroot. */
-    if (S_ISLNK(st.st_mode)) {
-        pm_error(userdir, "refusing to use: it is a symbolic link");
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        pm_error(userdir, "refusing to use: not a directory");
-        return -1;
-    }
-    if (st.st_uid != geteuid()) {
-        pm_error(userdir, "refusing to use: owned by uid %lu, not %lu",
-                 (unsigned long)st.st_uid, (unsigned long)geteuid());
-        return -1;
-    }
-    if ((st.st_mode & 07777) != 0700 && chmod(userdir, 0700) != 0) {
+    if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0) {
         pm_error(userdir, "cannot make private (chmod 0700): %s", strerror(errno));
+        close(fd);
         return -1;
     }
+    close(fd);
     return 0;
 }
 
@@ -119,37 +124,107 @@ int pm_mkdir_private(const char *path)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    int rc = (type == FTW_DP) ? rmdir(path) : unlink(path);
-    if (rc != 0 && errno != ENOENT) {
-        pm_error(path, "cannot remove: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int pm_rmtree(const char *path)
+/* Remove name in dir and everything below it, through descriptors only:
+ * never following a symbolic link, never leaving the file system dev.
+ * shown: the path, for messages. */
+static int rm_at(int dir, const char *name, const char *shown, dev_t dev, int top)
 {
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT)
             return 0;
-        pm_error(path, "cannot stat: %s", strerror(errno));
+        pm_error(shown, "cannot stat: %s", strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        if (unlink(path) != 0) {
-            pm_error(path, "cannot remove: %s", strerror(errno));
+        if (unlinkat(dir, name, 0) != 0 && errno != ENOENT) {
+            pm_error(shown, "cannot remove: %s", strerror(errno));
             return -1;
         }
         return 0;
     }
-    /* Unpacked directories are always u+rwx (unpack.c), so depth-first
-     * removal never meets a directory it cannot empty. */
-    return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -1;
+    if (!top && st.st_dev != dev) {
+        pm_error(shown, "cannot remove: another file system is mounted there");
+        return -1;
+    }
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        pm_error(shown, "cannot open: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *sub = pm_path_join(shown, e->d_name);
+        if (!sub) {
+            pm_error(shown, "out of memory");
+            rc = -1;
+            break;
+        }
+        /* Unpacked directories are always u+rwx (unpack.c), so depth-first
+         * removal never meets a directory it cannot empty. */
+        rc = rm_at(dirfd(d), e->d_name, sub, st.st_dev, 0);
+        free(sub);
+    }
+    closedir(d);
+    if (rc == 0 && unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        pm_error(shown, "cannot remove: %s", strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+int pm_rmtree_at(int dir, const char *name, const char *shown)
+{
+    if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        pm_error(shown, "cannot remove: not a plain name");
+        return -1;
+    }
+    return rm_at(dir, name, shown, 0, 1);
+}
+
+int pm_rmtree(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    while (slash && slash[1] == '\0' && slash != path) {   /* "dir/": strip */
+        const char *p = slash;
+        while (p > path && p[-1] == '/')
+            p--;
+        char *trimmed = strndup(path, (size_t)(p - path));
+        int rc = trimmed ? pm_rmtree(trimmed) : -1;
+        free(trimmed);
+        return rc;
+    }
+    if (slash == path && slash[1] == '\0') {
+        pm_error(path, "refusing to remove the root directory");
+        return -1;
+    }
+    char *parent = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!parent) {
+        pm_error(path, "out of memory");
+        return -1;
+    }
+    /* The parent's every component checked, then worked through by its
+     * descriptor: nobody else can swap the tree for another path. */
+    char *why = NULL;
+    int dir = pm_trust_open(parent, PM_TRUST_CONTAINER, NULL, NULL, &why);
+    int rc;
+    if (dir < 0 && errno == ENOENT) {
+        rc = 0;
+    } else if (dir < 0) {
+        pm_error(path, "refusing to remove: %s", why ? why : "out of memory");
+        rc = -1;
+    } else {
+        rc = pm_rmtree_at(dir, slash ? slash + 1 : path, path);
+        close(dir);
+    }
+    free(why);
+    free(parent);
+    return rc;
 }
 
 static char *lock_path(const char *dir)

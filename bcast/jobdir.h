@@ -14,6 +14,10 @@
 /* malloc'd "CHROOT/python-mpi-UID" or NULL. */
 char *pm_userdir_path(const char *chroot, uid_t uid);
 
+/* The same for PYTHON_MPI_CHROOT (default /dev/shm), resolved as
+ * settings.h and stage.h do, for euid; malloc'd or NULL. */
+char *pm_userdir_from_env(void);
+
 /* The batch job id from SLURM_JOB_ID, PBS_JOBID, LSB_JOBID, COBALT_JOBID or
  * FLUX_JOB_ID, with characters outside [A-Za-z0-9._-] replaced by '_';
  * malloc'd, or NULL when there is none. */
@@ -23,10 +27,12 @@ char *pm_batch_job_id(void);
  * this and broadcasts the result).  malloc'd or NULL. */
 char *pm_run_name(void);
 
-/* Create userdir if missing (0700) and check it: a directory, not a
- * symlink, owned by us, no group/other access.  Prints one line and returns
+/* Create userdir if missing (0700) and check it and every directory above
+ * it (trust.h): a directory, not a symlink, owned by us, made 0700.  Prints one line and returns
  * -1 on refusal or failure. */
 int pm_userdir_ensure(const char *userdir);
+/* The same; *made says whether this call created userdir. */
+int pm_userdir_ensure_made(const char *userdir, int *made);
 
 /* mkdir path 0700; it must not exist yet.  Prints and returns -1 on error. */
 int pm_mkdir_private(const char *path);
@@ -44,7 +50,11 @@ void pm_run_unlock(const char *dir, int fd);
 int pm_reclaim_stale(const char *userdir);
 
 /* rm -r path without following symlinks or crossing mounts; ENOENT is
- * success.  Prints and returns -1 on error. */
+ * success.  path's parent must be trusted (trust.h): the removal works
+ * through its descriptor.  Prints and returns -1 on error. */
 int pm_rmtree(const char *path);
+/* The same for the plain name in the directory dir; shown names it in
+ * messages. */
+int pm_rmtree_at(int dir, const char *name, const char *shown);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,9 +102,11 @@ long pm_links_create(pm_links *l, const char *destdir)
 {
     if (!l || l->n == 0)
         return 0;
-    int root = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *why = NULL;
+    int root = pm_trust_open(destdir, PM_TRUST_MINE, NULL, NULL, &why);
     if (root < 0) {
-        pm_error(l->v[0].label, "cannot open %s: %s", destdir, strerror(errno));
+        pm_error(l->v[0].label, "cannot open %s: %s", destdir, why ? why : "out of memory");
+        free(why);
         return -1;
     }
     long made = 0;

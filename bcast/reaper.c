@@ -3,33 +3,86 @@
 #include "jobdir.h"
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
+
+#define HEADER "python-mpi-reaper 1 "
+#define MAX_HEADER 4096
 
 char *pm_self_exe(void)
 {
     return pm_readlink("/proc/self/exe");
 }
 
-int pm_reaper_start(const char *dir)
+/* Split CHROOT/python-mpi-EUID/NAME: *chroot malloc'd, *name into dir.
+ * 0, or -1 if dir is not of that form. */
+static int split_tree(const char *dir, char **chroot, const char **name)
 {
+    char *leaf = pm_printf_alloc("/python-mpi-%lu/", (unsigned long)geteuid());
+    const char *slash = strrchr(dir, '/');
+    int rc = -1;
+    *chroot = NULL;
+    if (leaf && slash && slash[1] && slash[1] != '.') {
+        size_t ll = strlen(leaf);
+        size_t head = (size_t)(slash + 1 - dir);
+        if (head >= ll + 1 && strncmp(slash + 1 - ll, leaf, ll) == 0) {
+            *chroot = strndup(dir, head - ll == 0 ? 1 : head - ll);
+            *name = slash + 1;
+            rc = *chroot ? 0 : -1;
+        }
+    }
+    free(leaf);
+    return rc;
+}
+
+int pm_reaper_can_watch(const char *dir)
+{
+    char *chroot;
+    const char *name;
+    int ok = split_tree(dir, &chroot, &name) == 0;
+    free(chroot);
+    return ok;
+}
+
+int pm_reaper_start(const char *dir, int made_userdir)
+{
+    char *chroot;
+    const char *name;
+    if (split_tree(dir, &chroot, &name) != 0) {
+        pm_error(dir, "cannot start the clean-up watcher: not a run directory");
+        return -1;
+    }
+    int rootfd = pm_trust_open_or_say(chroot, PM_TRUST_CONTAINER, NULL);
+    free(chroot);
+    if (rootfd < 0)
+        return -1;
+    char *header = pm_printf_alloc(HEADER "%d %s\n", made_userdir ? 1 : 0, name);
     char *exe = pm_self_exe();
-    if (!exe) {
-        pm_error(NULL, "cannot find own executable to start the clean-up watcher");
+    if (!exe || !header || strlen(header) > MAX_HEADER) {
+        pm_error(NULL, "cannot start the clean-up watcher: %s", exe ? "out of memory" : "cannot find own executable");
+        free(exe);
+        free(header);
+        close(rootfd);
         return -1;
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         pm_error(NULL, "pipe: %s", strerror(errno));
         free(exe);
+        free(header);
+        close(rootfd);
         return -1;
     }
     posix_spawn_file_actions_t fa;
@@ -39,16 +92,18 @@ int pm_reaper_start(const char *dir)
         rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, rootfd, 3);
     /* Nothing else of ours: a watcher holding the launcher's PMI socket or
      * output pipes open would make it wait for us. */
     if (rc == 0)
-        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 4);
     if (rc == 0)
         rc = posix_spawnattr_init(&attr);
     if (rc == 0)
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
     if (rc == 0) {
-        char *argv[] = {exe, (char *)PM_REAPER_FLAG, (char *)dir, NULL};
+        char *argv[] = {exe, (char *)PM_REAPER_FLAG, NULL};
         pid_t pid;
         rc = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
         posix_spawnattr_destroy(&attr);
@@ -56,11 +111,21 @@ int pm_reaper_start(const char *dir)
     posix_spawn_file_actions_destroy(&fa);
     free(exe);
     close(fds[0]);
-    if (rc != 0) {
-        pm_error(dir, "cannot start the clean-up watcher: %s", strerror(rc));
+    close(rootfd);
+    /* One write of less than PIPE_BUF bytes: the watcher reads it whole. */
+    ssize_t n = -1;
+    if (rc == 0) {
+        do
+            n = write(fds[1], header, strlen(header));
+        while (n < 0 && errno == EINTR);
+    }
+    if (rc != 0 || n != (ssize_t)strlen(header)) {
+        pm_error(dir, "cannot start the clean-up watcher: %s", strerror(rc ? rc : errno));
+        free(header);
         close(fds[1]);
         return -1;
     }
+    free(header);
     /* The watcher is never waited for: it outlives us by design, and init
      * reaps it.  SIGCHLD stays as Python expects it. */
     return fds[1];
@@ -79,17 +144,90 @@ void pm_reaper_disarm(int fd)
     close(fd);
 }
 
+_Noreturn static void refuse(const char *why)
+{
+    pm_error(NULL, "%s: refusing to act: %s", PM_REAPER_FLAG, why);
+    _exit(2);
+}
+
+/* Was fd 0 handed to us by our parent, which runs this very executable and
+ * holds the pipe's other end?  Anybody can run `python-mpi
+ * --python-mpi-reaper`; only python-mpi and bcast start it like this. */
+static int started_by_parent(const struct stat *pipe_st)
+{
+    pid_t ppid = getppid();
+    char *exe = pm_printf_alloc("/proc/%ld/exe", (long)ppid);
+    char *fddir = pm_printf_alloc("/proc/%ld/fd", (long)ppid);
+    struct stat a, b;
+    int ok = exe && fddir && ppid > 1 && stat(exe, &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+             a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    DIR *d = ok ? opendir(fddir) : NULL;
+    int holds = 0;
+    for (struct dirent *e; d && !holds && (e = readdir(d));) {
+        struct stat f;
+        if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &f, 0) == 0)
+            holds = S_ISFIFO(f.st_mode) && f.st_dev == pipe_st->st_dev && f.st_ino == pipe_st->st_ino;
+    }
+    if (d)
+        closedir(d);
+    free(exe);
+    free(fddir);
+    return holds;
+}
+
+/* The first line on the pipe; NULL at end-of-file first. */
+static char *read_header(void)
+{
+    char *line = malloc(MAX_HEADER + 1);
+    size_t n = 0;
+    while (line && n < MAX_HEADER) {
+        ssize_t r = read(0, line + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (line[n] == '\n') {
+            line[n] = '\0';
+            return line;
+        }
+        n++;
+    }
+    free(line);
+    return NULL;
+}
+
 void pm_reaper_main(int argc, char **argv)
 {
+    (void)argv;
     pm_log_init("python-mpi-reaper");
-    if (argc != 3 || argv[2][0] != '/')
-        _exit(2);
+    struct stat st, root;
+    if (argc != 2)
+        refuse("unexpected arguments (no path is ever given on the command line)");
+    if (fstat(0, &st) != 0 || !S_ISFIFO(st.st_mode) || !started_by_parent(&st))
+        refuse("not started by python-mpi or bcast");
+    if (fstat(3, &root) != 0 || !S_ISDIR(root.st_mode))
+        refuse("no chroot directory on fd 3");
     /* The launcher's SIGTERM/SIGINT/SIGHUP is for the job, not for us: we
      * are what makes it end clean. */
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    char *header = read_header();
+    if (!header)
+        _exit(0);   /* the leader went before it told us anything */
+    int made = -1, off = 0;
+    if (strncmp(header, HEADER, strlen(HEADER)) != 0 ||
+        sscanf(header + strlen(HEADER), "%d %n", &made, &off) != 1 || (made != 0 && made != 1))
+        refuse("malformed request on the pipe");
+    const char *name = header + strlen(HEADER) + off;
+    if (!*name || name[0] == '.' || strchr(name, '/'))
+        refuse("the run name is not one plain component");
+    char *userleaf = pm_printf_alloc("python-mpi-%lu", (unsigned long)geteuid());
+    int user = userleaf ? openat(3, userleaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    struct stat ust;
+    if (user < 0 || fstat(user, &ust) != 0 || ust.st_uid != geteuid() || (ust.st_mode & 077))
+        refuse("the per-user directory is missing, not ours or not private");
     char c;
     ssize_t n;
     do
@@ -97,16 +235,16 @@ void pm_reaper_main(int argc, char **argv)
     while (n < 0 && errno == EINTR);
     if (n == 1 && c == 'k')
         _exit(0);
-    int rc = pm_rmtree(argv[2]);
-    if (rc == 0)
-        pm_run_unlock(argv[2], -1);
-    /* Leave the per-user directory if other runs still use it. */
-    char *parent = strdup(argv[2]);
-    char *slash = parent ? strrchr(parent, '/') : NULL;
-    if (slash && slash != parent) {
-        *slash = '\0';
-        (void)rmdir(parent);
+    int rc = pm_rmtree_at(user, name, name);
+    if (rc == 0) {
+        char *lock = pm_printf_alloc("%s.lock", name);
+        if (lock)
+            (void)unlinkat(user, lock, 0);
+        free(lock);
+        /* Only a per-user directory this run made, and only if no other
+         * run of ours still uses it (ENOTEMPTY). */
+        if (made)
+            (void)unlinkat(3, userleaf, AT_REMOVEDIR);
     }
-    free(parent);
     _exit(rc == 0 ? 0 : 1);
 }

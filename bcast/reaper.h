@@ -1,27 +1,42 @@
 /* reaper.h - removes a node's unpacked tree even when its owner dies.
  *
- * A leader that unpacks into a fresh directory starts a small watcher (its
- * own executable, re-entered with --python-mpi-reaper), in a new session so
- * that the launcher's kill of the job's process group does not reach it,
- * holding the read end of a pipe.  If the leader dies in any way (SIGKILL,
- * SIGTERM at the time limit, MPI_Abort from another rank, a crash) the pipe
- * reaches end-of-file and the watcher removes the tree.  A leader that ends
- * normally disarms it first.  posix_spawn (not fork) keeps the MPI
- * process's memory untouched, which matters with RDMA-registered pages. */
+ * A leader that unpacks into a fresh directory CHROOT/python-mpi-UID/NAME
+ * starts a small watcher (its own executable, re-entered with
+ * --python-mpi-reaper), in a new session so that the launcher's kill of the
+ * job's process group does not reach it, holding the read end of a pipe.
+ * If the leader dies in any way (SIGKILL, SIGTERM at the time limit,
+ * MPI_Abort from another rank, a crash) the pipe reaches end-of-file and the
+ * watcher removes the tree.  A leader that ends normally disarms it first.
+ * posix_spawn (not fork) keeps the MPI process's memory untouched, which
+ * matters with RDMA-registered pages.
+ *
+ * No path is on the watcher's command line (which every user can read in
+ * ps): it gets the chroot as an open directory (fd 3) and the run's name,
+ * and whether the leader created the per-user directory, as the first line
+ * on the pipe (fd 0).  It acts only if fd 0 is a pipe whose other end its
+ * parent, the same executable, holds; only on NAME (one plain component)
+ * in python-mpi-EUID under that chroot, which must be ours and 0700; and it
+ * removes the per-user directory (when empty) only if the leader made it. */
 #ifndef PM_REAPER_H
 #define PM_REAPER_H
 
 #define PM_REAPER_FLAG "--python-mpi-reaper"
 
-/* Start a watcher for dir; returns the pipe's write end, or -1 after
- * printing why (the caller may go on without one). */
-int pm_reaper_start(const char *dir);
+/* Start a watcher for dir, which must be CHROOT/python-mpi-EUID/NAME;
+ * made_userdir: this run created python-mpi-EUID.  Returns the pipe's write
+ * end, or -1 after printing why. */
+int pm_reaper_start(const char *dir, int made_userdir);
+
+/* Is dir of the form the watcher accepts (CHROOT/python-mpi-EUID/NAME)? */
+int pm_reaper_can_watch(const char *dir);
 
 /* Tell the watcher to exit without removing anything, and close fd. */
 void pm_reaper_disarm(int fd);
 
 /* The watcher's main: call first thing in main() when argv[1] is
- * PM_REAPER_FLAG; argv[2] is the directory.  Never returns. */
+ * PM_REAPER_FLAG.  Never returns; exit status 0 (nothing to do, or done),
+ * 1 (removal failed), 2 (refused: not started by python-mpi or bcast, or a
+ * directory that is not ours; one line on stderr says which). */
 void pm_reaper_main(int argc, char **argv) __attribute__((noreturn));
 
 /* malloc'd absolute path of the running executable, or NULL. */

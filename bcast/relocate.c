@@ -1,11 +1,17 @@
 /* relocate.c - applying `.python-mpi-relocate/` manifests after delivery:
  * the prefix a conda environment was installed at becomes the node-local
  * tree's path.  The new content goes to a temporary file in the same
- * directory and is renamed over the old, so a file is never half-rewritten. */
+ * directory and is renamed over the old, so a file is never half-rewritten.
+ * The tree is opened as a trusted directory (trust.h) and every file
+ * beneath it without following any symbolic link (pm_openat_beneath): a
+ * manifest cannot steer a rewrite outside the tree.  A file may grow by
+ * relocation to at most twice its size plus MAX_GROWTH_SLACK. */
 #include "relocate.h"
 
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
+#include "unpack.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +24,7 @@
 
 #define MANIFEST_DIR ".python-mpi-relocate"
 #define MANIFEST_MAGIC "python-mpi-relocate 1"
+#define MAX_GROWTH_SLACK ((size_t)64 << 10)
 
 int pm_relocate_text(const char *data, size_t len, const char *from, const char *to,
                      char **out, size_t *out_len, const char **why)
@@ -96,9 +103,10 @@ int pm_relocate_binary(const char *data, size_t len, const char *from, const cha
     return 0;
 }
 
-static int read_file(const char *path, char **data, size_t *len, mode_t *mode)
+/* The file base in directory dir, never through a symbolic link. */
+static int read_file(int dir, const char *base, char **data, size_t *len, mode_t *mode)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)
@@ -137,13 +145,13 @@ static int read_file(const char *path, char **data, size_t *len, mode_t *mode)
     return 0;
 }
 
-/* Replace path with data, atomically, keeping its mode. */
-static int replace_file(const char *path, const char *data, size_t len, mode_t mode)
+/* Replace base in dir with data, atomically, keeping its mode. */
+static int replace_file(int dir, const char *base, const char *data, size_t len, mode_t mode)
 {
-    char *tmp = pm_printf_alloc("%s.relocate-%ld", path, (long)getpid());
+    char *tmp = pm_printf_alloc("%s.relocate-%ld", base, (long)getpid());
     if (!tmp)
         return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode | S_IWUSR);
+    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode | S_IWUSR);
     int rc = fd < 0 ? -1 : 0;
     for (size_t off = 0; rc == 0 && off < len;) {
         ssize_t n = write(fd, data + off, len - off);
@@ -154,14 +162,16 @@ static int replace_file(const char *path, const char *data, size_t len, mode_t m
         else
             off += (size_t)n;
     }
+    if (rc == 0 && fchmod(fd, mode) != 0)
+        rc = -1;
     if (fd >= 0 && close(fd) != 0)
         rc = -1;
-    if (rc == 0 && (chmod(tmp, mode) != 0 || rename(tmp, path) != 0))
+    if (rc == 0 && renameat(dir, tmp, dir, base) != 0)
         rc = -1;
     if (rc != 0) {
         int saved = errno;
         if (fd >= 0)
-            unlink(tmp);
+            unlinkat(dir, tmp, 0);
         errno = saved;
     }
     free(tmp);
@@ -177,6 +187,8 @@ static int safe_relative(const char *p)
         size_t n = strcspn(c, "/");
         if (n == 2 && c[0] == '.' && c[1] == '.')
             return 0;
+        if (n >= strlen(PM_RESERVED_PREFIX) && strncmp(c, PM_RESERVED_PREFIX, strlen(PM_RESERVED_PREFIX)) == 0)
+            return 0;   /* python-mpi's own files (stamps, manifests) */
         c += n;
         if (*c == '/')
             c++;
@@ -184,12 +196,13 @@ static int safe_relative(const char *p)
     return 1;
 }
 
-static long apply_manifest(const char *tree, const char *manifest)
+static long apply_manifest(const char *tree, int treefd, int mandir, const char *manifest,
+                           const char *leaf)
 {
     char *text;
     size_t len;
     mode_t mode;
-    if (read_file(manifest, &text, &len, &mode) != 0) {
+    if (read_file(mandir, leaf, &text, &len, &mode) != 0) {
         pm_error(manifest, "cannot read relocation manifest: %s", strerror(errno));
         return -1;
     }
@@ -239,23 +252,32 @@ static long apply_manifest(const char *tree, const char *manifest)
         }
         char *path = pm_path_join(tree, rel);
         char *data = NULL, *out = NULL;
-        size_t dlen, olen;
+        const char *base = NULL;
+        int dir = -1;
+        size_t dlen = 0, olen = 0;
         mode_t fmode;
         const char *why = NULL;
         int rc = -1;
         if (!path) {
             pm_error(manifest, "out of memory");
-        } else if (read_file(path, &data, &dlen, &fmode) != 0) {
-            pm_error(path, "cannot relocate: %s", strerror(errno));
+        } else if ((dir = pm_openat_parent_beneath(treefd, rel, &base)) < 0 ||
+                   read_file(dir, base, &data, &dlen, &fmode) != 0) {
+            pm_error(path, "cannot relocate: %s", errno == ELOOP || errno == EXDEV
+                     ? "it or a directory above it is a symbolic link" : strerror(errno));
         } else if ((binary ? pm_relocate_binary : pm_relocate_text)(data, dlen, prefix, tree, &out,
                                                                      &olen, &why) != 0) {
             pm_error(path, "cannot relocate from %s to %s: %s", prefix, tree, why);
-        } else if (out && replace_file(path, out, olen, fmode) != 0) {
+        } else if (out && olen > 2 * dlen + MAX_GROWTH_SLACK) {
+            pm_error(path, "cannot relocate: it would grow from %zu to %zu bytes (the limit is "
+                     "twice its size plus 64 KiB)", dlen, olen);
+        } else if (out && replace_file(dir, base, out, olen, fmode) != 0) {
             pm_error(path, "cannot rewrite while relocating: %s", strerror(errno));
         } else {
             done += out != NULL;
             rc = 0;
         }
+        if (dir >= 0)
+            close(dir);
         free(path);
         free(data);
         free(out);
@@ -269,7 +291,7 @@ static long apply_manifest(const char *tree, const char *manifest)
         done = -1;
     }
     free(text);
-    if (done >= 0 && unlink(manifest) != 0) {
+    if (done >= 0 && unlinkat(mandir, leaf, 0) != 0) {
         pm_error(manifest, "cannot remove applied manifest: %s", strerror(errno));
         done = -1;
     }
@@ -283,11 +305,26 @@ long pm_relocate_tree(const char *tree)
         pm_error(tree, "out of memory");
         return -1;
     }
-    DIR *d = opendir(dir);
+    char *why = NULL;
+    int treefd = pm_trust_open(tree, PM_TRUST_MINE, NULL, NULL, &why);
+    if (treefd < 0) {
+        pm_error(tree, "cannot relocate: refusing to use: %s", why ? why : "out of memory");
+        free(why);
+        free(dir);
+        return -1;
+    }
+    int mandir = pm_openat_beneath(treefd, MANIFEST_DIR, O_RDONLY | O_DIRECTORY, 0);
+    int dup_fd = mandir >= 0 ? dup(mandir) : -1;
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
     if (!d) {
-        int missing = errno == ENOENT;
+        int missing = mandir < 0 && errno == ENOENT;
         if (!missing)
-            pm_error(dir, "cannot open: %s", strerror(errno));
+            pm_error(dir, "cannot open: %s", errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        if (dup_fd >= 0)
+            close(dup_fd);
+        if (mandir >= 0)
+            close(mandir);
+        close(treefd);
         free(dir);
         return missing ? 0 : -1;
     }
@@ -296,15 +333,17 @@ long pm_relocate_tree(const char *tree)
         if (e->d_name[0] == '.')
             continue;
         char *manifest = pm_path_join(dir, e->d_name);
-        long n = manifest ? apply_manifest(tree, manifest) : -1;
+        long n = manifest ? apply_manifest(tree, treefd, mandir, manifest, e->d_name) : -1;
         total = n < 0 ? -1 : total + n;
         free(manifest);
     }
     closedir(d);
-    if (total >= 0 && rmdir(dir) != 0) {
+    close(mandir);
+    if (total >= 0 && unlinkat(treefd, MANIFEST_DIR, AT_REMOVEDIR) != 0) {
         pm_error(dir, "cannot remove: %s", strerror(errno));
         total = -1;
     }
+    close(treefd);
     free(dir);
     return total;
 }

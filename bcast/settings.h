@@ -7,7 +7,9 @@
  *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
  *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
  *                          "hostname" (the MPI-1/2 fallback, forced)
- *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h) */
+ *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h)
+ *   PYTHON_MPI_MAX_UNPACKED  the most one bundle may unpack to, e.g. 8G
+ *                          (default: the node-local file system's size) */
 #ifndef PM_SETTINGS_H
 #define PM_SETTINGS_H
 
@@ -24,6 +26,7 @@ typedef struct pm_settings {
     int by_hostname;
     enum pm_timing_mode timing;
     const char *timing_path;   /* json:PATH, or NULL for stderr */
+    size_t max_unpacked;       /* 0: the default (unpack.h) */
 } pm_settings;
 
 /* Returns 0, or -1 with *err set to a malloc'd reason naming the variable. */

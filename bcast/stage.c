@@ -6,6 +6,7 @@
 #include "mpi_util.h"
 #include "reaper.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,25 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* An explicit prefix: create it if missing; it must be our own directory. */
+/* An explicit prefix: create it if missing (and any missing directory
+ * above it, 0700); it and every directory above it must be trusted
+ * (trust.h): a world-writable, non-sticky parent would let another user
+ * rename our prefix away and put theirs in its place. */
 static int ensure_prefix(const char *dir, int *created)
 {
-    if (mkdir(dir, 0700) == 0) {
-        *created = 1;
-    } else if (errno != EEXIST) {
-        pm_error(dir, "cannot create directory: %s", strerror(errno));
+    int fd = pm_trust_open_or_say(dir, PM_TRUST_CREATE_ALL | PM_TRUST_MINE, created);
+    if (fd < 0)
         return -1;
-    }
-    struct stat st;
-    if (lstat(dir, &st) != 0) {
-        pm_error(dir, "cannot stat: %s", strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-        pm_error(dir, "refusing to use: %s", S_ISLNK(st.st_mode) ? "it is a symbolic link"
-                 : !S_ISDIR(st.st_mode) ? "not a directory" : "owned by another user");
-        return -1;
-    }
+    close(fd);
     return 0;
 }
 
@@ -68,7 +60,7 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
                   const char *prefix, const char *fixed_name)
 {
     pm_stage_init(s);
-    int failed = 0;
+    int failed = 0, made_userdir = 0;
     char *name = NULL;
 
     if (prefix) {
@@ -91,7 +83,7 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
             failed = 1;
         } else if (t->leaders != MPI_COMM_NULL) {
             char *userdir = chroot_userdir(chroot);
-            if (!userdir || pm_userdir_ensure(userdir) != 0) {
+            if (!userdir || pm_userdir_ensure_made(userdir, &made_userdir) != 0) {
                 failed = 1;
             } else if (!(s->dir = pm_path_join(userdir, name))) {
                 pm_error(NULL, "out of memory");
@@ -111,7 +103,8 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
     }
     /* From here on a leader's death, however it happens, removes what this
      * run created on its node. */
-    if (!failed && s->created && (s->reaper_fd = pm_reaper_start(s->dir)) < 0)
+    if (!failed && s->created && pm_reaper_can_watch(s->dir) &&
+        (s->reaper_fd = pm_reaper_start(s->dir, made_userdir)) < 0)
         failed = 1;
     failed = pm_agree_failed(t->world, failed);
     /* Non-leaders learn the path too: the same string on every node. */
@@ -153,10 +146,13 @@ int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
     free(real);
     if (!bad && t->leaders != MPI_COMM_NULL) {
         /* Trust nothing in a shared chroot that is not ours. */
-        struct stat st;
-        if (pm_userdir_ensure(userdir) != 0 || lstat(s->dir, &st) != 0 ||
-            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        char *why = NULL;
+        int fd = pm_userdir_ensure(userdir) != 0 ? -1 : pm_trust_open(s->dir, PM_TRUST_MINE, NULL, NULL, &why);
+        free(why);   /* not there, or not ours: a miss, and a fresh delivery */
+        if (fd < 0)
             bad = 1;
+        else
+            close(fd);
     }
     free(userdir);
     if (pm_agree_failed(t->world, bad) || !pm_cache_lookup(t, bundles, s->dir)) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const phase_name[PM_NPHASES] = {
@@ -96,20 +97,23 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* PATH appears complete or not at all: temp file in the same directory,
- * then rename. */
+/* PATH appears complete or not at all: a new temporary file in PATH's
+ * directory (mkstemp: O_CREAT|O_EXCL with a random name, so a name or link
+ * planted there by somebody else is never opened), then rename. */
 static int write_file(const char *path, const char *text)
 {
-    char *tmp = pm_printf_alloc("%s.tmp.%ld", path, (long)getpid());
+    const char *slash = strrchr(path, '/');
+    char *tmp = slash ? pm_printf_alloc("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1)
+                      : pm_printf_alloc(".%s.XXXXXX", path);
     if (!tmp) {
         pm_error(path, "PYTHON_MPI_TIMING: out of memory");
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = -1;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    int rc = -1, made = fd >= 0;
     if (fd < 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
-    } else if (write_all(fd, text, strlen(text)) != 0) {
+    } else if (fchmod(fd, 0644) != 0 || write_all(fd, text, strlen(text)) != 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
     } else if (close(fd) != 0) {
         fd = -1;
@@ -121,7 +125,7 @@ static int write_file(const char *path, const char *text)
     }
     if (fd >= 0)
         close(fd);
-    if (rc != 0)
+    if (rc != 0 && made)
         unlink(tmp);
     free(tmp);
     return rc;

@@ -2,6 +2,7 @@
 #include "unpack.h"
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -10,7 +11,20 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+static uint64_t max_unpacked;   /* 0: the destination file system's size */
+
+void pm_unpack_set_max(uint64_t bytes)
+{
+    max_unpacked = bytes;
+}
+
+uint64_t pm_unpack_get_max(void)
+{
+    return max_unpacked;
+}
 
 /* Depth reached after walking path's components from start depth; -1 as
  * soon as a ".." climbs above the root, or (leading_only) when a ".."
@@ -74,6 +88,34 @@ static la_ssize_t read_cb(struct archive *a, void *client, const void **buf)
     return n;
 }
 
+/* Does path name one of python-mpi's own files?  Any component starting
+ * with PM_RESERVED_PREFIX, except PM_RELOCATE_DIR at the top and the
+ * plain names directly in it (allow_manifest: the entry itself). */
+static int reserved(const char *path, int allow_manifest)
+{
+    size_t plen = strlen(PM_RESERVED_PREFIX);
+    int depth = 0, in_manifests = 0;
+    for (const char *p = path; *p;) {
+        p += strspn(p, "/");
+        size_t len = strcspn(p, "/");
+        if (len == 0)
+            break;
+        int dot = len == 1 && p[0] == '.';
+        if (!dot) {
+            if (depth == 0 && allow_manifest && len == strlen(PM_RELOCATE_DIR) &&
+                strncmp(p, PM_RELOCATE_DIR, len) == 0)
+                in_manifests = 1;
+            else if (len >= plen && strncmp(p, PM_RESERVED_PREFIX, plen) == 0)
+                return 1;
+            else if (in_manifests && (depth > 1 || p[0] == '.'))
+                return 1;   /* only plain names directly in the manifest directory */
+            depth++;
+        }
+        p += len;
+    }
+    return 0;
+}
+
 int pm_entry_check(struct archive_entry *e, char **why)
 {
     *why = NULL;
@@ -88,8 +130,20 @@ int pm_entry_check(struct archive_entry *e, char **why)
     }
     mode_t type = archive_entry_filetype(e);
     const char *hard = archive_entry_hardlink(e);
+    int manifest_ok = !hard && (type == AE_IFDIR || type == AE_IFREG);
+    if (reserved(name, manifest_ok) || (hard && reserved(hard, 0))) {
+        *why = pm_printf_alloc("the name '%s' is reserved for python-mpi's own files",
+                               reserved(name, manifest_ok) ? name : hard);
+        return -1;
+    }
+    /* "." or "./": the destination itself, which keeps its own mode (only
+     * a directory may name it; the unpacker skips it). */
+    if (walk_depth(name, 0, 0) == 0 && (type != AE_IFDIR || hard)) {
+        *why = strdup("names the destination itself but is not a directory");
+        return -1;
+    }
     if (hard) {
-        if (pm_path_is_contained(NULL, hard) != 0) {
+        if (pm_path_is_contained(NULL, hard) != 0 || walk_depth(hard, 0, 0) == 0) {
             *why = pm_printf_alloc("hard link to '%s' leads outside the destination", hard);
             return -1;
         }
@@ -182,14 +236,50 @@ static int copy_data(struct archive *in, struct archive *out, const char *label,
     }
 }
 
-int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-              pm_links *links, pm_unpack_stats *stats)
+/* A hard link may only name a regular file already in the tree, reached
+ * without following any symbolic link: linking to a symbolic link (say
+ * "a/b/c/s -> ../../..", itself contained) would copy it to another depth,
+ * where it leads outside.  NULL if fine, else why (static). */
+static const char *hard_target_problem(int dest, const char *target)
+{
+    const char *base;
+    int dir = pm_openat_parent_beneath(dest, target, &base);
+    if (dir < 0)
+        return errno == ELOOP || errno == ENOTDIR ? "which lies under a symbolic link"
+                                                  : "which is not in the tree";
+    struct stat st;
+    int rc = fstatat(dir, *base ? base : ".", &st, AT_SYMLINK_NOFOLLOW);
+    close(dir);
+    if (rc != 0)
+        return "which is not in the tree";
+    if (S_ISLNK(st.st_mode))
+        return "which is a symbolic link";
+    if (!S_ISREG(st.st_mode))
+        return "which is not a regular file";
+    return NULL;
+}
+
+/* The limit on a bundle's unpacked bytes, for a destination open as dest. */
+static uint64_t size_limit(int dest)
+{
+    if (max_unpacked)
+        return max_unpacked;
+    struct statvfs sv;
+    if (fstatvfs(dest, &sv) != 0 || sv.f_blocks == 0)
+        return UINT64_MAX;
+    return (uint64_t)sv.f_blocks * sv.f_frsize;
+}
+
+/* pm_unpack, counting file bytes into *used (shared by a parts bundle's
+ * parts). */
+static int unpack_counted(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                          pm_links *links, pm_unpack_stats *stats, uint64_t *used)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
-    int rc = -1, cwd = -1;
+    int rc = -1, cwd = -1, dest = -1;
     char *name = NULL;
 
     struct archive *in = archive_read_new();
@@ -220,10 +310,21 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
      * Delivery runs before any user code, so the working directory is
      * ours to borrow; it is restored below whatever happens. */
     cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0 || chdir(destdir) != 0) {
-        pm_error(label, "cannot enter %s: %s", destdir, strerror(errno));
+    if (cwd < 0) {
+        pm_error(label, "cannot open the working directory: %s", strerror(errno));
         goto done;
     }
+    /* Every component of destdir checked (trust.h), then entered by its
+     * descriptor: what was checked is what is written into. */
+    char *why = NULL;
+    dest = pm_trust_open(destdir, PM_TRUST_MINE, NULL, NULL, &why);
+    if (dest < 0 || fchdir(dest) != 0) {
+        pm_error(label, "cannot enter %s: %s", destdir,
+                 dest < 0 ? (why ? why : "out of memory") : strerror(errno));
+        free(why);
+        goto done;
+    }
+    uint64_t limit = size_limit(dest);
     if (archive_read_open(in, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
         if (!ps.pull_failed)
             pm_error(label, "cannot read archive: %s", archive_error_string(in));
@@ -249,6 +350,26 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
         }
         if (prepare_entry(e, destdir, label) != 0)
             goto done;
+        if (walk_depth(name, 0, 0) == 0) {   /* "./": the destination keeps its mode */
+            st->entries++;
+            continue;
+        }
+        const char *hard = archive_entry_hardlink(e);
+        const char *bad = hard ? hard_target_problem(dest, hard) : NULL;
+        if (bad) {
+            pm_error(label, "entry '%s': hard link to '%s', %s", name, hard, bad);
+            goto done;
+        }
+        la_int64_t size = archive_entry_size(e);
+        if (size > 0) {
+            if ((uint64_t)size > limit || *used > limit - (uint64_t)size) {
+                pm_error(label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
+                         "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
+                         name, (unsigned long long)limit, destdir);
+                goto done;
+            }
+            *used += (uint64_t)size;
+        }
         if (links && archive_entry_filetype(e) == AE_IFLNK && !archive_entry_hardlink(e)) {
             if (pm_links_add(links, label, name, archive_entry_symlink(e)) != 0)
                 goto done;
@@ -291,7 +412,16 @@ done:
         }
         close(cwd);
     }
+    if (dest >= 0)
+        close(dest);
     return rc;
+}
+
+int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+              pm_links *links, pm_unpack_stats *stats)
+{
+    uint64_t used = 0;
+    return unpack_counted(destdir, label, pull, ctx, links, stats, &used);
 }
 
 int pm_is_parts_bundle(const void *head, size_t len)
@@ -336,6 +466,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
+    uint64_t used = 0;
     unsigned long long index = 0;
     uint64_t *load = calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *load);
     struct archive *outer = archive_read_new();
@@ -366,7 +497,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
             }
         } else if (take_part(load, nranks, archive_entry_size(e)) == myrank) {
             pm_unpack_stats ps_part;
-            int urc = pm_unpack(destdir, label, outer_pull, outer, links, &ps_part);
+            int urc = unpack_counted(destdir, label, outer_pull, outer, links, &ps_part, &used);
             if (urc == -2 && !ps.pull_failed)
                 pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
             if (urc != 0)

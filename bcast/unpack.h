@@ -3,8 +3,14 @@
  * The bytes come from a pull callback (the broadcast, a file, a buffer):
  * nothing is staged in a temporary tarball.  A bundle is untrusted input:
  * absolute paths, ".." components, links leading outside the directory,
- * devices and FIFOs are refused; set-id bits and group/other write
- * permission are dropped. */
+ * hard links to anything but a regular file already in the tree, names
+ * reserved for python-mpi's own files (PM_RESERVED_PREFIX), devices and
+ * FIFOs are refused; set-id bits and group/other write permission are
+ * dropped; an entry for the destination itself ("." or "./") is skipped,
+ * so the destination keeps its owner's mode; and a bundle may not unpack
+ * to more than the limit (pm_unpack_set_max).  The destination is opened
+ * as a trusted directory (trust.h) and extraction works beneath that
+ * descriptor. */
 #ifndef PM_UNPACK_H
 #define PM_UNPACK_H
 
@@ -19,6 +25,21 @@
  * every rank of a node can unpack some parts in parallel. */
 #define PK_PARTS_MARKER ".python-mpi-parts"
 #define PK_PARTS_MARKER_TEXT "python-mpi parts bundle, version 1\n"
+
+/* Names python-mpi keeps in a tree (stamps, locks, markers): no entry of a
+ * bundle may have a component that starts with this, except the
+ * relocation manifests (PM_RELOCATE_DIR at the top, plain files directly
+ * in it), which pkgroot writes; the parts marker is the first entry of a
+ * parts bundle's outer archive, never extracted. */
+#define PM_RESERVED_PREFIX ".python-mpi-"
+#define PM_RELOCATE_DIR ".python-mpi-relocate"
+
+/* The most bytes of file data one bundle may unpack to (a parts bundle:
+ * all the parts a rank extracts).  0: what the destination's file system
+ * holds in all (statvfs), the default.  Set from PYTHON_MPI_MAX_UNPACKED
+ * (settings.h) by pm_begin. */
+void pm_unpack_set_max(uint64_t bytes);
+uint64_t pm_unpack_get_max(void);
 
 /* Return the number of bytes at *buf (valid until the next call), 0 at the
  * end of the stream, or -1 if the source failed (the source reports why). */

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "rank_end.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +21,27 @@ static int failed(PyStatus st, const char *what)
     pm_error(NULL, "%s: %s%s%s", what, st.func ? st.func : "",
              st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
     return -1;
+}
+
+/* PYTHONHOME, where Python will honour it (not under -E or -I), names a
+ * tree that runs as us: refuse one that somebody else could have made or
+ * changed (trust.h), before anything of it is read.  Python reads the
+ * variable itself, as python3 does. */
+static int check_pythonhome(PyConfig *config)
+{
+    const char *v = getenv("PYTHONHOME");
+    if (!v || !*v)
+        return 0;
+    /* Parses the command line and reads the environment, as
+     * Py_InitializeFromConfig will again: only to learn whether the
+     * environment counts.  (Before 3.11 it also computes the paths, which
+     * looks at files but runs nothing.) */
+    if (failed(PyConfig_Read(config), "PyConfig_Read"))
+        return -1;
+    if (!config->use_environment)
+        return 0;
+    const char *checked;
+    return pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE | PM_TRUST_GROUP, &checked);
 }
 
 int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home)
@@ -47,6 +69,8 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
         return -1;
 #endif
     if (failed(PyConfig_SetBytesArgv(config, argc, argv), "PyConfig argv"))
+        return -1;
+    if (!home && check_pythonhome(config) != 0)
         return -1;
     return 0;
 }

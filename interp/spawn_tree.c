@@ -7,29 +7,45 @@
  * i.e. python-mpi, with PYTHON_MPI_PACKAGES still set by the launcher).
  * What does reach them is argv, which is portable across MPIs: these
  * wrappers (profiling interface; the executable exports them so that
- * mpi4py's calls land here) put `--python-mpi-tree=DIR` first in the
- * arguments of children that are python-mpi itself.  The child takes it out
- * again before Python sees its arguments.  Children of other programs get
- * their arguments untouched. */
+ * mpi4py's calls land here) put `--python-mpi-tree=NAME` first in the
+ * arguments of children that are python-mpi itself.  NAME is the run's
+ * name, not a path: the child looks for it only in its own (same user's)
+ * CHROOT/python-mpi-UID and checks it like any inherited tree (trust.h:
+ * the per-user directory ours and 0700, the tree ours, no symbolic link),
+ * so a name seen in ps gives another user nothing to claim.  A tree that is
+ * not directly in the per-user directory is not passed on.  The child
+ * takes the flag out again before Python sees its arguments.  Children of
+ * other programs get their arguments untouched. */
 #include "spawn_tree.h"
 
+#include "jobdir.h"
 #include "log.h"
 #include "strutil.h"
+#include "trust.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-static char *tree;   /* the node-local tree of this process, or NULL */
+static char *tree;   /* the run name of this process's tree, or NULL */
 
 int pm_spawn_set_tree(const char *dir)
 {
     free(tree);
     tree = NULL;
-    if (dir && !(tree = strdup(dir))) {
+    if (!dir)
+        return 0;
+    char *userdir = pm_userdir_from_env();
+    size_t ul = userdir ? strlen(userdir) : 0;
+    const char *name = userdir && strncmp(dir, userdir, ul) == 0 && dir[ul] == '/' ? dir + ul + 1 : NULL;
+    if (name && *name && name[0] != '.' && !strchr(name, '/') && !(tree = strdup(name))) {
         pm_error(NULL, "out of memory");
+        free(userdir);
         return -1;
     }
+    free(userdir);
     return 0;
 }
 
@@ -142,10 +158,35 @@ char *pm_spawn_take_tree(int *argc, char **argv)
     MPI_Comm parent = MPI_COMM_NULL;
     if (MPI_Comm_get_parent(&parent) != MPI_SUCCESS || parent == MPI_COMM_NULL)
         return NULL;   /* not spawned: the flag is the user's, leave it */
-    char *dir = strdup(argv[1] + strlen(PM_SPAWN_FLAG));
-    if (!dir)
-        return NULL;
+    const char *name = argv[1] + strlen(PM_SPAWN_FLAG);
+    char *userdir = pm_userdir_from_env();
+    char *dir = NULL;
+    if (*name && name[0] != '.' && !strchr(name, '/') && userdir)
+        dir = pm_path_join(userdir, name);
     memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv);   /* moves the NULL too */
     (*argc)--;
+    /* Ours and private, every directory above trusted: else the child
+     * fetches the bundles itself.  A tree missing from our own private
+     * directory is the ordinary case of a node the parent never ran on:
+     * its path is returned (the caller finds it missing). */
+    char *why = NULL;
+    int ufd = userdir ? pm_trust_open(userdir, PM_TRUST_MINE | PM_TRUST_PRIVATE, NULL, NULL, &why) : -1;
+    int uerr = errno;
+    int tfd = ufd >= 0 && dir ? pm_trust_open(dir, PM_TRUST_MINE, NULL, NULL, &why) : -1;
+    int terr = errno;
+    if (tfd < 0 && !(ufd >= 0 && dir && terr == ENOENT)) {
+        if (!(ufd < 0 && uerr == ENOENT))
+            pm_error(dir ? dir : name, "refusing the parent's tree: %s", why ? why : "not a run name");
+        /* Every spawned process must still answer the caller's agreement,
+         * so not NULL: "" names no directory. */
+        free(dir);
+        dir = strdup("");
+    }
+    if (ufd >= 0)
+        close(ufd);
+    if (tfd >= 0)
+        close(tfd);
+    free(why);
+    free(userdir);
     return dir;
 }

@@ -290,6 +290,29 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
                     (int)(s - name), name);
             return;
         }
+    /* The unpacker links only to a regular file already in the tree,
+     * reached without a symbolic link: "a/b/c/s -> ../../.." is contained,
+     * a hard link "h" to it is not. */
+    if (hard) {
+        const char *target = archive_entry_hardlink(e);
+        while (target[0] == '.' && target[1] == '/')
+            target += 2 + strspn(target + 2, "/");
+        size_t tlen = strlen(target);
+        for (const char *s = strchr(target, '/'); s; s = strchr(s + 1, '/'))
+            if (pk_nameset_get(&v->names, target, (size_t)(s - target)) == 'l') {
+                problem(v, raw, "hard link to '%s', which lies under the symbolic link '%.*s' "
+                        "(the unpacker refuses it)", archive_entry_hardlink(e), (int)(s - target), target);
+                return;
+            }
+        char tt = pk_nameset_get(&v->names, target, tlen);
+        if (tt != '-' && tt != 'h') {
+            problem(v, raw, "hard link to '%s', which %s (the unpacker refuses it)",
+                    archive_entry_hardlink(e),
+                    tt == 'l' ? "is a symbolic link" : tt == 'd' ? "is a directory"
+                    : "is not a file earlier in the bundle");
+            return;
+        }
+    }
     size_t nlen = strlen(name);
     while (nlen > 0 && name[nlen - 1] == '/')
         nlen--;

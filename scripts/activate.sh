@@ -1,15 +1,24 @@
 # activate.sh - job-script helper for python-mpi-bcast (bash and zsh).
 #
-#   source activate.sh PREFIX "LAUNCHER ARGS..."
+#   source activate.sh - "LAUNCHER ARGS..."
 #   bcast $PROJECT/py/runtime.tar.zst $PROJECT/py/mycode.tar.zst
 #   srun -n 4096 python-mpi script.py          # many runs, one unpack
 #   python_mpi_cleanup
 #
-# PREFIX is a node-local directory (e.g. /dev/shm/$USER-py); LAUNCHER starts
-# one bcast per node group, e.g. "srun -n 64 --ntasks-per-node=1",
-# "aprun -n 64 -N 1" or "mpiexec.mpich -n 4".  Sourcing sets PYTHONHOME,
-# PYTHONUSERBASE and PATH to PREFIX and defines:
-#   bcast BUNDLE...        unpack bundles into PREFIX on every node
+# PREFIX is the node-local directory the bundles go to.  "-" (recommended)
+# picks CHROOT/python-mpi-UID/py-JOBID-PID (CHROOT is $PYTHON_MPI_CHROOT,
+# default /dev/shm), inside the per-user directory that only you can
+# enter.  An explicit PREFIX is created 0700 if missing; an existing one
+# must be yours and 0700.  In both cases every directory above it must be
+# owned by root or you and not writable by others (a sticky, root-owned
+# /dev/shm or /tmp is fine): on a shared node anyone can plant a name in
+# /dev/shm, so a predictable PREFIX that someone else made is refused.
+# LAUNCHER starts one bcast per node group, e.g. "srun -n 64
+# --ntasks-per-node=1", "aprun -n 64 -N 1" or "mpiexec.mpich -n 4"; its
+# program is looked up once, now, before PATH changes.  Sourcing defines:
+#   bcast BUNDLE...        unpack bundles into PREFIX on every node (bcast
+#                          checks PREFIX there); after the first success it
+#                          sets PYTHONHOME, PYTHONUSERBASE and PATH to PREFIX
 #   python_mpi_cleanup     remove PREFIX on every node (through LAUNCHER)
 #   python_mpi_deactivate  restore the environment
 # and, for the three tiers of the original python-mpi-bcast paper:
@@ -24,19 +33,30 @@
 #                                     again after editing DIR.
 # The temporary bundle goes to $PYTHON_MPI_DEVEL_TMP (default $TMPDIR or
 # /tmp): it must be readable by rank 0, which runs where this shell runs
-# under srun, aprun and mpiexec.
+# under srun, aprun and mpiexec.  PYTHON_MPI_PREFIX names the prefix.
+# Every tool (rm, mktemp, the launcher, bcast, pkgroot) runs by the
+# absolute path found at source time, never through PATH.
 # Nothing is removed automatically: call python_mpi_cleanup at the end.
 
 _pm_err() { echo "activate.sh: $*" >&2; }
 
 if [ $# -lt 2 ] || [ -z "${1:-}" ] || [ -z "${2:-}" ]; then
-    _pm_err "usage: source activate.sh PREFIX \"LAUNCHER ARGS...\""
+    _pm_err "usage: source activate.sh PREFIX|- \"LAUNCHER ARGS...\""
     return 1
 fi
 case $1 in
-    /*) ;;
-    *) _pm_err "PREFIX must be an absolute path: $1"; return 1 ;;
+    /*|-) ;;
+    *) _pm_err "PREFIX must be an absolute path or -: $1"; return 1 ;;
 esac
+
+# The system's own tools, by absolute path, found before anything changes
+# PATH (and never in PREFIX).
+_pm_tool() { PATH=/usr/bin:/bin command -v "$1" 2>/dev/null; }
+_PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mktemp) &&
+    _PM_STAT=$(_pm_tool stat) && _PM_ID=$(_pm_tool id) || {
+    _pm_err "cannot find rm, mkdir, mktemp, stat and id in /usr/bin or /bin"
+    return 1
+}
 
 if [ -n "${BASH_VERSION:-}" ]; then
     _pm_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,28 +90,112 @@ else
 fi
 unset _pm_here
 
-_PM_PREFIX=$1
+# _pm_trusted DIR [ancestors]: 0 if DIR is ours and 0700 (not checked with
+# "ancestors"), and every directory above it is owned by root or us and not
+# writable by others unless sticky and root-owned; else one line saying
+# which component is at fault.
+_pm_trusted() {
+    local _pm_d=$1 _pm_p="" _pm_rest _pm_c _pm_s _pm_u _pm_m _pm_me
+    _pm_me=$("$_PM_ID" -u)
+    _pm_rest=${_pm_d#/}
+    _pm_check_one() {   # PATH LAST
+        if [ -L "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is a symbolic link"; return 1; fi
+        if [ ! -d "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is not a directory"; return 1; fi
+        _pm_s=$("$_PM_STAT" -c '%u %a' -- "$1") || return 1
+        _pm_u=${_pm_s%% *}
+        _pm_m=$((8#${_pm_s#* }))
+        if [ "$2" = last ] && [ "$_pm_u" != "$_pm_me" ]; then
+            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u, not $_pm_me"; return 1
+        fi
+        if [ "$_pm_u" != 0 ] && [ "$_pm_u" != "$_pm_me" ]; then
+            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u"; return 1
+        fi
+        if [ "$2" = last ]; then
+            if [ $((_pm_m & 8#7777)) != $((8#700)) ]; then
+                _pm_err "refusing to use $_pm_d: $1 is not private (mode ${_pm_s#* }, not 700)"; return 1
+            fi
+        elif [ $((_pm_m & 8#022)) != 0 ] && { [ $((_pm_m & 8#1000)) = 0 ] || [ "$_pm_u" != 0 ]; }; then
+            _pm_err "refusing to use $_pm_d: $1 is writable by other users (mode ${_pm_s#* })"; return 1
+        fi
+    }
+    _pm_check_one / notlast || return 1
+    while [ -n "$_pm_rest" ]; do
+        _pm_c=${_pm_rest%%/*}
+        _pm_rest=${_pm_rest#"$_pm_c"}
+        _pm_rest=${_pm_rest#/}
+        [ -z "$_pm_c" ] && continue
+        _pm_p=$_pm_p/$_pm_c
+        if [ -n "$_pm_rest" ]; then _pm_check_one "$_pm_p" notlast || return 1
+        elif [ "${2:-}" != ancestors ]; then _pm_check_one "$_pm_p" last || return 1; fi
+    done
+    unset -f _pm_check_one
+}
+
+# _pm_make_private DIR: check every directory above DIR, create DIR 0700
+# unless it is there (its parent must exist), then check DIR itself.
+_pm_make_private() {
+    _pm_trusted "$1" ancestors || return 1
+    { [ -e "$1" ] || [ -L "$1" ]; } || "$_PM_MKDIR" -m 0700 -- "$1" 2>/dev/null || [ -e "$1" ] || {
+        _pm_err "cannot create $1"; return 1; }
+    _pm_trusted "$1"
+}
+
+if [ "$1" = - ]; then
+    _pm_job=${SLURM_JOB_ID:-${PBS_JOBID:-${LSB_JOBID:-${COBALT_JOBID:-${FLUX_JOB_ID:-}}}}}
+    _pm_job=$(printf '%s' "$_pm_job" | LC_ALL=C tr -c 'A-Za-z0-9._-' _)
+    _pm_chroot=${PYTHON_MPI_CHROOT:-/dev/shm}
+    _pm_chroot=$(cd "$_pm_chroot" 2>/dev/null && pwd -P) || {
+        _pm_err "cannot use ${PYTHON_MPI_CHROOT:-/dev/shm} as PYTHON_MPI_CHROOT"; return 1; }
+    _PM_PREFIX=$_pm_chroot/python-mpi-$("$_PM_ID" -u)
+    _pm_make_private "$_PM_PREFIX" || { unset _pm_job _pm_chroot; return 1; }
+    _PM_PREFIX=$_PM_PREFIX/py-${_pm_job:+$_pm_job-}$$
+    unset _pm_job _pm_chroot
+else
+    _PM_PREFIX=$1
+fi
+_pm_make_private "$_PM_PREFIX" || { unset _PM_PREFIX; return 1; }
+
+# The launcher's program, resolved now: PREFIX/bin may come first on PATH
+# later, and a prefix's contents are only ever ours once bcast checked them.
 _PM_LAUNCHER=$2
+_PM_LAUNCH_PROG=${_PM_LAUNCHER%% *}
+_PM_LAUNCH_ARGS=${_PM_LAUNCHER#"$_PM_LAUNCH_PROG"}
+_PM_LAUNCH_PROG=$(command -v "$_PM_LAUNCH_PROG" 2>/dev/null) && [ -n "$_PM_LAUNCH_PROG" ] &&
+    case $_PM_LAUNCH_PROG in /*) true ;; *) false ;; esac || {
+    _pm_err "cannot find the launcher program of '$2' on PATH"
+    unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS
+    return 1
+}
+export PYTHON_MPI_PREFIX=$_PM_PREFIX
 _PM_OLD_PYTHONHOME=${PYTHONHOME-__unset__}
 _PM_OLD_PYTHONUSERBASE=${PYTHONUSERBASE-__unset__}
 _PM_OLD_PATH=$PATH
-export PYTHONHOME=$_PM_PREFIX
-export PYTHONUSERBASE=$_PM_PREFIX
-export PATH=$_PM_PREFIX/bin:$PATH
+_PM_ACTIVE=
+
+# After a bcast succeeded on every node (each leader checked PREFIX there
+# as this shell did here), and not before, PREFIX goes on the paths.
+_pm_export() {
+    [ -n "$_PM_ACTIVE" ] && return 0
+    export PYTHONHOME=$_PM_PREFIX
+    export PYTHONUSERBASE=$_PM_PREFIX
+    export PATH=$_PM_PREFIX/bin:$_PM_OLD_PATH
+    _PM_ACTIVE=1
+}
 
 # The launcher string splits into words in both shells.
 _pm_launch() {
     if [ -n "${ZSH_VERSION:-}" ]; then
         # shellcheck disable=SC2296
-        ${=_PM_LAUNCHER} "$@"
+        "$_PM_LAUNCH_PROG" ${=_PM_LAUNCH_ARGS} "$@"
     else
         # shellcheck disable=SC2086
-        $_PM_LAUNCHER "$@"
+        "$_PM_LAUNCH_PROG" $_PM_LAUNCH_ARGS "$@"
     fi
 }
 
 bcast() {
     _pm_launch "$_PM_BCAST" -p "$_PM_PREFIX" "$@" || return 1
+    _pm_export
 }
 
 python_mpi_runtime() {
@@ -117,7 +221,7 @@ python_mpi_devel() {
             return 1
         fi
     done
-    _pm_tmp=$(mktemp -d "${PYTHON_MPI_DEVEL_TMP:-${TMPDIR:-/tmp}}/python-mpi-devel.XXXXXX") || {
+    _pm_tmp=$("$_PM_MKTEMP" -d "${PYTHON_MPI_DEVEL_TMP:-${TMPDIR:-/tmp}}/python-mpi-devel.XXXXXX") || {
         _pm_err "cannot create a temporary directory in ${PYTHON_MPI_DEVEL_TMP:-${TMPDIR:-/tmp}}"
         return 1
     }
@@ -128,9 +232,9 @@ python_mpi_devel() {
             _pm_rc=1
             break
         fi
-        rm -f -- "$_pm_tmp/devel.tar"
+        "$_PM_RM" -f -- "$_pm_tmp/devel.tar"
     done
-    rm -rf -- "$_pm_tmp"
+    "$_PM_RM" -rf -- "$_pm_tmp"
     return $_pm_rc
 }
 
@@ -140,14 +244,16 @@ python_mpi_cleanup() {
         /dev/shm/?*|/tmp/?*|"${PYTHON_MPI_CHROOT:-/dev/shm}"/?*) ;;
         *) _pm_err "refusing to remove $_PM_PREFIX: not under /dev/shm, /tmp or \$PYTHON_MPI_CHROOT"; return 1 ;;
     esac
-    _pm_launch rm -rf -- "$_PM_PREFIX"
+    _pm_launch "$_PM_RM" -rf -- "$_PM_PREFIX"
 }
 
 python_mpi_deactivate() {
     if [ "$_PM_OLD_PYTHONHOME" = __unset__ ]; then unset PYTHONHOME; else export PYTHONHOME=$_PM_OLD_PYTHONHOME; fi
     if [ "$_PM_OLD_PYTHONUSERBASE" = __unset__ ]; then unset PYTHONUSERBASE; else export PYTHONUSERBASE=$_PM_OLD_PYTHONUSERBASE; fi
     export PATH=$_PM_OLD_PATH
-    unset -f bcast python_mpi_cleanup python_mpi_deactivate _pm_launch _pm_err \
-        python_mpi_runtime python_mpi_packages python_mpi_devel
-    unset _PM_PREFIX _PM_LAUNCHER _PM_BCAST _PM_PKGROOT _PM_OLD_PYTHONHOME _PM_OLD_PYTHONUSERBASE _PM_OLD_PATH
+    unset PYTHON_MPI_PREFIX
+    unset -f bcast python_mpi_cleanup python_mpi_deactivate _pm_launch _pm_err _pm_export \
+        _pm_tool _pm_trusted _pm_make_private python_mpi_runtime python_mpi_packages python_mpi_devel
+    unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS _PM_BCAST _PM_PKGROOT _PM_ACTIVE \
+        _PM_OLD_PYTHONHOME _PM_OLD_PYTHONUSERBASE _PM_OLD_PATH _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID
 }

@@ -32,7 +32,9 @@ done
 PYTHON_MPI_PKGROOT=$PY PYTHON_MPI_PACKAGES=$bundles $LAUNCH python-mpi "$APP" --step 0
 
 # (b) several runs on one unpack per node.
-source "$SHARE/activate.sh" "/dev/shm/${USER:-$(id -un)}-py-${PBS_JOBID%%.*}" "$LAUNCH_NODES"
+# "-": a prefix in the per-user directory python-mpi keeps private
+# (/dev/shm/python-mpi-UID/py-JOBID-PID), never a guessable /dev/shm name.
+source "$SHARE/activate.sh" - "$LAUNCH_NODES"
 trap python_mpi_cleanup EXIT
 python_mpi_runtime "$PY/$RUNTIME"
 for b in "${list[@]:1}"; do python_mpi_packages "$PY/$b"; done

@@ -6,6 +6,7 @@
 #   make exit-tests     every way a program ends, on the cluster, tests/exit/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
+#   make security-tests two local users, each attack of issue 12 (root)
 #   make check-build    all of them (make check = deps + this)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -51,6 +52,11 @@ static-tests:
 mpi4py-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi4py/test_mpi4py.sh
 
+# A victim and an attacker made with useradd (so: as root), the build
+# installed where both can run it; every attack of issue 12 repeated.
+security-tests: all
+	@BUILD=$(BUILD) bash tests/security/test_security.sh
+
 # MPICH runs everything; the Open MPI build runs what depends on the MPI
 # (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
 # which Debian builds on Open MPI only).
@@ -71,12 +77,13 @@ check-build: all
 	@$(MAKE) --no-print-directory static-tests
 	@$(MAKE) --no-print-directory cluster-tests
 	@$(MAKE) --no-print-directory exit-tests
+	@$(MAKE) --no-print-directory security-tests
 endif
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/jobdir.c bcast/log.c bcast/strutil.c
+FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
 $(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -3,7 +3,9 @@
  * Every input is a would-be bundle: it goes through the same libarchive
  * reader, entry checks and disk writer as a broadcast bundle, into a
  * scratch directory that is emptied after each input.  Any write outside
- * it is caught by the check below; memory errors by ASan/UBSan.  Each
+ * it is caught by the check below (and so is a change of the
+ * destination's own mode, or a python-mpi-reserved name planted in it);
+ * memory errors by ASan/UBSan.  Each
  * input runs with links made as they come and with links made last. */
 #include "jobdir.h"
 #include "unpack.h"
@@ -56,6 +58,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct stat st;
         if (lstat(canary, &st) == 0)
             abort(); /* an entry escaped the destination */
+        /* The destination keeps its mode ("." entries), and no bundle
+         * plants python-mpi's own names (issue 12). */
+        if (lstat(scratch, &st) != 0 || (st.st_mode & 07777) != 0700)
+            abort();
+        static const char *const reserved[] = {"/.python-mpi-stamps", "/.python-mpi-stamps.old",
+                                               "/.python-mpi-stamps.new", "/.python-mpi-parts"};
+        for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s%s", scratch, reserved[i]);
+            if (lstat(p, &st) == 0)
+                abort();
+        }
         if (pm_rmtree(scratch) != 0)
             abort();
     }

@@ -264,7 +264,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         $AS_NOBODY PYTHON_MPI_PACKAGES=secret.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
     mkdir -p "$TMP/rochroot"; chmod 755 "$TMP/rochroot"
     SHM_SAVE=$SHM; SHM=$TMP/rochroot
-    bad "chroot not writable" "$TMP/rochroot/python-mpi-65534: cannot create directory: Permission denied" \
+    bad "chroot not writable" "$TMP/rochroot/python-mpi-65534: refusing to use: cannot create $TMP/rochroot/python-mpi-65534: Permission denied" \
         $AS_NOBODY PYTHON_MPI_CHROOT=$TMP/rochroot PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
     SHM=$SHM_SAVE
 else

@@ -136,12 +136,23 @@ parent = MPI.Comm.Get_parent()
 parent.send("%s %s" % (sys.argv[1:], os.environ.get("PYTHON_MPI_HOME", "-")), dest=0)
 parent.Disconnect()
 PY
+# The flag carries a run name, looked up in the child's own
+# /dev/shm/python-mpi-UID (issue 12: no tree path on a command line).
 if PYTHON_MPI_VERBOSE=1 sim -nodes 1 -ppn 1 "$PM" "$TMP/spawn_other.py" "$TMP/other-python-mpi" \
-        "--python-mpi-tree=/nonexistent" "$TMP/child.py" a b &&
+        "--python-mpi-tree=no-such-run" "$TMP/child.py" a b &&
    grep -q "^child-said \['a', 'b'\] /dev/shm/python-mpi-" "$TMP/out" &&
-   grep -q "/nonexistent is not on every node of the spawned processes: fetching the bundles" "$TMP/err" &&
+   grep -q "/dev/shm/python-mpi-$(id -u)/no-such-run is not on every node of the spawned processes: fetching the bundles" "$TMP/err" &&
    [ "$(grep -c 'bundle(s), [0-9]* bytes to' "$TMP/err")" = 2 ] && trees_gone; then
     t_ok "a spawned python-mpi that cannot see the named tree fetches the bundles itself; other programs' arguments are untouched"
 else t_fail "spawn fallback" "$(cat "$TMP/out" "$TMP/err")"; fi
+# A path, or a name that is not one plain component, is no run name: refused
+# with one line, and the child fetches the bundles itself.
+if PYTHON_MPI_VERBOSE=1 sim -nodes 1 -ppn 1 "$PM" "$TMP/spawn_other.py" "$TMP/other-python-mpi" \
+        "--python-mpi-tree=/etc" "$TMP/child.py" a b &&
+   grep -q "^child-said \['a', 'b'\] /dev/shm/python-mpi-" "$TMP/out" &&
+   grep -q "rank 0 on node1: /etc: refusing the parent's tree: not a run name$" "$TMP/err" &&
+   [ "$(grep -c 'bundle(s), [0-9]* bytes to' "$TMP/err")" = 2 ] && trees_gone; then
+    t_ok "a spawned python-mpi given a path instead of a run name refuses it and fetches the bundles itself"
+else t_fail "spawn flag with a path" "$(cat "$TMP/out" "$TMP/err")"; fi
 
 t_done mpi4py

@@ -28,19 +28,26 @@ for sh in bash zsh; do
     out=$($sh -c '
         export PYTHONHOME=/old/home
         source "$1" "$2" "$3 -n 4 --flag" || exit 9
-        echo "home=$PYTHONHOME base=$PYTHONUSERBASE path=${PATH%%:*}"
+        echo "before=$PYTHONHOME path=${PATH%%:*}"
+        FAIL=1 bcast x.tar.zst; echo "failed-first=$PYTHONHOME"
         bcast a.tar.zst "b c.tar.zst" && echo bcast-ok
-        FAIL=1 bcast x.tar.zst || echo bcast-failed
+        echo "home=$PYTHONHOME base=$PYTHONUSERBASE path=${PATH%%:*}"
         mkdir -p "$2/lib"; python_mpi_cleanup && [ ! -e "$2" ] && echo cleaned
         python_mpi_deactivate
         echo "after=$PYTHONHOME base=${PYTHONUSERBASE-unset} fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"
     ' x "$ACT" "$P" "$TMP/launch" 2>&1)
-    [ "$(printf '%s\n' "$out" | sed -n 1p)" = "home=$P base=$P path=$P/bin" ] &&
-        t_ok "$sh: sets PYTHONHOME, PYTHONUSERBASE, PATH" || t_fail "$sh: environment" "$out"
+    [ "$(printf '%s\n' "$out" | sed -n 1p)" = "before=/old/home path=${PATH%%:*}" ] &&
+        printf '%s\n' "$out" | grep -qx "failed-first=/old/home" &&
+        t_ok "$sh: nothing from PREFIX on PATH or PYTHONHOME before a bcast succeeded" || t_fail "$sh: environment before bcast" "$out"
+    printf '%s\n' "$out" | grep -qx "home=$P base=$P path=$P/bin" &&
+        t_ok "$sh: sets PYTHONHOME, PYTHONUSERBASE, PATH after bcast" || t_fail "$sh: environment" "$out"
+    [ "$(stat -c %a "$P" 2>/dev/null || echo gone)" = gone ] && t_ok "$sh: (prefix created 0700, removed by cleanup)" ||
+        t_fail "$sh: prefix left" "$(ls -ld "$P")"
     grep -qx "launch -n 4 --flag" "$LOG" && grep -qx "bcast -p $P a.tar.zst b c.tar.zst" "$LOG" &&
         printf '%s\n' "$out" | grep -qx bcast-ok &&
         t_ok "$sh: bcast runs LAUNCHER words then bcast -p PREFIX BUNDLE..." || t_fail "$sh: bcast call" "$(cat "$LOG"; echo "$out")"
-    printf '%s\n' "$out" | grep -qx bcast-failed && t_ok "$sh: a failing bcast returns non-zero" || t_fail "$sh: failure propagation" "$out"
+    printf '%s\n' "$out" | grep -q "^failed-first=" && [ "$(grep -c "^bcast -p $P x.tar.zst$" "$LOG")" = 1 ] &&
+        t_ok "$sh: a failing bcast returns non-zero" || t_fail "$sh: failure propagation" "$out"
     printf '%s\n' "$out" | grep -qx cleaned && grep -qx "launch -n 4 --flag" "$LOG" &&
         t_ok "$sh: python_mpi_cleanup removes PREFIX through the launcher" || t_fail "$sh: cleanup" "$out"
     printf '%s\n' "$out" | grep -qx "after=/old/home base=unset fn=no" &&
@@ -51,9 +58,32 @@ for sh in bash zsh; do
     out=$($sh -c 'source "$1" /dev/shm/x; echo "rc=$?"' x "$ACT" 2>&1)
     printf '%s\n' "$out" | grep -q '^activate.sh: usage' && printf '%s\n' "$out" | grep -qx "rc=1" &&
         t_ok "$sh: a missing launcher is a usage error" || t_fail "$sh: missing launcher" "$out"
-    out=$($sh -c 'source "$1" /etc "$2"; python_mpi_cleanup; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
-    printf '%s\n' "$out" | grep -q "refusing to remove /etc" && printf '%s\n' "$out" | grep -qx "rc=1" && [ -d /etc ] &&
+    V=/var/tmp/pympi-act-$sh-$$
+    out=$($sh -c 'source "$1" "$2" "$3"; python_mpi_cleanup; echo "rc=$?"' x "$ACT" "$V" "$TMP/launch" 2>&1)
+    printf '%s\n' "$out" | grep -q "refusing to remove $V" && printf '%s\n' "$out" | grep -qx "rc=1" && [ -d "$V" ] &&
         t_ok "$sh: python_mpi_cleanup refuses a PREFIX outside node-local storage" || t_fail "$sh: cleanup refusal" "$out"
+    rmdir "$V" 2>/dev/null
+    # Refused before anything runs: a prefix another user made, one not
+    # private, one under a directory others can write (not sticky).
+    T2=$TMP/chroot/theirs-$sh; mkdir -m 700 "$T2"; chown 65534:65534 "$T2"
+    L2=$TMP/chroot/loose-$sh; mkdir -m 755 "$L2"
+    W2=$TMP/chroot/open-$sh; mkdir -m 777 "$W2"; chmod 777 "$W2"
+    for bad in "$T2:$T2 is owned by uid 65534, not $(id -u)" "$L2:$L2 is not private (mode 755, not 700)" \
+               "$W2/p:$W2 is writable by other users (mode 777)"; do
+        d=${bad%%:*}; why=${bad#*:}; : > "$LOG"
+        out=$($sh -c 'p=$PATH; source "$1" "$2" "$3"; echo "rc=$? same-path=$([ "$PATH" = "$p" ] && echo y) fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"' x "$ACT" "$d" "$TMP/launch" 2>&1)
+        [ "$out" = "activate.sh: refusing to use $d: $why
+rc=1 same-path=y fn=no" ] && [ ! -s "$LOG" ] && [ ! -e "$W2/p" ] &&
+            t_ok "$sh: refused: $why" || t_fail "$sh: refusal ($why)" "$out"
+    done
+    rm -rf "$T2" "$L2" "$W2"
+    out=$($sh -c 'source "$1" - "$2"; echo "$_PM_PREFIX"' x "$ACT" "$TMP/launch" 2>&1)
+    case $out in
+        "$TMP/chroot/python-mpi-$(id -u)/py-"[0-9]*) [ "$(stat -c %a "$out")" = 700 ] && [ "$(stat -c %a "$TMP/chroot/python-mpi-$(id -u)")" = 700 ] &&
+            t_ok "$sh: PREFIX - is private: CHROOT/python-mpi-UID/py-PID, both 0700" || t_fail "$sh: default prefix modes" "$out" ;;
+        *) t_fail "$sh: default prefix" "$out" ;;
+    esac
+    rm -rf "$out"
 done
 # make install PREFIX=... DESTDIR=...: the layout activate.sh relies on.
 D=$TMP/destdir
@@ -64,7 +94,7 @@ if make -s -C "$REPO" install PREFIX=/opt/pympi DESTDIR="$D" BUILD="$BUILD" >/de
    [ -f "$D/opt/pympi/share/man/man1/python-mpi.1" ] && [ -f "$D/opt/pympi/share/man/man1/bcast.1" ]; then
     t_ok "make install honours PREFIX and DESTDIR (programs, activate.sh, job templates, man pages)"
 else t_fail "make install" "$(find "$D" 2>/dev/null | head)"; fi
-out=$(env -u PYTHON_MPI_BIN bash -c 'source "$1" /dev/shm/x "mpiexec.mpich -n 2" && type bcast | grep -o "_pm_launch.*"; echo "$_PM_BCAST"' x "$D/opt/pympi/share/python-mpi/activate.sh" 2>&1)
+out=$(env -u PYTHON_MPI_BIN bash -c 'source "$1" - "mpiexec.mpich -n 2" && type bcast | grep -o "_pm_launch.*"; echo "$_PM_BCAST"' x "$D/opt/pympi/share/python-mpi/activate.sh" 2>&1)
 [ "$(printf '%s\n' "$out" | tail -n 1)" = "$D/opt/pympi/bin/bcast" ] &&
     t_ok "an installed activate.sh finds the installed bcast" || t_fail "installed activate.sh" "$out"
 

@@ -22,27 +22,29 @@ PY
 export PATH=$BIN:$PATH PYTHON_MPI_SHARE=$REPO/scripts PY APP=$TMP/app.py \
        RUNTIME=runtime.tar.zst PACKAGES=code.tar
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHONHOME PYTHON_MPI_HOME PYTHON_MPI_CHROOT
-ME=${USER:-$(id -un)}
 
 # Each template: step 0 on python-mpi's own per-run tree, steps 1 and 2 on
 # the prefix bcast filled, which is gone at the end.
-check_job() {   # NAME PREFIX SCRIPT
-    local name=$1 prefix=$2 script=$3 rc
+# PREFIX is a pattern: the templates use activate.sh's private default,
+# /dev/shm/python-mpi-UID/py-JOBID-PID.
+check_job() {   # NAME PREFIX-PATTERN SCRIPT
+    local name=$1 prefix=$2 script=$3 rc p
     timeout 120 bash "$REPO/scripts/$script" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    p=$(awk '$2 == 1 {print $4; exit}' "$TMP/out")
     if [ $rc = 0 ] &&
        [ "$(grep -c "^app 0 [01] /dev/shm/python-mpi-$(id -u)/[^ ]* True$" "$TMP/out")" = 2 ] &&
-       [ "$(grep -c "^app [12] [01] $prefix True$" "$TMP/out")" = 4 ] && [ ! -e "$prefix" ]; then
+       [ "$(grep -c "^app [12] [01] $prefix True$" "$TMP/out")" = 4 ] && [ -n "$p" ] && [ ! -e "$p" ]; then
         t_ok "$name: one run with PYTHON_MPI_PACKAGES, two on bcast's prefix (runtime + packages), prefix removed"
     else t_fail "$name (rc=$rc)" "$(cat "$TMP/out" "$TMP/err")"; fi
 }
 SLURM_JOB_ID=4242 SLURM_JOB_NUM_NODES=1 LAUNCH="mpiexec.mpich -n 2" LAUNCH_NODES="mpiexec.mpich -n 1" \
-    check_job "job-slurm.sh (srun)" "/dev/shm/$ME-py-4242" job-slurm.sh
+    check_job "job-slurm.sh (srun)" "/dev/shm/python-mpi-$(id -u)/py-4242-[0-9]*" job-slurm.sh
 PBS_JOBID=777.sdb PBS_O_WORKDIR=$TMP LAUNCH="mpiexec.mpich -n 2" LAUNCH_NODES="mpiexec.mpich -n 1" \
-    check_job "job-pbs-aprun.sh (aprun)" "/dev/shm/$ME-py-777" job-pbs-aprun.sh
+    check_job "job-pbs-aprun.sh (aprun)" "/dev/shm/python-mpi-$(id -u)/py-777.sdb-[0-9]*" job-pbs-aprun.sh
 # job-mpiexec.sh's prefix carries its pid: checked by pattern.
 if NP=2 timeout 120 bash "$REPO/scripts/job-mpiexec.sh" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c "^app 0 [01] /dev/shm/python-mpi-$(id -u)/" "$TMP/out")" = 2 ] &&
-   [ "$(grep -c "^app [12] [01] /dev/shm/$ME-py-[0-9]* True$" "$TMP/out")" = 4 ] &&
+   [ "$(grep -c "^app [12] [01] /dev/shm/python-mpi-$(id -u)/py-[0-9]* True$" "$TMP/out")" = 4 ] &&
    p=$(awk '$2 == 1 {print $4; exit}' "$TMP/out") && [ ! -e "$p" ]; then
     t_ok "job-mpiexec.sh: one run with PYTHON_MPI_PACKAGES, two on bcast's prefix, prefix removed"
 else t_fail "job-mpiexec.sh" "$(cat "$TMP/out" "$TMP/err")"; fi

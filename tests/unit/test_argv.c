@@ -13,10 +13,13 @@
 
 #include "mpi_util.h"
 #include "pyrun.h"
+#include "jobdir.h"
+#include "strutil.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -279,13 +282,44 @@ static void home_and_executable(void **state)
      * file, a venv), with the Python we were built against as the prefix
      * in place of a search from where the executable lies */
     reset(NULL);
-    setenv("PYTHONHOME", "/elsewhere", 1);
+    unsetenv("PYTHONHOME");
     hand_off(&c, argv, NULL);
 #if PY_VERSION_HEX >= 0x030B0000
     assert_null(c.executable);
     wide_is(c.prefix, PYMPI_DEFAULT_HOME);
     wide_is(c.exec_prefix, PYMPI_DEFAULT_HOME);
 #endif
+    PyConfig_Clear(&c);
+
+    /* PYTHONHOME, where Python will honour it, is checked first (trust.h) */
+    char tmpl[] = "/tmp/pm-argv-home.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    reset(NULL);
+    setenv("PYTHONHOME", tmpl, 1);
+    hand_off(&c, argv, NULL);
+    PyConfig_Clear(&c);
+    /* ... and refused when another user could have made it: missing (in a
+     * shared directory, a name anyone can claim), or writable by others */
+    char *open_dir = pm_path_join(tmpl, "open"), *inside = pm_path_join(tmpl, "open/home");
+    assert_int_equal(mkdir(open_dir, 0777), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(mkdir(inside, 0700), 0);
+    const char *bad[] = {"/elsewhere", open_dir, inside};
+    char *argv_e[] = {"python-mpi", "-E", "-c", "pass", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reset(NULL);
+        setenv("PYTHONHOME", bad[i], 1);
+        PyConfig_InitPythonConfig(&c);
+        assert_int_equal(pm_python_configure(&c, 3, argv, NULL), -1);
+        PyConfig_Clear(&c);
+        /* with -E Python ignores it, and so do we */
+        PyConfig_InitPythonConfig(&c);
+        assert_int_equal(pm_python_configure(&c, 4, argv_e, NULL), 0);
+        PyConfig_Clear(&c);
+    }
+    assert_int_equal(pm_rmtree(tmpl), 0);
+    free(open_dir);
+    free(inside);
     PyConfig_Clear(&c);
     reset(NULL);
     unsetenv("PYTHONHOME");

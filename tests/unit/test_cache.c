@@ -57,6 +57,8 @@ static void id_from_stat(void **state)
     st.st_size = 123;
     st.st_mtim.tv_sec = 1700000000;
     st.st_mtim.tv_nsec = 42;
+    st.st_ctim.tv_sec = 1700000005;
+    st.st_ctim.tv_nsec = 43;
     st.st_ino = 77;
     st.st_dev = 5;
     pm_bundle_id id;
@@ -64,6 +66,9 @@ static void id_from_stat(void **state)
     assert_int_equal(id.size, 123);
     assert_int_equal(id.mtime_sec, 1700000000);
     assert_int_equal(id.mtime_nsec, 42);
+    /* a rewrite can restore the mtime, never the ctime (issue 12, item 5) */
+    assert_int_equal(id.ctime_sec, 1700000005);
+    assert_int_equal(id.ctime_nsec, 43);
     assert_int_equal(id.ino, 77);
     assert_int_equal(id.dev, 5);
 }
@@ -71,7 +76,7 @@ static void id_from_stat(void **state)
 static void success_appends_and_keeps_earlier(void **state)
 {
     (void)state;
-    pm_bundle_id a = {10, 1, 2, 3, 4}, b = {20, 5, 6, 7, 8};
+    pm_bundle_id a = {10, 1, 2, 9, 9, 3, 4}, b = {20, 5, 6, 9, 9, 7, 8};
     uint64_t ha = 0xabcULL, hb = 0xdefULL;
     char *pa[] = {"/root/a.ptar"}, *pb[] = {"/root/b.tar.zst"};
     pm_cache_begin(dir);
@@ -82,15 +87,15 @@ static void success_appends_and_keeps_earlier(void **state)
     assert_int_equal(pm_cache_end(dir, 1, &b, &hb, pb, 1), 0);
     const char *text = slurp(PM_STAMPS);
     assert_non_null(text);
-    assert_non_null(strstr(text, "10 1 2 3 4 0000000000000abc /root/a.ptar\n"));
-    assert_non_null(strstr(text, "20 5 6 7 8 0000000000000def /root/b.tar.zst\n"));
+    assert_non_null(strstr(text, "10 1 2 9 9 3 4 0000000000000abc /root/a.ptar\n"));
+    assert_non_null(strstr(text, "20 5 6 9 9 7 8 0000000000000def /root/b.tar.zst\n"));
     assert_null(slurp(PM_STAMPS ".old"));
 }
 
 static void failure_drops_everything(void **state)
 {
     (void)state;
-    pm_bundle_id a = {10, 1, 2, 3, 4};
+    pm_bundle_id a = {10, 1, 2, 9, 9, 3, 4};
     uint64_t h = 1;
     char *pa[] = {"/root/a.ptar"};
     pm_cache_begin(dir);
@@ -100,12 +105,48 @@ static void failure_drops_everything(void **state)
     assert_null(slurp(PM_STAMPS ".old"));
 }
 
+/* Stamps planted as links (by a bundle before names were reserved, or by
+ * anybody who could write in the tree) are never followed: the new stamps
+ * are a fresh file renamed into place, and an "old" link is not read. */
+static void planted_links_not_followed(void **state)
+{
+    (void)state;
+    char *victim = pm_path_join(dir, "victim");
+    char *stamps = pm_path_join(dir, PM_STAMPS), *next = pm_path_join(dir, PM_STAMPS ".new");
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("10 1 2 9 9 3 4 0000000000000abc /forged\n", f);
+    fclose(f);
+    assert_int_equal(symlink(victim, stamps), 0);
+    assert_int_equal(symlink(victim, next), 0);
+    pm_bundle_id b = {20, 5, 6, 9, 9, 7, 8};
+    uint64_t hb = 2;
+    char *pb[] = {"/root/b.tar"};
+    pm_cache_begin(dir);
+    assert_int_equal(pm_cache_end(dir, 1, &b, &hb, pb, 1), 0);
+    struct stat st;
+    assert_int_equal(lstat(stamps, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    const char *text = slurp(PM_STAMPS);
+    assert_non_null(text);
+    assert_null(strstr(text, "/forged"));          /* the link's target was not read */
+    assert_non_null(strstr(text, "/root/b.tar"));
+    text = slurp("victim");
+    assert_string_equal(text, "10 1 2 9 9 3 4 0000000000000abc /forged\n");   /* nor written */
+    unlink(victim);
+    unlink(stamps);
+    free(victim);
+    free(stamps);
+    free(next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(id_from_stat),
         cmocka_unit_test(success_appends_and_keeps_earlier),
         cmocka_unit_test(failure_drops_everything),
+        cmocka_unit_test(planted_links_not_followed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -203,7 +203,7 @@ static void userdir_created_private(void **state)
 static void userdir_loose_mode_fixed(void **state)
 {
     (void)state;
-    const mode_t loose[] = {0755, 0777, 02700, 0711, 0750};
+    const mode_t loose[] = {0755, 02700, 0711, 0750};
     for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++) {
         char name[16];
         snprintf(name, sizeof name, "loose%zu", i);
@@ -214,6 +214,26 @@ static void userdir_loose_mode_fixed(void **state)
         struct stat st;
         assert_int_equal(lstat(u, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0700);
+        free(u);
+    }
+}
+
+/* Writable by others: anything may have been put in it already, so it is
+ * refused rather than fixed (issue 12). */
+static void userdir_writable_by_others_refused(void **state)
+{
+    (void)state;
+    const mode_t open_modes[] = {0777, 0770, 0722, 01777};
+    for (size_t i = 0; i < sizeof open_modes / sizeof open_modes[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "open%zu", i);
+        char *u = at(name);
+        assert_int_equal(mkdir(u, 0700), 0);
+        assert_int_equal(chmod(u, open_modes[i]), 0);
+        assert_int_equal(pm_userdir_ensure(u), -1);
+        struct stat st;
+        assert_int_equal(lstat(u, &st), 0);
+        assert_int_equal(st.st_mode & 07777, open_modes[i]);   /* left alone */
         free(u);
     }
 }
@@ -418,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_name_has_job_id, clear_jobs, clear_jobs),
         cmocka_unit_test(userdir_created_private),
         cmocka_unit_test(userdir_loose_mode_fixed),
+        cmocka_unit_test(userdir_writable_by_others_refused),
         cmocka_unit_test(userdir_refuses_symlink),
         cmocka_unit_test(userdir_refuses_file_and_missing_parent),
         cmocka_unit_test(userdir_refuses_foreign_owner),

@@ -10,6 +10,7 @@
 
 #include "jobdir.h"
 #include "relocate.h"
+#include "trust.h"
 #include "strutil.h"
 
 #include <stdio.h>
@@ -166,6 +167,90 @@ static void binary_too_long_fails(void **state)
     free(k);
 }
 
+/* issue 12: a manifest naming a path through a symbolic link (in the
+ * tree, contained or not) is refused: relocation opens every component
+ * beneath the tree without following links, with openat2 and with the
+ * walk for kernels without it; the file the link leads to is untouched. */
+static void never_through_a_link(void **state)
+{
+    (void)state;
+    char outside_tmpl[] = "/tmp/pm-reloc-outside.XXXXXX";
+    assert_non_null(mkdtemp(outside_tmpl));
+    char *victim = pm_path_join(outside_tmpl, "precious");
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("secret /opt/x\n", f);
+    fclose(f);
+    char *out = pm_path_join(tmpdir, "out"), *lnk = pm_path_join(tmpdir, "lnk");
+    assert_int_equal(symlink(outside_tmpl, out), 0);
+    assert_int_equal(symlink(victim, lnk), 0);
+    put("d/f", "/opt/x\n", 0644);
+    char *up = pm_path_join(tmpdir, "d/up");
+    assert_int_equal(symlink("..", up), 0);      /* contained, but still a link */
+    const char *paths[] = {"out/precious", "lnk", "d/up/d/f"};
+    for (int walk = 0; walk < 2; walk++) {
+        pm_trust_force_walk = walk;
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            char *m = pm_printf_alloc("python-mpi-relocate 1\nprefix /opt/x\ntext %s\n", paths[i]);
+            put(".python-mpi-relocate/m", m, 0644);
+            assert_int_equal(pm_relocate_tree(tmpdir), -1);
+            free(m);
+            f = fopen(victim, "r");
+            char got[64] = {0};
+            assert_non_null(fgets(got, sizeof got, f));
+            fclose(f);
+            assert_string_equal(got, "secret /opt/x\n");
+            char *k = get("d/f");
+            assert_string_equal(k, "/opt/x\n");
+            free(k);
+        }
+    }
+    pm_trust_force_walk = 0;
+    assert_int_equal(pm_rmtree(outside_tmpl), 0);
+    free(victim);
+    free(out);
+    free(lnk);
+    free(up);
+}
+
+/* python-mpi's own files are never a manifest's to rewrite. */
+static void reserved_paths_refused(void **state)
+{
+    (void)state;
+    put(".python-mpi-stamps", "/opt/x\n", 0644);
+    put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext .python-mpi-stamps\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    char *k = get(".python-mpi-stamps");
+    assert_string_equal(k, "/opt/x\n");
+    free(k);
+}
+
+/* A file may grow to twice its size plus 64 KiB: a few KiB of compressed
+ * "/p/p/p..." once grew to 120 MiB (issue 12). */
+static void growth_limited(void **state)
+{
+    (void)state;
+    size_t n = 1 << 20;
+    char *body = malloc(n + 1);
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i += 2)
+        memcpy(body + i, "/p", 2);
+    body[n] = '\0';
+    put("big.txt", body, 0644);
+    put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /p\ntext big.txt\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    char *p = pm_path_join(tmpdir, "big.txt");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, (off_t)n);    /* untouched */
+    free(p);
+    free(body);
+    /* a short script with its prefix grows much more than 2x: allowed */
+    put("bin/s", "#!/p/bin/python\n", 0755);
+    put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /p\ntext bin/s\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +259,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(tree_applied_and_removed, mk, rm),
         cmocka_unit_test_setup_teardown(bad_manifests, mk, rm),
         cmocka_unit_test_setup_teardown(binary_too_long_fails, mk, rm),
+        cmocka_unit_test_setup_teardown(never_through_a_link, mk, rm),
+        cmocka_unit_test_setup_teardown(reserved_paths_refused, mk, rm),
+        cmocka_unit_test_setup_teardown(growth_limited, mk, rm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

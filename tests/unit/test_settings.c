@@ -15,7 +15,7 @@
 static const char *const vars[] = {
     "PYTHON_MPI_PKGROOT", "PYTHON_MPI_PACKAGES", "PYTHON_MPI_CHROOT",
     "PYTHON_MPI_VERBOSE", "PYTHON_MPI_CHUNK", "PYTHON_MPI_NODE_GROUPING",
-    "PYTHON_MPI_TIMING",
+    "PYTHON_MPI_TIMING", "PYTHON_MPI_MAX_UNPACKED",
 };
 
 static int clear_env(void **state)
@@ -117,6 +117,26 @@ static void chunk_bounds(void **state)
     assert_int_equal(s.chunk, (size_t)16 << 20);
 }
 
+/* PYTHON_MPI_MAX_UNPACKED: a size like PYTHON_MPI_CHUNK's; unset is 0 (the
+ * default, the node-local file system's size: unpack.h). */
+static void max_unpacked(void **state)
+{
+    (void)state;
+    pm_settings s;
+    load_ok(&s);
+    assert_int_equal(s.max_unpacked, 0);
+    setenv("PYTHON_MPI_MAX_UNPACKED", "16G", 1);
+    load_ok(&s);
+    assert_int_equal(s.max_unpacked, (size_t)16 << 30);
+    setenv("PYTHON_MPI_MAX_UNPACKED", "1000", 1);
+    load_ok(&s);
+    assert_int_equal(s.max_unpacked, 1000);
+    load_fails("PYTHON_MPI_MAX_UNPACKED", "0");
+    load_fails("PYTHON_MPI_MAX_UNPACKED", "lots");
+    load_fails("PYTHON_MPI_MAX_UNPACKED", "-1G");
+    load_fails("PYTHON_MPI_MAX_UNPACKED", "4GB");
+}
+
 static void bad_chunk(void **state)
 {
     (void)state;
@@ -197,6 +217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(values, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(chunk_bounds, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(bad_chunk, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(max_unpacked, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(verbose_levels, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(node_grouping, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(timing_modes, clear_env, clear_env),

@@ -8,7 +8,10 @@
 
 #include "timing.h"
 
+#include <mpi.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,12 +85,51 @@ static void parse(void **state)
     assert_int_equal(pm_timing_parse("texts", &m, &path), -1);
 }
 
+/* json:PATH goes through a new temporary file, never one planted at a
+ * predictable name (PATH.tmp.PID followed a link, issue 12). */
+static void report_file_not_through_links(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/test-timing.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char path[256], victim[256], planted[300];
+    snprintf(path, sizeof path, "%s/t.json", tmpl);
+    snprintf(victim, sizeof victim, "%s/victim", tmpl);
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(symlink(victim, planted), 0);
+    pm_timing t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(pm_timing_report(&t, MPI_COMM_SELF, PM_TIMING_JSON, path), 0);
+    char got[64] = {0};
+    f = fopen(victim, "r");
+    assert_non_null(fgets(got, sizeof got, f));
+    fclose(f);
+    assert_string_equal(got, "precious\n");
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0644);
+    unlink(planted);
+    unlink(victim);
+    unlink(path);
+    assert_int_equal(rmdir(tmpl), 0);   /* no temporary file left */
+}
+
 int main(void)
 {
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_has_every_phase),
         cmocka_unit_test(text_lines),
         cmocka_unit_test(parse),
+        cmocka_unit_test(report_file_not_through_links),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    MPI_Finalize();
+    return rc;
 }

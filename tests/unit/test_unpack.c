@@ -339,6 +339,23 @@ static void refuses_escapes(void **state)
         {"write through planted symlink",
          {{"d", DIR_, NULL, 0}, {"d/l", SYM, ".", 0}, {"d/l/f", REG, "x", 0},
           {NULL, END, NULL, 0}}},
+        /* issue 12: a hard link copies a contained symlink to a depth where
+         * the same target leads out ("h -> ../../.." at the top) */
+        {"hard link to a symlink",
+         {{"a/b/c/s", SYM, "../../..", 0}, {"h", HARD, "a/b/c/s", 0}, {NULL, END, NULL, 0}}},
+        {"hard link to a directory",
+         {{"d", DIR_, NULL, 0}, {"h", HARD, "d", 0}, {NULL, END, NULL, 0}}},
+        {"hard link to the destination", {{"h", HARD, ".", 0}, {NULL, END, NULL, 0}}},
+        /* python-mpi's own names: forged stamps, markers, locks */
+        {"stamps in a bundle",
+         {{".python-mpi-stamps", REG, "10 1 2 3 4 0 /root/b.tar\n", 0}, {NULL, END, NULL, 0}}},
+        {"old stamps as a link", {{".python-mpi-stamps.old", SYM, "x", 0}, {NULL, END, NULL, 0}}},
+        {"reserved name deeper", {{"lib/.python-mpi-parts", REG, "x", 0}, {NULL, END, NULL, 0}}},
+        {"hard link to a reserved name",
+         {{"x", REG, "x", 0}, {"h", HARD, ".python-mpi-stamps", 0}, {NULL, END, NULL, 0}}},
+        {"below the manifest directory",
+         {{".python-mpi-relocate/sub/x", REG, "x", 0}, {NULL, END, NULL, 0}}},
+        {"the destination as a file", {{"./", REG, "x", 0}, {NULL, END, NULL, 0}}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         refuses(&cases[i], NULL);
@@ -348,9 +365,67 @@ static void refuses_escapes(void **state)
          * the link d/l fails): inside the tree, never through a link */
         int through_link = exists("d/l/f") && !(deferred && S_ISDIR(stat_of("d/l").st_mode));
         assert_false(exists("p") || exists("c") || exists("b") || exists("h") ||
-                     exists("l") || exists("a/l") || through_link || exists("x"));
+                     exists("l") || exists("a/l") || through_link ||
+                     (exists("x") && strcmp(cases[i].why, "hard link to a reserved name") != 0) ||
+                     exists(".python-mpi-stamps") || exists(".python-mpi-stamps.old") ||
+                     exists("lib/.python-mpi-parts") || exists(".python-mpi-relocate/sub"));
     }
     free(abs_in_base);
+}
+
+/* A "." entry names the destination: it keeps its owner's mode (a bundle
+ * made the 0700 prefix 0755, issue 12), and the rest is extracted. */
+static void keeps_destination_mode(void **state)
+{
+    (void)state;
+    const ent es[] = {
+        {".", DIR_, NULL, 0755}, {"./", DIR_, NULL, 0777}, {"f", REG, "x", 0}, {NULL, END, NULL, 0},
+    };
+    size_t n = make(es, 'n');
+    assert_int_equal(chmod(dest, 0700), 0);
+    pm_unpack_stats st;
+    assert_int_equal(pm_unpack_memory(dest, "dot.tar", buf, n, &st), 0);
+    assert_int_equal(st.entries, 3);
+    struct stat d;
+    assert_int_equal(stat(dest, &d), 0);
+    assert_int_equal(d.st_mode & 07777, 0700);
+    content_is("f", "x");
+}
+
+/* The manifests pkgroot writes are the one reserved name a bundle holds. */
+static void relocation_manifests_allowed(void **state)
+{
+    (void)state;
+    const ent es[] = {
+        {".python-mpi-relocate", DIR_, NULL, 0755},
+        {".python-mpi-relocate/demo", REG, "python-mpi-relocate 1\n", 0}, {NULL, END, NULL, 0},
+    };
+    size_t n = make(es, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "manifest.tar", buf, n, NULL), 0);
+    content_is(".python-mpi-relocate/demo", "python-mpi-relocate 1\n");
+}
+
+/* No bundle unpacks to more than the limit (PYTHON_MPI_MAX_UNPACKED), by
+ * the sizes its headers declare, before anything of the entry is written;
+ * every part of a parts bundle counts against one budget. */
+static void size_limit(void **state)
+{
+    (void)state;
+    const ent es[] = {{"a", REG, "12345", 0}, {"b", REG, "1234567", 0}, {NULL, END, NULL, 0}};
+    size_t n = make(es, 'n');
+    pm_unpack_set_max(12);
+    assert_int_equal(pm_unpack_memory(dest, "fits.tar", buf, n, NULL), 0);
+    assert_int_equal(fresh(NULL), 0);
+    pm_unpack_set_max(11);
+    pm_unpack_stats st;
+    assert_int_equal(pm_unpack_memory(dest, "big.tar", buf, n, &st), -1);
+    assert_int_equal(st.entries, 1);
+    assert_true(exists("a"));
+    assert_false(exists("b"));
+    pm_unpack_set_max(0);   /* the default: the file system's size */
+    assert_int_equal(pm_unpack_get_max(), 0);
+    assert_int_equal(fresh(NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "default.tar", buf, n, NULL), 0);
 }
 
 /* The refusal happens at the bad entry: nothing after it is extracted. */
@@ -650,6 +725,9 @@ int main(void)
         cmocka_unit_test_setup(source_failure_is_minus_two, fresh),
         cmocka_unit_test_setup(working_directory_restored, fresh),
         cmocka_unit_test(containment_rules),
+        cmocka_unit_test_setup(keeps_destination_mode, fresh),
+        cmocka_unit_test_setup(relocation_manifests_allowed, fresh),
+        cmocka_unit_test_setup(size_limit, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,81 @@
+/* trust.h - may we rely on a directory that other users of the node share?
+ *
+ * On a multi-user node /dev/shm and /tmp are writable by everybody: a name
+ * there can be planted, renamed away or swapped for a symbolic link by
+ * another user at any moment.  A directory is trusted only if nobody else
+ * can change what its path means:
+ *   - every component, from "/" on, is a real directory (never a symbolic
+ *     link: each is opened with O_NOFOLLOW|O_DIRECTORY relative to the one
+ *     before, so what is checked is what is used);
+ *   - each is owned by root or by us (the effective uid);
+ *   - none is writable by group or others, except a sticky directory owned
+ *     by root (/tmp, /dev/shm: there others cannot rename or remove our
+ *     entries), and never the last component.
+ * Callers then work through the returned directory descriptor, not the
+ * path. */
+#ifndef PM_TRUST_H
+#define PM_TRUST_H
+
+#include <sys/types.h>
+
+enum {
+    PM_TRUST_MINE = 1,     /* the last component is owned by us (not root) */
+    PM_TRUST_PRIVATE = 2,  /* ... and has no group or other permission */
+    PM_TRUST_CREATE = 4,   /* create the last component if missing (0700) */
+    PM_TRUST_RESOLVE = 8,  /* resolve symbolic links first (realpath), then
+                            * check the resolved path: for PYTHONHOME-like
+                            * settings, where a root-owned link is fine */
+    PM_TRUST_CONTAINER = 16, /* the last component is only a place to work
+                              * in (a chroot, the parent of what is removed):
+                              * checked like the ones above it, so sticky,
+                              * root-owned /dev/shm and /tmp are fine */
+    PM_TRUST_CREATE_ALL = 32, /* create every missing component (mkdir -p) */
+    PM_TRUST_GROUP = 64,   /* a site's or a team's installation: directories
+                            * of other owners and group-writable ones are
+                            * accepted (the group is trusted by its members),
+                            * but none may be writable by everybody (but a
+                            * sticky, root-owned one), and below such a
+                            * shared directory (/tmp, /dev/shm) every one
+                            * must be root's or ours: for PYTHONHOME */
+};
+
+/* Open path (absolute; a relative one is walked from the working directory,
+ * which is then taken as trusted) as a directory under the rules above.
+ * Returns an O_RDONLY|O_DIRECTORY|O_CLOEXEC descriptor; *created (may be
+ * NULL) says whether this call made the last component.  On refusal or
+ * failure returns -1 with errno set and *why a malloc'd reason naming the
+ * component at fault, e.g. "/dev/shm/x is owned by uid 1001" (NULL if out
+ * of memory).  With PM_TRUST_RESOLVE, *resolved (may be NULL) receives
+ * the malloc'd path that was checked. */
+int pm_trust_open(const char *path, unsigned flags, int *created, char **resolved, char **why);
+
+/* pm_trust_open for error-reporting callers: prints
+ *     PROG: rank R on NODE: PATH: refusing to use: REASON
+ * and returns -1 on refusal. */
+int pm_trust_open_or_say(const char *path, unsigned flags, int *created);
+
+/* A directory named by an inherited environment variable (PYTHON_MPI_HOME,
+ * PYTHONHOME): 0 with *value the directory to use (NULL when var is unset
+ * or empty; with PM_TRUST_RESOLVE the resolved path, kept until exit), or
+ * -1 after printing
+ *     PROG: rank R on NODE: VALUE: refusing to use VAR: REASON
+ * A directory that does not exist is refused too: a missing name in a
+ * shared directory is one that somebody else can create. */
+int pm_trust_env_dir(const char *var, unsigned flags, const char **value);
+
+/* Open rel (relative, no "..") beneath dirfd without following any
+ * symbolic link in any component: openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or a component-by-component O_NOFOLLOW walk
+ * where the kernel lacks openat2.  flags/mode as for openat (O_CREAT
+ * applies to the last component only).  -1 with errno (ELOOP for a
+ * link, EXDEV/EINVAL for a path that would leave dirfd). */
+int pm_openat_beneath(int dirfd, const char *rel, int flags, mode_t mode);
+
+/* The directory that holds rel's last component, opened beneath dirfd as
+ * above; *base points into rel at that component.  -1 with errno. */
+int pm_openat_parent_beneath(int dirfd, const char *rel, const char **base);
+
+/* Tests only: behave as if the kernel had no openat2. */
+extern int pm_trust_force_walk;
+
+#endif

@@ -1,0 +1,360 @@
+/* test_trust.c - the "may we rely on this directory" rules (trust.h): every
+ * component from "/" checked, no symbolic link anywhere, owners root or us,
+ * nothing writable by others but a sticky root-owned directory above the
+ * last; creation; and opening beneath a directory without following links,
+ * with openat2 and with the walk kept for kernels without it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "jobdir.h"
+#include "log.h"
+#include "strutil.h"
+#include "trust.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *base;
+
+static int setup(void **state)
+{
+    (void)state;
+    pm_log_init("test_trust");
+    char tmpl[] = "/tmp/test-trust.XXXXXX";
+    base = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
+    return base ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = pm_rmtree(base);
+    free(base);
+    return rc;
+}
+
+static char *at(const char *rel)
+{
+    char *p = pm_path_join(base, rel);
+    assert_non_null(p);
+    return p;
+}
+
+/* Refused, with why containing want. */
+static void refused(const char *path, unsigned flags, const char *want)
+{
+    char *why = NULL;
+    int fd = pm_trust_open(path, flags, NULL, NULL, &why);
+    if (fd >= 0)
+        fail_msg("%s was trusted", path);
+    assert_non_null(why);
+    if (!strstr(why, want))
+        fail_msg("%s: reason '%s' lacks '%s'", path, why, want);
+    free(why);
+}
+
+static void trusted(const char *path, unsigned flags)
+{
+    char *why = NULL;
+    int fd = pm_trust_open(path, flags, NULL, NULL, &why);
+    if (fd < 0)
+        fail_msg("%s refused: %s", path, why ? why : "?");
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    close(fd);
+}
+
+static void private_dir_in_tmp(void **state)
+{
+    (void)state;
+    trusted(base, PM_TRUST_MINE | PM_TRUST_PRIVATE);   /* /tmp is sticky, root-owned */
+    trusted("/", 0);
+    char *rel = pm_printf_alloc("%s/.", base);
+    trusted(rel, PM_TRUST_MINE);
+    free(rel);
+    /* /tmp itself: fine to work in, never to rely on as one's own */
+    refused("/tmp", 0, "/tmp is writable by other users (mode 1777)");
+    trusted("/tmp", PM_TRUST_CONTAINER);
+    refused("/tmp/..", 0, "climbs with '..'");
+}
+
+static void symlink_anywhere(void **state)
+{
+    (void)state;
+    char *real = at("real"), *link = at("link"), *below = at("link/sub");
+    assert_int_equal(mkdir(real, 0700), 0);
+    char *sub = at("real/sub");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(symlink(real, link), 0);
+    refused(link, 0, "link is a symbolic link");
+    refused(below, 0, "link is a symbolic link");    /* an ancestor, too */
+    /* resolved first (PYTHONHOME): a link in a trusted directory is fine,
+     * and the path checked is the one handed back */
+    char *why = NULL, *res = NULL;
+    int fd = pm_trust_open(below, PM_TRUST_RESOLVE, NULL, &res, &why);
+    assert_true(fd >= 0);
+    assert_string_equal(res, sub);
+    close(fd);
+    free(res);
+    free(real);
+    free(link);
+    free(below);
+    free(sub);
+}
+
+static void writable_by_others(void **state)
+{
+    (void)state;
+    char *open_dir = at("open"), *inside = at("open/mine");
+    assert_int_equal(mkdir(open_dir, 0700), 0);
+    assert_int_equal(mkdir(inside, 0700), 0);
+    const mode_t bad[] = {0777, 0770, 0722, 0702, 01777 /* sticky, but ours, not root's */};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(chmod(open_dir, bad[i]), 0);
+        char want[64];
+        snprintf(want, sizeof want, "open is writable by other users (mode %04o)", (unsigned)bad[i]);
+        if (bad[i] == 01777 && geteuid() == 0)
+            trusted(inside, 0);   /* root's sticky directory is /tmp's kind */
+        else
+            refused(inside, 0, want);
+        refused(open_dir, 0, want);
+    }
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    trusted(inside, PM_TRUST_MINE | PM_TRUST_PRIVATE);
+    refused(open_dir, PM_TRUST_PRIVATE, "open is not private (mode 0755, not 0700)");
+    free(open_dir);
+    free(inside);
+}
+
+static void owned_by_another(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        skip();   /* only root can make a directory owned by someone else */
+    }
+    char *theirs = at("theirs"), *below = at("theirs/x");
+    assert_int_equal(mkdir(theirs, 0755), 0);
+    assert_int_equal(mkdir(below, 0755), 0);
+    assert_int_equal(chown(theirs, 65534, 65534), 0);
+    refused(theirs, PM_TRUST_MINE, "theirs is owned by uid 65534, not 0");
+    refused(theirs, 0, "theirs is owned by uid 65534");
+    refused(below, 0, "theirs is owned by uid 65534");   /* as an ancestor */
+    free(theirs);
+    free(below);
+}
+
+/* PYTHONHOME's rules: a team's installation (another owner, group-writable)
+ * is fine outside world-writable places, but not writable by everybody, and
+ * below /tmp or /dev/shm the strict rules hold. */
+static void group_installations(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        skip();   /* only root can make a directory owned by someone else */
+    }
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char *tmpl = pm_printf_alloc("%s/test-trust-group.XXXXXX", cwd);
+    assert_non_null(tmpl);
+    assert_non_null(mkdtemp(tmpl));
+    assert_int_equal(chmod(tmpl, 0755), 0);
+    char *team = pm_path_join(tmpl, "team"), *py = pm_path_join(tmpl, "team/py");
+    assert_int_equal(mkdir(team, 0775), 0);
+    assert_int_equal(chmod(team, 02775), 0);
+    assert_int_equal(mkdir(py, 0755), 0);
+    assert_int_equal(chown(team, 65534, 65534), 0);
+    assert_int_equal(chown(py, 65534, 65534), 0);
+    if (strstr(cwd, "/tmp") != cwd && strstr(cwd, "/dev/shm") != cwd) {
+        trusted(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
+        refused(py, PM_TRUST_RESOLVE, "team is owned by uid 65534");
+        assert_int_equal(chmod(team, 0777), 0);
+        refused(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE, "team is writable by everybody (mode 0777)");
+        assert_int_equal(chmod(team, 01777), 0);
+        refused(py, PM_TRUST_GROUP, "team is writable by everybody (mode 1777)");   /* sticky, not root's */
+    }
+    /* below /tmp (base is there): another user's directory is refused */
+    char *theirs = at("theirs-group");
+    assert_int_equal(mkdir(theirs, 0755), 0);
+    assert_int_equal(chown(theirs, 65534, 65534), 0);
+    refused(theirs, PM_TRUST_GROUP | PM_TRUST_RESOLVE, "theirs-group is owned by uid 65534");
+    char *mine = at("mine-group");
+    assert_int_equal(mkdir(mine, 0755), 0);
+    trusted(mine, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
+    assert_int_equal(pm_rmtree(tmpl), 0);
+    free(tmpl);
+    free(team);
+    free(py);
+    free(theirs);
+    free(mine);
+}
+
+static void not_a_directory(void **state)
+{
+    (void)state;
+    char *file = at("file"), *below = at("file/x");
+    int fd = open(file, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    refused(file, 0, "file is not a directory");
+    refused(below, 0, "file is not a directory");
+    char *missing = at("missing");
+    refused(missing, 0, "cannot open");
+    free(file);
+    free(below);
+    free(missing);
+}
+
+static void creates(void **state)
+{
+    (void)state;
+    char *one = at("made"), *deep = at("a/b/c");
+    int created = -1;
+    char *why = NULL;
+    int fd = pm_trust_open(one, PM_TRUST_CREATE | PM_TRUST_MINE | PM_TRUST_PRIVATE, &created, NULL, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(created, 1);
+    close(fd);
+    fd = pm_trust_open(one, PM_TRUST_CREATE | PM_TRUST_MINE, &created, NULL, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(created, 0);   /* there already */
+    close(fd);
+    /* CREATE makes the last component only; CREATE_ALL every one, 0700 */
+    fd = pm_trust_open(deep, PM_TRUST_CREATE, &created, NULL, &why);
+    assert_int_equal(fd, -1);
+    assert_int_equal(errno, ENOENT);
+    free(why);
+    why = NULL;
+    fd = pm_trust_open(deep, PM_TRUST_CREATE_ALL | PM_TRUST_MINE | PM_TRUST_PRIVATE, &created, NULL, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(created, 1);
+    close(fd);
+    struct stat st;
+    char *mid = at("a/b");
+    assert_int_equal(stat(mid, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    /* never through a planted link: a dangling one is not created through */
+    char *dangling = at("dangling"), *nowhere = at("nowhere"), *via = at("dangling/x");
+    assert_int_equal(symlink(nowhere, dangling), 0);
+    refused(dangling, PM_TRUST_CREATE, "dangling is a symbolic link");
+    refused(via, PM_TRUST_CREATE_ALL, "dangling is a symbolic link");
+    assert_int_equal(lstat(nowhere, &st), -1);
+    free(one);
+    free(deep);
+    free(mid);
+    free(dangling);
+    free(nowhere);
+    free(via);
+}
+
+static void env_dir(void **state)
+{
+    (void)state;
+    const char *v = (const char *)1;
+    unsetenv("PM_TEST_HOME");
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_null(v);
+    setenv("PM_TEST_HOME", "", 1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_null(v);
+    setenv("PM_TEST_HOME", base, 1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_string_equal(v, base);
+    /* missing: in a shared directory a name anybody could make */
+    char *missing = at("not-there");
+    setenv("PM_TEST_HOME", missing, 1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), -1);
+    setenv("PM_TEST_HOME", "/tmp", 1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", 0, &v), -1);
+    unsetenv("PM_TEST_HOME");
+    free(missing);
+}
+
+/* pm_openat_beneath, with openat2 and with the O_NOFOLLOW walk. */
+static void beneath(void **state)
+{
+    (void)state;
+    char *d = at("tree"), *f = at("tree/sub/f"), *sub = at("tree/sub");
+    char *l = at("tree/l"), *dl = at("tree/dl"), *outside = at("outside");
+    assert_int_equal(mkdir(d, 0700), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    int fd = open(f, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    fd = open(outside, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(symlink("sub/f", l), 0);        /* contained, still a link */
+    assert_int_equal(symlink("..", dl), 0);          /* a directory link climbing out */
+    int root = open(d, O_RDONLY | O_DIRECTORY);
+    assert_true(root >= 0);
+    for (int walk = 0; walk < 2; walk++) {
+        pm_trust_force_walk = walk;
+        fd = pm_openat_beneath(root, "sub/f", O_RDONLY, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = pm_openat_beneath(root, "./sub/./f", O_RDONLY, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(pm_openat_beneath(root, "l", O_RDONLY, 0), -1);
+        assert_int_equal(errno, ELOOP);
+        assert_int_equal(pm_openat_beneath(root, "dl/outside", O_RDONLY, 0), -1);
+        assert_int_equal(pm_openat_beneath(root, "../outside", O_RDONLY, 0), -1);
+        assert_int_equal(pm_openat_beneath(root, "sub/../../outside", O_RDONLY, 0), -1);
+        assert_int_equal(pm_openat_beneath(root, "/etc/passwd", O_RDONLY, 0), -1);
+        const char *b;
+        fd = pm_openat_parent_beneath(root, "sub/f", &b);
+        assert_true(fd >= 0);
+        assert_string_equal(b, "f");
+        close(fd);
+        fd = pm_openat_parent_beneath(root, "top", &b);
+        assert_true(fd >= 0);
+        assert_string_equal(b, "top");
+        close(fd);
+        assert_int_equal(pm_openat_parent_beneath(root, "dl/x", &b), -1);
+        /* O_CREAT applies to the last component, never through a link */
+        fd = pm_openat_beneath(root, "sub/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        char *made = at("tree/sub/new");
+        assert_int_equal(unlink(made), 0);
+        free(made);
+        assert_int_equal(pm_openat_beneath(root, "dl/new", O_WRONLY | O_CREAT, 0600), -1);
+        char *escaped = at("new");
+        struct stat st;
+        assert_int_equal(lstat(escaped, &st), -1);
+        free(escaped);
+    }
+    pm_trust_force_walk = 0;
+    close(root);
+    free(d);
+    free(f);
+    free(sub);
+    free(l);
+    free(dl);
+    free(outside);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(private_dir_in_tmp),
+        cmocka_unit_test(symlink_anywhere),
+        cmocka_unit_test(writable_by_others),
+        cmocka_unit_test(owned_by_another),
+        cmocka_unit_test(group_installations),
+        cmocka_unit_test(not_a_directory),
+        cmocka_unit_test(creates),
+        cmocka_unit_test(env_dir),
+        cmocka_unit_test(beneath),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
