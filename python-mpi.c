@@ -24,6 +24,7 @@
 #include "strutil.h"
 #include "timing.h"
 #include "topology.h"
+#include "version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
+    if (pm_version_requested(argc, argv)) return pm_version_print();   /* no MPI_Init: version.h */
     const char *inherited = getenv("PYTHON_MPI_HOME");
     if (is_child_of_rank()) {
         pm_log_init("python-mpi");
