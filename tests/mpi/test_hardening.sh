@@ -118,9 +118,11 @@ for sig in TERM INT; do
     # own exit status is its business.  Ours: every rank gone, tree removed.
     PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'import time; print("sig-test-up", flush=True); time.sleep(100)' >"$TMP/out" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do [ "$(grep -c sig-test-up "$TMP/out")" = 2 ] && break; sleep 0.1; done
+    # (whole lines: 3.13's KeyboardInterrupt traceback quotes the -c source;
+    # pgrep for this build's ranks only: other runs of this suite may be up)
+    for _ in $(seq 100); do [ "$(grep -cx sig-test-up "$TMP/out")" = 2 ] && break; sleep 0.1; done
     kill -$sig $pid; wait $pid; rc=$?
-    if [ "$(grep -c sig-test-up "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "sig-test-up" >/dev/null; then
+    if [ "$(grep -cx sig-test-up "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "^$PM -c import time; print" >/dev/null; then
         t_ok "SIG$sig from the launcher (time limit) still removes the tree"
     else t_fail "SIG$sig (rc=$rc)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head)"; fi
     rm -rf "${SHM:?}"/*
