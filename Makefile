@@ -4,18 +4,48 @@
 #   make check           install missing Debian packages, build, run every test
 #   make demo            install missing Debian packages, build, run the demo
 #   make install PREFIX=/opt/python-mpi [DESTDIR=...]
+#   make PYTHON=/path/to/python3.X   embed that CPython (3.8 or newer)
 #
 # Flags come from pkg-config so the MPI and the Python are named, never
-# guessed: Open MPI's Debian package switches the mpicc/mpiexec alternatives.
+# guessed: Open MPI's Debian package switches the mpicc/mpiexec alternatives,
+# and the Python's own .pc file (or its pythonX.Y-config) is asked through
+# scripts/python-flags.py, run by that Python.
 
 MPI        ?= mpich
 PYTHON     ?= /usr/bin/python3
 PREFIX     ?= /usr/local
 DESTDIR    ?=
-# Each variant builds in its own directory, so MPICH and Open MPI builds
-# (and the sanitizer build) live side by side.
+
+# What to embed, asked of $(PYTHON) itself: its version, sys.base_prefix
+# (the default home), its headers, its libpython (shared with an rpath to
+# a non-system directory, or its static archive for STATIC_PYTHON=1).  A
+# Python that cannot be embedded stops make here with one line.  Not asked
+# for the goals that only install packages or start sub-makes (a fresh
+# machine may not have the Python yet).
+ifneq ($(filter-out deps check demo,$(or $(MAKECMDGOALS),all)),)
+PY_CONF    := $(shell if command -v '$(PYTHON)' >/dev/null 2>&1; then \
+                '$(PYTHON)' $(CURDIR)/scripts/python-flags.py --name '$(PYTHON)' \
+                $(if $(filter 1,$(STATIC_PYTHON)),--static) 2>&1 || echo py-conf-failed; \
+                else echo "python-mpi: PYTHON=$(PYTHON): no such program py-conf-failed"; fi)
+ifneq ($(filter py-conf-failed,$(PY_CONF)),)
+$(error $(filter-out py-conf-failed,$(PY_CONF)))
+endif
+endif
+py_conf     = $(patsubst $(1)=%,%,$(filter $(1)=%,$(PY_CONF)))
+PY_VER     := $(call py_conf,ver)
+PY_HOME    := $(call py_conf,home)
+PY_CFLAGS  := $(call py_conf,cflags)
+PY_LIBS    := $(call py_conf,libs)
+PY_LDFLAGS := $(call py_conf,ldflags)
+
+# Each variant builds in its own directory, so MPICH and Open MPI builds,
+# each Python's (build-py3.12/; Debian's default stays build/), and the
+# static and sanitizer builds live side by side.
 ifeq ($(MPI),openmpi)
 BUILD_SUFFIX := -openmpi
+endif
+ifeq ($(call py_conf,default),0)
+BUILD_SUFFIX := $(BUILD_SUFFIX)-py$(PY_VER)
 endif
 ifeq ($(STATIC_PYTHON),1)
 BUILD_SUFFIX := $(BUILD_SUFFIX)-static
@@ -28,6 +58,19 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 else
 BUILD      ?= build$(BUILD_SUFFIX)
 endif
+# The test suites ask this Python what to expect (tests/lib.sh).
+export PYTHON
+
+# Two Pythons of one version (pyenv's and conda's 3.12) share a build
+# directory: what was built against the other is rebuilt, as the objects
+# depend on this record of the Python's flags, rewritten when they change.
+PY_STAMP   := $(BUILD)/python.conf
+ifneq ($(PY_CONF),)
+ifneq ($(file <$(PY_STAMP)),$(PY_CONF))
+$(shell mkdir -p $(BUILD))
+$(file >$(PY_STAMP),$(PY_CONF))
+endif
+endif
 
 ifeq ($(MPI),openmpi)
 MPI_PC     := ompi-c
@@ -38,29 +81,15 @@ MPIEXEC    ?= mpiexec.mpich
 endif
 
 # Lazy (=) so that a sub-make started after `deps` sees the installed packages.
-PY_PC       = python3-embed
 MPI_CFLAGS  = $(shell pkg-config --cflags $(MPI_PC))
 MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
-PY_CFLAGS   = $(shell pkg-config --cflags $(PY_PC))
-ifeq ($(STATIC_PYTHON),1)
-# libpython linked in: start-up maps no libpython from the (shared) file
-# system (Debian's position-independent archive, since we build PIE).
-# Extension modules find the C API in the executable, so it
-# exports its symbols, as python3 does (LINKFORSHARED).
-PY_LIBPL    = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBPL"))')
-PY_LIBS     = $(PY_LIBPL)/libpython$(PY_VER)-pic.a -Wl,--export-dynamic \
-              $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_config_var("MODLIBS"), s.get_config_var("LIBS"), s.get_config_var("SYSLIBS"))')
-PY_VER      = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-else
-PY_LIBS     = $(shell pkg-config --libs $(PY_PC))
-endif
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
 AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
-PY_HOME     = $(shell $(PYTHON) -c 'import sys; print(sys.base_prefix)')
 
 CC         ?= cc
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 CFLAGS     ?= -O2 -g
+LDFLAGS    += $(PY_LDFLAGS)
 ifeq ($(SANITIZE),1)
 CFLAGS     += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS    += -fsanitize=address,undefined
@@ -80,10 +109,10 @@ LIBBCAST   := $(BUILD)/libbcast.a
 
 BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
 
-.PHONY: all deps check check-build unit mpi-tests cluster-tests demo install clean
+.PHONY: all deps check check-build check-python python-tests unit mpi-tests cluster-tests demo demo-run install clean
 all: $(BINS)
 
-$(BUILD)/%.o: %.c $(wildcard bcast/*.h interp/*.h pkgroot-tools/*.h)
+$(BUILD)/%.o: %.c $(wildcard bcast/*.h interp/*.h pkgroot-tools/*.h) $(PY_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -111,6 +140,10 @@ $(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
 
 # `make check` tests both MPIs (CI does); `make check MPI=X` only X.
 CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)
+# ... with Debian's Python, then (with the first of them) each of these
+# Pythons, pyenv's builds found by tests/find-python.sh: one that is
+# missing is a counted skip (the python-tests suite counts it).
+CHECK_PYTHONS ?= 3.12 3.13
 
 deps:
 	@sh scripts/install-deps.sh $(MPI)
@@ -123,9 +156,18 @@ check:
 	    echo "=== make check-build MPI=$$m"; \
 	    $(MAKE) --no-print-directory MPI=$$m check-build || exit 1; \
 	done
+	@for v in $(CHECK_PYTHONS); do \
+	    if p=$$(sh tests/find-python.sh $$v); then \
+	        echo "=== make check-python MPI=$(firstword $(CHECK_MPIS)) PYTHON=$$p"; \
+	        $(MAKE) --no-print-directory MPI=$(firstword $(CHECK_MPIS)) PYTHON=$$p check-python || exit 1; \
+	    else echo "=== make check-python: no CPython $$v found (# SKIP, counted by python-tests)"; fi; \
+	done
+	@echo "=== make python-tests MPI=$(firstword $(CHECK_MPIS))"
+	@$(MAKE) --no-print-directory MPI=$(firstword $(CHECK_MPIS)) python-tests
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory demo-run
+demo-run: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/demo.sh
 
 MAN_PAGES  := $(wildcard docs/man/*.1)

@@ -29,6 +29,7 @@
 #include "timing.h"
 #include "topology.h"
 #include "trust.h"
+#include "version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -372,6 +373,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], PM_REAPER_FLAG) == 0)
         pm_reaper_main(argc, argv);
+    if (pm_version_requested(argc, argv))
+        return pm_version_print();   /* no MPI_Init: version.h */
     if (pm_lineage_is_descendant())
         return run_as_child(argc, argv);
 

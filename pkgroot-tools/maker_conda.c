@@ -110,6 +110,11 @@ static int conda_entry(void *ctx, pk_entry *e)
             return PK_SKIP;       /* its site-packages is added on its own */
         }
     }
+    const char *in_site = c->runtime ? under(prel, c->sitedir) : NULL;
+    if (in_site && strcmp(in_site, PK_SITE_PTH) == 0) {
+        free(prel);
+        return PK_SKIP;           /* ours is written instead (pk_cmd_conda) */
+    }
     if (kind == PK_EX_NONE && !is_dir && ends_with(base, ".a") && !o->keep_static)
         kind = PK_EX_STATIC;
     const char *pkg_rel = NULL, *sub;
@@ -316,6 +321,16 @@ int pk_cmd_conda(char **args, int n, int verbose)
     if (ok && !c.runtime && site_src && stat(site_src, &st) == 0) {
         c.rel_base = c.sitedir;
         ok = pk_writer_add_tree_with(w, site_src, PK_SITE_DEST, NULL, conda_entry, &c) == 0;
+    }
+    /* conda's site.py searches lib/pythonX.Y/site-packages only: the .pth
+     * puts other bundles' packages (PK_SITE_DEST) on sys.path too. */
+    if (ok && c.runtime) {
+        static const char line[] = "../../python3/dist-packages\n";  /* from lib/pythonX.Y/site-packages */
+        char *pth = pm_path_join(c.sitedir, PK_SITE_PTH);
+        ok = pth && pk_writer_add_data(w, pth, line, sizeof line - 1, 0644, meta_st.st_mtime) == 0;
+        if (!pth)
+            pm_error(NULL, "out of memory");
+        free(pth);
     }
     /* Written last: only now is every file that carries the prefix known. */
     if (ok)

@@ -7,10 +7,13 @@
 #include "exclude.h"
 #include "writer.h"
 
-/* Where every maker puts packages: the site directory python-mpi adds for
- * a tree without a standard library, and Debian's site.py for a tree with
- * one (python-mpi.c, export_env). */
+/* Where every maker (and `pkgroot dir`) puts packages, whichever Python is
+ * embedded: the site directory python-mpi adds for a tree without a
+ * standard library (python-mpi.c, export_env), and for a tree with one
+ * Debian's site.py, or the .pth that runtime bundles of other Pythons
+ * carry (PK_SITE_PTH, pyinfo.h). */
 #define PK_SITE_DEST "lib/python3/dist-packages"
+#define PK_SITE_PTH "python-mpi-bcast.pth"
 
 /* A usage error already explained in one line (exit 2, no usage text). */
 #define PK_USAGE_SAID (-2)

@@ -10,7 +10,8 @@
  *
  * Bundles unpack so that the unpacked root works as python-mpi's home:
  * lib/pythonX.Y (the standard library) and the site directory Debian's
- * site.py adds for that prefix (lib/python3/dist-packages). */
+ * site.py adds for that prefix (lib/python3/dist-packages), which a runtime
+ * bundle of another Python puts on sys.path with a .pth (pyinfo.h). */
 #include "exclude.h"
 #include "log.h"
 #include "makers.h"
@@ -137,6 +138,9 @@ static int cmd_python(char **args, int n, int verbose)
         ok = pk_writer_add_tree(w, info.stdlib.src, info.stdlib.dest, full ? NULL : pk_stdlib_skip) == 0;
     for (size_t i = 0; ok && i < info.nitems; i++)
         ok = pk_writer_add_tree(w, info.items[i].src, info.items[i].dest, NULL) == 0;
+    if (ok && info.pth_name)
+        ok = pk_writer_add_data(w, info.pth_name, info.pth_line, strlen(info.pth_line), 0644,
+                                info.pth_mtime) == 0;
     int rc = w ? pk_writer_close(w, ok) : -1;
     pk_pyinfo_free(&info);
     return ok && rc == 0 ? 0 : 1;
@@ -176,19 +180,11 @@ static int cmd_dir(char **args, int n, int verbose)
         pm_error(dir, "cannot add: not a directory");
         goto done;
     }
-    if (!at) {
-        /* Ask the embedded Python where its site directory is. */
-        pk_pyinfo info;
-        if (pk_pyinfo_query(&info, NULL, 0) != 0)
-            goto done;
-        at = strdup(info.site_rel);
-        pk_pyinfo_free(&info);
-        if (pk_py_finish() != 0)
-            goto done;
-        if (!at) {
-            pm_error(NULL, "out of memory");
-            goto done;
-        }
+    /* Where every package bundle goes, whichever Python is embedded: the
+     * site directory python-mpi puts on sys.path (makers.h). */
+    if (!at && !(at = strdup(PK_SITE_DEST))) {
+        pm_error(NULL, "out of memory");
+        goto done;
     }
     pk_writer *w = pk_writer_open(out, verbose);
     int ok = w && pk_writer_add_tree(w, dir, at, NULL) == 0;

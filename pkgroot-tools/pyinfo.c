@@ -2,6 +2,7 @@
 #include "pyembed.h"
 #include "pyinfo.h"
 #include "log.h"
+#include "makers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ static const char query[] =
     "        # A namespace package may have several portions: bundle each.\n"
     "        for path in [os.path.normpath(p) for p in locs or [spec.origin]]:\n"
     "            where = os.path.dirname(path)\n"
-    "            if inside(where, stdlib):\n"
+    "            if inside(where, stdlib) and not any(inside(where, s) for s in sites):\n"
     "                continue  # part of the standard library, bundled anyway\n"
     "            dest = rel(where) if where in sites else default\n"
     "            add(path, os.path.join(dest, os.path.basename(path)))\n"
@@ -77,7 +78,14 @@ static const char query[] =
     "                if (ext in ('.dist-info', '.egg-info') and norm(stem.split('-')[0]) == norm(name)\n"
     "                        or ext == '.libs' and norm(stem).startswith(norm(name))):\n"
     "                    add(os.path.join(where, entry), os.path.join(dest, entry))\n"
-    "    return dict(identity(), version=ver, site=os.fsencode(default),\n"
+    "    # Package bundles go to site_dest, which Debian's site.py adds for any\n"
+    "    # prefix; another Python's does not, so its site directory gets a .pth.\n"
+    "    pth = None\n"
+    "    if site_dest not in [rel(d) for d in sites]:\n"
+    "        pth = (os.fsencode(os.path.join(default, site_pth)),\n"
+    "               os.fsencode(os.path.relpath(site_dest, default) + '\\n'),\n"
+    "               int(os.stat(os.__file__).st_mtime))\n"
+    "    return dict(identity(), version=ver, site=os.fsencode(default), pth=pth,\n"
     "                stdlib=(os.fsencode(stdlib), os.fsencode(rel(stdlib))), items=items)\n"
     "result = error = None\n"
     "try:\n"
@@ -151,6 +159,18 @@ static int convert(pk_pyinfo *info, PyObject *res)
     if (!(info->site_rel = bytes_dup(PyDict_GetItemString(res, "site"))) ||
         get_pair(PyDict_GetItemString(res, "stdlib"), &info->stdlib) != 0)
         return -1;
+    PyObject *pth = PyDict_GetItemString(res, "pth");
+    if (pth && pth != Py_None) {
+        const char *name, *line;
+        long long mtime;
+        if (!PyArg_ParseTuple(pth, "yyL", &name, &line, &mtime))
+            return -1;
+        if (!(info->pth_name = strdup(name)) || !(info->pth_line = strdup(line))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        info->pth_mtime = (time_t)mtime;
+    }
     PyObject *items = PyDict_GetItemString(res, "items");
     if (!items || !PyList_Check(items)) {
         PyErr_SetString(PyExc_TypeError, "items is not a list");
@@ -190,7 +210,12 @@ int pk_pyinfo_query(pk_pyinfo *info, char **packages, int npackages)
         }
         Py_DECREF(s);
     }
-    if (PyDict_SetItemString(vars, "packages", list) != 0)
+    PyObject *dest = PyUnicode_FromString(PK_SITE_DEST), *pth = PyUnicode_FromString(PK_SITE_PTH);
+    int set = dest && pth && PyDict_SetItemString(vars, "site_dest", dest) == 0 &&
+              PyDict_SetItemString(vars, "site_pth", pth) == 0 ? 0 : -1;
+    Py_XDECREF(dest);
+    Py_XDECREF(pth);
+    if (set != 0 || PyDict_SetItemString(vars, "packages", list) != 0)
         goto done;
     globals = pk_py_run(query, vars);
     if (!globals)
@@ -224,6 +249,8 @@ void pk_pyinfo_free(pk_pyinfo *info)
     free(info->cache_tag);
     free(info->interpreter);
     free(info->site_rel);
+    free(info->pth_name);
+    free(info->pth_line);
     free(info->stdlib.src);
     free(info->stdlib.dest);
     for (size_t i = 0; i < info->nitems; i++) {

@@ -8,6 +8,7 @@
 #define PK_PYINFO_H
 
 #include <stddef.h>
+#include <time.h>
 
 typedef struct pk_item {
     char *src;      /* absolute path on this machine */
@@ -21,7 +22,13 @@ typedef struct pk_pyinfo {
     unsigned char magic[4]; /* importlib.util.MAGIC_NUMBER: .pyc files' start */
     char *interpreter; /* sys.base_prefix/bin/pythonX.Y: the same Python as a
                         * program (for pip); may not exist */
-    char *site_rel; /* e.g. "lib/python3/dist-packages" */
+    char *site_rel; /* its site directory: "lib/python3/dist-packages"
+                     * (Debian), "lib/python3.12/site-packages" */
+    char *pth_name; /* NULL, or a .pth to add in site_rel (with pth_line,
+                     * pth_mtime) that puts PK_SITE_DEST on sys.path: for
+                     * a Python whose site.py does not (all but Debian's) */
+    char *pth_line;
+    time_t pth_mtime;
     pk_item stdlib; /* the standard library tree */
     pk_item *items; /* the packages' files and metadata */
     size_t nitems;

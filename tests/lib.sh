@@ -27,32 +27,65 @@ case $MPIEXEC in
 esac
 export MPIEXEC
 
+# The Python under test: the one the build embeds, which the Makefile
+# exports as PYTHON (Debian's by default).  Suites ask it what to expect
+# (its X.Y, prefix, tags) and never assume a version.
+PYTHON=${PYTHON:-/usr/bin/python3}
+# The installed package the suites bundle and import: numpy where the
+# Python has it (Debian's: python3-numpy), else pip, which every CPython
+# install made with ensurepip has (pyenv's, python.org's: no numpy there,
+# and no index to fetch it from).  T_PKG_EXPR uses it; T_PKG_VALUE is what
+# the installed package gives, so a bundled copy must give the same.
+T_PYINFO=$("$PYTHON" -I -c '
+import importlib.util, os, platform, sys, sysconfig
+prefix = os.path.normpath(sys.base_prefix)
+pkg = "numpy" if importlib.util.find_spec("numpy") else "pip"
+expr = "float(numpy.arange(4).sum())" if pkg == "numpy" else "pip.__version__"
+site = os.path.relpath(os.path.dirname(os.path.dirname(importlib.util.find_spec(pkg).origin)), prefix)
+magic = int.from_bytes(importlib.util.MAGIC_NUMBER[:2], "little")
+print("%d.%d" % sys.version_info[:2], platform.python_version(), prefix, sys.implementation.cache_tag,
+      sysconfig.get_config_var("SOABI"), magic, sysconfig.get_config_var("LIBDIR"), pkg, site,
+      eval(expr, {pkg: __import__(pkg)}), expr)') || T_PYINFO=
+read -r T_PYVER T_PYFULL T_PYPREFIX T_PYTAG T_PYSOABI T_PYMAGIC T_PYLIBDIR T_PKG T_PKG_SITE T_PKG_VALUE \
+    T_PKG_EXPR <<< "$T_PYINFO"
+T_PKG_RE=$(printf '%s' "$T_PKG_VALUE" | sed 's/[].[*^$\\]/\\&/g')   # T_PKG_VALUE as a regex
+T_PYSTDLIB=lib/python$T_PYVER   # the standard library, below the prefix and in bundles
+# Other CPython versions than ours, for bundles that must be refused:
+# "X.Y cache-tag magic" (CPython's final magic numbers); N=0 or 1.
+t_other_python() {
+    local v n=${1:-0}
+    for v in 3.10:3439 3.9:3425 3.8:3413 3.11:3495; do
+        [ "${v%:*}" = "$T_PYVER" ] && continue
+        [ "$n" -gt 0 ] && { n=$((n - 1)); continue; }
+        echo "${v%:*} cpython-$(echo "${v%:*}" | tr -d .) ${v#*:}"; return 0
+    done
+}
+read -r T_OTHER_VER T_OTHER_TAG T_OTHER_MAGIC <<< "$(t_other_python 0)"
+read -r T_OLD_VER T_OLD_TAG T_OLD_MAGIC <<< "$(t_other_python 1)"
+
 t_ok() { T_PASSED=$((T_PASSED + 1)); echo "ok - $1"; }
 t_fail() {
     T_FAILED=$((T_FAILED + 1)); echo "not ok - $1"
     [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'
     return 0
 }
-# A check that cannot run here says so and is counted, never dropped.
-t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP ${2:-}"; }
 # t_check NAME CMD...: passes when CMD exits 0.
 t_check() { local n=$1; shift; if "$@"; then t_ok "$n"; else t_fail "$n"; fi; }
+# t_skip NAME REASON: a check that cannot run here, counted, never silent.
+T_SKIPPED=0
+t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
 t_done() {
-    if [ "$T_SKIPPED" -gt 0 ]; then
-        echo "$1: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
-    else
-        echo "$1: $T_PASSED passed, $T_FAILED failed"
-    fi
+    echo "$1: $T_PASSED passed, $T_FAILED failed$([ "$T_SKIPPED" = 0 ] || echo ", $T_SKIPPED skipped")"
     [ "$T_FAILED" -eq 0 ]
 }
 
-# The runtime bundle (Python + numpy) made by pkgroot, cached in the build
+# The runtime bundle (Python + $T_PKG) made by pkgroot, cached in the build
 # tree and remade when pkgroot changes.
 t_runtime_bundle() {
     local dir=$BUILD/test-bundles out=$BUILD/test-bundles/runtime.tar.zst
     mkdir -p "$dir"
     if [ ! -s "$out" ] || [ "$BIN/pkgroot" -nt "$out" ]; then
-        "$BIN/pkgroot" python "$out" numpy >/dev/null || return 1
+        "$BIN/pkgroot" python "$out" "$T_PKG" >/dev/null || return 1
     fi
     echo "$out"
 }

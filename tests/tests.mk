@@ -7,7 +7,12 @@
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
 #   make security-tests two local users, each attack of issue 12 (root)
-#   make check-build    all of them (make check = deps + this)
+#   make check-build    all of them (make check = deps + this, for each MPI)
+#   make check-python PYTHON=/path/to/python3.X   what depends on the Python,
+#                       for another Python's build (make check: each of
+#                       CHECK_PYTHONS, pyenv's, with MPICH)
+#   make python-tests   every CPython the machine offers, side by side;
+#                       refusals; another Python's runtime bundle
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -79,6 +84,23 @@ check-build: all
 	@$(MAKE) --no-print-directory exit-tests
 	@$(MAKE) --no-print-directory security-tests
 endif
+
+# Another Python's build: the units, the mpiexec suites, the pkgroot suites
+# (pkgroot python of that Python, its venvs, a conda prefix of it), the
+# static build, the simulated cluster and make install.
+check-python: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory mpi-tests
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_pkgroot.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_makers.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_conda.sh
+	@BUILD=$(BUILD) PKGROOT=$(BUILD)/bin/pkgroot MPIEXEC=$(MPIEXEC) bash tests/pkgroot/test_verify.sh
+	@$(MAKE) --no-print-directory static-tests
+	@BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
+
+python-tests:
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) CHECK_PYTHONS='$(CHECK_PYTHONS)' bash tests/python/test_pythons.sh
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.

@@ -21,12 +21,12 @@ export PYTHON_MPI_PKGROOT=$ROOT PYTHON_MPI_PACKAGES=runtime.tar.zst
 unset PYTHON_MPI_CHROOT PYTHONHOME PYTHONPATH PYTHON_MPI_HOME
 PM=$BIN/python-mpi
 
-cat > "$TMP/where.py" <<'PY'
-import os, socket, sys, numpy
+cat > "$TMP/where.py" <<PY
+import os, socket, sys, $T_PKG as pkg
 shm = os.stat("/dev/shm").st_dev
-np = os.stat(numpy.__file__).st_dev
+np = os.stat(pkg.__file__).st_dev
 line = " ".join(map(str, ["where", (os.environ.get("PMI_RANK") or os.environ["OMPI_COMM_WORLD_RANK"]), socket.gethostname(), shm, np,
-                          numpy.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/")]))
+                          pkg.__file__.startswith("/dev/shm/"), sys.prefix.startswith("/dev/shm/")]))
 os.write(1, (line + "\n").encode())  # one write: ranks' lines never interleave
 PY
 
@@ -47,11 +47,11 @@ if [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
    [ "$(awk '$1=="where" {print $3}' "$TMP/out" | sort -u | wc -l)" = 2 ] &&
    [ "$(awk '$1=="where" {print $3, $4}' "$TMP/out" | sort -u | wc -l)" = 2 ] &&
    [ "$(awk '$1=="where" {print $4}' "$TMP/out" | sort -u | wc -l)" = 2 ]; then
-    t_ok "every rank imports numpy from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
+    t_ok "every rank imports $T_PKG from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
 else t_fail "numpy from the node's own /dev/shm" "$(cat "$TMP/out")"; fi
 
 # --- a parts bundle: on each node, both ranks unpack a share ------------
-"$BIN/pkgroot" python "$ROOT/runtime.ptar" numpy >/dev/null || t_fail "pkgroot .ptar"
+"$BIN/pkgroot" python "$ROOT/runtime.ptar" "$T_PKG" >/dev/null || t_fail "pkgroot .ptar"
 if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ]; then
     expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
@@ -65,12 +65,12 @@ else t_fail ".ptar on the simulated cluster" "$(cat "$TMP/out" "$TMP/err")"; fi
 # --- the node cache needs every node: one node without the bundles is a miss ---
 mkdir -p "$TMP/nodes"
 if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
-   [ -f "$TMP/nodes/node1/python-mpi-0/99/lib/python3.11/os.py" ] && [ -f "$TMP/nodes/node2/python-mpi-0/99/lib/python3.11/os.py" ]; then
+   [ -f "$TMP/nodes/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ] && [ -f "$TMP/nodes/node2/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
     rm -rf "$TMP/nodes/node2/python-mpi-0/99"
     if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 \
            "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
        [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ] && grep -q "on node2: .*runtime.ptar: [0-9]* entries" "$TMP/err" &&
-       ! grep -q "nothing sent" "$TMP/err" && [ -f "$TMP/nodes/node1/python-mpi-0/99/lib/python3.11/os.py" ]; then
+       ! grep -q "nothing sent" "$TMP/err" && [ -f "$TMP/nodes/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
         t_ok "cache: with node2 missing the bundles, python-mpi delivers to all; node1's job tree is kept"
     else t_fail "cache partial miss" "$(cat "$TMP/out" "$TMP/err")"; fi
 else t_fail "bcast into both nodes' job directories" "$(cat "$TMP/err")"; fi
@@ -90,8 +90,8 @@ if timeout 180 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$SIM/strace-rank" "$TMP/trace"
    [ "$(grep -c '^where ' "$TMP/out")" = 4 ]; then
     t_ok "4 ranks on 2 nodes run under strace"
 else t_fail "run under strace" "$(cat "$TMP/out" "$TMP/err")"; fi
-"$SIM/count-file-ops" "$TMP/trace" "$ROOT" /usr/lib/python3 > "$TMP/counts"
-echo "# file syscalls under $ROOT or /usr/lib/python3*, per rank:"; sed 's/^/#   /' "$TMP/counts"
+"$SIM/count-file-ops" "$TMP/trace" "$ROOT" "$T_PYPREFIX/lib/python3" > "$TMP/counts"
+echo "# file syscalls under $ROOT or $T_PYPREFIX/lib/python3*, per rank:"; sed 's/^/#   /' "$TMP/counts"
 all=$("$SIM/count-file-ops" "$TMP/trace" / | sed 's/^/#   all file syscalls: /')
 printf '%s\n' "$all"
 r0=$(sed -n 's/^rank 0: //p' "$TMP/counts")

@@ -120,9 +120,10 @@ for sig in TERM INT; do
     up=sig-test-up-$$
     PYTHON_MPI_PACKAGES=runtime.tar.zst timeout 60 "$MPIEXEC" -n 2 "$PM" -c "import time; print('$up', flush=True); time.sleep(100)" >"$TMP/out" 2>&1 &
     pid=$!
-    for _ in $(seq 600); do [ "$(grep -c "$up" "$TMP/out")" = 2 ] && break; sleep 0.1; done   # up to 60 s: a loaded machine
+    # (whole lines: 3.13's KeyboardInterrupt traceback quotes the -c source)
+    for _ in $(seq 600); do [ "$(grep -cx "$up" "$TMP/out")" = 2 ] && break; sleep 0.1; done   # up to 60 s: a loaded machine
     kill -$sig $pid; wait $pid; rc=$?
-    if [ "$(grep -c "$up" "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "$up" >/dev/null; then
+    if [ "$(grep -cx "$up" "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "$up" >/dev/null; then
         t_ok "SIG$sig from the launcher (time limit) still removes the tree"
     else t_fail "SIG$sig (rc=$rc)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head)"; fi
     rm -rf "${SHM:?}"/*

@@ -20,12 +20,13 @@ mkdir -p "$TMP/out"
 # so the node-local tree's path must not be longer.
 P=$TMP/miniconda3/envs/an-environment-with-a-rather-long-name-so-that-binary-relocation-has-room-to-pad-the-node-local-path
 PH=/opt/anaconda1anaconda2anaconda3   # conda's placeholder, replaced at install time
+V=$T_PYVER B0=py$(echo "$T_PYVER" | tr -d .)_0   # the embedded Python's X.Y; conda's build string
 
 # make_prefix DIR: a conda environment with package cpkg (paths_data),
 # oldpkg (no paths_data; info/has_prefix in the package cache) and
 # scanonly (no prefix metadata at all).
 make_prefix() {
-    local d=$1 sp=$1/lib/python3.11/site-packages
+    local d=$1 sp=$1/lib/python$V/site-packages
     mkdir -p "$d/conda-meta" "$d/bin" "$d/lib" "$d/include" "$d/etc" "$d/share/doc/cpkg" "$d/share/man/man1" \
              "$d/share/cpkg" "$d/share/scanonly" "$d/pkgs" "$sp/cpkg/tests" "$sp/cpkg/__pycache__" "$sp/cpkg-1.0.dist-info" \
              "$TMP/miniconda3/pkgs/oldpkg-0.1-0/info"
@@ -35,14 +36,14 @@ make_prefix() {
     # source, never as bytecode made before relocation.
     printf 'DATA = "%s/share/cpkg/data"\n' "$d" > "$sp/cpkg/_paths.py"
     echo 'def test_a(): pass' > "$sp/cpkg/tests/test_a.py"
-    printf 'stale' > "$sp/cpkg/__pycache__/__init__.cpython-311.pyc"
+    printf 'stale' > "$sp/cpkg/__pycache__/__init__.$T_PYTAG.pyc"
     printf 'Metadata-Version: 2.1\nName: cpkg\nVersion: 1.0\n' > "$sp/cpkg-1.0.dist-info/METADATA"
     # A shared library with the prefix as a NUL-terminated string in it.
     { printf '\177ELF\2\1\1\0junk\0'; printf '%s/lib/cpkg-plugins\0' "$d"; printf '\0%.0s' $(seq 64); } > "$d/lib/libcpkg.so"
     { printf '\177ELF\2\1\1\0'; printf '%s/lib\0' "$d"; } > "$d/lib/libundeclared.so"
     printf '!<arch>\n' > "$d/lib/libcpkg.a"
     printf '#define CPKG 1\n' > "$d/include/cpkg.h"
-    printf '#!%s/bin/python3.11\nimport cpkg\nprint(cpkg.CONFIG)\n' "$d" > "$d/bin/cpkg-run"
+    printf '#!%s/bin/python%s\nimport cpkg\nprint(cpkg.CONFIG)\n' "$d" "$V" > "$d/bin/cpkg-run"
     printf '#!/bin/sh\nexport CPKG_HOME=%s/share/cpkg\n' "$d" > "$d/bin/cpkg-env.sh"
     chmod 755 "$d/bin/cpkg-run" "$d/bin/cpkg-env.sh"
     ln -s cpkg-run "$d/bin/cpkg"
@@ -50,13 +51,13 @@ make_prefix() {
     printf 'prefix = %s\n' "$d" > "$d/etc/oldpkg.conf"
     printf 'see %s/share/cpkg\n' "$d" > "$d/share/scanonly/paths.txt"
     echo readme > "$d/share/doc/cpkg/README"; echo '.TH CPKG 1' > "$d/share/man/man1/cpkg.1"
-    echo cached > "$d/pkgs/cpkg-1.0-py311_0.tar.bz2"
+    echo cached > "$d/pkgs/cpkg-1.0-$B0.tar.bz2"
     printf '%s text etc/oldpkg.conf\n' "$PH" > "$TMP/miniconda3/pkgs/oldpkg-0.1-0/info/has_prefix"
     printf '==> 2024-01-01 00:00:00 <==\n# cmd: conda create -p %s cpkg\n' "$d" > "$d/conda-meta/history"
-    cat > "$d/conda-meta/cpkg-1.0-py311_0.json" <<JSON
-{"name": "cpkg", "version": "1.0", "build": "py311_0", "channel": "https://conda.anaconda.org/test",
+    cat > "$d/conda-meta/cpkg-1.0-$B0.json" <<JSON
+{"name": "cpkg", "version": "1.0", "build": "$B0", "channel": "https://conda.anaconda.org/test",
  "files": ["bin/cpkg", "bin/cpkg-env.sh", "bin/cpkg-run", "include/cpkg.h", "lib/libcpkg.a", "lib/libcpkg.so",
-           "lib/python3.11/site-packages/cpkg/__init__.py", "lib/python3.11/site-packages/cpkg/config.txt"],
+           "lib/python$V/site-packages/cpkg/__init__.py", "lib/python$V/site-packages/cpkg/config.txt"],
  "paths_data": {"paths_version": 1, "paths": [
    {"_path": "bin/cpkg", "path_type": "softlink", "size_in_bytes": 8},
    {"_path": "bin/cpkg-run", "path_type": "hardlink", "file_mode": "text", "prefix_placeholder": "$PH"},
@@ -64,9 +65,9 @@ make_prefix() {
    {"_path": "include/cpkg.h", "path_type": "hardlink"},
    {"_path": "lib/libcpkg.a", "path_type": "hardlink"},
    {"_path": "lib/libcpkg.so", "path_type": "hardlink", "file_mode": "binary", "prefix_placeholder": "$PH"},
-   {"_path": "lib/python3.11/site-packages/cpkg/__init__.py", "path_type": "hardlink"},
-   {"_path": "lib/python3.11/site-packages/cpkg/config.txt", "path_type": "hardlink", "file_mode": "text", "prefix_placeholder": "$PH"}]},
- "link": {"source": "$TMP/miniconda3/pkgs/cpkg-1.0-py311_0", "type": 1}}
+   {"_path": "lib/python$V/site-packages/cpkg/__init__.py", "path_type": "hardlink"},
+   {"_path": "lib/python$V/site-packages/cpkg/config.txt", "path_type": "hardlink", "file_mode": "text", "prefix_placeholder": "$PH"}]},
+ "link": {"source": "$TMP/miniconda3/pkgs/cpkg-1.0-$B0", "type": 1}}
 JSON
     cat > "$d/conda-meta/oldpkg-0.1-0.json" <<JSON
 {"name": "oldpkg", "version": "0.1", "build": "0", "files": ["etc/oldpkg.conf"],
@@ -98,12 +99,12 @@ for want in '^lib/python3/dist-packages/cpkg/__init__.py$' '^lib/python3/dist-pa
             '^lib/libcpkg.so$' '^bin/cpkg-run$' '^bin/cpkg$' '^etc/oldpkg.conf$' '^share/cpkg/data$' '^\.python-mpi-relocate/condapk$'; do
     has "$B" "$want" && t_ok "conda bundle has $want" || t_fail "conda bundle lacks $want" "$("$PK" ls "$B")"
 done
-[ "$(tar -xOf "$B" lib/python3/dist-packages/cpkg/__pycache__/__init__.cpython-311.pyc | head -c 5)" != stale ] &&
+[ "$(tar -xOf "$B" "lib/python3/dist-packages/cpkg/__pycache__/__init__.$T_PYTAG.pyc" | head -c 5)" != stale ] &&
     t_ok "the prefix's stale __pycache__ is replaced by fresh bytecode" || t_fail "stale pyc bundled"
 has "$B" '^lib/python3/dist-packages/cpkg/_paths.py$' && ! has "$B" '_paths\..*pyc$' &&
     t_ok "a module carrying the prefix goes as source only (no bytecode holding the old prefix)" ||
     t_fail "_paths.py bytecode" "$("$PK" ls "$B" | grep _paths)"
-for unwanted in '^conda-meta' '^pkgs' '^include' '\.a$' '^share/doc' '^share/man' 'cpkg/tests' '^lib/python3\.11'; do
+for unwanted in '^conda-meta' '^pkgs' '^include' '\.a$' '^share/doc' '^share/man' 'cpkg/tests' "^lib/python$V"; do
     has "$B" "$unwanted" && t_fail "conda bundle has $unwanted" || t_ok "conda bundle leaves out $unwanted"
 done
 "$PK" ls "$B" | grep -q '^l .* bin/cpkg -> cpkg-run$' && t_ok "a link inside the prefix stays a link" || t_fail "bin/cpkg link"
@@ -135,20 +136,27 @@ printf '%s\n' "$out" | grep -Eq '^left out [0-9]+ files, [0-9]+ bytes: caches 2 
     t_ok "pkgroot verify accepts the bundle and its manifest" || t_fail "verify conda bundle" "$(cat "$TMP/o" "$TMP/e")"
 
 # --- a runtime prefix: its own standard library, its layout kept ------------
+# The embedded Python's, as conda lays it out: bin/pythonX.Y,
+# lib/libpythonX.Y.so, lib/pythonX.Y/.
 R=$TMP/miniconda3/envs/runtime-environment-with-a-rather-long-name-so-that-binary-relocation-has-room-to-pad-the-path
 make_prefix "$R"
-tar -C /usr/lib --exclude=__pycache__ --exclude=python3.11/dist-packages --exclude=python3.11/test \
-    --exclude=python3.11/sitecustomize.py -cf - python3.11 | tar -C "$R/lib" -xf -
+tar -C "$T_PYPREFIX/lib" --exclude=__pycache__ --exclude="python$V/dist-packages" --exclude="python$V/site-packages" \
+    --exclude="python$V/test" --exclude="python$V/config-*" --exclude="python$V/sitecustomize.py" -cf - "python$V" |
+    tar -C "$R/lib" -xf -
+cp "$T_PYPREFIX/bin/python$V" "$R/bin/" && cp -L "$T_PYLIBDIR/libpython$V.so.1.0" "$R/lib/" &&
+    ln -s "libpython$V.so.1.0" "$R/lib/libpython$V.so" || t_fail "copying the interpreter and libpython$V.so"
 # conda's site.py searches lib/python3.X/site-packages; Debian's (copied
 # here) does not: a sitecustomize stands in for the difference.
 printf 'import os, site, sys\nsite.addsitedir(os.path.join(sys.prefix, "lib", "python%%d.%%d" %% sys.version_info[:2], "site-packages"))\n' \
-    > "$R/lib/python3.11/sitecustomize.py"
+    > "$R/lib/python$V/sitecustomize.py"
 RB=$TMP/out/condart.ptar
-if "$PK" conda "$RB" "$R" >/dev/null 2>"$TMP/e" && has "$RB" '^lib/python3.11/os.py$' &&
-   has "$RB" '^lib/python3.11/site-packages/cpkg/__init__.py$' && ! has "$RB" '^lib/python3/dist-packages' &&
-   has "$RB" '^lib/python3.11/lib-dynload/' && ! has "$RB" '^lib/python3.11/(idlelib|tkinter|ensurepip|config-)' &&
-   member "$RB" .python-mpi-relocate/condart | grep -qxF "text lib/python3.11/site-packages/cpkg/config.txt"; then
-    t_ok "runtime prefix: layout kept (lib/python3.11/site-packages), stdlib trimmed as pkgroot python does"
+if "$PK" conda "$RB" "$R" >/dev/null 2>"$TMP/e" && has "$RB" "^lib/python$V/os.py$" &&
+   has "$RB" "^lib/python$V/site-packages/cpkg/__init__.py$" && ! has "$RB" '^lib/python3/dist-packages' &&
+   has "$RB" "^lib/python$V/lib-dynload/" && ! has "$RB" "^lib/python$V/(idlelib|tkinter|ensurepip|config-)" &&
+   has "$RB" "^bin/python$V$" && has "$RB" "^lib/libpython$V.so$" &&
+   [ "$(member "$RB" "lib/python$V/site-packages/python-mpi-bcast.pth")" = ../../python3/dist-packages ] &&
+   member "$RB" .python-mpi-relocate/condart | grep -qxF "text lib/python$V/site-packages/cpkg/config.txt"; then
+    t_ok "runtime prefix: layout kept (lib/python$V/site-packages, its .pth for package bundles), stdlib trimmed as pkgroot python does"
 else t_fail "conda runtime bundle" "$(cat "$TMP/e")"; fi
 
 # --- python-mpi: imported from /dev/shm, the prefix relocated there ----------
@@ -172,7 +180,7 @@ for case in "$RUNTIME:$B" "$RB"; do
        [ "$(printf '%s\n' "$out" | grep -c "^$SHM/python-mpi-[0-9]*/[^/]*/share/cpkg/data$")" = 2 ] &&
        [ "$(printf '%s\n' "$out" | grep -c "^paths $SHM/python-mpi-[0-9]*/[^/]*/share/cpkg/data$")" = 2 ] &&
        [ "$(printf '%s\n' "$out" | grep -c "^binary-ok$")" = 2 ] &&
-       [ "$(printf '%s\n' "$out" | grep -c "^$SHM/.*/lib/python3.11/os.py$")" = 2 ]; then
+       [ "$(printf '%s\n' "$out" | grep -c "^$SHM/.*/lib/python$V/os.py$")" = 2 ]; then
         t_ok "$MPIEXEC -n 2 python-mpi: cpkg from /dev/shm, text (a module too) and binary prefix relocated ($(basename "${case##*:}"))"
     else t_fail "python-mpi with $(basename "${case##*:}")" "$out$(cat "$TMP/e")"; fi
 done
@@ -189,11 +197,11 @@ fails() {
 mkdir -p "$TMP/plain"
 fails "not a conda prefix" "$TMP/plain: not a conda prefix \(no conda-meta/\)" "$TMP/out/f1.tar" "$PK" conda "$TMP/out/f1.tar" "$TMP/plain"
 fails "a missing prefix" "$TMP/nope: not a conda prefix: No such file" "$TMP/out/f2.tar" "$PK" conda "$TMP/out/f2.tar" "$TMP/nope"
-P310=$TMP/py310; mkdir -p "$P310/conda-meta" "$P310/lib/python3.10"; touch "$P310/lib/python3.10/os.py"
-fails "another Python's standard library" "holds the standard library of Python 3.10 \(lib/python3.10\), but python-mpi embeds Python 3.11" \
+O=$T_OTHER_VER P310=$TMP/pyother; mkdir -p "$P310/conda-meta" "$P310/lib/python$O"; touch "$P310/lib/python$O/os.py"
+fails "another Python's standard library" "holds the standard library of Python $O \(lib/python$O\), but python-mpi embeds Python $V" \
     "$TMP/out/f3.tar" "$PK" conda "$TMP/out/f3.tar" "$P310"
-rm "$P310/lib/python3.10/os.py"; mkdir -p "$P310/lib/python3.10/site-packages/x"
-fails "another Python's packages" "holds packages of Python 3.10 \(lib/python3.10\), but python-mpi embeds Python 3.11" \
+rm "$P310/lib/python$O/os.py"; mkdir -p "$P310/lib/python$O/site-packages/x"
+fails "another Python's packages" "holds packages of Python $O \(lib/python$O\), but python-mpi embeds Python $V" \
     "$TMP/out/f4.tar" "$PK" conda "$TMP/out/f4.tar" "$P310"
 printf 'at %s\n' "$P" > "$P/share/cpkg/bad
 name.txt"

@@ -7,11 +7,22 @@
 # directory (pip's error, a build that fails, SIGTERM mid-build).
 # Uses $PKGROOT (default $BUILD/bin/pkgroot) and $BUILD/bin/python-mpi;
 # needs python3-pip, python3-setuptools, python3-wheel, python3-venv, zstd.
+# The test packages are pure Python: built by the Python under test if it
+# has setuptools and wheel, else by Debian's (a py3-none-any wheel installs
+# anywhere); what pip must build from source itself is a counted skip for a
+# Python without setuptools (pyenv's 3.12 and later).
 set -u
 . "$(dirname "$0")/../lib.sh"
 PK=${PKGROOT:-$BIN/pkgroot}
 case $PK in /*) ;; *) PK=$REPO/$PK ;; esac
-PY=/usr/bin/python3   # the Debian Python python-mpi embeds, never PATH's python3
+PY=$PYTHON   # the Python python-mpi embeds, never PATH's python3
+if "$PY" -c 'import setuptools, wheel' 2>/dev/null; then BUILDPY=$PY HAS_SETUPTOOLS=1
+else BUILDPY=/usr/bin/python3 HAS_SETUPTOOLS=; fi
+# needs_setuptools NAME: 0 if pip can build from source here, else a skip.
+needs_setuptools() {
+    [ -n "$HAS_SETUPTOOLS" ] && return 0
+    t_skip "$1" "$PY has no setuptools/wheel: pip cannot build from source offline"; return 1
+}
 TMP=$(mktemp -d /tmp/pympi-mk.XXXXXX)
 SHM=$(mktemp -d /dev/shm/pympi-mk.XXXXXX)
 trap 'rm -rf "$TMP" "$SHM"' EXIT
@@ -38,9 +49,9 @@ printf 'from setuptools import setup\nsetup(name="other", version="1.0", package
 echo 'NAME = "other"' > "$TMP/src/other/other/__init__.py"
 touch "$TMP/src/other/other/tests/__init__.py" "$TMP/src/other/tests/__init__.py"
 
-if $PY -m pip wheel -q --no-index --no-build-isolation --no-deps -w "$TMP/wheels" \
+if "$BUILDPY" -m pip wheel -q --no-index --no-build-isolation --no-deps -w "$TMP/wheels" \
        "$TMP/src/mypkg" "$TMP/src/depa" >"$TMP/build.log" 2>&1 &&
-   (cd "$TMP/src/other" && $PY setup.py -q sdist -d "$TMP/sdists") >>"$TMP/build.log" 2>&1 &&
+   (cd "$TMP/src/other" && "$BUILDPY" setup.py -q sdist -d "$TMP/sdists") >>"$TMP/build.log" 2>&1 &&
    WHEEL=$(ls "$TMP"/wheels/mypkg-1.0-*.whl) && SDIST=$(ls "$TMP"/sdists/other-1.0.tar.gz); then
     t_ok "built two wheels and an sdist offline"
 else t_fail "building the test packages" "$(tail -5 "$TMP/build.log")"; t_done makers; exit 1; fi
@@ -60,10 +71,10 @@ for want in '^lib/python3/dist-packages/mypkg/__init__.py$' '^lib/python3/dist-p
             '^lib/python3/dist-packages/mypkg-1.0.dist-info/' '^bin/mypkg-hello$'; do
     has "$B" "$want" && t_ok "pip bundle has $want" || t_fail "pip bundle lacks $want" "$("$PK" ls "$B")"
 done
-has "$B" '^lib/python3/dist-packages/mypkg/__pycache__/__init__\.cpython-311\.pyc$' &&
+has "$B" "^lib/python3/dist-packages/mypkg/__pycache__/__init__\.$T_PYTAG\.pyc$" &&
     t_ok "pip bundle has its own bytecode (pkgroot's, not pip's)" || t_fail "pip bundle lacks mypkg's pyc"
 for unwanted in '^lib/python3/dist-packages/mypkg/tests/' '^lib/python3/dist-packages/mypkg/docs/' \
-                '^local/' '^lib/python3\.11/'; do
+                '^local/' "^lib/python$T_PYVER/"; do
     has "$B" "$unwanted" && t_fail "pip bundle has $unwanted" || t_ok "pip bundle leaves out $unwanted"
 done
 [ "$(tar -xOf "$B" bin/mypkg-hello | head -n 1)" = '#!/usr/bin/env python3' ] &&
@@ -92,12 +103,14 @@ pk pip "$TMP/out/req.tar.gz" -r "$TMP/req.txt" --find-links "$TMP/wheels" >/dev/
     has "$TMP/out/req.tar.gz" '^lib/python3/dist-packages/depa/__init__.py$' && has "$TMP/out/req.tar.gz" '^bin/mypkg-hello$' &&
     t_ok "pkgroot pip -r REQFILE --find-links DIR (resolves the dependency offline)" || t_fail "-r" "$(cat "$TMP/e")"
 S=$TMP/out/other.tar.zst
-if pk pip "$S" "$SDIST" >/dev/null 2>"$TMP/e" && has "$S" '^lib/python3/dist-packages/other/__init__.py$' &&
+if ! needs_setuptools "pkgroot pip SDIST"; then :
+elif pk pip "$S" "$SDIST" >/dev/null 2>"$TMP/e" && has "$S" '^lib/python3/dist-packages/other/__init__.py$' &&
    has "$S" '^lib/python3/dist-packages/tests/__init__.py$' && ! has "$S" '^lib/python3/dist-packages/other/tests' && clean "$S"; then
     t_ok "pkgroot pip SDIST: built offline; a top-level package named tests is kept, other/tests left out"
 else t_fail "sdist" "$(cat "$TMP/e"; "$PK" ls "$S")"; fi
-pk pip "$TMP/out/dir.tar" "$TMP/src/depa" >/dev/null 2>"$TMP/e" && has "$TMP/out/dir.tar" '^lib/python3/dist-packages/depa/__init__.py$' &&
-    t_ok "pkgroot pip DIR (a project directory)" || t_fail "pip DIR" "$(cat "$TMP/e")"
+needs_setuptools "pkgroot pip DIR" &&
+{ pk pip "$TMP/out/dir.tar" "$TMP/src/depa" >/dev/null 2>"$TMP/e" && has "$TMP/out/dir.tar" '^lib/python3/dist-packages/depa/__init__.py$' &&
+    t_ok "pkgroot pip DIR (a project directory)" || t_fail "pip DIR" "$(cat "$TMP/e")"; }
 t_empty_dir "$PKTMP" && t_ok "no temporary directory left by any pip run" || t_fail "leftovers" "$(ls -A "$PKTMP")"
 
 # --- venv -------------------------------------------------------------------
@@ -118,7 +131,7 @@ done
     t_ok "venv script: shebang rewritten, the venv's interpreter path gone" || t_fail "venv shebang"
 pk venv "$TMP/out/venvk.tar" "$V" --keep-installers --keep-caches >/dev/null 2>&1 &&
     has "$TMP/out/venvk.tar" '^lib/python3/dist-packages/pip/__init__.py$' && ! has "$TMP/out/venvk.tar" '^bin/pip' &&
-    has "$TMP/out/venvk.tar" '^lib/python3/dist-packages/mypkg/__pycache__/__init__\.cpython-311\.pyc$' &&
+    has "$TMP/out/venvk.tar" "^lib/python3/dist-packages/mypkg/__pycache__/__init__\.$T_PYTAG\.pyc$" &&
     t_ok "--keep-installers keeps pip (never the venv's bin/pip), --keep-caches __pycache__" || t_fail "--keep-installers --keep-caches"
 
 # --- every bundle works in python-mpi, imported from the node-local tree ----
@@ -149,6 +162,7 @@ fails "pip cannot find a package" "pip exited with status 1: ERROR: Could not fi
 fails "a wheel's dependency missing offline" "pip exited with status 1: ERROR: .*depa" \
     "$TMP/out/f2.tar.zst" pk pip "$TMP/out/f2.tar.zst" "$WHEEL"
 mkdir -p "$TMP/src/broken" && printf 'raise SystemExit("this package does not build")\n' > "$TMP/src/broken/setup.py"
+needs_setuptools "a project that does not build" &&
 fails "a project that does not build" "pip exited with status 1: .*did not run successfully.* this package does not build" \
     "$TMP/out/f3.tar" pk pip "$TMP/out/f3.tar" "$TMP/src/broken"
 fails "a missing requirements file" "pip exited with status 1: ERROR: Could not open requirements file" \
@@ -158,8 +172,8 @@ fails "OUT cannot be created (said before pip runs)" "$TMP/nowhere/f.tar: cannot
     "$TMP/nowhere/f.tar" pk pip "$TMP/nowhere/f.tar" "$TMP/src/slow-never-built"
 mkdir -p "$TMP/notvenv"
 fails "venv: no pyvenv.cfg" "$TMP/notvenv: not a virtual environment \(no pyvenv.cfg\)" "$TMP/out/f6.tar" pk venv "$TMP/out/f6.tar" "$TMP/notvenv"
-cp -a "$V" "$TMP/venv310" && sed -i 's/^version = .*/version = 3.10.12/' "$TMP/venv310/pyvenv.cfg"
-fails "venv of another Python version" "a venv of Python 3.10 \(pyvenv.cfg\), but python-mpi embeds Python 3.11" \
+cp -a "$V" "$TMP/venv310" && sed -i "s/^version = .*/version = $T_OTHER_VER.12/" "$TMP/venv310/pyvenv.cfg"
+fails "venv of another Python version" "a venv of Python $T_OTHER_VER \(pyvenv.cfg\), but python-mpi embeds Python $T_PYVER" \
     "$TMP/out/f7.tar" pk venv "$TMP/out/f7.tar" "$TMP/venv310"
 rc=0; pk pip "$TMP/out/f8.tar" >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] && [ ! -e "$TMP/out/f8.tar" ] && t_ok "pip with nothing to install is a usage error (2)" || t_fail "usage ($rc)"
@@ -167,6 +181,7 @@ rc=0; pk venv "$TMP/out/f9.tar" "$V" --no-such-option >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] && t_ok "an unknown option is a usage error (2)" || t_fail "unknown option ($rc)"
 
 # --- SIGTERM while pip builds: pip and its build stopped, all removed -------
+needs_setuptools "SIGTERM mid-build" || { t_done makers; exit; }
 mkdir -p "$TMP/src/slow"
 cat > "$TMP/src/slow/setup.py" <<PY
 import os, time

@@ -10,31 +10,44 @@ TMP=$(mktemp -d /tmp/pympi-pk.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 # --- the runtime bundle -----------------------------------------------------
-if "$PK" python "$TMP/rt.tar.zst" numpy >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.tar.zst" > "$TMP/ls"; then
-    t_ok "pkgroot python OUT numpy"
+S=$T_PYSTDLIB
+if "$PK" python "$TMP/rt.tar.zst" "$T_PKG" >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.tar.zst" > "$TMP/ls"; then
+    t_ok "pkgroot python OUT $T_PKG"
 else t_fail "pkgroot python" "$(cat "$TMP/out")"; fi
-for want in " lib/python3.11/os.py$" " lib/python3.11/lib-dynload/$" " lib/python3.11/encodings/__init__.py$" \
-            " lib/python3/dist-packages/numpy/__init__.py$" " lib/python3/dist-packages/numpy-[0-9.]*\.(egg|dist)-info/$" \
-            "^- .* lib/python3.11/sitecustomize.py$"; do
+# (Debian's sitecustomize.py is a link to /etc: bundled as the file)
+for want in " $S/os.py$" " $S/lib-dynload/$" " $S/encodings/__init__.py$" \
+            " $T_PKG_SITE/$T_PKG/__init__.py$" " $T_PKG_SITE/$T_PKG-[0-9.]*\.(egg|dist)-info/$" \
+            $([ -e "$T_PYPREFIX/$S/sitecustomize.py" ] && echo "^-.*$S/sitecustomize.py$"); do
     grep -Eq "$want" "$TMP/ls" && t_ok "runtime bundle has '$want'" || t_fail "runtime bundle lacks '$want'"
 done
-for unwanted in " lib/python3.11/test/" " lib/python3.11/idlelib/" " lib/python3.11/config-3.11" "^[lh] .* -> /"; do
+# Package bundles' site directory on sys.path: Debian's site.py adds it, any
+# other Python's gets a .pth from pkgroot.
+if [ "$T_PKG_SITE" = lib/python3/dist-packages ]; then
+    ! grep -q 'python-mpi-bcast\.pth$' "$TMP/ls" && t_ok "no .pth for Debian's Python (its site.py adds lib/python3/dist-packages)" ||
+        t_fail "a .pth in a Debian runtime bundle"
+else
+    site=$("$PYTHON" -I -c 'import os, site, sys; print(os.path.relpath(site.getsitepackages([sys.base_prefix])[0], sys.base_prefix))')
+    [ "$(tar -xOf "$TMP/rt.tar.zst" "$site/python-mpi-bcast.pth")" = "$(realpath -m --relative-to="/$site" /lib/python3/dist-packages)" ] &&
+        t_ok "$site/python-mpi-bcast.pth puts lib/python3/dist-packages (package bundles) on sys.path" ||
+        t_fail "the .pth for package bundles" "$(grep pth "$TMP/ls")"
+fi
+for unwanted in " $S/test/" " $S/idlelib/" " $S/config-$T_PYVER" "^[lh] .* -> /"; do
     grep -Eq "$unwanted" "$TMP/ls" && t_fail "runtime bundle has '$unwanted'" || t_ok "runtime bundle leaves out '$unwanted'"
 done
 tail -n 1 "$TMP/ls" | grep -Eq '^[0-9]+ entries, [0-9]+ bytes$' && t_ok "pkgroot ls ends with the totals" || t_fail "ls totals"
-grep -Eq '^- .* lib/python3.11/lib-dynload/[^/]+\.so$' "$TMP/ls" && t_ok "runtime bundle has the extension modules" || t_fail "no lib-dynload/*.so"
+grep -Eq "^- .* $S/lib-dynload/[^/]+\.so$" "$TMP/ls" && t_ok "runtime bundle has the extension modules" || t_fail "no lib-dynload/*.so"
 dups=$(sed '$d' "$TMP/ls" | awk '{print $4}' | sort | uniq -d)
 [ -z "$dups" ] && t_ok "every path appears once (shared parent directories too)" || t_fail "duplicate entries" "$dups"
 owners=$(tar --numeric-owner -tvf "$TMP/rt.tar.zst" | awk '{print $2}' | sort -u)
 [ "$owners" = 0/0 ] && t_ok "entries are owned by 0/0" || t_fail "owners" "$owners"
-src=lib/python3.11/os.py
+src=$S/os.py
 got=$(TZ=UTC tar --full-time -tvf "$TMP/rt.tar.zst" "$src" | awk '{print $4, $5}')
-[ "$got" = "$(TZ=UTC date -r "/usr/$src" '+%Y-%m-%d %H:%M:%S')" ] &&
+[ "$got" = "$(TZ=UTC date -r "$T_PYPREFIX/$src" '+%Y-%m-%d %H:%M:%S')" ] &&
     t_ok "mtimes are kept" || t_fail "mtime of $src" "$got"
 # bytecode: every .py has its unchecked-hash pyc, made by the embedded
 # Python (its magic number), and nothing else is a .pyc
-mkdir -p "$TMP/pyc" && tar -C "$TMP/pyc" -xf "$TMP/rt.tar.zst" lib/python3.11
-if /usr/bin/python3 - "$TMP/pyc/lib/python3.11" <<'PY'
+mkdir -p "$TMP/pyc" && tar -C "$TMP/pyc" -xf "$TMP/rt.tar.zst" "$S"
+if "$PYTHON" - "$TMP/pyc/$S" <<'PY'
 import importlib.util, os, sys
 root = sys.argv[1]
 pys = pycs = 0
@@ -57,51 +70,51 @@ else t_fail "unchecked-hash pycs"; fi
 "$PK" python --pyc none "$TMP/nopyc.tar.zst" >/dev/null 2>&1 &&
     [ -z "$("$PK" ls "$TMP/nopyc.tar.zst" | grep -E '\.pyc$')" ] && t_ok "--pyc none: sources only" || t_fail "--pyc none"
 "$PK" python --pyc=timestamp "$TMP/ts.tar" >/dev/null 2>&1 &&
-    [ "$(tar -xOf "$TMP/ts.tar" lib/python3.11/__pycache__/os.cpython-311.pyc | head -c 8 | od -An -tu4 | awk '{print $2}')" = 0 ] &&
+    [ "$(tar -xOf "$TMP/ts.tar" "$S/__pycache__/os.$T_PYTAG.pyc" | head -c 8 | od -An -tu4 | awk '{print $2}')" = 0 ] &&
     t_ok "--pyc=timestamp: classic pycs (flags 0)" || t_fail "--pyc timestamp"
 rc=0; out=$("$PK" python --pyc fast "$TMP/bad.tar" 2>&1) || rc=$?
 [ $rc = 2 ] && [ "$out" = "pkgroot: rank ? on $(hostname): --pyc 'fast': expected unchecked, checked, timestamp, sourceless, keep or none" ] &&
     t_ok "--pyc with an unknown mode: one line, exit 2" || t_fail "--pyc bad (rc=$rc)" "$out"
 # sourceless: NAME.pyc in place of every NAME.py that compiles (a link to
-# a module too); python-mpi runs numpy on it and never looks at a source.
+# a module too); python-mpi runs $T_PKG on it and never looks at a source.
 mkdir -p "$TMP/slcode/pkg"
 echo 'def f(): return 1 / 0' > "$TMP/slcode/pkg/__init__.py"; ln -s __init__.py "$TMP/slcode/pkg/alias.py"
 echo 'print "python 2"' > "$TMP/slcode/pkg/old.py"
-if "$PK" python --pyc sourceless "$TMP/sl.tar.zst" numpy >"$TMP/out" 2>&1 &&
+if "$PK" python --pyc sourceless "$TMP/sl.tar.zst" "$T_PKG" >"$TMP/out" 2>&1 &&
    "$PK" --pyc sourceless dir "$TMP/slcode.tar.zst" "$TMP/slcode" >>"$TMP/out" 2>&1 &&
    "$PK" ls "$TMP/sl.tar.zst" >"$TMP/ls" && "$PK" ls "$TMP/slcode.tar.zst" >"$TMP/ls2" &&
-   [ "$(grep -c '\.py$' "$TMP/ls")" = 0 ] && grep -q '^- .* lib/python3.11/os\.pyc$' "$TMP/ls" &&
+   [ "$(grep -c '\.py$' "$TMP/ls")" = 0 ] && grep -q "^- .* $S/os\.pyc$" "$TMP/ls" &&
    [ "$(grep -c '__pycache__' "$TMP/ls")" = 0 ] &&
    [ "$(awk '{print $1, $4}' "$TMP/ls2" | grep -E '\.pyc?$' | sort | tr '\n' ' ')" = \
      "- lib/python3/dist-packages/pkg/__init__.pyc - lib/python3/dist-packages/pkg/alias.pyc - lib/python3/dist-packages/pkg/old.py " ]; then
     t_ok "--pyc sourceless: NAME.pyc in place of NAME.py (links too), no __pycache__, a non-Python-3 file as it is"
 else t_fail "--pyc sourceless bundles" "$(cat "$TMP/out"; grep -E '\.pyc?$' "$TMP/ls2")"; fi
 if PYTHON_MPI_PACKAGES="$TMP/sl.tar.zst:$TMP/slcode.tar.zst" strace -ff -qq -e trace=%file,%stat -o "$TMP/strace" \
-       "$MPIEXEC" -n 2 "$BIN/python-mpi" -c '
-import numpy, json, decimal, sys, traceback, pkg.alias
-assert numpy.__file__.endswith("numpy/__init__.pyc") and sys.prefix in numpy.__file__, numpy.__file__
+       "$MPIEXEC" -n 2 "$BIN/python-mpi" -c "
+import ${T_PKG}, json, decimal, sys, traceback, pkg.alias
+assert ${T_PKG}.__file__.endswith('$T_PKG/__init__.pyc') and sys.prefix in ${T_PKG}.__file__, ${T_PKG}.__file__
 try:
     pkg.alias.f()
 except ZeroDivisionError:
-    assert "\"lib/python3/dist-packages/pkg/alias.py\", line 1, in f" in traceback.format_exc(), traceback.format_exc()
-print("sourceless-ok", numpy.arange(5).sum())' >"$TMP/out" 2>&1 &&
-   [ "$(grep -c '^sourceless-ok 10$' "$TMP/out")" = 2 ] &&
+    assert '\"lib/python3/dist-packages/pkg/alias.py\", line 1, in f' in traceback.format_exc(), traceback.format_exc()
+print('sourceless-ok', $T_PKG_EXPR)" >"$TMP/out" 2>&1 &&
+   [ "$(grep -c "^sourceless-ok $T_PKG_RE$" "$TMP/out")" = 2 ] &&
    touched=$(cat "$TMP"/strace.* | grep -E '"/dev/shm/python-mpi-[^"]*\.py"' | grep -Ev 'ENOENT|^unlink' | wc -l); [ "$touched" = 0 ] &&
    [ "$(cat "$TMP"/strace.* | grep -cE '"/dev/shm/python-mpi-[^"]*\.pyc"')" -gt 100 ]; then
     # (the teardown's unlink of old.py, the one source, aside)
-    t_ok "python-mpi on a sourceless runtime: numpy imports, tracebacks name the module, no rank opens or stats a source"
+    t_ok "python-mpi on a sourceless runtime: $T_PKG imports, tracebacks name the module, no rank opens or stats a source"
 else t_fail "python-mpi on a sourceless runtime (sources touched: ${touched:-?})" "$(cat "$TMP/out"; cat "$TMP"/strace.* | grep -E '\.py"' | grep -v ENOENT | head -5)"; fi
 mkdir -p "$TMP/x"
 if tar -C "$TMP/x" -xf "$TMP/rt.tar.zst" &&
-   out=$(PYTHONHOME=$TMP/x /usr/bin/python3 -c 'import numpy, sys; print(numpy.__file__); print(sys.prefix)') &&
-   [ "$(printf '%s\n' "$out" | sed -n 1p)" = "$TMP/x/lib/python3/dist-packages/numpy/__init__.py" ]; then
-    t_ok "unpacked anywhere, the bundle works as PYTHONHOME (numpy from it)"
+   out=$(PYTHONHOME=$TMP/x "$PYTHON" -c "import $T_PKG, sys; print($T_PKG.__file__); print(sys.prefix)") &&
+   [ "$(printf '%s\n' "$out" | sed -n 1p)" = "$TMP/x/$T_PKG_SITE/$T_PKG/__init__.py" ]; then
+    t_ok "unpacked anywhere, the bundle works as PYTHONHOME ($T_PKG from it)"
 else t_fail "bundle as PYTHONHOME" "${out:-}"; fi
-"$PK" python "$TMP/full.tar" --full-stdlib >/dev/null 2>&1 && "$PK" ls "$TMP/full.tar" | grep -q " lib/python3.11/test/" &&
+"$PK" python "$TMP/full.tar" --full-stdlib >/dev/null 2>&1 && "$PK" ls "$TMP/full.tar" | grep -q " $S/test/" &&
     t_ok "--full-stdlib keeps the test suite" || t_fail "--full-stdlib"
 
 # --- parts bundles (.ptar): independently compressed parts -------------
-if "$PK" python "$TMP/rt.ptar" numpy >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.ptar" > "$TMP/ls" &&
+if "$PK" python "$TMP/rt.ptar" "$T_PKG" >"$TMP/out" 2>&1 && "$PK" ls "$TMP/rt.ptar" > "$TMP/ls" &&
    [ "$(sed -n 1p "$TMP/ls" | awk '{print $4}')" = .python-mpi-parts ] &&
    [ "$(grep -c ' part-[0-9]\{4\}\.tar\.zst$' "$TMP/ls")" -ge 8 ]; then
     t_ok "pkgroot python OUT.ptar: the marker first, then >= 8 zstd parts ($(grep -c ' part-' "$TMP/ls"))"
@@ -156,12 +169,12 @@ fails "unknown package" "package 'no_such_pkg_xyz' not found" "$TMP/p.tar.zst" "
 fails "unwritable output directory" "$TMP/nowhere/o.tar: cannot create: No such file" "$TMP/nowhere/o.tar" "$PK" dir "$TMP/nowhere/o.tar" "$TMP/code"
 fails "DIR is a file" "$TMP/code/pkg/__init__.py: cannot add: not a directory" "$TMP/f.tar" "$PK" dir "$TMP/f.tar" "$TMP/code/pkg/__init__.py"
 fails "--at outside the bundle" "\.\./up: --at must be a relative path" "$TMP/up.tar" "$PK" dir "$TMP/up.tar" "$TMP/code" --at ../up
-fails "a submodule instead of a package" "package 'numpy.linalg': name a top-level module" "$TMP/s.tar" "$PK" python "$TMP/s.tar" numpy.linalg
+fails "a submodule instead of a package" "package '$T_PKG.sub': name a top-level module" "$TMP/s.tar" "$PK" python "$TMP/s.tar" "$T_PKG.sub"
 fails "ls of a non-archive" "$TMP/code/pkg/__init__.py: " "$TMP/none" "$PK" ls "$TMP/code/pkg/__init__.py"
 rc=0; "$PK" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] && t_ok "no command is a usage error (2)" || t_fail "usage error ($rc)"
 rc=0; "$PK" python "$TMP/o.tar" --no-such-option >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] && [ ! -e "$TMP/o.tar" ] &&
     t_ok "an unknown option is a usage error (2)" || t_fail "unknown option ($rc)"
-"$PK" python "$TMP/slow.tar.xz" --full-stdlib numpy >/dev/null 2>&1 & pid=$!
+"$PK" python "$TMP/slow.tar.xz" --full-stdlib "$T_PKG" >/dev/null 2>&1 & pid=$!
 for _ in $(seq 100); do [ -n "$(ls "$TMP"/slow.tar.xz.tmp.* 2>/dev/null)" ] && break; sleep 0.1; done
 seen=$(ls "$TMP"/slow.tar.xz.tmp.* 2>/dev/null || true)  # writing when killed?
 kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true

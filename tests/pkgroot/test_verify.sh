@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 PK=${PKGROOT:-$BIN/pkgroot}
 case $PK in /*) ;; *) PK=$REPO/$PK ;; esac
-PY=/usr/bin/python3
+PY=$PYTHON   # the Python python-mpi embeds: its bytecode is what verify accepts
 TMP=$(mktemp -d /tmp/pympi-vf.XXXXXX)
 SHM=$(mktemp -d /dev/shm/pympi-vf.XXXXXX)
 trap 'rm -rf "$TMP" "$SHM"' EXIT
@@ -20,30 +20,33 @@ trap 'rm -rf "$TMP" "$SHM"' EXIT
 RUNTIME=$(t_runtime_bundle) || t_fail "pkgroot python makes the runtime bundle"
 if "$PK" verify "$RUNTIME" >"$TMP/o" 2>"$TMP/e" && [ ! -s "$TMP/e" ] &&
    grep -Eq "^$RUNTIME: [0-9]+ entries \([0-9]+ files, [0-9]+ directories, [0-9]+ links\), [0-9]+ bytes unpacked, largest lib/.*\.so \([0-9]+ bytes\)$" "$TMP/o" &&
-   grep -q "^$RUNTIME: checked against Python 3.11 (cpython-311-.*, bytecode cpython-311) of the embedded libpython: ok$" "$TMP/o"; then
-    t_ok "the runtime bundle passes: entries, files, bytes, largest file; Python 3.11 ok"
+   grep -q "^$RUNTIME: checked against Python $T_PYVER ($T_PYSOABI, bytecode $T_PYTAG) of the embedded libpython: ok$" "$TMP/o"; then
+    t_ok "the runtime bundle passes: entries, files, bytes, largest file; Python $T_PYVER ok"
 else t_fail "verify runtime" "$(cat "$TMP/o" "$TMP/e")"; fi
 mkdir -p "$TMP/code/pkg/__pycache__"
 echo 'x = 1' > "$TMP/code/pkg/__init__.py"
 $PY -c 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)' \
-    "$TMP/code/pkg/__init__.py" "$TMP/code/pkg/__pycache__/__init__.cpython-311.pyc"
+    "$TMP/code/pkg/__init__.py" "$TMP/code/pkg/__pycache__/__init__.$T_PYTAG.pyc"
 for suf in tar tar.gz tar.bz2 tar.xz tar.zst ptar; do
     "$PK" dir "$TMP/good.$suf" "$TMP/code" >/dev/null && "$PK" verify "$TMP/good.$suf" >"$TMP/o" 2>"$TMP/e" &&
         [ ! -s "$TMP/e" ] && grep -q ": ok$" "$TMP/o" && t_ok "a good .$suf bundle passes" || t_fail "good .$suf" "$(cat "$TMP/o" "$TMP/e")"
 done
 grep -q " bytes unpacked from parts," "$TMP/o" && t_ok ".ptar: the files inside the parts are what is checked" || t_fail "ptar summary" "$(cat "$TMP/o")"
 "$PK" verify "$RUNTIME" --python-mpi "$BIN/python-mpi" >"$TMP/o" 2>"$TMP/e" &&
-    grep -q "checked against Python 3.11 (cpython-311-.*) of $BIN/python-mpi: ok$" "$TMP/o" &&
+    grep -q "checked against Python $T_PYVER ($T_PYSOABI, .*) of $BIN/python-mpi: ok$" "$TMP/o" &&
     t_ok "--python-mpi PATH: asks that binary which Python it embeds" || t_fail "--python-mpi" "$(cat "$TMP/o" "$TMP/e")"
 rc=0; "$PK" verify "$RUNTIME" --python-mpi /bin/true >"$TMP/o" 2>"$TMP/e" || rc=$?
 [ $rc = 1 ] && [ "$(grep -c . "$TMP/e")" = 1 ] && grep -q "/bin/true: cannot ask which Python it embeds" "$TMP/e" &&
     t_ok "--python-mpi of something else: one line, exit 1" || t_fail "--python-mpi /bin/true ($rc)" "$(cat "$TMP/e")"
 
 # --- crafted bad bundles ------------------------------------------------------
-$PY - "$TMP" <<'PY'
+$PY - "$TMP" "$T_PYTAG" "$T_PYSOABI" "$T_OTHER_VER" "$T_OTHER_TAG" "$T_OTHER_MAGIC" "$T_OLD_MAGIC" <<'PY'
 import importlib.util, io, os, subprocess, sys, tarfile
-tmp = sys.argv[1]
+tmp, tag, soabi, other, other_tag, other_magic, old_magic = sys.argv[1:]
+arch = soabi[len(tag):]   # -x86_64-linux-gnu
 good_magic = importlib.util.MAGIC_NUMBER
+other_magic = int(other_magic).to_bytes(2, "little") + b"\r\n"
+old_magic = int(old_magic).to_bytes(2, "little") + b"\r\n"
 def add(t, name, data=b"", kind=tarfile.REGTYPE, link=""):
     i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
     if kind == tarfile.REGTYPE:
@@ -54,16 +57,16 @@ def make(name, mode, entries):
     with tarfile.open(os.path.join(tmp, name), mode) as t:
         for e in entries:
             add(t, *e)
-make("wrongver.tar", "w", [("lib/", b"", tarfile.DIRTYPE), ("lib/python3.10/", b"", tarfile.DIRTYPE),
-                           ("lib/python3.10/os.py", b"# os\n"), ("lib/python3.10/json/__init__.py", b"")])
-make("soabi.tar.gz", "w:gz", [("lib/python3/dist-packages/m/_x.cpython-310-x86_64-linux-gnu.so", b"\x7fELF"),
-                              ("lib/python3/dist-packages/m/_y.cpython-311-x86_64-linux-gnu.so", b"\x7fELF"),
+make("wrongver.tar", "w", [("lib/", b"", tarfile.DIRTYPE), ("lib/python%s/" % other, b"", tarfile.DIRTYPE),
+                           ("lib/python%s/os.py" % other, b"# os\n"), ("lib/python%s/json/__init__.py" % other, b"")])
+make("soabi.tar.gz", "w:gz", [("lib/python3/dist-packages/m/_x.%s%s.so" % (other_tag, arch), b"\x7fELF"),
+                              ("lib/python3/dist-packages/m/_y.%s.so" % soabi, b"\x7fELF"),
                               ("lib/python3/dist-packages/m/_z.abi3.so", b"\x7fELF"),
                               ("lib/libfoo.so", b"\x7fELF")])
-make("pyc.tar.xz", "w:xz", [("lib/python3/dist-packages/m/__pycache__/a.cpython-311.pyc", b"o\r\r\n" + b"\0" * 12),
-                            ("lib/python3/dist-packages/m/__pycache__/b.cpython-310.pyc", b"o\r\r\n" + b"\0" * 12),
-                            ("lib/python3/dist-packages/m/__pycache__/c.cpython-311.opt-1.pyc", good_magic + b"\0" * 12),
-                            ("lib/python3/dist-packages/m/sourceless.pyc", b"\x55\x0d\x0d\x0a" + b"\0" * 12)])
+make("pyc.tar.xz", "w:xz", [("lib/python3/dist-packages/m/__pycache__/a.%s.pyc" % tag, other_magic + b"\0" * 12),
+                            ("lib/python3/dist-packages/m/__pycache__/b.%s.pyc" % other_tag, other_magic + b"\0" * 12),
+                            ("lib/python3/dist-packages/m/__pycache__/c.%s.opt-1.pyc" % tag, good_magic + b"\0" * 12),
+                            ("lib/python3/dist-packages/m/sourceless.pyc", old_magic + b"\0" * 12)])
 make("dotdot.tar", "w", [("a/", b"", tarfile.DIRTYPE), ("a/../../evil", b"x")])
 make("abslink.tar", "w", [("lib/", b"", tarfile.DIRTYPE), ("lib/passwd", b"", tarfile.SYMTYPE, "/etc/passwd")])
 make("through.tar", "w", [("real/", b"", tarfile.DIRTYPE), ("d", b"", tarfile.SYMTYPE, "real"), ("d/file", b"x")])
@@ -96,12 +99,13 @@ bad() {
     else t_fail "$name (rc=$rc)" "$(printf 'expected:\n%s\ngot:\n' "$want"; cat "$TMP/e")"; fi
 }
 T="the target Python (the embedded libpython)"
-bad wrongver.tar "lib/python3.10: the standard library of Python 3.10, but $T is 3.11: python-mpi refuses the tree"
-bad soabi.tar.gz "lib/python3/dist-packages/m/_x.cpython-310-x86_64-linux-gnu.so: extension module for cpython-310-x86_64-linux-gnu, but $T is cpython-311-x86_64-linux-gnu: it would not be imported"
+O=$T_OTHER_VER OT=$T_OTHER_TAG A=${T_PYSOABI#"$T_PYTAG"}   # A: -x86_64-linux-gnu
+bad wrongver.tar "lib/python$O: the standard library of Python $O, but $T is $T_PYVER: python-mpi refuses the tree"
+bad soabi.tar.gz "lib/python3/dist-packages/m/_x.$OT$A.so: extension module for $OT$A, but $T is $T_PYSOABI: it would not be imported"
 bad pyc.tar.xz \
-    "lib/python3/dist-packages/m/__pycache__/a.cpython-311.pyc: bytecode magic number 3439 (Python 3.10), but $T reads 3495: recompiled on every start, or an ImportError without its source" \
-    "lib/python3/dist-packages/m/__pycache__/b.cpython-310.pyc: bytecode for cpython-310, but $T is cpython-311: never used" \
-    "lib/python3/dist-packages/m/sourceless.pyc: bytecode magic number 3413 (Python 3.8), but $T reads 3495: recompiled on every start, or an ImportError without its source"
+    "lib/python3/dist-packages/m/__pycache__/a.$T_PYTAG.pyc: bytecode magic number $T_OTHER_MAGIC (Python $O), but $T reads $T_PYMAGIC: recompiled on every start, or an ImportError without its source" \
+    "lib/python3/dist-packages/m/__pycache__/b.$OT.pyc: bytecode for $OT, but $T is $T_PYTAG: never used" \
+    "lib/python3/dist-packages/m/sourceless.pyc: bytecode magic number $T_OLD_MAGIC (Python $T_OLD_VER), but $T reads $T_PYMAGIC: recompiled on every start, or an ImportError without its source"
 bad dotdot.tar "a/../../evil: path leads outside the destination (the unpacker refuses it)"
 bad abslink.tar "lib/passwd: symbolic link to '/etc/passwd' leads outside the destination (the unpacker refuses it)"
 bad through.tar "d/file: would be written through the symbolic link 'd' (the unpacker refuses it)"

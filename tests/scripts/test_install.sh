@@ -11,8 +11,8 @@ TMP=$(mktemp -d /tmp/pympi-inst.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 D=$TMP/destdir
 P=$D/opt/pympi
-if make -s -C "$REPO" install MPI="$MPI" BUILD="$BUILD" PREFIX=/opt/pympi DESTDIR="$D" >"$TMP/out" 2>&1; then
-    t_ok "make install MPI=$MPI PREFIX=/opt/pympi DESTDIR=..."
+if make -s -C "$REPO" install MPI="$MPI" PYTHON="$PYTHON" BUILD="$BUILD" PREFIX=/opt/pympi DESTDIR="$D" >"$TMP/out" 2>&1; then
+    t_ok "make install MPI=$MPI PYTHON=$PYTHON PREFIX=/opt/pympi DESTDIR=..."
 else t_fail "make install MPI=$MPI" "$(cat "$TMP/out")"; fi
 case $MPI in
     openmpi) want=libmpi.so.40; other=libmpich ;;
@@ -27,7 +27,8 @@ if out=$(timeout 60 "$MPIEXEC" -n 2 "$P/bin/python-mpi" -c 'import sys; print("i
     t_ok "the installed python-mpi runs under $MPIEXEC (sys.executable is the installed one)"
 else t_fail "installed python-mpi run" "$out"; fi
 "$P/bin/bcast" --version | grep -q '^bcast (python-mpi-bcast) ' && "$P/bin/pkgroot" --version | grep -q '^pkgroot (python-mpi-bcast) ' &&
-    t_ok "installed bcast and pkgroot --version" || t_fail "--version"
+    "$P/bin/python-mpi" --version | grep -qxF "Python $T_PYFULL (default home $T_PYPREFIX)" &&
+    t_ok "installed bcast and pkgroot --version; python-mpi --version: Python $T_PYFULL" || t_fail "--version"
 missing=
 for f in share/man/man1/python-mpi.1 share/man/man1/bcast.1 share/man/man1/pkgroot.1 share/python-mpi/activate.sh \
          share/python-mpi/job-slurm.sh share/python-mpi/job-pbs-aprun.sh share/python-mpi/job-mpiexec.sh; do
