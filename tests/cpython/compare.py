@@ -265,7 +265,8 @@ def main():
             skipped += n
             print("ok - %s: %s: %d test%s # SKIP %s" % (mode, mod, n, "" if n == 1 else "s", why))
 
-    for tid in sorted(set(expected) - used):
+    # Entries for modules this run left out (CPYTHON_MODULES) say nothing.
+    for tid in sorted(t for t in set(expected) - used if module_of(t) in a.modules.split()):
         not_ok("%s is listed as an expected difference but no run has it" % tid,
                "stale entry in %s: %s" % (a.expected, expected[tid]))
     with open(a.counts, "w") as f:

@@ -165,5 +165,53 @@ class CompareTests(unittest.TestCase):
         self.assertIsNone(counts)
 
 
+SIGDUMP = os.path.join(HERE, "sigdump.py")
+
+
+class SigdumpCompareTests(unittest.TestCase):
+    def dump(self, changed=None):
+        lines = []
+        for n in range(1, 65):
+            line = "%2d SIG%-9d py=SIG_DFL c=SIG_DFL -" % (n, n)
+            if changed and n in changed:
+                line = "%2d SIG%-9d py=None c=libx.so:0x10 SIGINFO" % (n, n)
+            lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    def run_sig(self, ref, pm, expected=""):
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+        for n, text in (("ref", ref), ("pm", pm), ("exp.md", expected)):
+            with open(os.path.join(d, n), "w") as f:
+                f.write(text)
+        p = lambda n: os.path.join(d, n)
+        proc = subprocess.run([sys.executable, SIGDUMP, "--compare", p("ref"), p("pm"), "--mode",
+                               "mpiexec", "--mpi", "mpich", "--expected", p("exp.md"),
+                               "--counts", p("counts")], capture_output=True, text=True)
+        with open(p("counts")) as f:
+            return proc, tuple(int(x) for x in f.read().split())
+
+    def test_same_dispositions_pass(self):
+        proc, counts = self.run_sig(self.dump(), self.dump())
+        self.assertEqual(counts, (64, 0, 0))
+
+    def test_a_changed_signal_fails(self):
+        proc, counts = self.run_sig(self.dump(), self.dump({10}))
+        self.assertEqual(counts, (63, 1, 0))
+        self.assertIn("not ok - mpiexec: signal.SIG10 differs from python3's", proc.stdout)
+
+    def test_a_listed_signal_is_a_skip_and_must_differ(self):
+        exp = "- expect: signal.SIG10 [mpiexec@mpich] the MPI's\n"
+        proc, counts = self.run_sig(self.dump(), self.dump({10}), exp)
+        self.assertEqual(counts, (63, 0, 1))
+        proc, counts = self.run_sig(self.dump(), self.dump(), exp)
+        self.assertEqual(counts[1], 1)
+        self.assertIn("listed as an expected difference but is as python3's", proc.stdout)
+
+    def test_a_short_dump_fails(self):
+        proc, counts = self.run_sig(self.dump(), "")
+        self.assertGreaterEqual(counts[1], 1)
+
+
 if __name__ == "__main__":
     unittest.main()

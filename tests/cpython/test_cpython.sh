@@ -16,7 +16,9 @@
 # passes under python3 and not under python-mpi fails here, unless
 # docs/cpython-differences.md lists it (with its reason) for that mode;
 # a listed test that passes fails too.  Skips of python3 are counted and
-# printed.  The counts in the summary line are tests.
+# printed.  sigdump.py then compares the signal dispositions of a rank
+# with python3's (each signal one test; the MPI library's own are listed
+# as signal.NAME).  The counts in the summary line are tests.
 #
 #   CPYTHON_JOBS     regrtest -jN (default 0: the tests run in the rank
 #                    itself; with -jN they run in worker processes, which
@@ -27,7 +29,8 @@
 #   CPYTHON_MODULES  the test modules (default: the list below)
 #   CPYTHON_VERBOSE  1: an ok line for every passing test
 #   CPYTHON_PYTHON   the python3 to compare with (default /usr/bin/python3)
-# Results stay in $BUILD/cpython/ (MODE-python3.{xml,log}, MODE-python-mpi.*).
+#   CPYTHON_OUT      where results stay (default $BUILD/cpython: MODE-python3.xml,
+#                    .log, .signals and the same for MODE-python-mpi)
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -41,7 +44,7 @@ JOBS=${CPYTHON_JOBS:-0}
 REF=${CPYTHON_PYTHON:-/usr/bin/python3}
 PM=$BIN/python-mpi
 EXPECTED=$REPO/docs/cpython-differences.md
-OUT=$BUILD/cpython
+OUT=${CPYTHON_OUT:-$BUILD/cpython}
 # A run that hangs is a failure, not a stuck make check: regrtest kills a
 # module after --timeout, timeout(1) the whole run.
 PER_MODULE_TIMEOUT=600
@@ -106,6 +109,35 @@ run() {
     echo $? >"$OUT/$mode-$who.rc"
 }
 
+# signals MODE WHO PROGRAM [child]: the signal dispositions of the program
+# started as run starts it (or of a child it starts with sys.executable),
+# in $OUT/MODE-WHO[-child].signals.
+signals() {
+    local mode=$1 who=$2 prog=$3 launch=() args=("$REPO/tests/cpython/sigdump.py")
+    [ "$mode" = direct ] || launch=("$MPIEXEC" -n 1)
+    [ "${4:-}" = child ] && args=(-c 'import subprocess, sys
+sys.exit(subprocess.call([sys.executable] + sys.argv[1:]))' "${args[@]}")
+    (
+        cd "$TMP" || exit 1
+        for v in $(compgen -e); do case $v in PYTHON*) unset "$v" ;; esac; done
+        if [ "$mode" = delivered ]; then
+            export PYTHON_MPI_PACKAGES=$BUNDLE PYTHON_MPI_CHROOT=$CHROOT
+        fi
+        exec timeout -k 10 120 "${launch[@]}" "$prog" "${args[@]}"
+    ) </dev/null >"$OUT/$mode-$who${4:+-$4}.signals" 2>&1
+}
+
+# add_counts FILE: a comparer's "PASSED FAILED SKIPPED" into ours.
+add_counts() {
+    local p f s
+    if read -r p f s <"$1" 2>/dev/null; then
+        T_PASSED=$((T_PASSED + p)) T_FAILED=$((T_FAILED + f)) T_SKIPPED=$((T_SKIPPED + s))
+    else
+        t_fail "$2"
+    fi
+    rm -f "$1"
+}
+
 # regrtest's verdict is the run's exit status: 0 all passed, 2 some failed.
 status_is_regrtest() {
     local log=$1 rc=$2 want
@@ -155,6 +187,23 @@ for mode in $MODES; do
     else
         t_fail "$mode: python-mpi's exit status is regrtest's verdict" "status $rc_pm; $(tail -n 3 "$OUT/$mode-python-mpi.log")"
     fi
+    verbose=()
+    [ "${CPYTHON_VERBOSE:-0}" = 1 ] && verbose=(--verbose)
+    "$REF" "$REPO/tests/cpython/compare.py" --mode "$mode" --mpi "$MPI_NAME" --expected "$EXPECTED" \
+        --ref "$OUT/$mode-python3.xml" "$OUT/$mode-python3.log" \
+        --pm "$OUT/$mode-python-mpi.xml" "$OUT/$mode-python-mpi.log" \
+        --modules "$MODULES" --counts "$TMP/counts" "${verbose[@]}"
+    add_counts "$TMP/counts" "$mode: compare.py ran"
+    # A rank's signals (and its children's) are python3's but for those
+    # the MPI library keeps.
+    for child in "" child; do
+        signals "$mode" python3 "$REF" $child
+        signals "$mode" python-mpi "$PM" $child
+        "$REF" "$REPO/tests/cpython/sigdump.py" --compare "$OUT/$mode-python3${child:+-child}.signals" \
+            "$OUT/$mode-python-mpi${child:+-child}.signals" --mode "$mode" --mpi "$MPI_NAME" \
+            --expected "$EXPECTED" --counts "$TMP/counts" --id-prefix "${child:+child.}signal."
+        add_counts "$TMP/counts" "$mode: sigdump.py --compare ran"
+    done
     if [ "$mode" = delivered ]; then
         if t_wait_empty "$CHROOT" 10; then
             t_ok "delivered: no tree left in PYTHON_MPI_CHROOT"
@@ -162,18 +211,6 @@ for mode in $MODES; do
             t_fail "delivered: no tree left in PYTHON_MPI_CHROOT" "$(ls -A "$CHROOT")"
         fi
     fi
-    verbose=()
-    [ "${CPYTHON_VERBOSE:-0}" = 1 ] && verbose=(--verbose)
-    "$REF" "$REPO/tests/cpython/compare.py" --mode "$mode" --mpi "$MPI_NAME" --expected "$EXPECTED" \
-        --ref "$OUT/$mode-python3.xml" "$OUT/$mode-python3.log" \
-        --pm "$OUT/$mode-python-mpi.xml" "$OUT/$mode-python-mpi.log" \
-        --modules "$MODULES" --counts "$TMP/counts" "${verbose[@]}"
-    if read -r p f s <"$TMP/counts" 2>/dev/null; then
-        T_PASSED=$((T_PASSED + p)) T_FAILED=$((T_FAILED + f)) T_SKIPPED=$((T_SKIPPED + s))
-    else
-        t_fail "$mode: compare.py ran"
-    fi
-    rm -f "$TMP/counts"
     echo "# $mode: $(($(date +%s) - t0)) s (python3 and python-mpi)"
 done
 t_done $SUITE
