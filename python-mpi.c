@@ -133,10 +133,36 @@ static int run_python(int argc, char **argv, const char *home, double *init_seco
 static int run_as_child(int argc, char **argv)
 {
     pm_log_init("python-mpi");
-    const char *inherited;   /* checked as ours (trust.h), or NULL */
-    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited) != 0)
+    /* The MPI library's load-time signal handlers go here too. */
+    if (pm_signals_before_mpi() != 0)
         return 1;
-    return run_python(argc, argv, inherited && *inherited && has_stdlib(inherited) ? inherited : NULL, NULL);
+    /* The rank's tree, if this is the rank's own program and the tree is
+     * ours: a descendant that runs as another user (subprocess's user=)
+     * cannot read the rank's private tree, and runs on the system Python
+     * as python3 would. */
+    const char *tree = getenv("PYTHON_MPI_HOME");
+    const char *home = NULL;
+    if (tree && *tree && !pm_lineage_same_program()) {
+        /* Another program (a copy, another python-mpi build, its venv):
+         * the tree holds the rank's Python, not necessarily its own. */
+        if (unsetenv("PYTHON_MPI_HOME") != 0 || unsetenv("PYTHONUSERBASE") != 0)
+            return 1;
+        tree = NULL;
+    }
+    if (tree && *tree) {
+        char *why = NULL;
+        int fd = pm_trust_open(tree, PM_TRUST_MINE, NULL, NULL, &why);
+        if (fd >= 0) {
+            close(fd);
+            home = has_stdlib(tree) ? tree : NULL;
+        } else {
+            pm_info(2, "%s: not used: %s", tree, why ? why : "out of memory");
+            if (unsetenv("PYTHON_MPI_HOME") != 0 || unsetenv("PYTHONUSERBASE") != 0)
+                return 1;
+        }
+        free(why);
+    }
+    return run_python(argc, argv, home, NULL);
 }
 
 /* Collective set-up: returns 0 with stage->dir ready on every node, or 1

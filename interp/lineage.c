@@ -2,12 +2,15 @@
 #include "lineage.h"
 #include "log.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 extern char **environ;
@@ -40,6 +43,19 @@ static int is_launcher_var(const char *entry)
     return 0;
 }
 
+/* Of those, the ones that make a process one rank of a job. */
+static int is_rank_var(const char *entry)
+{
+    static const char *const rank_vars[] = {
+        "PMI_RANK=", "PMIX_RANK=", "OMPI_COMM_WORLD_RANK=", "SLURM_PROCID=",
+        "PALS_RANKID=", "ALPS_APP_PE=", "FLUX_TASK_RANK=", NULL,
+    };
+    for (const char *const *v = rank_vars; *v; v++)
+        if (strncmp(entry, *v, strlen(*v)) == 0)
+            return 1;
+    return 0;
+}
+
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -57,6 +73,47 @@ static uint64_t pmi_socket_inode(void)
     if (errno || *end || n < 0 || n > 1 << 20 || fstat((int)n, &st) != 0 || !S_ISSOCK(st.st_mode))
         return 0;
     return (uint64_t)st.st_ino;
+}
+
+/* The main program's GNU build id (a copy of python-mpi has the same, any
+ * other build another), from its notes in memory: no file is read. */
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uint64_t *out = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)(const void *)p;
+            const unsigned char *name = p + sizeof *n;
+            const unsigned char *desc = name + ((n->n_namesz + 3) & ~3u);
+            const unsigned char *next = desc + ((n->n_descsz + 3) & ~3u);
+            if (next > end)
+                break;
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                *out = XXH3_64bits(desc, n->n_descsz);
+                return 1;
+            }
+            p = next;
+        }
+    }
+    return 1;   /* the first object is the main program: stop there */
+}
+
+static uint64_t program_id(void)
+{
+    uint64_t id = 0;
+    (void)dl_iterate_phdr(find_build_id, &id);
+    if (id == 0) {   /* linked without a build id: this file, then */
+        struct stat exe;
+        if (stat("/proc/self/exe", &exe) == 0)
+            id = ((uint64_t)exe.st_dev << 32) ^ (uint64_t)exe.st_ino;
+    }
+    return id;
 }
 
 void pm_launch_id_of(char *const *envp, pm_launch_id *id)
@@ -89,36 +146,56 @@ void pm_launch_id_of(char *const *envp, pm_launch_id *id)
     XXH3_freeState(st);
     free(vars);
     id->pmi_socket = pmi_socket_inode();
+    id->program = program_id();
 }
 
 void pm_launch_id_format(const pm_launch_id *id, char *buf, size_t len)
 {
-    snprintf(buf, len, "%016" PRIx64 ".%" PRIx64, id->hash, id->pmi_socket);
+    snprintf(buf, len, "%016" PRIx64 ".%" PRIx64 ".%" PRIx64, id->hash, id->pmi_socket, id->program);
+}
+
+/* "HASH.SOCKET.PROGRAM" into out; 0, or -1 if malformed. */
+static int parse_mark(const char *mark, pm_launch_id *out)
+{
+    uint64_t *fields[] = {&out->hash, &out->pmi_socket, &out->program};
+    const char *s = mark;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char *end;
+        errno = 0;
+        *fields[i] = strtoull(s, &end, 16);
+        if (errno || end == s || *s == '-' || *s == '+' || *s == ' ' ||
+            *end != (i + 1 < sizeof fields / sizeof fields[0] ? '.' : '\0'))
+            return -1;
+        s = end + 1;
+    }
+    return 0;
 }
 
 int pm_launch_id_matches(const char *mark, const pm_launch_id *id)
 {
-    if (!mark)
-        return 0;
-    char *end;
-    errno = 0;
-    uint64_t hash = strtoull(mark, &end, 16);
-    if (errno || end == mark || *end != '.')
-        return 0;
-    const char *s = end + 1;
-    uint64_t sock = strtoull(s, &end, 16);
-    if (errno || end == s || *end)
+    pm_launch_id m;
+    if (!mark || parse_mark(mark, &m) != 0)
         return 0;
     /* The socket decides only where this process holds PMI_FD open: a
      * descendant started with its descriptors closed has none. */
-    return hash == id->hash && (id->pmi_socket == 0 || id->pmi_socket == sock);
+    return m.hash == id->hash && (id->pmi_socket == 0 || id->pmi_socket == m.pmi_socket);
+}
+
+int pm_lineage_same_program(void)
+{
+    pm_launch_id m, me;
+    const char *mark = getenv(PM_LINEAGE_VAR);
+    if (!mark || parse_mark(mark, &m) != 0)
+        return 0;
+    pm_launch_id_of(environ, &me);
+    return m.program != 0 && m.program == me.program;
 }
 
 int pm_lineage_mark(void)
 {
     pm_launch_id id;
     pm_launch_id_of(environ, &id);
-    char mark[48];
+    char mark[80];
     pm_launch_id_format(&id, mark, sizeof mark);
     if (setenv(PM_LINEAGE_VAR, mark, 1) != 0) {
         pm_error(NULL, "setenv %s: %s", PM_LINEAGE_VAR, strerror(errno));
@@ -127,12 +204,77 @@ int pm_lineage_mark(void)
     return 0;
 }
 
+static int has_launcher_vars(char *const *envp)
+{
+    for (char *const *e = envp; e && *e; e++)
+        if (is_launcher_var(*e))
+            return 1;
+    return 0;
+}
+
+/* The parent of pid, from /proc/PID/stat (the field after the command,
+ * which may itself hold spaces and parentheses); 0 if unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end = strrchr(buf, ')');
+    long ppid = 0;
+    if (!end || sscanf(end + 1, " %*c %ld", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
+/* Was pid started as one rank of a job (a rank variable in the
+ * environment it was started with: /proc shows that one, not what setenv
+ * added later)?  Only our own processes' environments can be read. */
+static int is_launched_rank(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char entry[64];   /* a rank variable and its value fit */
+    size_t len = 0;
+    int found = 0, c;
+    while (!found && (c = getc(f)) != EOF) {
+        if (c != '\0') {
+            if (len < sizeof entry - 1)
+                entry[len++] = (char)c;
+            continue;
+        }
+        entry[len] = '\0';
+        found = is_rank_var(entry);
+        len = 0;
+    }
+    fclose(f);
+    return found;
+}
+
 int pm_lineage_is_descendant(void)
 {
     const char *mark = getenv(PM_LINEAGE_VAR);
-    if (!mark || !*mark)
+    if (mark && *mark) {
+        pm_launch_id id;
+        pm_launch_id_of(environ, &id);
+        return pm_launch_id_matches(mark, &id);
+    }
+    /* No mark: a descendant started with a cleared environment (env=,
+     * env -i) lost it, and lost the launcher's variables too, which a
+     * process manager's launch always has.  Then an ancestor that was
+     * started as a rank (python-mpi or any MPI program) tells. */
+    if (has_launcher_vars(environ))
         return 0;
-    pm_launch_id id;
-    pm_launch_id_of(environ, &id);
-    return pm_launch_id_matches(mark, &id);
+    pid_t pid = getppid();
+    for (int depth = 0; pid > 1 && depth < 64; depth++, pid = parent_of(pid))
+        if (is_launched_rank(pid))
+            return 1;
+    return 0;
 }

@@ -3,9 +3,11 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "rank_end.h"
+#include "strutil.h"
 #include "trust.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +46,31 @@ static int check_pythonhome(PyConfig *config)
     return pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE | PM_TRUST_GROUP, &checked);
 }
 
+#if PY_VERSION_HEX >= 0x030B0000
+/* Does the program's own directory's parent hold this Python's standard
+ * library (lib/pythonX.Y/os.py), as a Python prefix does?  Only a path
+ * with a '/' is looked at (a name found on PATH keeps the build's prefix):
+ * a realpath and one stat. */
+static int beside_its_stdlib(const char *argv0)
+{
+    if (!argv0 || !strchr(argv0, '/'))
+        return 0;
+    char *real = realpath(argv0, NULL);
+    char *slash = real ? strrchr(real, '/') : NULL;
+    int found = 0;
+    if (slash) {
+        *slash = '\0';
+        char *landmark = pm_printf_alloc("%s/../lib/python%d.%d/os.py", real, PY_MAJOR_VERSION,
+                                         PY_MINOR_VERSION);
+        struct stat st;
+        found = landmark && stat(landmark, &st) == 0 && S_ISREG(st.st_mode);
+        free(landmark);
+    }
+    free(real);
+    return found;
+}
+#endif
+
 int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home)
 {
     /* Before anything else touches the configuration: setting any string
@@ -61,8 +88,10 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
         return -1;
 #if PY_VERSION_HEX >= 0x030B0000
     /* getpath honours a given prefix unless PYTHONHOME (where the
-     * environment counts), a ._pth file or a home says otherwise. */
-    if (!home &&
+     * environment counts), a ._pth file or a home says otherwise.  A
+     * python-mpi that lies in a Python prefix (bin/ beside lib/pythonX.Y)
+     * finds that one, as python3 would. */
+    if (!home && !beside_its_stdlib(argv[0]) &&
         (failed(PyConfig_SetBytesString(config, &config->prefix, PYMPI_DEFAULT_HOME), "PyConfig prefix") ||
          failed(PyConfig_SetBytesString(config, &config->exec_prefix, PYMPI_DEFAULT_HOME),
                 "PyConfig exec_prefix")))

@@ -32,10 +32,19 @@ static int has_handler(const struct sigaction *sa)
     return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
+/* Does a variable ask the library for signal handlers?  Empty (or a
+ * signal number 0) asks for none, as our own setting does: a rank's
+ * children inherit that. */
+static int asks_for_handlers(const char *var)
+{
+    const char *v = getenv(var);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int pm_signals_before_mpi(void)
 {
-    user_configured = getenv("UCX_ERROR_SIGNALS") || getenv("UCX_DEBUG_SIGNO") ||
-                      getenv("OMPI_MCA_opal_signal");
+    user_configured = asks_for_handlers("UCX_ERROR_SIGNALS") || asks_for_handlers("UCX_DEBUG_SIGNO") ||
+                      asks_for_handlers("OMPI_MCA_opal_signal");
     if (!user_configured && setenv("OMPI_MCA_opal_signal", "", 0) != 0) {
         pm_error(NULL, "setenv OMPI_MCA_opal_signal: %s", strerror(errno));
         return -1;

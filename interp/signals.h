@@ -8,9 +8,9 @@
  * only with hydra's -disable-auto-cleanup, which python-mpi does not
  * support).  Under python3 a hangup or a SIGUSR1 ends the process,
  * signal.getsignal() tells the truth, and a fault prints Python's report
- * alone.  So, unless the user configured the library's own signal
- * handling (UCX_ERROR_SIGNALS, UCX_DEBUG_SIGNO, OMPI_MCA_opal_signal: then
- * the library's fault and debug handlers stay, as asked):
+ * alone.  So, unless the user asked the library for its own signal
+ * handlers (UCX_ERROR_SIGNALS, UCX_DEBUG_SIGNO, OMPI_MCA_opal_signal set
+ * to signals: then the library's fault and debug handlers stay):
  *   - before MPI_Init, handlers that are already installed are taken down
  *     (a fresh process has none: exec resets them; ignored signals stay
  *     ignored, as python3 inherits them), and OMPI_MCA_opal_signal is set

@@ -8,7 +8,8 @@ set -eu
 pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
       libpython3-dev python3-numpy zstd strace util-linux procps bc
       clang libclang-rt-14-dev zsh shellcheck groff-base
-      python3-pip python3-venv python3-setuptools python3-wheel"
+      python3-pip python3-venv python3-setuptools python3-wheel
+      libpython3.11-testsuite"
 for mpi in "$@"; do
     case $mpi in
         mpich) pkgs="$pkgs mpich libmpich-dev" ;;

@@ -5,6 +5,7 @@
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
 #   make exit-tests     every way a program ends, on the cluster, tests/exit/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
+#   make cpython-tests  CPython's start-up tests, python-mpi vs python3, tests/cpython/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
 #   make security-tests two local users, each attack of issue 12 (root)
 #   make check-build    all of them (make check = deps + this, for each MPI)
@@ -62,6 +63,11 @@ mpi4py-tests: all
 security-tests: all
 	@BUILD=$(BUILD) bash tests/security/test_security.sh
 
+# Once per MPI build (not per Python): python-mpi directly, under mpiexec
+# -n 1 and on a delivered runtime, each against /usr/bin/python3.
+cpython-tests: all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cpython/test_cpython.sh
+
 # MPICH runs everything; the Open MPI build runs what depends on the MPI
 # (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
 # which Debian builds on Open MPI only).
@@ -73,6 +79,7 @@ check-build: all
 	@$(MAKE) --no-print-directory exit-tests
 	@$(MAKE) --no-print-directory mpi4py-tests
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
+	@$(MAKE) --no-print-directory cpython-tests
 else
 check-build: all
 	@$(MAKE) --no-print-directory unit
@@ -83,6 +90,7 @@ check-build: all
 	@$(MAKE) --no-print-directory cluster-tests
 	@$(MAKE) --no-print-directory exit-tests
 	@$(MAKE) --no-print-directory security-tests
+	@$(MAKE) --no-print-directory cpython-tests
 endif
 
 # Another Python's build: the units, the mpiexec suites, the pkgroot suites

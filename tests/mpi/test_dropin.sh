@@ -39,13 +39,34 @@ for w in ways:
 os.system(f"{exe} -c '{probe}' > {os.environ['OUT']}.{r}")     # os.system
 got.append((0, open(os.environ["OUT"] + "." + r).read().strip()))
 ok = all(rc == 0 and out == "0 " + sys.prefix for rc, out in got)
+# A copy of python-mpi (a venv's --copies) is the same program: the tree.
+# Another program (another build of python-mpi, whose Python may not be
+# the tree's) is a descendant too, but runs on its own Python.
+import shutil
+copy = os.environ["OUT"] + ".copy." + r
+shutil.copyfile(exe, copy)
+os.chmod(copy, 0o755)
+p = subprocess.run([copy, "-c", probe], capture_output=True, text=True)
+got.append((p.returncode, p.stdout.strip()))
+ok = ok and p.returncode == 0 and p.stdout.strip() == "0 " + sys.prefix
+other = os.environ.get("OTHER_PM")
+if other:
+    p = subprocess.run([other, "-c", probe], capture_output=True, text=True)
+    got.append((p.returncode, p.stdout.strip()))
+    ok = ok and p.returncode == 0 and p.stdout.startswith("0 ") and p.stdout.split()[1] != os.environ.get("PYTHON_MPI_HOME")
+# A cleared environment (env={}) loses the rank's tree, not its lineage.
+p = subprocess.run([exe, "-c", probe], env={}, capture_output=True, text=True)
+got.append((p.returncode, p.stdout.strip()))
+ok = ok and p.returncode == 0 and p.stdout.startswith("0 ")
 os.write(1, ("%s %s %s\n" % ("child-ok" if ok else "child-bad", r, got)).encode())
 PY
+# "Another build of python-mpi": the same binary without its build id.
+objcopy --remove-section=.note.gnu.build-id "$PM" "$TMP/other-pm" || t_fail "objcopy"
 for bundle in "" runtime.tar.zst; do
     what=${bundle:-"no bundles"}
-    if OUT=$TMP/os PYTHON_MPI_PKGROOT=$TMP/pkgs PYTHON_MPI_PACKAGES=$bundle run -n 2 "$PM" "$TMP/child.py" &&
+    if OTHER_PM=$TMP/other-pm OUT=$TMP/os PYTHON_MPI_PKGROOT=$TMP/pkgs PYTHON_MPI_PACKAGES=$bundle run -n 2 "$PM" "$TMP/child.py" &&
        [ "$(grep -c '^child-ok ' "$TMP/out")" = 2 ] && t_empty_dir "$PYTHON_MPI_CHROOT"; then
-        t_ok "$what: processes a rank starts (child, shell, bash wrapper, sh in bash with the PMI fd, os.system) run as plain Python on its tree; the job exits 0"
+        t_ok "$what: processes a rank starts (child, shell, bash wrapper, sh in bash with the PMI fd, os.system) run as plain Python on its tree (a copy of python-mpi too; another build on its own Python), and with env={} as plain Python; the job exits 0"
     else t_fail "$what: descendants of a rank" "$(cat "$TMP/out" "$TMP/err")"; fi
 done
 
