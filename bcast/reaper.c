@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -34,6 +35,7 @@ int pm_reaper_start(const char *dir)
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    pid_t pid = -1;
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
@@ -49,7 +51,6 @@ int pm_reaper_start(const char *dir)
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
     if (rc == 0) {
         char *argv[] = {exe, (char *)PM_REAPER_FLAG, (char *)dir, NULL};
-        pid_t pid;
         rc = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
         posix_spawnattr_destroy(&attr);
     }
@@ -61,8 +62,22 @@ int pm_reaper_start(const char *dir)
         close(fds[1]);
         return -1;
     }
-    /* The watcher is never waited for: it outlives us by design, and init
-     * reaps it.  SIGCHLD stays as Python expects it. */
+    /* What we spawned forks the watcher and exits at once (see
+     * pm_reaper_main): reap it here, so we keep no child of ours.  ECHILD:
+     * SIGCHLD ignored (inherited from the launcher), the kernel reaped it. */
+    int st = 0;
+    pid_t w;
+    do
+        w = waitpid(pid, &st, 0);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno == ECHILD)
+        w = pid;
+    if (w != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        pm_error(dir, "cannot start the clean-up watcher: %s",
+                 w != pid ? strerror(errno) : "its first stage failed");
+        close(fds[1]);
+        return -1;
+    }
     return fds[1];
 }
 
@@ -90,6 +105,16 @@ void pm_reaper_main(int argc, char **argv)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Leave the leader's process tree: Slurm's proctrack/linuxproc (and
+     * any launcher that kills a task's descendants) would SIGKILL a child
+     * of the leader together with it, as after MPI_Abort, and leave the
+     * tree behind.  The first stage exits at once (the leader reaps it);
+     * the second, an orphan, watches. */
+    pid_t k = fork();
+    if (k < 0)
+        _exit(1);
+    if (k > 0)
+        _exit(0);
     char c;
     ssize_t n;
     do

@@ -3,7 +3,9 @@
  * A leader that unpacks into a fresh directory starts a small watcher (its
  * own executable, re-entered with --python-mpi-reaper), in a new session so
  * that the launcher's kill of the job's process group does not reach it,
- * holding the read end of a pipe.  If the leader dies in any way (SIGKILL,
+ * and out of the leader's process tree (a first stage forks it and exits)
+ * so that a kill of the task's descendants (Slurm's proctrack/linuxproc)
+ * does not either, holding the read end of a pipe.  If the leader dies in any way (SIGKILL,
  * SIGTERM at the time limit, MPI_Abort from another rank, a crash) the pipe
  * reaches end-of-file and the watcher removes the tree.  A leader that ends
  * normally disarms it first.  posix_spawn (not fork) keeps the MPI
