@@ -5,6 +5,7 @@
 #   make cluster-tests  the simulated multi-node cluster, tests/cluster/
 #   make mpi4py-tests MPI=openmpi  mpi4py on the cluster, tests/mpi4py/
 #   make static-tests   the STATIC_PYTHON=1 build (no libpython.so mapped)
+#   make slurm-tests    a real Slurm of simulated nodes (tests/cluster/test_slurm.sh)
 #   make check-build    all of them (make check = deps + this)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -45,6 +46,17 @@ static-tests:
 mpi4py-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi4py/test_mpi4py.sh
 
+# srun (PMI2 with MPICH, PMIx with Open MPI), salloc, sbatch under a real
+# Slurm; with MPICH also srun --bcast of the STATIC_PYTHON=1 build.
+ifeq ($(MPI),openmpi)
+slurm-tests: all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_slurm.sh
+else
+slurm-tests: all
+	@$(MAKE) --no-print-directory STATIC_PYTHON=1 all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) STATIC_BUILD=build$(BUILD_SUFFIX)-static bash tests/cluster/test_slurm.sh
+endif
+
 # MPICH runs everything; the Open MPI build runs what depends on the MPI
 # (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
 # which Debian builds on Open MPI only).
@@ -55,6 +67,7 @@ check-build: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
 	@$(MAKE) --no-print-directory mpi4py-tests
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
+	@$(MAKE) --no-print-directory slurm-tests
 else
 check-build: all
 	@$(MAKE) --no-print-directory unit
@@ -63,6 +76,7 @@ check-build: all
 	@$(MAKE) --no-print-directory script-tests
 	@$(MAKE) --no-print-directory static-tests
 	@$(MAKE) --no-print-directory cluster-tests
+	@$(MAKE) --no-print-directory slurm-tests
 endif
 
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
