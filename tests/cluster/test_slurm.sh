@@ -386,6 +386,39 @@ if [ $rc != 0 ] && [ $rc != 124 ] && grep -q "CANCELLED .* DUE TO TIME LIMIT" "$
     t_ok "srun --time=1: killed by its time limit after $took s (rc=$rc); no tree or process left on any node"
 else t_fail "time limit (rc=$rc after $took s)" "$(cat "$TMP/tl.out" "$TMP/tl.err"; trees_of "$j")"; fi
 
+nothing_left() {   # nothing_left PIDS PORTS SPACES DIR: none alive, none listening, dir gone
+    local p left=
+    for p in $1; do [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && left="$left pid $p"; done
+    for p in $2; do [ -n "$(ss -Htln "sport = :$p")" ] && left="$left port $p"; done
+    for p in /proc/[0-9]*; do
+        printf '%s\n' "$3" | grep -qxF "$(readlink "$p/ns/uts" 2>/dev/null)" && left="$left ${p#/proc/}"
+    done
+    [ ! -e "$4" ] || left="$left $4"
+    [ -z "$left" ] || { echo "$left"; return 1; }
+}
+
+# --- a second cluster beside the first (as another engineer's), then its
+# owner dies without its trap: the -owner watcher takes it down -----------------
+bash -c 'd=$("$1" up -owner $$) && echo "$d" && cat "$d/ports" && cat "$d"/ids/*.pid "$d"/ids/*.uts && exec sleep 600' x "$SC" >"$TMP/own" 2>&1 &
+owner=$!
+for _ in $(seq 300); do [ "$(wc -l < "$TMP/own")" -ge 8 ] && break; sleep 0.1; done
+d=$(sed -n 1p "$TMP/own")
+if [ -n "$d" ] && [ -d "$d" ]; then
+    p2=$(sed -n 2p "$TMP/own")
+    hosts=$(SLURM_CONF=$d/slurm.conf timeout 60 srun -N 2 -n 2 hostname 2>&1 | sort | tr '\n' ' ')
+    both=$(printf '%s\n' $PORTS $p2 | sort | uniq -d)
+    st1=$(sinfo -h -o '%D' 2>&1)   # the first cluster still answers
+    if [ "$hosts" = "s1 s2 " ] && [ -z "$both" ] && [ "$d" != "$CL" ] && [ "$st1" = 2 ]; then
+        t_ok "a second cluster runs beside the first (ports $p2 vs $PORTS, own directory)"
+    else t_fail "second cluster beside the first" "hosts=$hosts common ports=$both first: $st1"; fi
+    kill -9 $owner; wait $owner 2>/dev/null
+    pids=$(sed -n '3,5p' "$TMP/own"); spaces=$(sed -n '6,$p' "$TMP/own")
+    for _ in $(seq 150); do nothing_left "$pids" "$p2" "$spaces" "$d" >/dev/null && break; sleep 0.1; done
+    if left=$(nothing_left "$pids" "$p2" "$spaces" "$d"); then
+        t_ok "its owner killed with SIGKILL (no trap): the watcher took that cluster down, nothing left"
+    else t_fail "after the owner's death" "$left"; "$SC" down "$d"; fi
+else t_fail "second cluster" "$(cat "$TMP/own")"; kill -9 $owner 2>/dev/null; fi
+
 # --- teardown: nothing left running or listening --------------------------------
 # A job still running when the cluster comes down is ended with it.
 timeout 120 srun -N 2 -n 4 --ntasks-per-node=2 "$PM" "$TMP/hang.py" >"$TMP/out" 2>&1 &
@@ -398,34 +431,10 @@ if "$SC" down "$CL" 2>"$TMP/err"; then
 else t_fail "slurm-cluster down" "$(cat "$TMP/err")"; fi
 wait
 CL=
-nothing_left() {   # nothing_left PIDS PORTS SPACES DIR: none alive, none listening, dir gone
-    local p left=
-    for p in $1; do [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && left="$left pid $p"; done
-    for p in $2; do [ -n "$(ss -Htln "sport = :$p")" ] && left="$left port $p"; done
-    for p in /proc/[0-9]*; do
-        printf '%s\n' "$3" | grep -qxF "$(readlink "$p/ns/uts" 2>/dev/null)" && left="$left ${p#/proc/}"
-    done
-    [ ! -e "$4" ] || left="$left $4"
-    [ -z "$left" ] || { echo "$left"; return 1; }
-}
 if left=$(nothing_left "$all" "$PORTS" "$SPACES" "$(dirname "$SLURM_CONF")"); then
     t_ok "after down: none of the $(echo $all | wc -w) processes alive, ports $PORTS closed, no process in the nodes' namespaces, directory gone"
 else t_fail "left after down" "$left"; fi
 unset SLURM_CONF
-
-# A suite that dies without its trap: the -owner watcher takes the cluster down.
-bash -c 'd=$("$1" up -owner $$) && echo "$d" && cat "$d/ports" && cat "$d"/ids/*.pid "$d"/ids/*.uts && exec sleep 600' x "$SC" >"$TMP/own" 2>&1 &
-owner=$!
-for _ in $(seq 300); do [ "$(wc -l < "$TMP/own")" -ge 8 ] && break; sleep 0.1; done
-d=$(sed -n 1p "$TMP/own")
-if [ -n "$d" ] && [ -d "$d" ]; then
-    kill -9 $owner; wait $owner 2>/dev/null
-    pids=$(sed -n '3,5p' "$TMP/own"); spaces=$(sed -n '6,$p' "$TMP/own")
-    for _ in $(seq 150); do nothing_left "$pids" "$(sed -n 2p "$TMP/own")" "$spaces" "$d" >/dev/null && break; sleep 0.1; done
-    if left=$(nothing_left "$pids" "$(sed -n 2p "$TMP/own")" "$spaces" "$d"); then
-        t_ok "owner killed with SIGKILL (no trap): its watcher took the cluster down, nothing left"
-    else t_fail "after the owner's death" "$left"; "$SC" down "$d"; fi
-else t_fail "second cluster for the owner test" "$(cat "$TMP/own")"; kill -9 $owner 2>/dev/null; fi
 
 echo "# $NAME took $(( $(date +%s) - START )) s"
 t_done "$NAME"
