@@ -64,6 +64,11 @@ PORTS=$("$SC" ports "$CL")
 SPACES=$(cat "$CL"/ids/*.uts)
 SHM1=$("$SC" shm "$CL" s1) && SHM2=$("$SC" shm "$CL" s2) || t_fail "each node's /dev/shm"
 echo "# cluster $CL, ports $PORTS"
+# No authentication (auth/none): nothing of it may listen beyond loopback.
+bound=$(for p in $PORTS; do ss -Htln "sport = :$p" | awk '{print $4}'; done | sort | tr '\n' ' ')
+want=$(for p in $PORTS; do echo "127.0.0.1:$p"; done | sort | tr '\n' ' ')
+[ "$bound" = "$want" ] && t_ok "slurmctld and both slurmd listen on 127.0.0.1 only ($bound)" ||
+    t_fail "daemons' listening addresses" "got: $bound; want: $want"
 
 if srun --mpi=list 2>&1 | grep -qw "$SRUN_MPI"; then
     t_ok "srun --mpi=list offers $SRUN_MPI"
