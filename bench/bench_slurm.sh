@@ -29,7 +29,7 @@ trap 'exit 130' INT TERM
 
 CL=$("$SC" up -nodes 2 -cpus 2 -owner $$)
 eval "$("$SC" env "$CL")"
-export UCX_POSIX_USE_PROC_LINK=y SLURM_MPI_TYPE=pmi2
+export SLURM_MPI_TYPE=pmi2
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHONHOME PYTHON_MPI_VERBOSE
 "$BIN/pkgroot" python "$TMP/runtime.ptar" numpy >/dev/null
 cat > "$TMP/first.py" <<'PY'

@@ -9,6 +9,7 @@ unset PYTHONUNBUFFERED
 
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
@@ -32,10 +33,16 @@ t_fail() {
     [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'
     return 0
 }
+# t_skip NAME REASON: a check that cannot run here, counted.
+t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
 # t_check NAME CMD...: passes when CMD exits 0.
 t_check() { local n=$1; shift; if "$@"; then t_ok "$n"; else t_fail "$n"; fi; }
 t_done() {
-    echo "$1: $T_PASSED passed, $T_FAILED failed"
+    if [ "$T_SKIPPED" -gt 0 ]; then
+        echo "$1: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+    else
+        echo "$1: $T_PASSED passed, $T_FAILED failed"
+    fi
     [ "$T_FAILED" -eq 0 ]
 }
 
