@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -87,6 +88,7 @@ int pm_reaper_start(const char *dir, int made_userdir)
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    pid_t pid = -1;
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
@@ -104,7 +106,6 @@ int pm_reaper_start(const char *dir, int made_userdir)
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
     if (rc == 0) {
         char *argv[] = {exe, (char *)PM_REAPER_FLAG, NULL};
-        pid_t pid;
         rc = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
         posix_spawnattr_destroy(&attr);
     }
@@ -112,22 +113,36 @@ int pm_reaper_start(const char *dir, int made_userdir)
     free(exe);
     close(fds[0]);
     close(rootfd);
+    /* What we spawned forks the watcher and exits at once (see
+     * pm_reaper_main): reap it here, so we keep no child of ours.  ECHILD:
+     * SIGCHLD ignored (inherited from the launcher), the kernel reaped it. */
+    int st = 0;
+    pid_t w = -1;
+    if (rc == 0) {
+        do
+            w = waitpid(pid, &st, 0);
+        while (w < 0 && errno == EINTR);
+        if (w < 0 && errno == ECHILD) {
+            w = pid;
+            st = 0;
+        }
+    }
     /* One write of less than PIPE_BUF bytes: the watcher reads it whole. */
     ssize_t n = -1;
-    if (rc == 0) {
+    if (rc == 0 && w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         do
             n = write(fds[1], header, strlen(header));
         while (n < 0 && errno == EINTR);
     }
-    if (rc != 0 || n != (ssize_t)strlen(header)) {
-        pm_error(dir, "cannot start the clean-up watcher: %s", strerror(rc ? rc : errno));
+    if (n != (ssize_t)strlen(header)) {
+        pm_error(dir, "cannot start the clean-up watcher: %s",
+                 rc ? strerror(rc) : w != pid ? strerror(errno) : n < 0 && errno ? strerror(errno)
+                                                                : "its first stage failed");
         free(header);
         close(fds[1]);
         return -1;
     }
     free(header);
-    /* The watcher is never waited for: it outlives us by design, and init
-     * reaps it.  SIGCHLD stays as Python expects it. */
     return fds[1];
 }
 
@@ -213,6 +228,16 @@ void pm_reaper_main(int argc, char **argv)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Leave the leader's process tree: Slurm's proctrack/linuxproc (and
+     * any launcher that kills a task's descendants) would SIGKILL a child
+     * of the leader together with it, as after MPI_Abort, and leave the
+     * tree behind.  The first stage exits at once (the leader reaps it);
+     * the second, an orphan, watches. */
+    pid_t k = fork();
+    if (k < 0)
+        _exit(1);
+    if (k > 0)
+        _exit(0);
     char *header = read_header();
     if (!header)
         _exit(0);   /* the leader went before it told us anything */

@@ -7,6 +7,9 @@
  * If the leader dies in any way (SIGKILL, SIGTERM at the time limit,
  * MPI_Abort from another rank, a crash) the pipe reaches end-of-file and the
  * watcher removes the tree.  A leader that ends normally disarms it first.
+ * The watcher also leaves the leader's process tree (a first stage forks it
+ * and exits, the leader reaps that), so that a kill of the task's
+ * descendants (Slurm's proctrack/linuxproc, after MPI_Abort) spares it.
  * posix_spawn (not fork) keeps the MPI process's memory untouched, which
  * matters with RDMA-registered pages.
  *

@@ -9,11 +9,14 @@ pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
       libpython3-dev python3-numpy zstd strace util-linux procps bc
       clang libclang-rt-14-dev zsh shellcheck groff-base
       python3-pip python3-venv python3-setuptools python3-wheel
-      libpython3.11-testsuite"
+      libpython3.11-testsuite slurm-wlm iproute2"
+# slurm-wlm: tests/cluster/slurm-cluster runs its daemons with a config of
+# its own (with no /etc/slurm/slurm.conf Debian's init scripts start none).
+# srun --mpi=pmix (Open MPI) loads libpmix.so, which libpmix-dev provides.
 for mpi in "$@"; do
     case $mpi in
         mpich) pkgs="$pkgs mpich libmpich-dev" ;;
-        openmpi) pkgs="$pkgs openmpi-bin libopenmpi-dev python3-mpi4py" ;;
+        openmpi) pkgs="$pkgs openmpi-bin libopenmpi-dev python3-mpi4py libpmix-dev" ;;
         *) echo "install-deps: unknown MPI '$mpi' (mpich or openmpi)" >&2; exit 2 ;;
     esac
 done

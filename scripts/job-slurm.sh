@@ -8,8 +8,10 @@
 #   (a) one run:      python-mpi broadcasts the bundles itself at start-up;
 #   (b) many runs:    bcast unpacks them once per node (activate.sh), every
 #                     run starts on the node-local copy, cleanup at exit.
-# LAUNCH (all ranks) and LAUNCH_NODES (one rank per node) name the launcher,
-# so the template can be tried without Slurm (tests/scripts does).
+# LAUNCH (all ranks) and LAUNCH_NODES (one rank per node) name the launcher
+# and its options (e.g. LAUNCH="srun --mpi=pmix" for Open MPI, or
+# SLURM_MPI_TYPE=pmix); tests/cluster/test_slurm.sh runs this template with
+# sbatch under a real Slurm.
 set -euo pipefail
 PY=${PY:-$HOME/py-bundles}          # made once: pkgroot python $PY/runtime.ptar numpy
 RUNTIME=${RUNTIME:-runtime.ptar}

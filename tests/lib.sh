@@ -9,7 +9,6 @@ unset PYTHONUNBUFFERED
 
 T_PASSED=0
 T_FAILED=0
-T_SKIPPED=0
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac

@@ -14,6 +14,7 @@
 #                       CHECK_PYTHONS, pyenv's, with MPICH)
 #   make python-tests   every CPython the machine offers, side by side;
 #                       refusals; another Python's runtime bundle
+#   make slurm-tests    a real Slurm of simulated nodes (tests/cluster/test_slurm.sh)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -68,6 +69,17 @@ security-tests: all
 cpython-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cpython/test_cpython.sh
 
+# srun (PMI2 with MPICH, PMIx with Open MPI), salloc, sbatch under a real
+# Slurm; with MPICH also srun --bcast of the STATIC_PYTHON=1 build.
+ifeq ($(MPI),openmpi)
+slurm-tests: all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/cluster/test_slurm.sh
+else
+slurm-tests: all
+	@$(MAKE) --no-print-directory STATIC_PYTHON=1 all
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) STATIC_BUILD=build$(BUILD_SUFFIX)-static bash tests/cluster/test_slurm.sh
+endif
+
 # MPICH runs everything; the Open MPI build runs what depends on the MPI
 # (the mpiexec suites, python-mpi on the simulated cluster, and mpi4py,
 # which Debian builds on Open MPI only).
@@ -80,6 +92,7 @@ check-build: all
 	@$(MAKE) --no-print-directory mpi4py-tests
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
 	@$(MAKE) --no-print-directory cpython-tests
+	@$(MAKE) --no-print-directory slurm-tests
 else
 check-build: all
 	@$(MAKE) --no-print-directory unit
@@ -91,6 +104,7 @@ check-build: all
 	@$(MAKE) --no-print-directory exit-tests
 	@$(MAKE) --no-print-directory security-tests
 	@$(MAKE) --no-print-directory cpython-tests
+	@$(MAKE) --no-print-directory slurm-tests
 endif
 
 # Another Python's build: the units, the mpiexec suites, the pkgroot suites

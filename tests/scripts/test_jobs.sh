@@ -1,8 +1,10 @@
 #!/bin/bash
-# test_jobs.sh - the job-script templates run end to end (their launchers
-# pointed at mpiexec.mpich, the batch system's variables faked), and
+# test_jobs.sh - the job-script templates for sites without Slurm run end
+# to end (job-pbs-aprun.sh with its LAUNCH override pointed at
+# mpiexec.mpich, the batch system's variables faked; job-mpiexec.sh), and
 # activate.sh's three tiers with real bcast, pkgroot and python-mpi, in
-# bash and zsh.
+# bash and zsh.  job-slurm.sh runs under a real Slurm in
+# tests/cluster/test_slurm.sh; here only its checks before any launch.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -37,8 +39,6 @@ check_job() {   # NAME PREFIX-PATTERN SCRIPT
         t_ok "$name: one run with PYTHON_MPI_PACKAGES, two on bcast's prefix (runtime + packages), prefix removed"
     else t_fail "$name (rc=$rc)" "$(cat "$TMP/out" "$TMP/err")"; fi
 }
-SLURM_JOB_ID=4242 SLURM_JOB_NUM_NODES=1 LAUNCH="mpiexec.mpich -n 2" LAUNCH_NODES="mpiexec.mpich -n 1" \
-    check_job "job-slurm.sh (srun)" "/dev/shm/python-mpi-$(id -u)/py-4242-[0-9]*" job-slurm.sh
 PBS_JOBID=777.sdb PBS_O_WORKDIR=$TMP LAUNCH="mpiexec.mpich -n 2" LAUNCH_NODES="mpiexec.mpich -n 1" \
     check_job "job-pbs-aprun.sh (aprun)" "/dev/shm/python-mpi-$(id -u)/py-777.sdb-[0-9]*" job-pbs-aprun.sh
 # job-mpiexec.sh's prefix carries its pid: checked by pattern.
