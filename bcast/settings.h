@@ -7,13 +7,19 @@
  *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
  *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
  *                          "hostname" (the MPI-1/2 fallback, forced)
- *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h) */
+ *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h)
+ *   PYTHON_MPI_UNPACKERS   ranks per node that unpack parts bundles: a
+ *                          number, or auto (default: the node's online
+ *                          CPUs; see unpackers.h) */
 #ifndef PM_SETTINGS_H
 #define PM_SETTINGS_H
 
 #include <stddef.h>
 
 #include "timing.h"
+
+/* More unpackers than this on one node is surely a typo. */
+#define PM_UNPACKERS_MAX 4096
 
 typedef struct pm_settings {
     const char *pkgroot;    /* NULL if unset; points into the environment */
@@ -24,6 +30,7 @@ typedef struct pm_settings {
     int by_hostname;
     enum pm_timing_mode timing;
     const char *timing_path;   /* json:PATH, or NULL for stderr */
+    int unpackers;          /* PYTHON_MPI_UNPACKERS; 0: auto */
 } pm_settings;
 
 /* Returns 0, or -1 with *err set to a malloc'd reason naming the variable. */

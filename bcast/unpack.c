@@ -301,6 +301,20 @@ int pm_is_parts_bundle(const void *head, size_t len)
     return len >= 512 && memcmp(head, marker, sizeof marker) == 0;
 }
 
+uint64_t pm_parts_count(const void *head, size_t len)
+{
+    static const char text[] = PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG;
+    const char *p = (const char *)head + 512, *end = (const char *)head + len;
+    if (!pm_is_parts_bundle(head, len) || len < 512 + sizeof text - 1 ||
+        memcmp(p, text, sizeof text - 1) != 0)
+        return 0;
+    uint64_t n = 0;
+    int digits = 0;
+    for (p += sizeof text - 1; p < end && *p >= '0' && *p <= '9' && digits < 19; p++, digits++)
+        n = n * 10 + (uint64_t)(*p - '0');
+    return digits > 0 && p < end && *p == '\n' ? n : 0;
+}
+
 /* A part's bytes come from the outer archive's current entry. */
 static ssize_t outer_pull(void *ctx, const void **buf)
 {
@@ -318,7 +332,7 @@ static ssize_t outer_pull(void *ctx, const void **buf)
  * headers in the same order, so all make the same choice without a word;
  * greedy by size keeps one big part (numpy's extension modules) from
  * landing on a rank that already has its share. */
-static int take_part(uint64_t *load, int nranks, la_int64_t size)
+int pm_take_part(uint64_t *load, int nranks, int64_t size)
 {
     int best = 0;
     for (int r = 1; r < nranks; r++)
@@ -364,7 +378,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
                 pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
                 goto done;
             }
-        } else if (take_part(load, nranks, archive_entry_size(e)) == myrank) {
+        } else if (pm_take_part(load, nranks, archive_entry_size(e)) == myrank) {
             pm_unpack_stats ps_part;
             int urc = pm_unpack(destdir, label, outer_pull, outer, links, &ps_part);
             if (urc == -2 && !ps.pull_failed)
