@@ -111,6 +111,22 @@ if tar -C "$TMP/p" -xf "$TMP/rt.ptar" && for f in "$TMP"/p/part-*.tar.zst; do ta
    [ "$(find "$TMP/p/x" ! -type d | wc -l)" = "$(tar -tf "$TMP/rt.tar.zst" | grep -cv '/$')" ]; then
     t_ok ".ptar unpacks with plain tar too, to the same files as the single-stream bundle"
 else t_fail ".ptar with plain tar"; fi
+nparts=$(ls "$TMP"/p/part-*.tar.zst | wc -l)
+if [ "$(cat "$TMP/p/.python-mpi-parts")" = "$(printf 'python-mpi parts bundle, version 1\nparts %010d' "$nparts")" ]; then
+    t_ok ".ptar: the marker records the number of parts ($nparts)"
+else t_fail ".ptar marker count" "$(cat "$TMP/p/.python-mpi-parts"; echo "parts: $nparts")"; fi
+# Parts are compressed by threads: the bytes must not depend on how many.
+for j in 1 3 8; do "$PK" -j $j python "$TMP/rt-j$j.ptar" numpy >/dev/null 2>&1 || t_fail "pkgroot -j $j"; done
+if cmp -s "$TMP/rt.ptar" "$TMP/rt-j1.ptar" && cmp -s "$TMP/rt.ptar" "$TMP/rt-j3.ptar" && cmp -s "$TMP/rt.ptar" "$TMP/rt-j8.ptar"; then
+    t_ok "pkgroot -j 1, -j 3, -j 8 and the default make the same .ptar, byte for byte"
+else t_fail "pkgroot -j: bundles differ" "$(cmp "$TMP/rt.ptar" "$TMP/rt-j1.ptar"; cmp "$TMP/rt.ptar" "$TMP/rt-j3.ptar")"; fi
+rm -f "$TMP"/rt-j*.ptar
+for v in 0 -1 x 2x ""; do
+    rc=0; "$PK" -j "$v" python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
+    if [ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): -j '$v': expected a number of threads from 1 to 1024" ] && [ ! -e "$TMP/bad.ptar" ]; then
+        t_ok "pkgroot -j '$v': one line, exit 2"
+    else t_fail "pkgroot -j '$v' (rc=$rc)" "$(cat "$TMP/err")"; fi
+done
 
 # --- directory bundles, every compression ---------------------------------
 mkdir -p "$TMP/code/pkg/sub"
