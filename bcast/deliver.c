@@ -42,9 +42,12 @@
 #include <xxhash.h>
 
 #define HDR 8 /* bytes of status before each chunk's payload */
-/* Chunks a node's ring holds: the leader may run that many less one ahead
- * of the slowest unpacker. */
-#define RING_SLOTS 4
+/* A node's ring holds at least RING_MIN chunks, and RING_PER_UNPACKER
+ * bytes per unpacker: the parts being unpacked at once (about 1 MiB of
+ * files each, less compressed) and a few chunks to spare must all fit,
+ * since the leader may run only nslots - 1 chunks ahead of the slowest. */
+#define RING_MIN 4
+#define RING_PER_UNPACKER ((size_t)2 << 20)
 
 typedef struct stream {
     const pm_topology *t;
@@ -59,8 +62,10 @@ typedef struct stream {
     unsigned char *bufs[2]; /* HDR + chunk bytes each */
     pm_ring *ring;
     uint64_t base;
+    uint64_t gen;           /* ring: this bundle's number, for part claims */
     int nactive;            /* ring: the unpackers of this bundle */
-    MPI_Request req[RING_SLOTS];
+    int nslots;             /* buffers: 2, or the ring's slots */
+    MPI_Request *req;       /* one per buffer */
     uint64_t posted;        /* leaders: chunks whose broadcast has started */
     uint64_t checked;       /* leaders: chunks received, checked and hashed */
     unsigned char *buf;     /* the chunk last handed out */
@@ -81,7 +86,10 @@ typedef struct delivery {
     pm_unpackers u;
     pm_ring *ring;          /* made at the first bundle that needs it */
     int ring_failed;        /* could not be made: leaders unpack alone */
+    int nslots;             /* the ring's */
     uint64_t seq;           /* ring chunks used by earlier bundles */
+    uint64_t gen;           /* bundles that went through the ring */
+    MPI_Request *reqs;      /* leaders: one per buffer or slot */
     unsigned char *bufs[2]; /* leaders */
     size_t chunk;
     const char *destdir;
@@ -128,7 +136,7 @@ static unsigned char *chunk_buf(stream *s, uint64_t k)
 
 static MPI_Request *chunk_req(stream *s, uint64_t k)
 {
-    return &s->req[s->ring ? (s->base + k) % RING_SLOTS : k % 2];
+    return &s->req[s->ring ? (s->base + k) % (uint64_t)s->nslots : k % 2];
 }
 
 /* Leaders: start the broadcast of chunk s->posted (rank 0 reads it
@@ -196,6 +204,22 @@ static void progress(void *ctx)
     check_arrived(ctx);
 }
 
+/* Leaders: start every broadcast there is a free buffer for (the double
+ * buffer's other half; the ring's slots that every unpacker has left),
+ * and check what has arrived.  Never waits. */
+static int pump(stream *s, uint64_t k)
+{
+    uint64_t ahead = s->ring ? (uint64_t)s->nslots - 1 : 1;
+    int rc = MPI_SUCCESS;
+    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed &&
+           s->posted < s->nchunks && s->posted <= k + ahead &&
+           (!s->ring || pm_ring_writable(s->ring, s->base + s->posted, s->base, s->nactive)))
+        rc = post_chunk(s);
+    if (rc == MPI_SUCCESS)
+        check_arrived(s);
+    return rc;
+}
+
 /* Leaders: take chunk s->next; returns its payload length, or -1.  Every
  * leader starts and completes the same broadcasts in the same order,
  * whatever its own unpacking does, so the collectives always match. */
@@ -203,23 +227,16 @@ static ssize_t next_chunk(stream *s)
 {
     uint64_t k = s->next;
     double t0 = pm_now();
-    int rc = MPI_SUCCESS;
     /* libarchive asks for chunk k: it is done with chunk k-1. */
     if (s->ring)
         pm_ring_release(s->ring, s->base + k);
-    /* Post as far ahead as there are buffers: the double buffer's other
-     * half, or the ring's slots that every unpacker has left. */
-    uint64_t ahead = s->ring ? RING_SLOTS - 1 : 1;
-    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed &&
-           s->posted < s->nchunks && s->posted <= k + ahead) {
-        if (s->ring && !pm_ring_writable(s->ring, s->base + s->posted, s->base, s->nactive)) {
-            if (s->posted > k)
-                break;
+    int rc = pump(s, k);
+    /* Chunk k itself must come, once its slot is free. */
+    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed && s->posted <= k) {
+        if (s->ring)
             pm_ring_wait_writable(s->ring, s->base + s->posted, s->base, s->nactive, progress, s);
-            if (s->mpi_failed || s->source_failed)
-                break;
-        }
-        rc = post_chunk(s);
+        if (!s->mpi_failed && !s->source_failed)
+            rc = post_chunk(s);
     }
     while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed && s->checked <= k) {
         rc = MPI_Wait(chunk_req(s, s->checked), MPI_STATUS_IGNORE);
@@ -241,6 +258,19 @@ static ssize_t next_chunk(stream *s)
     return (ssize_t)pm_chunk_len(s->size, s->chunk, k);
 }
 
+/* Parts through the ring go first come, first served; the leader first
+ * feeds the node whatever the ring has room for. */
+static int claim_part(void *ctx, uint64_t index, int64_t size)
+{
+    stream *s = ctx;
+    (void)size;
+    if (s->leader && pm_mpi_check(pump(s, s->next), "MPI_Bcast(bundle chunk)") != MPI_SUCCESS) {
+        s->mpi_failed = 1;
+        pm_ring_fail(s->ring);
+    }
+    return pm_ring_claim(s->ring, s->gen, index);
+}
+
 /* The node's other unpackers: chunk s->next, from the ring. */
 static ssize_t read_ring(stream *s)
 {
@@ -257,7 +287,7 @@ static ssize_t read_ring(stream *s)
  * stream early) before its buffer goes. */
 static void finish_chunks(stream *s)
 {
-    for (int i = 0; i < RING_SLOTS; i++)
+    for (int i = 0; s->req && i < s->nslots; i++)
         if (s->req[i] != MPI_REQUEST_NULL)
             (void)pm_mpi_check(MPI_Wait(&s->req[i], MPI_STATUS_IGNORE), "MPI_Wait(bundle chunk)");
 }
@@ -366,9 +396,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     const pm_topology *t = d->t;
     stream s = {.t = t, .path = path, .fd = -1, .chunk = d->chunk,
                 .leader = t->leaders != MPI_COMM_NULL, .bufs = {d->bufs[0], d->bufs[1]},
-                .st = d->st};
-    for (int i = 0; i < RING_SLOTS; i++)
-        s.req[i] = MPI_REQUEST_NULL;
+                .nslots = 2, .req = d->reqs, .st = d->st};
     uint64_t hdr[NHDR] = {0};
     if (t->rank == 0)
         open_bundle(&s, hdr);
@@ -392,7 +420,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
      * the node makes the same choice from the same header. */
     int nactive = s.parts ? pm_unpackers_active(d->u.n, s.nparts) : 1;
     if (nactive > 1 && !d->ring && !d->ring_failed) {
-        d->ring = pm_ring_new(d->u.comm, RING_SLOTS, HDR + d->chunk);
+        d->ring = pm_ring_new(d->u.comm, d->nslots, HDR + d->chunk);
         d->ring_failed = !d->ring;
         if (!d->ring && s.leader)
             pm_info(1, "%s: no shared memory for the node's unpackers: the leader unpacks alone", path);
@@ -402,9 +430,13 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     if (nactive > 1) {
         s.ring = d->ring;
         s.base = d->seq;
+        s.gen = ++d->gen;
         s.nactive = nactive;
+        s.nslots = d->nslots;
         d->seq += s.nchunks;
     }
+    for (int i = 0; s.leader && i < s.nslots; i++)
+        s.req[i] = MPI_REQUEST_NULL;
     if (!s.leader && d->u.rank >= nactive)
         return 0;
     if (s.leader) {
@@ -418,7 +450,8 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
 
     pm_unpack_stats us;
     double t0 = pm_now();
-    int urc = s.parts ? pm_unpack_parts(d->destdir, path, pull, &s, d->u.rank, nactive, d->links, &us)
+    int urc = s.ring ? pm_unpack_parts_claimed(d->destdir, path, pull, &s, claim_part, &s, d->links, &us)
+            : s.parts ? pm_unpack_parts(d->destdir, path, pull, &s, 0, 1, d->links, &us)
                       : pm_unpack(d->destdir, path, pull, &s, d->links, &us);
     if (s.ring)   /* this rank's share is done: only the others hold slots */
         pm_ring_release(s.ring, s.base + s.nchunks);
@@ -491,10 +524,15 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     int bad = pm_unpackers_open(&d.u, t, cfg->unpackers) != 0;
     /* Leaders receive into two chunk buffers, whatever the size of the
      * bundle; the node's other unpackers read from the leader's ring. */
+    size_t want = (size_t)d.u.n * RING_PER_UNPACKER;
+    d.nslots = (int)((want + d.chunk - 1) / d.chunk);
+    if (d.nslots < RING_MIN)
+        d.nslots = RING_MIN;
     if (leader) {
         d.bufs[0] = malloc(HDR + d.chunk);
         d.bufs[1] = malloc(HDR + d.chunk);
-        if (!d.bufs[0] || !d.bufs[1]) {
+        d.reqs = malloc((size_t)d.nslots * sizeof *d.reqs);
+        if (!d.bufs[0] || !d.bufs[1] || !d.reqs) {
             pm_error(NULL, "out of memory for two %zu-byte chunk buffers", d.chunk);
             bad = 1;
         }
@@ -553,6 +591,7 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     pm_unpackers_close(&d.u);
     free(d.bufs[0]);
     free(d.bufs[1]);
+    free(d.reqs);
     st->t_total = pm_now() - t0;
     st->t_unpack = st->t_total - st->t_read - st->t_bcast;
     return failed;

@@ -39,6 +39,8 @@ typedef struct reader {
 struct pm_ring {
     ctl *c;
     reader *readers;
+    _Atomic uint64_t *claims;   /* by part number modulo nclaims */
+    size_t nclaims;
     unsigned char *slots;
     size_t stride;
     int nslots, nreaders, me;
@@ -52,12 +54,25 @@ static size_t round_up(size_t n, size_t to)
 
 static size_t ctl_bytes(int nreaders)
 {
-    return round_up(sizeof(ctl) + (size_t)nreaders * sizeof(reader), PAGE);
+    return round_up(round_up(sizeof(ctl), LINE) + (size_t)nreaders * sizeof(reader), PAGE);
+}
+
+/* A part takes at least its 512-byte tar header, so the parts whose
+ * headers are in the ring at once number fewer than its bytes / 512: two
+ * of them never share a claim word. */
+static size_t claim_words(int nslots, size_t slot)
+{
+    return (size_t)nslots * round_up(slot, PAGE) / 512 + 1;
+}
+
+static size_t claims_bytes(int nslots, size_t slot)
+{
+    return round_up(claim_words(nslots, slot) * sizeof(uint64_t), PAGE);
 }
 
 size_t pm_ring_bytes(int nslots, size_t slot, int nreaders)
 {
-    return ctl_bytes(nreaders) + (size_t)nslots * round_up(slot, PAGE);
+    return ctl_bytes(nreaders) + claims_bytes(nslots, slot) + (size_t)nslots * round_up(slot, PAGE);
 }
 
 pm_ring *pm_ring_attach(void *mem, int nslots, size_t slot, int nreaders, int me)
@@ -67,7 +82,9 @@ pm_ring *pm_ring_attach(void *mem, int nslots, size_t slot, int nreaders, int me
         return NULL;
     r->c = mem;
     r->readers = (reader *)((unsigned char *)mem + round_up(sizeof(ctl), LINE));
-    r->slots = (unsigned char *)mem + ctl_bytes(nreaders);
+    r->claims = (_Atomic uint64_t *)((unsigned char *)mem + ctl_bytes(nreaders));
+    r->nclaims = claim_words(nslots, slot);
+    r->slots = (unsigned char *)mem + ctl_bytes(nreaders) + claims_bytes(nslots, slot);
     r->stride = round_up(slot, PAGE);
     r->nslots = nslots;
     r->nreaders = nreaders;
@@ -103,7 +120,7 @@ pm_ring *pm_ring_new(MPI_Comm comm, int nslots, size_t slot)
     if (rc == MPI_SUCCESS && !r)
         pm_error(NULL, "out of memory");
     if (r && rank == 0)
-        memset(mem, 0, ctl_bytes(size));
+        memset(mem, 0, ctl_bytes(size) + claims_bytes(nslots, slot));
     /* Also the barrier after which the control block is clean for all. */
     if (pm_agree_failed(comm, !r)) {
         free(r);
@@ -238,4 +255,17 @@ const unsigned char *pm_ring_read(pm_ring *r, uint64_t seq, double *waited)
         wait_change(&r->c->pub_seq, seen, 100000000L);
         atomic_fetch_sub(&r->c->pub_waiters, 1);
     }
+}
+
+int pm_ring_claim(pm_ring *r, uint64_t gen, uint64_t part)
+{
+    /* Words only grow: a later bundle's, or a later part's of the same
+     * slot, is larger than anything before it. */
+    uint64_t want = gen << 40 | (part + 1);
+    _Atomic uint64_t *w = &r->claims[part % r->nclaims];
+    uint64_t cur = atomic_load(w);
+    while (cur < want)
+        if (atomic_compare_exchange_weak(w, &cur, want))
+            return 1;
+    return 0;
 }

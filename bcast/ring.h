@@ -12,6 +12,8 @@
  * has released the chunk in it.  Every wait sleeps in the kernel (a futex
  * in the shared memory) until the other side moves: nobody spins.
  *
+ * Parts are handed out through the ring too (pm_ring_claim).
+ *
  * The writer is reader 0 as well (the leader unpacks too).  A bundle's
  * chunks are [base, base + n); its active readers are 0 .. nactive-1, and a
  * reader's releases before base count as base (every reader is done with
@@ -61,5 +63,11 @@ void pm_ring_fail(pm_ring *r);
 const unsigned char *pm_ring_read(pm_ring *r, uint64_t seq, double *waited);
 /* Reader: done with every chunk before upto. */
 void pm_ring_release(pm_ring *r, uint64_t upto);
+
+/* Any unpacker: take part number part (0, 1, ... within a bundle) of the
+ * bundle numbered gen (1, 2, ..., below 2^24; part below 2^40).  Returns 1
+ * for the first to ask, 0 for every other: the parts go, first come first
+ * served, to whoever is free when the stream reaches them. */
+int pm_ring_claim(pm_ring *r, uint64_t gen, uint64_t part);
 
 #endif

@@ -342,8 +342,8 @@ int pm_take_part(uint64_t *load, int nranks, int64_t size)
     return best;
 }
 
-int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
+int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
@@ -351,9 +351,8 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
     unsigned long long index = 0;
-    uint64_t *load = calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *load);
     struct archive *outer = archive_read_new();
-    if (!load || !outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
+    if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
         pm_error(label, "out of memory creating an archive reader");
         goto done;
     }
@@ -378,7 +377,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
                 pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
                 goto done;
             }
-        } else if (pm_take_part(load, nranks, archive_entry_size(e)) == myrank) {
+        } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {
             pm_unpack_stats ps_part;
             int urc = pm_unpack(destdir, label, outer_pull, outer, links, &ps_part);
             if (urc == -2 && !ps.pull_failed)
@@ -400,7 +399,31 @@ done:
         rc = -2;
     if (outer)
         archive_read_free(outer);
-    free(load);
+    return rc;
+}
+
+typedef struct greedy {
+    uint64_t *load;
+    int myrank, nranks;
+} greedy;
+
+static int claim_greedy(void *ctx, uint64_t index, int64_t size)
+{
+    greedy *g = ctx;
+    (void)index;
+    return pm_take_part(g->load, g->nranks, size) == g->myrank;
+}
+
+int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
+{
+    greedy g = {calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *g.load), myrank, nranks > 0 ? nranks : 1};
+    if (!g.load) {
+        pm_error(label, "out of memory");
+        return -1;
+    }
+    int rc = pm_unpack_parts_claimed(destdir, label, pull, ctx, claim_greedy, &g, links, stats);
+    free(g.load);
     return rc;
 }
 

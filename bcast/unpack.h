@@ -53,6 +53,14 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
 int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
                     int myrank, int nranks, pm_links *links, pm_unpack_stats *stats);
 
+/* The same, with claim(claim_ctx, i, size) deciding whether this rank
+ * unpacks part i (0 for the first after the marker; size: its compressed
+ * bytes): the ranks of a node that share a stream in memory can then take
+ * parts first come, first served (ring.h). */
+typedef int (*pm_claim_fn)(void *ctx, uint64_t index, int64_t size);
+int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats);
+
 /* Does a bundle start with the parts marker?  head: its first bytes. */
 int pm_is_parts_bundle(const void *head, size_t len);
 

@@ -53,9 +53,10 @@ for case in "dotdot.tar:entry 'a/../../canary': path leads outside" \
         env PYTHON_MPI_PACKAGES=runtime.tar.zst:$b "$MPIEXEC" -n 2 "$PM" -c pass
     [ -e "$TMP/canary" ] && t_fail "$b created a file outside the destination"
 done
-# A hostile part is refused by whichever unpacker takes it, with the node's
-# unpackers a subset of its ranks (PYTHON_MPI_UNPACKERS): part 0 goes to
-# rank 0, part 1 (the hostile one) to rank 1 when there are two.
+# Hostile parts are refused by whichever unpacker takes them, with the
+# node's unpackers a subset of its ranks (PYTHON_MPI_UNPACKERS).  Every part
+# is hostile and an unpacker stops at its first, so each of the U
+# unpackers, the leader and the others, refuses one; no other rank speaks.
 /usr/bin/python3 - "$ROOT/hostile.ptar" <<'PY'
 import io, subprocess, sys, tarfile
 def tar(entries):
@@ -66,17 +67,19 @@ def tar(entries):
             t.addfile(ti, io.BytesIO(data))
     return b.getvalue()
 zst = lambda raw: subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
-good = zst(tar([("lib/python3/dist-packages/fine.txt", b"fine")]))
-evil = zst(tar([("ok.txt", b"ok"), ("../escape", b"x")]))
+parts = [("part-%04d.tar.zst" % i, zst(tar([("ok%d.txt" % i, b"ok"), ("../escape", b"x")]))) for i in range(4)]
 with open(sys.argv[1], "wb") as f:
-    f.write(tar([(".python-mpi-parts", b"python-mpi parts bundle, version 1\nparts 0000000002\n"),
-                 ("part-0000.tar.zst", good), ("part-0001.tar.zst", evil)]))
+    f.write(tar([(".python-mpi-parts", b"python-mpi parts bundle, version 1\nparts 0000000004\n")] + parts))
 PY
-for nur in "4 1 0" "4 2 1" "8 2 1" "8 3 1"; do
-    set -- $nur
-    bad "-n $1, $2 unpacker(s): a hostile part is refused by rank $3" \
-        "rank $3 on [^:]+: $ROOT/hostile.ptar: entry '../escape': path leads outside the destination" \
+for nu in "4 1" "4 2" "8 2" "8 3"; do
+    set -- $nu
+    bad "-n $1, $2 unpacker(s): hostile parts are refused" \
+        "rank 0 on [^:]+: $ROOT/hostile.ptar: entry '../escape': path leads outside the destination" \
         env PYTHON_MPI_UNPACKERS=$2 PYTHON_MPI_PACKAGES=runtime.tar.zst:hostile.ptar "$MPIEXEC" -n $1 "$PM" -c pass
+    who=$(grep -F "$ROOT/hostile.ptar: entry '../escape': path leads outside the destination" "$TMP/err" |
+          sed -E 's/^python-mpi: rank ([0-9]+) .*/\1/' | sort -n | paste -sd' ')
+    [ "$who" = "$(seq -s' ' 0 $(($2 - 1)))" ] && t_ok "-n $1, $2 unpacker(s): each unpacker refused the part it took (ranks $who)" ||
+        t_fail "-n $1, $2 unpacker(s): refusals from ranks '$who'" "$(cat "$TMP/err")"
 done
 /usr/bin/python3 - "$ROOT/setuid.tar" <<'PY'
 import io, sys, tarfile

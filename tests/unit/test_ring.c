@@ -2,7 +2,8 @@
  * processes: a writer and forked readers on shared memory.  Every reader
  * sees every chunk, in order, intact while it holds it (the writer never
  * overwrites a slot still in use); a failed writer wakes the readers; a
- * waiting reader sleeps instead of spinning; slots free by bundle. */
+ * waiting reader sleeps instead of spinning; slots free by bundle; each
+ * part goes to exactly one of the processes that claim it at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "ring.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -262,6 +264,72 @@ static void writer_waits_for_slowest(void **state)
     munmap(mem, bytes);
 }
 
+/* Parts claimed by four processes at once: each exactly once; then the
+ * next bundle's parts, numbered from 0 again, are free again.  (Fewer
+ * parts than claim words: in a delivery, the parts whose headers are in
+ * the ring at once never share one.) */
+static void claims_are_exclusive(void **state)
+{
+    (void)state;
+    enum { PARTS = 3000, BIG = 512 * 1024 };   /* 3 x 512 KiB / 512 = 3072 words */
+    size_t bytes = pm_ring_bytes(NSLOTS, BIG, 4);
+    void *mem = shared(bytes);
+    _Atomic int *owner = shared(2 * PARTS * sizeof *owner);
+    for (uint64_t gen = 1; gen <= 2; gen++) {
+        pid_t kids[3];
+        for (int i = 0; i < 3; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0) {
+                pm_ring *r = pm_ring_attach(mem, NSLOTS, BIG, 4, i + 1);
+                for (uint64_t p = 0; r && p < PARTS; p++)
+                    if (pm_ring_claim(r, gen, p))
+                        atomic_fetch_add(&owner[(gen - 1) * PARTS + p], 1 << (8 * (i + 1)));
+                _exit(r ? 0 : 7);
+            }
+        }
+        pm_ring *w = pm_ring_attach(mem, NSLOTS, BIG, 4, 0);
+        assert_non_null(w);
+        for (uint64_t p = 0; p < PARTS; p++)
+            if (pm_ring_claim(w, gen, p))
+                atomic_fetch_add(&owner[(gen - 1) * PARTS + p], 1);
+        for (int i = 0; i < 3; i++)
+            expect_exit(kids[i], 0);
+        /* Exactly one claimant per part: one byte set to 1, the rest 0. */
+        for (uint64_t p = 0; p < PARTS; p++) {
+            int o = owner[(gen - 1) * PARTS + p];
+            assert_true(o == 1 || o == 1 << 8 || o == 1 << 16 || o == 1 << 24);
+        }
+        assert_false(pm_ring_claim(w, gen, 0));     /* taken already */
+        free(w);
+    }
+    munmap(owner, 2 * PARTS * sizeof *owner);
+    munmap(mem, bytes);
+}
+
+/* Part numbers past the claim words wrap onto them: still one claim each
+ * as the stream moves on, and an earlier number, once passed, stays taken. */
+static void claims_wrap(void **state)
+{
+    (void)state;
+    size_t bytes = pm_ring_bytes(NSLOTS, SLOT, 2);
+    void *mem = shared(bytes);
+    pm_ring *a = pm_ring_attach(mem, NSLOTS, SLOT, 2, 0);
+    pm_ring *b = pm_ring_attach(mem, NSLOTS, SLOT, 2, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (uint64_t p = 0; p < 1000; p++) {
+        assert_true(pm_ring_claim(p % 2 ? a : b, 7, p));
+        assert_false(pm_ring_claim(p % 2 ? b : a, 7, p));
+    }
+    assert_false(pm_ring_claim(a, 7, 3));
+    assert_false(pm_ring_claim(b, 6, 999));      /* an older bundle's */
+    assert_true(pm_ring_claim(b, 8, 999));       /* the next bundle's */
+    free(a);
+    free(b);
+    munmap(mem, bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +338,8 @@ int main(void)
         cmocka_unit_test(bundles_follow_each_other),
         cmocka_unit_test(writer_waits_for_slowest),
         cmocka_unit_test(failure_wakes_sleeping_readers),
+        cmocka_unit_test(claims_are_exclusive),
+        cmocka_unit_test(claims_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
