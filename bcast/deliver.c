@@ -231,10 +231,14 @@ static ssize_t next_chunk(stream *s)
     if (s->ring)
         pm_ring_release(s->ring, s->base + k);
     int rc = pump(s, k);
-    /* Chunk k itself must come, once its slot is free. */
+    /* Chunk k itself must come, once its slot is free (waiting for the
+     * node's unpackers is not broadcasting: it counts as unpacking). */
     while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed && s->posted <= k) {
-        if (s->ring)
+        if (s->ring) {
+            double w0 = pm_now();
             pm_ring_wait_writable(s->ring, s->base + s->posted, s->base, s->nactive, progress, s);
+            t0 += pm_now() - w0;
+        }
         if (!s->mpi_failed && !s->source_failed)
             rc = post_chunk(s);
     }
