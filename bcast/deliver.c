@@ -10,7 +10,8 @@
  *   3. trailer {status, hash}: rank 0's XXH3-64 of the bytes it read, and
  *      whether the file changed while being read; each leader compares the
  *      hash of what it received;
- *   4. a vote of every rank: did anyone fail?  Then all stop.
+ *   4. a vote of the unpackers (each node's, then the leaders'): did
+ *      anyone fail?  Then all stop.
  * Each leader drives libarchive with a pull callback that performs the next
  * broadcast, so bytes are unpacked as they arrive.  If libarchive stops
  * early (an error, or the end-of-archive marker before the end of the
@@ -20,9 +21,10 @@
  * A parts bundle with several active unpackers on a node: the leader
  * receives (rank 0: reads) each chunk straight into the node's shared ring
  * (ring.h), hashes it and publishes it; the other unpackers read it there,
- * each unpacking its share of the parts.  Nothing is copied between the
- * ranks of a node, and the node holds a few chunks whatever its size.
- * Ranks that do not unpack go straight to each vote, asleep. */
+ * and each part goes to whichever unpacker reaches it first.  Nothing is
+ * copied between the ranks of a node, and the node holds a few chunks per
+ * unpacker whatever the bundle's size.  Ranks that do not unpack take no
+ * part at all: they sleep until their leader tells them the outcome. */
 #include "deliver.h"
 #include "cache.h"
 #include "chunk.h"

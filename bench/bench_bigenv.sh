@@ -13,6 +13,8 @@
 # runtime's (it must stay flat).
 #   usage: bench/bench_bigenv.sh [ROUNDS]   (default 3)
 #   env:   COPIES=15   NP="2" ranks for bcast   PACKAGES="numpy"
+#          BASE=REV    also the bcast of git revision REV (built in a
+#                      temporary directory), in the same rounds
 # Writes bench/bigenv.txt and, where /usr/bin/python3 has matplotlib,
 # bench/bigenv.png.  Needs about 4 GB in /var/tmp and 1 GB in /dev/shm.
 set -eu
@@ -71,6 +73,15 @@ for n in $NP; do
     add "bcast$n" "bcast .ptar, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big.ptar\""
     order="$order bcast$n"
 done
+if [ -n "${BASE:-}" ]; then
+    git -C "$REPO" archive --prefix=base/ "$BASE" | tar -x -C "$TMP"
+    make -C "$TMP/base" -j2 build/bin/bcast >/dev/null
+    echo "base: $BASE ($(git -C "$REPO" log -1 --format='%h %s' "$BASE" | cut -c1-70))"
+    for n in $NP; do
+        add "base$n" "bcast .ptar, $n ranks, BASE" "timeout 600 $MPIEXEC -n $n \"\$TMP/base/build/bin/bcast\" -t -p \"\$OUT\" \"\$TMP/big.ptar\""
+        order="$order base$n"
+    done
+fi
 # CPU seconds (user + system) of every process this shell has waited for,
 # mpiexec's ranks included: bash's `times`, second line.
 children_cpu() {
@@ -147,7 +158,7 @@ rows = [l.split(None, 4) for l in open(sys.argv[1]) if l.strip() and not l.start
 fig, ax = plt.subplots(figsize=(8, 3.8))
 names = [r[4].strip() for r in rows]
 secs = [float(r[1]) for r in rows]
-bars = ax.barh(names, secs, color=["#888"] * 3 + ["#2a6"] * (len(rows) - 3))
+bars = ax.barh(names, secs, color=["#888"] * 3 + ["#c84" if "BASE" in n else "#2a6" for n in names[3:]])
 tar = secs[0]
 ax.axvline(0.8 * tar, color="r", ls="--", label="goal: 0.8 x tar -xf")
 for b, s in zip(bars, secs):
