@@ -34,7 +34,7 @@
 #endif
 
 static const char usage[] =
-    "usage: pkgroot [-v] [-j N] [--pyc MODE] COMMAND ...\n"
+    "usage: pkgroot [-v] [-j N] [--parts zstd|stored] [--pyc MODE] COMMAND ...\n"
     "       pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
     "       pkgroot [-v] dir OUT DIR [--at PATH]\n"
     "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
@@ -69,6 +69,8 @@ static const char usage[] =
     "  -v      print each path added (makers: and what was left out)\n"
     "  -j N    compress a .ptar's parts with N threads (default: one per\n"
     "          online CPU); the bundle is the same for any N\n"
+    "  --parts stored  leave a .ptar's parts uncompressed (as big as the tree;\n"
+    "          for nodes with few cores, which unpack it faster); zstd: the default\n"
     "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
     "          that no rank compiles at start-up: unchecked (hash-based, never\n"
     "          re-validated; the default but for dir), checked, timestamp,\n"
@@ -299,6 +301,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             pk_writer_set_default_threads((int)j);
+        } else if (strcmp(argv[i], "--parts") == 0 || strncmp(argv[i], "--parts=", 8) == 0) {
+            const char *v = argv[i][7] == '=' ? argv[i] + 8 : i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "zstd") != 0 && strcmp(v, "stored") != 0) {
+                pm_error(NULL, "--parts '%s': expected zstd or stored", v);
+                return 2;
+            }
+            pk_writer_set_default_stored_parts(strcmp(v, "stored") == 0);
         }
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
