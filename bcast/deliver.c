@@ -215,8 +215,13 @@ static int pump(stream *s, uint64_t k)
     int rc = MPI_SUCCESS;
     while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed &&
            s->posted < s->nchunks && s->posted <= k + ahead &&
-           (!s->ring || pm_ring_writable(s->ring, s->base + s->posted, s->base, s->nactive)))
+           (!s->ring || pm_ring_writable(s->ring, s->base + s->posted, s->base, s->nactive))) {
         rc = post_chunk(s);
+        /* Each chunk to the node as soon as it is in (on rank 0's node,
+         * as soon as it is read), not after the whole batch. */
+        if (rc == MPI_SUCCESS && s->ring)
+            check_arrived(s);
+    }
     if (rc == MPI_SUCCESS)
         check_arrived(s);
     return rc;

@@ -94,7 +94,9 @@ children_cpu() {
 }
 declare -A times cpu
 for r in $(seq "$ROUNDS"); do
-    for k in $order; do
+    # Every other round backwards: no contender always follows the same one.
+    if [ $((r % 2)) = 0 ]; then o=$(echo $order | tr ' ' '\n' | tac | tr '\n' ' '); else o=$order; fi
+    for k in $o; do
         rm -rf "$OUT"; mkdir -p "$OUT"
         children_cpu; c0=$CPU
         s=$(date +%s%N)

@@ -40,10 +40,11 @@ if [ -n "${BASE:-}" ]; then
     echo "base: $BASE ($(git -C "$REPO" log -1 --format='%h %s' "$BASE" | cut -c1-70))"
 fi
 
-# total SECONDS of one delivery to N ranks with the bcast at $1
+# "TOTAL UNPACK" seconds of one delivery to N ranks with the bcast at $1
 deliver_time() {
     rm -rf "$OUT"
-    timeout 300 "$MPIEXEC" -n "$2" "$1" -t -p "$OUT" "$TMP/rt.ptar" | sed -n 's/.* total \([0-9.]*\) s$/\1/p'
+    timeout 300 "$MPIEXEC" -n "$2" "$1" -t -p "$OUT" "$TMP/rt.ptar" |
+        sed -n 's/.* unpack \([0-9.]*\) s, total \([0-9.]*\) s$/\2 \1/p'
 }
 # sum of the ranks' peak RSS (KiB) for N ranks running CMD...
 rss_sum() {
@@ -52,11 +53,19 @@ rss_sum() {
     timeout 300 "$MPIEXEC" -n "$n" "$REPO/bench/rss-rank" "$TMP/rss" "$@" >/dev/null
     cat "$TMP/rss"/rss.* | paste -sd+ | bc
 }
-declare -A t tb rss floor
+declare -A t tu tb rss floor
 for r in $(seq "$ROUNDS"); do
     for n in $NP; do
-        t[$n]="${t[$n]:-} $(deliver_time "$BIN/bcast" "$n")"
-        [ -z "$BASE_BCAST" ] || tb[$n]="${tb[$n]:-} $(deliver_time "$BASE_BCAST" "$n")"
+        # With BASE, the two take turns at going first (the first run after
+        # a big job's exit meets a busier machine).
+        if [ -n "$BASE_BCAST" ] && [ $((r % 2)) = 0 ]; then
+            tb[$n]="${tb[$n]:-} $(deliver_time "$BASE_BCAST" "$n" | cut -d' ' -f1)"
+        fi
+        read -r total unpack < <(deliver_time "$BIN/bcast" "$n")
+        t[$n]="${t[$n]:-} $total"; tu[$n]="${tu[$n]:-} $unpack"
+        if [ -n "$BASE_BCAST" ] && [ $((r % 2)) = 1 ]; then
+            tb[$n]="${tb[$n]:-} $(deliver_time "$BASE_BCAST" "$n" | cut -d' ' -f1)"
+        fi
         rss[$n]="${rss[$n]:-} $(rss_sum "$n" "$BIN/bcast" -p "$OUT" "$TMP/rt.ptar")"
         floor[$n]="${floor[$n]:-} $(rss_sum "$n" "$BIN/bcast" --version)"
     done
@@ -66,13 +75,14 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR
 
 {
     echo "# bench_fatnode.sh: runtime .ptar to N ranks on one node, $ROUNDS rounds, medians; $(getconf _NPROCESSORS_ONLN) CPUs"
-    printf '# %4s %10s %10s %10s %10s %10s %s\n' N "time_s" "rss_MB" "floor_MB" "own_MB" "base_s" ""
+    printf '# %4s %10s %10s %10s %10s %10s %10s\n' N "time_s" "rss_MB" "floor_MB" "own_MB" "base_s" "unpack_s"
     for n in $NP; do
         m=$(echo "${t[$n]}" | median)
         mr=$(echo "${rss[$n]}" | median); mf=$(echo "${floor[$n]}" | median)
         mb=$([ -n "$BASE_BCAST" ] && echo "${tb[$n]}" | median || echo "-")
-        printf '%6s %10.3f %10.1f %10.1f %10.1f %10s\n' "$n" "$m" "$(echo "$mr / 1024" | bc -l)" \
-            "$(echo "$mf / 1024" | bc -l)" "$(echo "($mr - $mf) / 1024" | bc -l)" "$mb"
+        mu=$(echo "${tu[$n]}" | median)
+        printf '%6s %10.3f %10.1f %10.1f %10.1f %10s %10.3f\n' "$n" "$m" "$(echo "$mr / 1024" | bc -l)" \
+            "$(echo "$mf / 1024" | bc -l)" "$(echo "($mr - $mf) / 1024" | bc -l)" "$mb" "$mu"
     done
 } > "$TMP/table"
 cp "$TMP/table" "$REPO/bench/fatnode.txt"
