@@ -533,6 +533,11 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     delivery d = {.t = t, .chunk = cfg->chunk, .destdir = destdir, .st = st};
     int leader = t->leaders != MPI_COMM_NULL;
     int bad = pm_unpackers_open(&d.u, t, cfg->unpackers) != 0;
+    /* A node's delivery starts with its leader, which sends the others the
+     * number of unpackers: a rank that arrived earlier was waiting for
+     * whatever kept the leader (making the directory), not delivering. */
+    if (t->node_rank != 0)
+        t0 = pm_now();
     /* Leaders receive into two chunk buffers, whatever the size of the
      * bundle; the node's other unpackers read from the leader's ring. */
     size_t want = (size_t)d.u.n * RING_PER_UNPACKER;

@@ -21,7 +21,7 @@ typedef struct pm_deliver_stats {
     double t_bcast;     /* time in broadcasts */
     double t_unpack;    /* the rest of the leader's time: extraction */
     double t_links;     /* of which making the deferred symbolic links */
-    double t_total;
+    double t_total;     /* from the node's leader starting the delivery */
     uint64_t bytes;     /* bundle bytes delivered */
     uint64_t entries;   /* entries unpacked on this node */
 } pm_deliver_stats;
