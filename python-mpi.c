@@ -212,7 +212,7 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 1;
     }
-    int failed = pm_deliver(topo, &bundles, stage->dir, stage->fresh, cfg->chunk, st);
+    int failed = pm_deliver(topo, &bundles, stage->dir, stage->fresh, cfg, st);
     size_t nbundles = bundles.n;
     pm_pkglist_free(&bundles);
     if (failed) {

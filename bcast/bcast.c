@@ -183,7 +183,7 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
         pm_pkglist_free(&bundles);
         return 0;
     }
-    failed = pm_deliver(t, &bundles, stage.dir, stage.fresh, cfg->chunk, &st);
+    failed = pm_deliver(t, &bundles, stage.dir, stage.fresh, cfg, &st);
     if (!failed)
         pm_info(1, "%zu bundle(s) unpacked into %s on %d node(s)", bundles.n, stage.dir, t->nnodes);
     if (!failed && o->timings)

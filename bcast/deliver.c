@@ -1,27 +1,39 @@
-/* deliver.c - the broadcast protocol between rank 0 and the node leaders.
+/* deliver.c - the broadcast protocol between rank 0 and the node leaders,
+ * and how the unpackers of a node share a parts bundle.
  *
- * Every broadcast goes from rank 0 to the leaders and, for parts bundles
- * (which every rank of a node unpacks a share of), on from each leader to
- * its node.  Per bundle:
- *   1. header  {status, size}: rank 0 could open it (status 0) and its size;
+ * Every broadcast goes from rank 0 to the leaders.  Per bundle:
+ *   1. header  {status, size, parts?, identity, number of parts}: rank 0
+ *      could open it (status 0); each leader passes it on to the other
+ *      unpackers of its node (unpackers.h);
  *   2. chunks  {status, payload}: ceil(size / chunk) broadcasts; a non-zero
  *      status means rank 0 failed to read, and every leader stops at once;
  *   3. trailer {status, hash}: rank 0's XXH3-64 of the bytes it read, and
  *      whether the file changed while being read; each leader compares the
  *      hash of what it received;
- *   4. a vote: did any leader fail to unpack or verify?  Then all stop.
+ *   4. a vote of the unpackers (each node's, then the leaders'): did
+ *      anyone fail?  Then all stop.
  * Each leader drives libarchive with a pull callback that performs the next
  * broadcast, so bytes are unpacked as they arrive.  If libarchive stops
  * early (an error, or the end-of-archive marker before the end of the
  * file), the leader keeps taking part in the remaining broadcasts so every
- * leader makes the same calls. */
+ * leader makes the same calls.
+ *
+ * A parts bundle with several active unpackers on a node: the leader
+ * receives (rank 0: reads) each chunk straight into the node's shared ring
+ * (ring.h), hashes it and publishes it; the other unpackers read it there,
+ * and each part goes to whichever unpacker reaches it first.  Nothing is
+ * copied between the ranks of a node, and the node holds a few chunks per
+ * unpacker whatever the bundle's size.  Ranks that do not unpack take no
+ * part at all: they sleep until their leader tells them the outcome. */
 #include "deliver.h"
 #include "cache.h"
 #include "chunk.h"
 #include "log.h"
 #include "relocate.h"
 #include "mpi_util.h"
+#include "ring.h"
 #include "unpack.h"
+#include "unpackers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +44,12 @@
 #include <xxhash.h>
 
 #define HDR 8 /* bytes of status before each chunk's payload */
+/* A node's ring holds at least RING_MIN chunks, and RING_PER_UNPACKER
+ * bytes per unpacker: the parts being unpacked at once (about 1 MiB of
+ * files each, less compressed) and a few chunks to spare must all fit,
+ * since the leader may run only nslots - 1 chunks ahead of the slowest. */
+#define RING_MIN 4
+#define RING_PER_UNPACKER ((size_t)2 << 20)
 
 typedef struct stream {
     const pm_topology *t;
@@ -39,21 +57,47 @@ typedef struct stream {
     int fd;                 /* rank 0 only */
     uint64_t size, nchunks, next;
     size_t chunk;
-    /* Double buffer: while libarchive unpacks chunk k from one, chunk k+1
-     * travels into the other (leaders: a non-blocking broadcast). */
+    int leader;             /* receives the chunks (else reads them in the ring) */
+    /* Where chunk k goes: the leader's double buffer (while libarchive
+     * unpacks chunk k from one, chunk k+1 travels into the other), or the
+     * node's ring, slot base + k. */
     unsigned char *bufs[2]; /* HDR + chunk bytes each */
-    MPI_Request req[2];
+    pm_ring *ring;
+    uint64_t base;
+    uint64_t gen;           /* ring: this bundle's number, for part claims */
+    int nactive;            /* ring: the unpackers of this bundle */
+    int nslots;             /* buffers: 2, or the ring's slots */
+    MPI_Request *req;       /* one per buffer */
     uint64_t posted;        /* leaders: chunks whose broadcast has started */
+    uint64_t checked;       /* leaders: chunks received, checked and hashed */
     unsigned char *buf;     /* the chunk last handed out */
     struct stat before;     /* rank 0: the file when opened */
-    XXH3_state_t *hash;     /* of every payload byte, in order */
-    int parts;              /* a parts bundle: the whole node takes part */
+    XXH3_state_t *hash;     /* leaders: of every payload byte, in order */
+    int parts;              /* a parts bundle */
+    uint64_t nparts;        /* as its marker says (0: not said) */
     int read_failed;        /* rank 0: a read failed; later chunks just say so */
     uint64_t digest;        /* rank 0's hash of the bundle, from the trailer */
     int source_failed;      /* rank 0 reported a read error */
     int mpi_failed;
     pm_deliver_stats *st;
 } stream;
+
+/* What every bundle of one delivery shares. */
+typedef struct delivery {
+    const pm_topology *t;
+    pm_unpackers u;
+    pm_ring *ring;          /* made at the first bundle that needs it */
+    int ring_failed;        /* could not be made: leaders unpack alone */
+    int nslots;             /* the ring's */
+    uint64_t seq;           /* ring chunks used by earlier bundles */
+    uint64_t gen;           /* bundles that went through the ring */
+    MPI_Request *reqs;      /* leaders: one per buffer or slot */
+    unsigned char *bufs[2]; /* leaders */
+    size_t chunk;
+    const char *destdir;
+    pm_links *links;
+    pm_deliver_stats *st;
+} delivery;
 
 /* Rank 0: fill buf with chunk k.  Any failure becomes a status the
  * leaders receive instead of data. */
@@ -86,82 +130,175 @@ static void read_chunk(stream *s, unsigned char *buf, uint64_t k, size_t len)
     s->st->t_read += pm_now() - t0;
 }
 
-/* Rank 0 -> leaders -> (parts bundles, or always with node_too) node. */
-static int relay(const pm_topology *t, void *buf, int count, MPI_Datatype type, int node_too)
+/* Where chunk k lives, and the request that brings it there. */
+static unsigned char *chunk_buf(stream *s, uint64_t k)
 {
-    int rc = MPI_SUCCESS;
-    if (t->leaders != MPI_COMM_NULL)
-        rc = MPI_Bcast(buf, count, type, 0, t->leaders);
-    if (rc == MPI_SUCCESS && node_too && t->node_size > 1)
-        rc = MPI_Bcast(buf, count, type, 0, t->node);
-    return rc;
+    return s->ring ? pm_ring_slot(s->ring, s->base + k) : s->bufs[k % 2];
+}
+
+static MPI_Request *chunk_req(stream *s, uint64_t k)
+{
+    return &s->req[s->ring ? (s->base + k) % (uint64_t)s->nslots : k % 2];
 }
 
 /* Leaders: start the broadcast of chunk s->posted (rank 0 reads it
- * first) into the buffer it alternates into. */
+ * first) into its buffer. */
 static int post_chunk(stream *s)
 {
     uint64_t k = s->posted++;
-    unsigned char *b = s->bufs[k % 2];
+    unsigned char *b = chunk_buf(s, k);
     size_t len = pm_chunk_len(s->size, s->chunk, k);
     if (s->t->rank == 0)
         read_chunk(s, b, k, len);
 #if MPI_VERSION >= 3
-    return MPI_Ibcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders, &s->req[k % 2]);
+    return MPI_Ibcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders, chunk_req(s, k));
 #else
-    s->req[k % 2] = MPI_REQUEST_NULL;
+    *chunk_req(s, k) = MPI_REQUEST_NULL;
     return MPI_Bcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->leaders);
 #endif
 }
 
-/* Take chunk s->next; returns its payload length, or -1.  Every leader
- * starts and completes the same broadcasts in the same order, whatever
- * its own unpacking does, so the collectives always match. */
-static ssize_t next_chunk(stream *s)
+/* Leaders: chunk s->checked has arrived: its status, its hash, and (ring)
+ * its publication to the node.  Returns 0, or -1 if the stream failed. */
+static int check_chunk(stream *s)
 {
-    uint64_t k = s->next;
-    unsigned char *b = s->bufs[k % 2];
-    size_t len = pm_chunk_len(s->size, s->chunk, k);
-    double t0 = pm_now();
-    int rc = MPI_SUCCESS;
-    if (s->t->leaders != MPI_COMM_NULL) {
-        /* Chunk k+1 may go into the other buffer: libarchive is done with
-         * chunk k-1 once it asks for more. */
-        while (rc == MPI_SUCCESS && s->posted < s->nchunks && s->posted <= k + 1)
-            rc = post_chunk(s);
-        if (rc == MPI_SUCCESS)
-            rc = MPI_Wait(&s->req[k % 2], MPI_STATUS_IGNORE);
-    }
-    if (rc == MPI_SUCCESS && s->parts && s->t->node_size > 1)
-        rc = MPI_Bcast(b, (int)(HDR + len), MPI_BYTE, 0, s->t->node);
-    s->st->t_bcast += pm_now() - t0;
-    if (pm_mpi_check(rc, "MPI_Bcast(bundle chunk)")) {
-        s->mpi_failed = 1;
-        return -1;
-    }
+    uint64_t k = s->checked;
+    unsigned char *b = chunk_buf(s, k);
     uint64_t status;
     memcpy(&status, b, sizeof status);
     if (status) {
         s->source_failed = 1;
-        return -1;
-    }
-    if (XXH3_64bits_update(s->hash, b + HDR, len) == XXH_ERROR) {
+    } else if (XXH3_64bits_update(s->hash, b + HDR, pm_chunk_len(s->size, s->chunk, k)) == XXH_ERROR) {
         pm_error(s->path, "hashing failed");
         s->mpi_failed = 1;
+    }
+    if (s->source_failed || s->mpi_failed) {
+        if (s->ring)
+            pm_ring_fail(s->ring);
         return -1;
     }
-    s->buf = b;
+    if (s->ring)
+        pm_ring_publish(s->ring, s->base + k);
+    s->checked++;
+    return 0;
+}
+
+/* Leaders: check every chunk whose broadcast has completed, in order, so
+ * the node's other unpackers get it even while this one is busy. */
+static void check_arrived(stream *s)
+{
+    while (!s->source_failed && !s->mpi_failed && s->checked < s->posted) {
+        int done = 0;
+        if (pm_mpi_check(MPI_Test(chunk_req(s, s->checked), &done, MPI_STATUS_IGNORE),
+                         "MPI_Test(bundle chunk)")) {
+            s->mpi_failed = 1;
+            if (s->ring)
+                pm_ring_fail(s->ring);
+            return;
+        }
+        if (!done || check_chunk(s) != 0)
+            return;
+    }
+}
+
+static void progress(void *ctx)
+{
+    check_arrived(ctx);
+}
+
+/* Leaders: start every broadcast there is a free buffer for (the double
+ * buffer's other half; the ring's slots that every unpacker has left),
+ * and check what has arrived.  Never waits. */
+static int pump(stream *s, uint64_t k)
+{
+    uint64_t ahead = s->ring ? (uint64_t)s->nslots - 1 : 1;
+    int rc = MPI_SUCCESS;
+    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed &&
+           s->posted < s->nchunks && s->posted <= k + ahead &&
+           (!s->ring || pm_ring_writable(s->ring, s->base + s->posted, s->base, s->nactive))) {
+        rc = post_chunk(s);
+        /* Each chunk to the node as soon as it is in (on rank 0's node,
+         * as soon as it is read), not after the whole batch. */
+        if (rc == MPI_SUCCESS && s->ring)
+            check_arrived(s);
+    }
+    if (rc == MPI_SUCCESS)
+        check_arrived(s);
+    return rc;
+}
+
+/* Leaders: take chunk s->next; returns its payload length, or -1.  Every
+ * leader starts and completes the same broadcasts in the same order,
+ * whatever its own unpacking does, so the collectives always match. */
+static ssize_t next_chunk(stream *s)
+{
+    uint64_t k = s->next;
+    double t0 = pm_now();
+    /* libarchive asks for chunk k: it is done with chunk k-1. */
+    if (s->ring)
+        pm_ring_release(s->ring, s->base + k);
+    int rc = pump(s, k);
+    /* Chunk k itself must come, once its slot is free (waiting for the
+     * node's unpackers is not broadcasting: it counts as unpacking). */
+    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed && s->posted <= k) {
+        if (s->ring) {
+            double w0 = pm_now();
+            pm_ring_wait_writable(s->ring, s->base + s->posted, s->base, s->nactive, progress, s);
+            t0 += pm_now() - w0;
+        }
+        if (!s->mpi_failed && !s->source_failed)
+            rc = post_chunk(s);
+    }
+    while (rc == MPI_SUCCESS && !s->mpi_failed && !s->source_failed && s->checked <= k) {
+        rc = MPI_Wait(chunk_req(s, s->checked), MPI_STATUS_IGNORE);
+        if (rc == MPI_SUCCESS)
+            (void)check_chunk(s);
+    }
+    if (rc == MPI_SUCCESS)
+        check_arrived(s);
+    s->st->t_bcast += pm_now() - t0;
+    if (pm_mpi_check(rc, "MPI_Bcast(bundle chunk)")) {
+        s->mpi_failed = 1;
+        if (s->ring)
+            pm_ring_fail(s->ring);
+    }
+    if (s->mpi_failed || s->source_failed)
+        return -1;
+    s->buf = chunk_buf(s, k);
     s->next++;
-    return (ssize_t)len;
+    return (ssize_t)pm_chunk_len(s->size, s->chunk, k);
+}
+
+/* Parts through the ring go first come, first served; the leader first
+ * feeds the node whatever the ring has room for. */
+static int claim_part(void *ctx, uint64_t index, int64_t size)
+{
+    stream *s = ctx;
+    (void)size;
+    if (s->leader && pm_mpi_check(pump(s, s->next), "MPI_Bcast(bundle chunk)") != MPI_SUCCESS) {
+        s->mpi_failed = 1;
+        pm_ring_fail(s->ring);
+    }
+    return pm_ring_claim(s->ring, s->gen, index);
+}
+
+/* The node's other unpackers: chunk s->next, from the ring. */
+static ssize_t read_ring(stream *s)
+{
+    const unsigned char *b = pm_ring_read(s->ring, s->base + s->next, &s->st->t_bcast);
+    if (!b) {
+        s->source_failed = 1;   /* the leader stopped: it or rank 0 says why */
+        return -1;
+    }
+    s->buf = (unsigned char *)b;
+    return (ssize_t)pm_chunk_len(s->size, s->chunk, s->next++);
 }
 
 /* Complete any broadcast still in flight (after a failure stopped the
  * stream early) before its buffer goes. */
 static void finish_chunks(stream *s)
 {
-    if (s->t->leaders == MPI_COMM_NULL)
-        return;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; s->req && i < s->nslots; i++)
         if (s->req[i] != MPI_REQUEST_NULL)
             (void)pm_mpi_check(MPI_Wait(&s->req[i], MPI_STATUS_IGNORE), "MPI_Wait(bundle chunk)");
 }
@@ -188,8 +325,8 @@ static int changed_while_read(stream *s)
     return 0;
 }
 
-/* Step 3: rank 0 sends the hash of what it read; each leader checks what it
- * received.  Returns 0 if this leader's bytes are verified. */
+/* Step 3 (leaders): rank 0 sends the hash of what it read; each leader
+ * checks what it received.  Returns 0 if this leader's bytes are verified. */
 static int verify_trailer(stream *s)
 {
     uint64_t trailer[2] = {0, 0};
@@ -197,7 +334,7 @@ static int verify_trailer(stream *s)
         trailer[0] = changed_while_read(s);
         trailer[1] = XXH3_64bits_digest(s->hash);
     }
-    if (pm_mpi_check(relay(s->t, trailer, 2, MPI_UINT64_T, s->parts), "MPI_Bcast(bundle trailer)")) {
+    if (pm_mpi_check(MPI_Bcast(trailer, 2, MPI_UINT64_T, 0, s->t->leaders), "MPI_Bcast(bundle trailer)")) {
         s->mpi_failed = 1;
         return -1;
     }
@@ -222,15 +359,17 @@ static ssize_t pull(void *ctx, const void **buf)
         return -1;
     if (s->next == s->nchunks)
         return 0;
-    ssize_t n = next_chunk(s);
+    ssize_t n = s->leader ? next_chunk(s) : read_ring(s);
     if (n >= 0)
         *buf = s->buf + HDR;
     return n;
 }
 
 /* Rank 0: open the bundle, learn its size, kind and identity: hdr =
- * {status (0 or 1), size, parts bundle?, pm_bundle_id}. */
-#define NHDR (3 + PM_BUNDLE_ID_WORDS)
+ * {status (0 or 1), size, parts bundle?, pm_bundle_id, number of parts
+ * (0: not known)}. */
+#define HDR_NPARTS (3 + PM_BUNDLE_ID_WORDS)
+#define NHDR (HDR_NPARTS + 1)
 static void open_bundle(stream *s, uint64_t hdr[NHDR])
 {
     memset(hdr, 0, NHDR * sizeof *hdr);
@@ -250,28 +389,34 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR])
         return;
     }
     s->before = st;
-    unsigned char head[512];
+    /* The marker's header and text (unpack.h). */
+    unsigned char head[1024];
     ssize_t n = pread(s->fd, head, sizeof head, 0);
-    hdr[2] = n == (ssize_t)sizeof head && pm_is_parts_bundle(head, sizeof head);
+    size_t got = n > 0 ? (size_t)n : 0;
+    hdr[2] = pm_is_parts_bundle(head, got);
+    hdr[HDR_NPARTS] = hdr[2] ? pm_parts_count(head, got) : 0;
     hdr[0] = 0;
     hdr[1] = (uint64_t)st.st_size;
     pm_bundle_id_of(&st, (pm_bundle_id *)&hdr[3]);
 }
 
-/* Every rank.  Returns 0 if this rank did its share (nothing, for a
- * non-leader and a single-stream bundle); 1 if it failed locally; 2 if the
- * failure is shared by all (source or MPI). */
-static int deliver_one(const pm_topology *t, const char *path, const char *destdir, pm_links *links,
-                       unsigned char *bufs[2], size_t chunk, pm_deliver_stats *st,
-                       pm_bundle_id *id, uint64_t *digest)
+/* The node's unpackers.  Returns 0 if this rank did its share (nothing,
+ * for a rank with no part in this bundle); 1 if it failed locally; 2 if
+ * the failure is shared by all (source or MPI). */
+static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t *digest)
 {
-    stream s = {.t = t, .path = path, .fd = -1, .chunk = chunk,
-                .bufs = {bufs[0], bufs[1]}, .req = {MPI_REQUEST_NULL, MPI_REQUEST_NULL},
-                .st = st};
+    const pm_topology *t = d->t;
+    stream s = {.t = t, .path = path, .fd = -1, .chunk = d->chunk,
+                .leader = t->leaders != MPI_COMM_NULL, .bufs = {d->bufs[0], d->bufs[1]},
+                .nslots = 2, .req = d->reqs, .st = d->st};
     uint64_t hdr[NHDR] = {0};
     if (t->rank == 0)
         open_bundle(&s, hdr);
-    int rc = relay(t, hdr, NHDR, MPI_UINT64_T, 1);
+    int rc = MPI_SUCCESS;
+    if (s.leader)
+        rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, t->leaders);
+    if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL)
+        rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm);
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
         if (s.fd >= 0)
             close(s.fd);
@@ -279,35 +424,65 @@ static int deliver_one(const pm_topology *t, const char *path, const char *destd
     }
     s.size = hdr[1];
     s.parts = hdr[2] != 0;
+    s.nparts = hdr[HDR_NPARTS];
     memcpy(id, &hdr[3], sizeof *id);
-    if (t->leaders == MPI_COMM_NULL && !s.parts)
+    s.nchunks = pm_chunk_count(s.size, d->chunk);
+
+    /* Several unpackers share the chunks in the ring; every unpacker of
+     * the node makes the same choice from the same header. */
+    int nactive = s.parts ? pm_unpackers_active(d->u.n, s.nparts) : 1;
+    if (nactive > 1 && !d->ring && !d->ring_failed) {
+        d->ring = pm_ring_new(d->u.comm, d->nslots, HDR + d->chunk);
+        d->ring_failed = !d->ring;
+        if (!d->ring && s.leader)
+            pm_info(1, "%s: no shared memory for the node's unpackers: the leader unpacks alone", path);
+    }
+    if (!d->ring)
+        nactive = 1;
+    if (nactive > 1) {
+        s.ring = d->ring;
+        s.base = d->seq;
+        s.gen = ++d->gen;
+        s.nactive = nactive;
+        s.nslots = d->nslots;
+        d->seq += s.nchunks;
+    }
+    for (int i = 0; s.leader && i < s.nslots; i++)
+        s.req[i] = MPI_REQUEST_NULL;
+    if (!s.leader && d->u.rank >= nactive)
         return 0;
-    s.nchunks = pm_chunk_count(s.size, chunk);
-    s.hash = XXH3_createState();
-    if (!s.hash || XXH3_64bits_reset(s.hash) == XXH_ERROR) {
-        /* Every rank must still make the same broadcasts: abort. */
-        pm_error(path, "out of memory for a hash state");
-        pm_abort(t->world, 1);
+    if (s.leader) {
+        s.hash = XXH3_createState();
+        if (!s.hash || XXH3_64bits_reset(s.hash) == XXH_ERROR) {
+            /* Every leader must still make the same broadcasts: abort. */
+            pm_error(path, "out of memory for a hash state");
+            pm_abort(t->world, 1);
+        }
     }
 
     pm_unpack_stats us;
     double t0 = pm_now();
-    int urc = s.parts ? pm_unpack_parts(destdir, path, pull, &s, t->node_rank, t->node_size, links, &us)
-                      : pm_unpack(destdir, path, pull, &s, links, &us);
-    /* Keep pace with the others through the rest of the chunks. */
-    while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
-        (void)next_chunk(&s);
-    finish_chunks(&s);
-    if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
-        urc = -1;
-    *digest = s.digest;
-    XXH3_freeState(s.hash);
+    int urc = s.ring ? pm_unpack_parts_claimed(d->destdir, path, pull, &s, claim_part, &s, d->links, &us)
+            : s.parts ? pm_unpack_parts(d->destdir, path, pull, &s, 0, 1, d->links, &us)
+                      : pm_unpack(d->destdir, path, pull, &s, d->links, &us);
+    if (s.ring)   /* this rank's share is done: only the others hold slots */
+        pm_ring_release(s.ring, s.base + s.nchunks);
+    if (s.leader) {
+        /* Keep pace with the others through the rest of the chunks. */
+        while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
+            (void)next_chunk(&s);
+        finish_chunks(&s);
+        if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
+            urc = -1;
+        *digest = s.digest;
+        XXH3_freeState(s.hash);
+    }
     if (s.fd >= 0 && close(s.fd) != 0)
         pm_error(path, "close failed: %s", strerror(errno));
     if (urc == 0) {
-        if (t->leaders != MPI_COMM_NULL)
-            st->bytes += s.size;
-        st->entries += us.entries;
+        if (s.leader)
+            d->st->bytes += s.size;
+        d->st->entries += us.entries;
         pm_info(2, "%s: %llu entries%s, %llu bytes in %.3f s", path,
                 (unsigned long long)us.entries, s.parts ? " (this rank's parts)" : "",
                 (unsigned long long)s.size, pm_now() - t0);
@@ -333,64 +508,107 @@ int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
     return pm_agree_failed(t->world, failed);
 }
 
+/* The node's unpackers (every leader among them): 1 if any of them, on
+ * any node, passed failed != 0, else 0; the same on each.  Among the
+ * node's unpackers, then the leaders, then back: the ranks that do not
+ * unpack are not woken for it. */
+static int agree_unpackers(const delivery *d, int failed)
+{
+    int f = failed != 0;
+    if (d->u.comm != MPI_COMM_NULL)
+        f = pm_agree_failed(d->u.comm, f);
+    if (d->t->leaders != MPI_COMM_NULL)
+        f = pm_agree_failed(d->t->leaders, f);
+    if (d->u.comm != MPI_COMM_NULL && pm_polite_bcast(&f, 1, MPI_INT, 0, d->u.comm) != MPI_SUCCESS)
+        f = 1;
+    return f;
+}
+
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
-               int fresh, size_t chunk, pm_deliver_stats *stats)
+               int fresh, const pm_settings *cfg, pm_deliver_stats *stats)
 {
     pm_deliver_stats local;
     pm_deliver_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     double t0 = pm_now();
-    /* Every rank may take part (parts bundles), so every rank has buffers:
-     * two chunks, whatever the size of the bundle. */
-    unsigned char *bufs[2] = {malloc(HDR + chunk), malloc(HDR + chunk)};
-    if (!bufs[0] || !bufs[1])
-        pm_error(NULL, "out of memory for two %zu-byte chunk buffers", chunk);
-    /* All must agree before any broadcast so none is left waiting in one
-     * that another will never make. */
-    int failed = pm_agree_failed(t->world, !bufs[0] || !bufs[1]);
+    delivery d = {.t = t, .chunk = cfg->chunk, .destdir = destdir, .st = st};
+    int leader = t->leaders != MPI_COMM_NULL;
+    int bad = pm_unpackers_open(&d.u, t, cfg->unpackers) != 0;
+    /* A node's delivery starts with its leader, which sends the others the
+     * number of unpackers: a rank that arrived earlier was waiting for
+     * whatever kept the leader (making the directory), not delivering. */
+    if (t->node_rank != 0)
+        t0 = pm_now();
+    /* Leaders receive into two chunk buffers, whatever the size of the
+     * bundle; the node's other unpackers read from the leader's ring. */
+    size_t want = (size_t)d.u.n * RING_PER_UNPACKER;
+    d.nslots = (int)((want + d.chunk - 1) / d.chunk);
+    if (d.nslots < RING_MIN)
+        d.nslots = RING_MIN;
+    if (leader) {
+        d.bufs[0] = malloc(HDR + d.chunk);
+        d.bufs[1] = malloc(HDR + d.chunk);
+        d.reqs = malloc((size_t)d.nslots * sizeof *d.reqs);
+        if (!d.bufs[0] || !d.bufs[1] || !d.reqs) {
+            pm_error(NULL, "out of memory for two %zu-byte chunk buffers", d.chunk);
+            bad = 1;
+        }
+    }
     pm_bundle_id *ids = calloc(bundles->n ? bundles->n : 1, sizeof *ids);
     uint64_t *digests = calloc(bundles->n ? bundles->n : 1, sizeof *digests);
-    if (!failed && (!ids || !digests))
+    d.links = fresh ? pm_links_new() : NULL;
+    if (!ids || !digests || (fresh && !d.links)) {
         pm_error(NULL, "out of memory");
-    failed = failed || pm_agree_failed(t->world, !ids || !digests);
-    pm_links *links = fresh ? pm_links_new() : NULL;
-    if (!failed && fresh && !links)
-        pm_error(NULL, "out of memory");
-    failed = pm_agree_failed(t->world, failed || (fresh && !links));
-    int leader = t->leaders != MPI_COMM_NULL;
-    if (!failed && leader)
-        pm_cache_begin(destdir);
-    for (size_t i = 0; !failed && i < bundles->n; i++) {
-        /* Every rank votes after every bundle, whatever happened to it:
-         * a collective skipped by some ranks would hang the others. */
-        int r = deliver_one(t, bundles->paths[i], destdir, links, bufs, chunk, st, &ids[i], &digests[i]);
-        failed = pm_agree_failed(t->world, r != 0);
+        bad = 1;
     }
-    /* Every rank has voted after its share of the last bundle, so each
-     * node's files are all in place: the links can be made, and then
-     * install prefixes rewritten. */
-    if (!failed) {   /* collective: freshness can differ between nodes */
-        double t_links = pm_now();
-        long n = pm_links_create(links, destdir);
-        if (n > 0)
-            pm_info(2, "%s: %ld symbolic link(s) made", destdir, n);
-        failed = pm_agree_failed(t->world, n < 0);
-        st->t_links = pm_now() - t_links;
+    /* The node's other ranks take no part from here on: they sleep until
+     * their leader tells them the outcome, at the end. */
+    int failed = 1;
+    if (d.u.rank >= 0) {
+        /* All must agree before any broadcast so none is left waiting in
+         * one that another will never make. */
+        failed = agree_unpackers(&d, bad);
+        if (!failed && leader)
+            pm_cache_begin(destdir);
+        for (size_t i = 0; !failed && i < bundles->n; i++) {
+            /* Every unpacker votes after every bundle, whatever happened
+             * to it: a collective skipped by some would hang the others. */
+            int r = deliver_one(&d, bundles->paths[i], &ids[i], &digests[i]);
+            failed = agree_unpackers(&d, r != 0);
+        }
+        /* Every unpacker has voted after its share of the last bundle, so
+         * each node's files are all in place: the links can be made, and
+         * then install prefixes rewritten. */
+        if (!failed) {   /* collective: freshness can differ between nodes */
+            double t_links = pm_now();
+            long n = pm_links_create(d.links, destdir);
+            if (n > 0)
+                pm_info(2, "%s: %ld symbolic link(s) made", destdir, n);
+            failed = agree_unpackers(&d, n < 0);
+            st->t_links = pm_now() - t_links;
+        }
+        if (!failed) {
+            long n = leader ? pm_relocate_tree(destdir) : 0;
+            if (n > 0)
+                pm_info(2, "%s: %ld file(s) relocated", destdir, n);
+            failed = agree_unpackers(&d, n < 0);
+        }
+        /* Stamps only once every node holds every bundle (see cache.h). */
+        if (leader && ids && digests)
+            (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
     }
-    pm_links_free(links);
-    if (!failed) {
-        long n = leader ? pm_relocate_tree(destdir) : 0;
-        if (n > 0)
-            pm_info(2, "%s: %ld file(s) relocated", destdir, n);
-        failed = pm_agree_failed(t->world, n < 0);
-    }
-    /* Stamps only once every node holds every bundle (see cache.h). */
-    if (leader && ids && digests)
-        (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
+    pm_links_free(d.links);
+    /* Every unpacker knows the outcome; the leader tells the rest. */
+    if (t->node_size > 1 && pm_polite_share(&failed, 0, t->node) != MPI_SUCCESS)
+        failed = 1;
     free(ids);
     free(digests);
-    free(bufs[0]);
-    free(bufs[1]);
+    /* Collective over the node's unpackers, who all made it. */
+    pm_ring_free(d.ring);
+    pm_unpackers_close(&d.u);
+    free(d.bufs[0]);
+    free(d.bufs[1]);
+    free(d.reqs);
     st->t_total = pm_now() - t0;
     st->t_unpack = st->t_total - st->t_read - st->t_bcast;
     return failed;

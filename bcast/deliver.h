@@ -2,11 +2,15 @@
  *
  * Rank 0 alone opens and reads each bundle; its bytes go to one leader per
  * node by MPI broadcasts in bounded chunks, and each leader unpacks them as
- * they arrive.  Memory is two chunk buffers whatever the bundle's size. */
+ * they arrive; a parts bundle's chunks are shared with the node's other
+ * unpackers in place (unpackers.h, ring.h).  Memory is two chunk buffers
+ * per leader and a few per node, whatever the bundle's and the node's
+ * size. */
 #ifndef PM_DELIVER_H
 #define PM_DELIVER_H
 
 #include "pkglist.h"
+#include "settings.h"
 #include "topology.h"
 
 #include <stddef.h>
@@ -17,7 +21,7 @@ typedef struct pm_deliver_stats {
     double t_bcast;     /* time in broadcasts */
     double t_unpack;    /* the rest of the leader's time: extraction */
     double t_links;     /* of which making the deferred symbolic links */
-    double t_total;
+    double t_total;     /* from the node's leader starting the delivery */
     uint64_t bytes;     /* bundle bytes delivered */
     uint64_t entries;   /* entries unpacked on this node */
 } pm_deliver_stats;
@@ -26,12 +30,14 @@ typedef struct pm_deliver_stats {
  * directory is made.  Returns 0 or 1 on every rank, like pm_deliver. */
 int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles);
 
-/* Collective over t->world.  Leaders unpack every bundle into destdir,
- * which must exist on each node; fresh: destdir was created empty for this
- * delivery, so symbolic links can be made last (links.h).  Then prefixes
- * are relocated (relocate.h).  Returns 0 when every rank succeeded and 1
- * otherwise, the same on every rank; whoever saw a problem printed it. */
+/* Collective over t->world.  Every bundle is unpacked into destdir, which
+ * must exist on each node, by the node's unpackers (cfg->unpackers, see
+ * unpackers.h) in chunks of cfg->chunk bytes; fresh: destdir was created
+ * empty for this delivery, so symbolic links can be made last (links.h).
+ * Then prefixes are relocated (relocate.h).  Returns 0 when every rank
+ * succeeded and 1 otherwise, the same on every rank; whoever saw a
+ * problem printed it. */
 int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
-               int fresh, size_t chunk, pm_deliver_stats *stats);
+               int fresh, const pm_settings *cfg, pm_deliver_stats *stats);
 
 #endif

@@ -131,6 +131,47 @@ int pm_polite_barrier(MPI_Comm comm)
     return pm_mpi_check(rc, "MPI_Barrier");
 }
 
+int pm_polite_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm)
+{
+    int rc;
+#if MPI_VERSION >= 3
+    MPI_Request req;
+    rc = MPI_Ibcast(buf, count, type, root, comm, &req);
+    if (rc == MPI_SUCCESS)
+        rc = polite_wait(&req);
+#else
+    rc = MPI_Bcast(buf, count, type, root, comm);
+#endif
+    return pm_mpi_check(rc, "MPI_Bcast");
+}
+
+#define SHARE_TAG 0x5052   /* pm_polite_share's messages */
+
+int pm_polite_share(int *value, int root, MPI_Comm comm)
+{
+    int rank, size;
+    int rc = MPI_Comm_rank(comm, &rank);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Comm_size(comm, &size);
+    if (rc == MPI_SUCCESS && rank == root) {
+        /* One int each: sent eagerly, and every receiver posts its
+         * receive as soon as it arrives anyway. */
+        for (int r = 0; rc == MPI_SUCCESS && r < size; r++)
+            if (r != root)
+                rc = MPI_Send(value, 1, MPI_INT, r, SHARE_TAG, comm);
+    } else if (rc == MPI_SUCCESS) {
+#if MPI_VERSION >= 3
+        MPI_Request req;
+        rc = MPI_Irecv(value, 1, MPI_INT, root, SHARE_TAG, comm, &req);
+        if (rc == MPI_SUCCESS)
+            rc = polite_wait(&req);
+#else
+        rc = MPI_Recv(value, 1, MPI_INT, root, SHARE_TAG, comm, MPI_STATUS_IGNORE);
+#endif
+    }
+    return pm_mpi_check(rc, "sharing a value with the node");
+}
+
 char *pm_bcast_string(MPI_Comm comm, int rank, char *mine)
 {
     unsigned long long len = mine ? strlen(mine) : 0;

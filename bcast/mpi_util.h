@@ -35,6 +35,15 @@ int pm_agree_failed(MPI_Comm comm, int failed);
 /* Barrier with the same polite wait. */
 int pm_polite_barrier(MPI_Comm comm);
 
+/* MPI_Bcast with the same polite wait; prints a line on failure. */
+int pm_polite_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
+
+/* Collective over comm: root's *value reaches every rank, sent to each
+ * directly (no rank forwards, so a sleeping one delays nobody else), while
+ * the others wait asleep.  For a node's ranks, a few to a few hundred.
+ * Returns MPI_SUCCESS or the error, after printing a line. */
+int pm_polite_share(int *value, int root, MPI_Comm comm);
+
 double pm_now(void);
 
 /* Collective: rank 0's NUL-terminated string (which it owns and passes in

@@ -3,6 +3,7 @@
 #include "chunk.h"
 #include "strutil.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,18 @@ int pm_settings_load(pm_settings *s, char **err)
     if (pm_timing_parse(v, &s->timing, &s->timing_path) != 0) {
         *err = pm_printf_alloc("PYTHON_MPI_TIMING='%s': expected 0, 1, text, json or json:PATH", v);
         return -1;
+    }
+    v = nonempty("PYTHON_MPI_UNPACKERS");
+    if (v && strcmp(v, "auto") != 0) {
+        char *end;
+        errno = 0;
+        long l = strtol(v, &end, 10);
+        if (*end || errno || l < 1 || l > PM_UNPACKERS_MAX || !(*v >= '0' && *v <= '9')) {
+            *err = pm_printf_alloc("PYTHON_MPI_UNPACKERS='%s': expected auto or a number of ranks from 1 to %d",
+                                   v, PM_UNPACKERS_MAX);
+            return -1;
+        }
+        s->unpackers = (int)l;
     }
     return 0;
 }

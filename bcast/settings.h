@@ -9,13 +9,19 @@
  *                          "hostname" (the MPI-1/2 fallback, forced)
  *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h)
  *   PYTHON_MPI_MAX_UNPACKED  the most one bundle may unpack to, e.g. 8G
- *                          (default: the node-local file system's size) */
+ *                          (default: the node-local file system's size)
+ *   PYTHON_MPI_UNPACKERS   ranks per node that unpack parts bundles: a
+ *                          number, or auto (default: the node's online
+ *                          CPUs; see unpackers.h) */
 #ifndef PM_SETTINGS_H
 #define PM_SETTINGS_H
 
 #include <stddef.h>
 
 #include "timing.h"
+
+/* More unpackers than this on one node is surely a typo. */
+#define PM_UNPACKERS_MAX 4096
 
 typedef struct pm_settings {
     const char *pkgroot;    /* NULL if unset; points into the environment */
@@ -27,6 +33,7 @@ typedef struct pm_settings {
     enum pm_timing_mode timing;
     const char *timing_path;   /* json:PATH, or NULL for stderr */
     size_t max_unpacked;       /* 0: the default (unpack.h) */
+    int unpackers;          /* PYTHON_MPI_UNPACKERS; 0: auto */
 } pm_settings;
 
 /* Returns 0, or -1 with *err set to a malloc'd reason naming the variable. */

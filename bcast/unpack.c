@@ -431,6 +431,20 @@ int pm_is_parts_bundle(const void *head, size_t len)
     return len >= 512 && memcmp(head, marker, sizeof marker) == 0;
 }
 
+uint64_t pm_parts_count(const void *head, size_t len)
+{
+    static const char text[] = PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG;
+    const char *p = (const char *)head + 512, *end = (const char *)head + len;
+    if (!pm_is_parts_bundle(head, len) || len < 512 + sizeof text - 1 ||
+        memcmp(p, text, sizeof text - 1) != 0)
+        return 0;
+    uint64_t n = 0;
+    int digits = 0;
+    for (p += sizeof text - 1; p < end && *p >= '0' && *p <= '9' && digits < 19; p++, digits++)
+        n = n * 10 + (uint64_t)(*p - '0');
+    return digits > 0 && p < end && *p == '\n' ? n : 0;
+}
+
 /* A part's bytes come from the outer archive's current entry. */
 static ssize_t outer_pull(void *ctx, const void **buf)
 {
@@ -448,7 +462,7 @@ static ssize_t outer_pull(void *ctx, const void **buf)
  * headers in the same order, so all make the same choice without a word;
  * greedy by size keeps one big part (numpy's extension modules) from
  * landing on a rank that already has its share. */
-static int take_part(uint64_t *load, int nranks, la_int64_t size)
+int pm_take_part(uint64_t *load, int nranks, int64_t size)
 {
     int best = 0;
     for (int r = 1; r < nranks; r++)
@@ -458,8 +472,8 @@ static int take_part(uint64_t *load, int nranks, la_int64_t size)
     return best;
 }
 
-int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
+int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
@@ -468,9 +482,8 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
     int rc = -1;
     uint64_t used = 0;
     unsigned long long index = 0;
-    uint64_t *load = calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *load);
     struct archive *outer = archive_read_new();
-    if (!load || !outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
+    if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
         pm_error(label, "out of memory creating an archive reader");
         goto done;
     }
@@ -495,7 +508,7 @@ int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, voi
                 pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
                 goto done;
             }
-        } else if (take_part(load, nranks, archive_entry_size(e)) == myrank) {
+        } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {
             pm_unpack_stats ps_part;
             int urc = unpack_counted(destdir, label, outer_pull, outer, links, &ps_part, &used);
             if (urc == -2 && !ps.pull_failed)
@@ -517,7 +530,31 @@ done:
         rc = -2;
     if (outer)
         archive_read_free(outer);
-    free(load);
+    return rc;
+}
+
+typedef struct greedy {
+    uint64_t *load;
+    int myrank, nranks;
+} greedy;
+
+static int claim_greedy(void *ctx, uint64_t index, int64_t size)
+{
+    greedy *g = ctx;
+    (void)index;
+    return pm_take_part(g->load, g->nranks, size) == g->myrank;
+}
+
+int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
+{
+    greedy g = {calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *g.load), myrank, nranks > 0 ? nranks : 1};
+    if (!g.load) {
+        pm_error(label, "out of memory");
+        return -1;
+    }
+    int rc = pm_unpack_parts_claimed(destdir, label, pull, ctx, claim_greedy, &g, links, stats);
+    free(g.load);
     return rc;
 }
 

@@ -25,6 +25,10 @@
  * every rank of a node can unpack some parts in parallel. */
 #define PK_PARTS_MARKER ".python-mpi-parts"
 #define PK_PARTS_MARKER_TEXT "python-mpi parts bundle, version 1\n"
+/* pkgroot writes the number of parts after the text, as this tag and ten
+ * digits and a newline; bundles without it are read all the same. */
+#define PK_PARTS_COUNT_TAG "parts "
+#define PK_PARTS_COUNT_DIGITS 10
 
 /* Names python-mpi keeps in a tree (stamps, locks, markers): no entry of a
  * bundle may have a component that starts with this, except the
@@ -70,8 +74,28 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
 int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
                     int myrank, int nranks, pm_links *links, pm_unpack_stats *stats);
 
+/* The same, with claim(claim_ctx, i, size) deciding whether this rank
+ * unpacks part i (0 for the first after the marker; size: its compressed
+ * bytes): the ranks of a node that share a stream in memory can then take
+ * parts first come, first served (ring.h). */
+typedef int (*pm_claim_fn)(void *ctx, uint64_t index, int64_t size);
+int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
+                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats);
+
 /* Does a bundle start with the parts marker?  head: its first bytes. */
 int pm_is_parts_bundle(const void *head, size_t len);
+
+/* The number of parts the marker records (head: the first 1024 bytes or
+ * fewer), or 0 if it records none.  Untrusted: it only bounds how many
+ * ranks share the work, never which entries are unpacked. */
+uint64_t pm_parts_count(const void *head, size_t len);
+
+/* Which of nranks ranks unpacks the next part, of size compressed bytes:
+ * the one with the fewest compressed bytes so far (load, one per rank,
+ * which this updates), the lowest on a tie.  Every rank of a node sees
+ * the same headers in the same order, so all make the same choice without
+ * a word. */
+int pm_take_part(uint64_t *load, int nranks, int64_t size);
 
 /* The same from a memory buffer (for tools, tests and the fuzzer). */
 int pm_unpack_memory(const char *destdir, const char *label, const void *data,

@@ -35,7 +35,7 @@
 #endif
 
 static const char usage[] =
-    "usage: pkgroot [-v] [--pyc MODE] COMMAND ...\n"
+    "usage: pkgroot [-v] [-j N] [--parts zstd|stored] [--pyc MODE] COMMAND ...\n"
     "       pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
     "       pkgroot [-v] dir OUT DIR [--at PATH]\n"
     "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
@@ -68,6 +68,10 @@ static const char usage[] =
     "          each; exit 0 ok, 1 problems, 2 usage\n"
     "  ls      each entry: type, mode, size, path; then the totals\n"
     "  -v      print each path added (makers: and what was left out)\n"
+    "  -j N    compress a .ptar's parts with N threads (default: one per\n"
+    "          online CPU); the bundle is the same for any N\n"
+    "  --parts stored  leave a .ptar's parts uncompressed (as big as the tree;\n"
+    "          for nodes with few cores, which unpack it faster); zstd: the default\n"
     "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
     "          that no rank compiles at start-up: unchecked (hash-based, never\n"
     "          re-validated; the default but for dir), checked, timestamp,\n"
@@ -284,6 +288,23 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "-v") == 0)
             verbose = 1;
+        else if (strncmp(argv[i], "-j", 2) == 0) {
+            const char *v = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[++i] : "";
+            char *end;
+            long j = strtol(v, &end, 10);
+            if (!*v || *end || j < 1 || j > 1024) {
+                pm_error(NULL, "-j '%s': expected a number of threads from 1 to 1024", v);
+                return 2;
+            }
+            pk_writer_set_default_threads((int)j);
+        } else if (strcmp(argv[i], "--parts") == 0 || strncmp(argv[i], "--parts=", 8) == 0) {
+            const char *v = argv[i][7] == '=' ? argv[i] + 8 : i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "zstd") != 0 && strcmp(v, "stored") != 0) {
+                pm_error(NULL, "--parts '%s': expected zstd or stored", v);
+                return 2;
+            }
+            pk_writer_set_default_stored_parts(strcmp(v, "stored") == 0);
+        }
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
             return 0;

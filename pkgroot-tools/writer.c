@@ -2,6 +2,7 @@
 #include "writer.h"
 #include "cleanup.h"
 #include "log.h"
+#include "partpool.h"
 #include "pyc.h"
 #include "scan.h"
 #include "strutil.h"
@@ -19,18 +20,23 @@
 #include <unistd.h>
 
 /* Parts bundles (.ptar): an uncompressed outer tar whose first entry is
- * the marker PM_PARTS_MARKER and whose other entries are independently
- * zstd-compressed tars of about PART_BYTES of files each, so that every
- * rank of a node can unpack some of them in parallel (bcast/unpack.c). */
+ * the marker PM_PARTS_MARKER (which records the number of parts) and whose
+ * other entries are independently zstd-compressed tars of about PART_BYTES
+ * of files each, so that every rank of a node can unpack some of them in
+ * parallel (bcast/unpack.c).  Each part's tar is built here and compressed
+ * by a pool of threads (partpool.h). */
 #define PART_BYTES ((unsigned long long)1 << 20)
 
 struct pk_writer {
     struct archive *a;      /* where entries go: the bundle, or the part */
     struct archive *outer;  /* parts bundles: the bundle itself */
-    unsigned char *part;    /* parts bundles: the compressed part so far */
+    pk_pool *pool;          /* parts bundles: compresses the parts */
+    int stored;             /* parts bundles: parts as plain tars (part-NNNN.tar) */
+    unsigned char *part;    /* parts bundles: the part's tar so far */
     size_t part_len, part_cap;
     unsigned long long part_bytes;
     unsigned nparts;
+    int nparts_final;       /* a parts bundle: its count goes in at the end */
     char *out, *tmp;
     int fd;
     int verbose;
@@ -48,6 +54,8 @@ struct pk_writer {
 };
 
 static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later */
+static int default_threads;                          /* 0: the online CPUs */
+static int default_stored;                           /* .ptar parts left uncompressed */
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -167,11 +175,11 @@ static la_ssize_t part_write(struct archive *a, void *client, const void *buf, s
 
 static int part_open(pk_writer *w)
 {
-    w->part_len = 0;
+    w->part = NULL;
+    w->part_len = w->part_cap = 0;
     w->part_bytes = 0;
     w->a = archive_write_new();
-    if (!w->a || archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
-        archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+    if (!w->a || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
         archive_write_open(w->a, w, NULL, part_write, NULL) != ARCHIVE_OK) {
         pm_error(w->out, "cannot start a part: %s", w->a ? archive_error_string(w->a) : "out of memory");
@@ -180,18 +188,13 @@ static int part_open(pk_writer *w)
     return 0;
 }
 
-/* Append the current part to the bundle as part-NNNN.tar.zst. */
-static int part_flush(pk_writer *w)
+/* The pool's sink: a compressed part, in order, into the bundle as
+ * part-NNNN.tar.zst. */
+static int part_append(void *ctx, const void *data, size_t len)
 {
-    int rc = archive_write_close(w->a) == ARCHIVE_OK ? 0 : -1;
-    if (rc != 0)
-        pm_error(w->out, "finishing part %u: %s", w->nparts, archive_error_string(w->a));
-    archive_write_free(w->a);
-    w->a = NULL;
-    if (rc != 0)
-        return -1;
+    pk_writer *w = ctx;
     char name[32];
-    snprintf(name, sizeof name, "part-%04u.tar.zst", w->nparts++);
+    snprintf(name, sizeof name, w->stored ? "part-%04u.tar" : "part-%04u.tar.zst", w->nparts++);
     struct archive_entry *e = archive_entry_new();
     if (!e) {
         pm_error(w->out, "out of memory");
@@ -200,9 +203,10 @@ static int part_flush(pk_writer *w)
     archive_entry_set_pathname(e, name);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)w->part_len);
+    archive_entry_set_size(e, (la_int64_t)len);
+    int rc = 0;
     if (archive_write_header(w->outer, e) != ARCHIVE_OK ||
-        archive_write_data(w->outer, w->part, w->part_len) != (la_ssize_t)w->part_len) {
+        archive_write_data(w->outer, data, len) != (la_ssize_t)len) {
         pm_error(w->out, "adding %s: %s", name, archive_error_string(w->outer));
         rc = -1;
     }
@@ -210,22 +214,67 @@ static int part_flush(pk_writer *w)
     return rc;
 }
 
+/* The current part's tar is complete: to the pool, which compresses it
+ * and appends it in its turn. */
+static int part_flush(pk_writer *w)
+{
+    int rc = archive_write_close(w->a) == ARCHIVE_OK ? 0 : -1;
+    if (rc != 0)
+        pm_error(w->out, "finishing a part: %s", archive_error_string(w->a));
+    archive_write_free(w->a);
+    w->a = NULL;
+    unsigned char *part = w->part;
+    w->part = NULL;
+    if (rc != 0) {
+        free(part);
+        return -1;
+    }
+    if (w->stored) {
+        rc = part_append(w, part, w->part_len);
+        free(part);
+        return rc;
+    }
+    return pk_pool_submit(w->pool, part, w->part_len);
+}
+
+/* The marker's text: the count is written at the end (patch_count). */
+static const char marker_text[] = PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG "0000000000\n";
+
 static int add_marker(pk_writer *w)
 {
-    static const char text[] = PK_PARTS_MARKER_TEXT;
+    const char *text = marker_text;
     struct archive_entry *e = archive_entry_new();
     if (!e)
         return -1;
     archive_entry_set_pathname(e, PK_PARTS_MARKER);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)(sizeof text - 1));
+    archive_entry_set_size(e, (la_int64_t)(sizeof marker_text - 1));
     int rc = archive_write_header(w->outer, e) == ARCHIVE_OK &&
-             archive_write_data(w->outer, text, sizeof text - 1) == (la_ssize_t)(sizeof text - 1) ? 0 : -1;
+             archive_write_data(w->outer, text, sizeof marker_text - 1) == (la_ssize_t)(sizeof marker_text - 1)
+             ? 0 : -1;
     archive_entry_free(e);
     if (rc != 0)
         pm_error(w->out, "writing the parts marker: %s", archive_error_string(w->outer));
     return rc;
+}
+
+/* Once the bundle is complete: the number of parts into the marker's
+ * text, which is the first entry's data (after its 512-byte header). */
+static int patch_count(pk_writer *w)
+{
+    const size_t at = 512 + sizeof PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG - 1;
+    char now[sizeof marker_text - 1], digits[PK_PARTS_COUNT_DIGITS + 1];
+    if (pread(w->fd, now, sizeof now, 512) != (ssize_t)sizeof now || memcmp(now, marker_text, sizeof now) != 0) {
+        pm_error(w->tmp, "the parts marker is not where it was written");
+        return -1;
+    }
+    snprintf(digits, sizeof digits, "%0*u", PK_PARTS_COUNT_DIGITS, w->nparts);
+    if (pwrite(w->fd, digits, PK_PARTS_COUNT_DIGITS, (off_t)at) != PK_PARTS_COUNT_DIGITS) {
+        pm_error(w->tmp, "cannot record the number of parts: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 pk_writer *pk_writer_open(const char *out, int verbose)
@@ -282,7 +331,10 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     if (has_suffix(out, ".ptar")) {
         w->outer = w->a;
         w->a = NULL;
-        if (add_marker(w) != 0 || part_open(w) != 0)
+        w->stored = default_stored;
+        w->pool = pk_pool_new(w->stored ? 1 : default_threads > 0 ? default_threads : pk_pool_default_threads(),
+                              w->out, part_append, w);
+        if (!w->pool || add_marker(w) != 0 || part_open(w) != 0)
             goto fail;
     }
     return w;
@@ -426,6 +478,16 @@ void pk_writer_set_pyc(pk_writer *w, enum pk_pyc_mode mode)
 void pk_writer_set_default_pyc(enum pk_pyc_mode mode)
 {
     default_pyc = mode;
+}
+
+void pk_writer_set_default_threads(int threads)
+{
+    default_threads = threads;
+}
+
+void pk_writer_set_default_stored_parts(int stored)
+{
+    default_stored = stored;
 }
 
 /* With our own bytecode, whatever the tree had is left out: another mode,
@@ -802,15 +864,22 @@ int pk_writer_close(pk_writer *w, int commit)
         rc = -1;
     }
     if (w->outer) {
-        /* The last part, unless it is empty. */
+        /* The last part, unless it is empty; then every part in place. */
         if (commit && w->a && w->part_bytes > 0 && part_flush(w) != 0) {
             commit = 0;
             rc = -1;
         }
+        if (commit && pk_pool_finish(w->pool) != 0) {
+            commit = 0;
+            rc = -1;
+        }
+        pk_pool_free(w->pool);
+        w->pool = NULL;
         if (w->a)
             archive_write_free(w->a);
         w->a = w->outer;
         w->outer = NULL;
+        w->nparts_final = 1;
     }
     free(w->part);
     if (w->a) {
@@ -822,6 +891,10 @@ int pk_writer_close(pk_writer *w, int commit)
         archive_write_free(w->a);
     }
     if (w->fd >= 0) {
+        if (commit && w->nparts_final && patch_count(w) != 0) {
+            commit = 0;
+            rc = -1;
+        }
         if (commit && fsync(w->fd) != 0) {
             pm_error(w->out, "fsync: %s", strerror(errno));
             commit = 0;

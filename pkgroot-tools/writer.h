@@ -82,6 +82,13 @@ enum pk_pyc_mode;
 void pk_writer_set_pyc(pk_writer *w, enum pk_pyc_mode mode);
 /* The mode of writers opened from now on (pkgroot --pyc). */
 void pk_writer_set_default_pyc(enum pk_pyc_mode mode);
+/* Threads compressing the parts of .ptar writers opened from now on
+ * (pkgroot -j); 0: the online CPUs.  The bundle is the same for any. */
+void pk_writer_set_default_threads(int threads);
+/* .ptar writers opened from now on leave their parts uncompressed
+ * (pkgroot --parts stored): a bundle as big as the tree, which a node with
+ * few cores unpacks faster than it decompresses zstd. */
+void pk_writer_set_default_stored_parts(int stored);
 
 /* Finish and rename into place (commit = 1), or discard (commit = 0).
  * Frees w.  Returns 0, or -1 after printing why. */

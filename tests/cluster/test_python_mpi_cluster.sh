@@ -50,17 +50,47 @@ if [ "$(grep -c '^where ' "$TMP/out")" = 4 ] &&
     t_ok "every rank imports $T_PKG from its own node's /dev/shm (2 hosts, 2 distinct tmpfs)"
 else t_fail "numpy from the node's own /dev/shm" "$(cat "$TMP/out")"; fi
 
-# --- a parts bundle: on each node, both ranks unpack a share ------------
+# --- a parts bundle: on each node, the unpackers share it ----------------
 "$BIN/pkgroot" python "$ROOT/runtime.ptar" "$T_PKG" >/dev/null || t_fail "pkgroot .ptar"
+expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
 if PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ]; then
-    expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
     per_node=$(grep "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err" |
                sed -E 's/.* on ([^:]+): .*: ([0-9]+) entries.*/\1 \2/' | awk '{s[$1] += $2; n[$1]++} END {for (k in s) print k, n[k], s[k]}' | sort)
-    if [ "$(printf '%s\n' "$per_node" | awk -v e="$expect" '$2 == 2 && $3 == e' | wc -l)" = 2 ]; then
-        t_ok ".ptar on 2 nodes: both ranks of each node unpack a share, each node gets all $expect entries"
+    u=$(( $(getconf _NPROCESSORS_ONLN) < 2 ? 1 : 2 ))   # the unpackers: min(ranks, CPUs)
+    if [ "$(printf '%s\n' "$per_node" | awk -v e="$expect" -v u=$u '$2 == u && $3 == e' | wc -l)" = 2 ]; then
+        t_ok ".ptar on 2 nodes: $u rank(s) of each node unpack a share, each node gets all $expect entries"
     else t_fail ".ptar shares per node" "$per_node"; fi
 else t_fail ".ptar on the simulated cluster" "$(cat "$TMP/out" "$TMP/err")"; fi
+
+# --- 2 nodes x 4 ranks, the unpackers a subset of each node ------------------
+# Exactly node ranks 0..U-1 of each node unpack, their shares add up to the
+# whole tree on each node, and every rank imports numpy from its node.
+for u in 1 2 3; do
+    if PYTHON_MPI_UNPACKERS=$u PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 \
+           "$SIM/mpirun-sim" -nodes 2 -ppn 4 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+       [ "$(grep -c '^where .* True True$' "$TMP/out")" = 8 ]; then
+        shares=$(grep "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err" |
+                 sed -E 's/.*rank ([0-9]+) on ([^:]+): .*: ([0-9]+) entries.*/\2 \1 \3/' | sort -k1,1 -k2n)
+        got=$(printf '%s\n' "$shares" | awk '{r[$1] = r[$1] " " $2; s[$1] += $3} END {for (k in r) print k r[k] " =" s[k]}' | sort)
+        want=$(printf 'node1 %s =%s\nnode2 %s =%s' "$(seq -s' ' 0 $((u - 1)))" "$expect" "$(seq -s' ' 4 $((u + 3)))" "$expect")
+        if [ "$got" = "$want" ]; then
+            t_ok "2 nodes x 4, PYTHON_MPI_UNPACKERS=$u: node ranks 0..$((u - 1)) of each node unpack, all $expect entries on each"
+        else t_fail "2x4 unpackers=$u" "$(printf 'got:\n%s\nwant:\n%s' "$got" "$want")"; fi
+    else t_fail "2 nodes x 4, PYTHON_MPI_UNPACKERS=$u" "$(cat "$TMP/out" "$TMP/err")"; fi
+done
+# The node cache with one unpacker of four: bcast fills both nodes, then
+# python-mpi finds everything there and sends nothing.
+mkdir -p "$TMP/nodes"
+if SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 4 \
+       "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
+   SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=1 timeout 120 \
+       "$SIM/mpirun-sim" -nodes 2 -ppn 4 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
+   [ "$(grep -c '^where .* True True$' "$TMP/out")" = 8 ] && grep -q "already in .* on every node: nothing sent" "$TMP/err" &&
+   [ -f "$TMP/nodes/node2/python-mpi-0/98/lib/python3.11/os.py" ]; then
+    t_ok "cache: bcast with 1 unpacker of 4 per node, then python-mpi on 2x4 sends nothing"
+else t_fail "cache with 1 unpacker" "$(cat "$TMP/out" "$TMP/err")"; fi
+rm -rf "$TMP/nodes"
 
 # --- the node cache needs every node: one node without the bundles is a miss ---
 mkdir -p "$TMP/nodes"

@@ -3,7 +3,8 @@
  * LD_PRELOADed into the ranks of a test, this flips one byte of the first
  * large byte broadcast a non-root rank receives, as a faulty network or
  * memory would: the leaders' checksums must catch it.  Chunks travel by
- * MPI_Bcast or by MPI_Ibcast completed in MPI_Wait; both are covered. */
+ * MPI_Bcast or by MPI_Ibcast completed in MPI_Wait or MPI_Test; all are
+ * covered. */
 #include <mpi.h>
 #include <stddef.h>
 
@@ -50,6 +51,17 @@ int MPI_Wait(MPI_Request *req, MPI_Status *status)
     MPI_Request mine = *req;
     int rc = PMPI_Wait(req, status);
     if (rc == MPI_SUCCESS && mine != MPI_REQUEST_NULL && mine == pending && !done) {
+        corrupt(pending_buf, pending_count);
+        pending = MPI_REQUEST_NULL;
+    }
+    return rc;
+}
+
+int MPI_Test(MPI_Request *req, int *flag, MPI_Status *status)
+{
+    MPI_Request mine = *req;
+    int rc = PMPI_Test(req, flag, status);
+    if (rc == MPI_SUCCESS && *flag && mine != MPI_REQUEST_NULL && mine == pending && !done) {
         corrupt(pending_buf, pending_count);
         pending = MPI_REQUEST_NULL;
     }

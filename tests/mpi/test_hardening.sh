@@ -53,6 +53,34 @@ for case in "dotdot.tar:entry 'a/../../canary': path leads outside" \
         env PYTHON_MPI_PACKAGES=runtime.tar.zst:$b "$MPIEXEC" -n 2 "$PM" -c pass
     [ -e "$TMP/canary" ] && t_fail "$b created a file outside the destination"
 done
+# Hostile parts are refused by whichever unpacker takes them, with the
+# node's unpackers a subset of its ranks (PYTHON_MPI_UNPACKERS).  Every part
+# is hostile and an unpacker stops at its first, so each of the U
+# unpackers, the leader and the others, refuses one; no other rank speaks.
+/usr/bin/python3 - "$ROOT/hostile.ptar" <<'PY'
+import io, subprocess, sys, tarfile
+def tar(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name, data in entries:
+            ti = tarfile.TarInfo(name); ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return b.getvalue()
+zst = lambda raw: subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
+parts = [("part-%04d.tar.zst" % i, zst(tar([("ok%d.txt" % i, b"ok"), ("../escape", b"x")]))) for i in range(4)]
+with open(sys.argv[1], "wb") as f:
+    f.write(tar([(".python-mpi-parts", b"python-mpi parts bundle, version 1\nparts 0000000004\n")] + parts))
+PY
+for nu in "4 1" "4 2" "8 2" "8 3"; do
+    set -- $nu
+    bad "-n $1, $2 unpacker(s): hostile parts are refused" \
+        "rank 0 on [^:]+: $ROOT/hostile.ptar: entry '../escape': path leads outside the destination" \
+        env PYTHON_MPI_UNPACKERS=$2 PYTHON_MPI_PACKAGES=runtime.tar.zst:hostile.ptar "$MPIEXEC" -n $1 "$PM" -c pass
+    who=$(grep -F "$ROOT/hostile.ptar: entry '../escape': path leads outside the destination" "$TMP/err" |
+          sed -E 's/^python-mpi: rank ([0-9]+) .*/\1/' | sort -n | paste -sd' ')
+    [ "$who" = "$(seq -s' ' 0 $(($2 - 1)))" ] && t_ok "-n $1, $2 unpacker(s): each unpacker refused the part it took (ranks $who)" ||
+        t_fail "-n $1, $2 unpacker(s): refusals from ranks '$who'" "$(cat "$TMP/err")"
+done
 /usr/bin/python3 - "$ROOT/setuid.tar" <<'PY'
 import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
@@ -149,6 +177,18 @@ if [ "$(id -u)" = 0 ]; then
        t_empty_dir "$SHM/node1" && t_empty_dir "$SHM/node2"; then
         t_ok "a byte corrupted in transit is caught by the leader's checksum; removed on every node"
     else t_fail "checksum (rc=$rc)" "$(cat "$TMP/err"; ls -R "$SHM" | head)"; fi
+    rm -rf "${SHM:?}"/*
+    # The same with a parts bundle on 2 nodes x 4 ranks, 2 unpackers each:
+    # node2's leader receives into the node's shared ring, where its other
+    # unpacker reads; the leader's checksum speaks for both.
+    mkdir -p "$TMP/blobs"; split -b 700000 "$TMP/blob" "$TMP/blobs/b."
+    "$BIN/pkgroot" dir "$ROOT/plain.ptar" "$TMP/blobs" --at . >/dev/null || t_fail "pkgroot dir plain.ptar"
+    LD_PRELOAD=$TMP/corrupt.so CLUSTER_SHM_DIR=$SHM PYTHON_MPI_UNPACKERS=2 PYTHON_MPI_CHUNK=1M timeout 60 "$SIM/mpirun-sim" -nodes 2 -ppn 4 \
+        "$BIN/bcast" -p /dev/shm/bc "$ROOT/plain.ptar" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc != 0 ] && grep -Eq "rank 4 on node2: $ROOT/plain.ptar: checksum mismatch: received [0-9a-f]{16}, rank 0 read [0-9a-f]{16}" "$TMP/err" &&
+       t_empty_dir "$SHM/node1" && t_empty_dir "$SHM/node2"; then
+        t_ok "the same through a node's shared ring (.ptar, 2 unpackers of 4 ranks): caught, removed on every node"
+    else t_fail "checksum through the ring (rc=$rc)" "$(cat "$TMP/err"; ls -R "$SHM" | head)"; fi
     rm -rf "${SHM:?}"/*
     cc -shared -fPIC -o "$TMP/touch.so" "$REPO/tests/mpi/touch_on_read.c" -ldl || t_fail "build touch_on_read.so"
     cat > "$TMP/touch-rank0" <<SH

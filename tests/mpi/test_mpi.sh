@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_mpi.sh - python-mpi and bcast under mpiexec on one node: 1, 2 and 4
+# test_mpi.sh - python-mpi and bcast under mpiexec on one node: 1, 2, 4 and 8
 # ranks, every way of starting Python, exit status and abort, and every
 # kind of bad input (one error line naming the file, prompt non-zero exit,
 # nothing left behind).
@@ -75,19 +75,72 @@ for n in 1 2 4; do
     else t_fail "-n $n: runtime delivered" "$(cat "$TMP/out" "$TMP/err"; ls -R "$SHM" | head)"; fi
 done
 
-# --- a parts bundle: every rank of the node unpacks a share ----------------
+# --- a parts bundle: the node's unpackers share it -------------------------
+# By default a node's unpackers are its first min(ranks, online CPUs) ranks.
 "$BIN/pkgroot" python "$ROOT/runtime.ptar" "$T_PKG" >/dev/null || t_fail "pkgroot .ptar"
+CPUS=$(getconf _NPROCESSORS_ONLN)
 for n in 1 2 4; do
+    u=$(( n < CPUS ? n : CPUS ))
     if PYTHON_MPI_PACKAGES=runtime.ptar:code.tar.gz PYTHON_MPI_VERBOSE=2 run -n $n "$PM" "$TMP/check.py" a b &&
        [ "$(grep -c "^rank-ok .* \['a', 'b'\] $T_PKG_RE$" "$TMP/out")" = $n ] &&
-       [ "$(grep -c "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err")" = $n ] && t_empty_dir "$SHM"; then
-        t_ok "-n $n .ptar: all $n ranks unpack parts; every rank imports $T_PKG"
+       [ "$(grep -c "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err")" = $u ] && t_empty_dir "$SHM"; then
+        t_ok "-n $n .ptar: $u rank(s) unpack parts ($CPUS online CPUs); every rank imports $T_PKG"
     else t_fail "-n $n .ptar" "$(cat "$TMP/out" "$TMP/err")"; fi
 done
 total=$(grep "runtime.ptar: [0-9]* entries" "$TMP/err" | sed -E 's/.*: ([0-9]+) entries.*/\1/' | paste -sd+ | bc)
 expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
-[ "$total" = "$expect" ] && t_ok ".ptar: the 4 ranks' shares add up to the whole tree ($total entries)" ||
+[ "$total" = "$expect" ] && t_ok ".ptar: the unpackers' shares add up to the whole tree ($total entries)" ||
     t_fail ".ptar shares ($total vs $expect)"
+
+# Unpackers a subset of the node (PYTHON_MPI_UNPACKERS): the same tree as
+# tar makes of the same files, links and modes included; exactly the
+# first U ranks unpack, the others receive nothing.
+mkdir -p "$TMP/ref" && tar -C "$TMP/ref" -xf "$RUNTIME"
+tree_sig() {
+    (cd "$1" && find . -mindepth 1 ! -name .python-mpi-stamps -printf '%y %m %p %l\n' | LC_ALL=C sort &&
+     find . -type f ! -name .python-mpi-stamps -print0 | LC_ALL=C sort -z | xargs -0 md5sum)
+}
+tree_sig "$TMP/ref" > "$TMP/ref.sig"
+for nu in "4 1" "4 2" "4 4" "8 1" "8 2" "8 3"; do
+    set -- $nu; n=$1 u=$2 P=$SHM/u$1-$2
+    if PYTHON_MPI_UNPACKERS=$u PYTHON_MPI_VERBOSE=2 timeout 60 "$MPIEXEC" -n $n "$BIN/bcast" -p "$P" "$ROOT/runtime.ptar" >"$TMP/out" 2>"$TMP/err" &&
+       [ "$(grep "runtime.ptar: [0-9]* entries (this rank's parts)" "$TMP/err" | sed -E 's/^bcast: rank ([0-9]+) .*/\1/' | sort -n | paste -sd' ')" = "$(seq -s' ' 0 $((u - 1)))" ] &&
+       tree_sig "$P" | cmp -s - "$TMP/ref.sig"; then
+        t_ok "-n $n PYTHON_MPI_UNPACKERS=$u: ranks 0..$((u - 1)) unpack; the tree is tar's, byte for byte, links and modes"
+    else t_fail "-n $n PYTHON_MPI_UNPACKERS=$u" "$(cat "$TMP/out" "$TMP/err"; tree_sig "$P" | diff - "$TMP/ref.sig" | head -5)"; fi
+    rm -rf "$P"
+done
+rm -rf "$TMP/ref"
+
+# Ranks with no part in a delivery sleep: each one's CPU time stays a small
+# fraction of the unpacker's (spinning, they would burn their share of the
+# cores for as long as it works, as much CPU as it).
+mkdir -p "$TMP/big" "$TMP/cpu"
+for i in 1 2 3 4; do mkdir -p "$TMP/big/c$i" && tar -C "$TMP/big/c$i" -xf "$RUNTIME"; done
+"$BIN/pkgroot" dir "$TMP/big.ptar" "$TMP/big" --at . >/dev/null || t_fail "pkgroot dir big.ptar"
+rm -rf "$TMP/big"
+cat > "$TMP/cpu-rank" <<'SH'
+#!/bin/bash
+# cpu-rank DIR CMD...: bash's `times` after CMD (its CPU time on line 2)
+dir=$1; shift
+"$@"; rc=$?
+times > "$dir/times.${PMI_RANK:-$OMPI_COMM_WORLD_RANK}"
+exit $rc
+SH
+chmod +x "$TMP/cpu-rank"
+cpu_of() {  # RANK: the CPU seconds cpu-rank saw, or nothing
+    [ -f "$TMP/cpu/times.$1" ] &&
+        sed -n 2p "$TMP/cpu/times.$1" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } } END { printf "%.3f\n", s }'
+}
+if PYTHON_MPI_UNPACKERS=1 timeout 120 "$MPIEXEC" -n 4 "$TMP/cpu-rank" "$TMP/cpu" "$BIN/bcast" -p "$SHM/cpu" "$TMP/big.ptar" >"$TMP/out" 2>"$TMP/err" &&
+   [ -f "$SHM/cpu/c4/lib/python3.11/os.py" ]; then
+    c0=$(cpu_of 0) c1=$(cpu_of 1) c2=$(cpu_of 2) c3=$(cpu_of 3)
+    if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$c2" ] && [ -n "$c3" ] &&
+       awk -v u="$c0" -v a="$c1" -v b="$c2" -v c="$c3" 'BEGIN { exit !(u >= 0.3 && a < 0.5 * u && b < 0.5 * u && c < 0.5 * u) }'; then
+        t_ok "-n 4, 1 unpacker: the 3 others sleep (CPU s: unpacker $c0, others $c1 $c2 $c3)"
+    else t_fail "non-unpackers sleep (CPU s: unpacker '$c0', others '$c1' '$c2' '$c3')"; fi
+else t_fail "delivery of big.ptar to 4 ranks, 1 unpacker" "$(cat "$TMP/err")"; fi
+rm -rf "$SHM/cpu" "$TMP/big.ptar"
 
 # --- every way python3 can be started -----------------------------------
 if run -n 2 "$PM" -c 'import sys; print("c-ok", sys.argv)' x && [ "$(grep -c "^c-ok \['-c', 'x'\]$" "$TMP/out")" = 2 ]; then
@@ -268,6 +321,10 @@ bad "a runtime bundle of another Python" "rank 0 on [^:]+: $SHM/python-mpi-[0-9]
     env PYTHON_MPI_PACKAGES=other.tar "$MPIEXEC" -n 2 "$PM" -c pass
 bad "a relocation manifest naming a path outside the tree" "rank 0 on [^:]+: $SHM/python-mpi-[0-9]+/[^:]+/.python-mpi-relocate/demo: line 3: '../../etc/passwd' is not a path inside the tree" \
     env PYTHON_MPI_PACKAGES=runtime.tar.zst:badreloc.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+bad "bad PYTHON_MPI_UNPACKERS" "PYTHON_MPI_UNPACKERS='0': expected auto or a number of ranks from 1 to 4096" \
+    env PYTHON_MPI_UNPACKERS=0 PYTHON_MPI_PACKAGES=runtime.ptar "$MPIEXEC" -n 2 "$PM" -c pass
+bad "bcast: bad PYTHON_MPI_UNPACKERS" "PYTHON_MPI_UNPACKERS='two': expected auto or a number of ranks from 1 to 4096" \
+    env PYTHON_MPI_UNPACKERS=two "$MPIEXEC" -n 2 "$BIN/bcast" -p "$SHM/new" "$ROOT/runtime.ptar"
 bad "bad PYTHON_MPI_TIMING" "PYTHON_MPI_TIMING='yes': expected 0, 1, text, json or json:PATH" \
     env PYTHON_MPI_TIMING=yes PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
 bad "PYTHON_MPI_TIMING=json:PATH in a missing directory" "$TMP/no-such-dir/t.json: PYTHON_MPI_TIMING: cannot create: No such file" \

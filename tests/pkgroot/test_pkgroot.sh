@@ -124,6 +124,37 @@ if tar -C "$TMP/p" -xf "$TMP/rt.ptar" && for f in "$TMP"/p/part-*.tar.zst; do ta
    [ "$(find "$TMP/p/x" ! -type d | wc -l)" = "$(tar -tf "$TMP/rt.tar.zst" | grep -cv '/$')" ]; then
     t_ok ".ptar unpacks with plain tar too, to the same files as the single-stream bundle"
 else t_fail ".ptar with plain tar"; fi
+nparts=$(ls "$TMP"/p/part-*.tar.zst | wc -l)
+if [ "$(cat "$TMP/p/.python-mpi-parts")" = "$(printf 'python-mpi parts bundle, version 1\nparts %010d' "$nparts")" ]; then
+    t_ok ".ptar: the marker records the number of parts ($nparts)"
+else t_fail ".ptar marker count" "$(cat "$TMP/p/.python-mpi-parts"; echo "parts: $nparts")"; fi
+# Parts are compressed by threads: the bytes must not depend on how many.
+for j in 1 3 8; do "$PK" -j $j python "$TMP/rt-j$j.ptar" numpy >/dev/null 2>&1 || t_fail "pkgroot -j $j"; done
+if cmp -s "$TMP/rt.ptar" "$TMP/rt-j1.ptar" && cmp -s "$TMP/rt.ptar" "$TMP/rt-j3.ptar" && cmp -s "$TMP/rt.ptar" "$TMP/rt-j8.ptar"; then
+    t_ok "pkgroot -j 1, -j 3, -j 8 and the default make the same .ptar, byte for byte"
+else t_fail "pkgroot -j: bundles differ" "$(cmp "$TMP/rt.ptar" "$TMP/rt-j1.ptar"; cmp "$TMP/rt.ptar" "$TMP/rt-j3.ptar")"; fi
+rm -f "$TMP"/rt-j*.ptar
+# --parts stored: the same entries in plain-tar parts, which bcast unpacks
+# into the same tree as the single-stream bundle's.
+if "$PK" --parts stored python "$TMP/rt-st.ptar" numpy >/dev/null 2>&1 && tar -tf "$TMP/rt-st.ptar" > "$TMP/st.list" &&
+   [ "$(grep -c '^part-[0-9]\{4\}\.tar$' "$TMP/st.list")" = "$(($(wc -l < "$TMP/st.list") - 1))" ] &&
+   [ "$("$PK" verify "$TMP/rt-st.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" = "$("$PK" verify "$TMP/rt.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" ] &&
+   timeout 120 "$MPIEXEC" -n 2 "$BIN/bcast" -p "$TMP/st" "$TMP/rt-st.ptar" >/dev/null 2>"$TMP/err" &&
+   mkdir -p "$TMP/st-ref" && tar -C "$TMP/st-ref" -xf "$TMP/rt.tar.zst" &&
+   [ "$(cd "$TMP/st" && find . -type f ! -name .python-mpi-stamps -print0 | sort -z | xargs -0 md5sum)" = \
+     "$(cd "$TMP/st-ref" && find . -type f -print0 | sort -z | xargs -0 md5sum)" ]; then
+    t_ok "--parts stored: plain-tar parts, the same entries; bcast unpacks them into the same tree"
+else t_fail "--parts stored" "$(cat "$TMP/err"; head -3 "$TMP/st.list")"; fi
+rm -rf "$TMP/st" "$TMP/st-ref" "$TMP/rt-st.ptar"
+rc=0; "$PK" --parts lz4 python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
+[ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): --parts 'lz4': expected zstd or stored" ] && [ ! -e "$TMP/bad.ptar" ] &&
+    t_ok "pkgroot --parts lz4: one line, exit 2" || t_fail "--parts bad (rc=$rc)" "$(cat "$TMP/err")"
+for v in 0 -1 x 2x ""; do
+    rc=0; "$PK" -j "$v" python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
+    if [ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): -j '$v': expected a number of threads from 1 to 1024" ] && [ ! -e "$TMP/bad.ptar" ]; then
+        t_ok "pkgroot -j '$v': one line, exit 2"
+    else t_fail "pkgroot -j '$v' (rc=$rc)" "$(cat "$TMP/err")"; fi
+done
 
 # --- directory bundles, every compression ---------------------------------
 mkdir -p "$TMP/code/pkg/sub"

@@ -15,7 +15,7 @@
 static const char *const vars[] = {
     "PYTHON_MPI_PKGROOT", "PYTHON_MPI_PACKAGES", "PYTHON_MPI_CHROOT",
     "PYTHON_MPI_VERBOSE", "PYTHON_MPI_CHUNK", "PYTHON_MPI_NODE_GROUPING",
-    "PYTHON_MPI_TIMING", "PYTHON_MPI_MAX_UNPACKED",
+    "PYTHON_MPI_TIMING", "PYTHON_MPI_MAX_UNPACKED", "PYTHON_MPI_UNPACKERS",
 };
 
 static int clear_env(void **state)
@@ -64,6 +64,7 @@ static void defaults(void **state)
     assert_int_equal(s.by_hostname, 0);
     assert_int_equal(s.timing, PM_TIMING_OFF);
     assert_null(s.timing_path);
+    assert_int_equal(s.unpackers, 0);
 }
 
 static void empty_values_are_unset(void **state)
@@ -79,6 +80,7 @@ static void empty_values_are_unset(void **state)
     assert_int_equal(s.chunk, PM_CHUNK_DEFAULT);
     assert_int_equal(s.verbose, 0);
     assert_int_equal(s.by_hostname, 0);
+    assert_int_equal(s.unpackers, 0);
 }
 
 static void values(void **state)
@@ -209,6 +211,31 @@ static void timing_modes(void **state)
     load_fails("PYTHON_MPI_TIMING", "JSON");
 }
 
+static void unpackers(void **state)
+{
+    (void)state;
+    pm_settings s;
+    setenv("PYTHON_MPI_UNPACKERS", "auto", 1);
+    load_ok(&s);
+    assert_int_equal(s.unpackers, 0);
+    const char *ok[] = {"1", "2", "16", "128", "4096"};
+    const int want[] = {1, 2, 16, 128, PM_UNPACKERS_MAX};
+    for (int i = 0; i < 5; i++) {
+        setenv("PYTHON_MPI_UNPACKERS", ok[i], 1);
+        load_ok(&s);
+        assert_int_equal(s.unpackers, want[i]);
+    }
+    load_fails("PYTHON_MPI_UNPACKERS", "0");
+    load_fails("PYTHON_MPI_UNPACKERS", "-2");
+    load_fails("PYTHON_MPI_UNPACKERS", "+2");
+    load_fails("PYTHON_MPI_UNPACKERS", " 2");
+    load_fails("PYTHON_MPI_UNPACKERS", "2x");
+    load_fails("PYTHON_MPI_UNPACKERS", "many");
+    load_fails("PYTHON_MPI_UNPACKERS", "Auto");
+    load_fails("PYTHON_MPI_UNPACKERS", "4097");
+    load_fails("PYTHON_MPI_UNPACKERS", "99999999999999999999");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(verbose_levels, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(node_grouping, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(timing_modes, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(unpackers, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,42 @@
+/* partpool.h - compressing a parts bundle's parts on every core, in order.
+ *
+ * The writer builds each part's tar in memory and submits it; worker
+ * threads compress the parts (zstd, through libarchive's own filter, as a
+ * single thread would) while the writer goes on reading files for the
+ * next; compressed parts are handed back to the writer's sink in the order
+ * they were submitted, so the bundle's bytes are the same whatever the
+ * number of threads.  At most a few parts per thread are in memory. */
+#ifndef PK_PARTPOOL_H
+#define PK_PARTPOOL_H
+
+#include <stddef.h>
+
+typedef struct pk_pool pk_pool;
+
+/* Called in the submitting thread, once per part, in order: 0, or -1
+ * after printing why (the pool then takes no more parts). */
+typedef int (*pk_part_sink)(void *ctx, const void *data, size_t len);
+
+/* threads <= 1: every part is compressed at once, in the caller.  label
+ * names the bundle in messages.  NULL after printing why. */
+pk_pool *pk_pool_new(int threads, const char *label, pk_part_sink sink, void *ctx);
+
+/* Takes data (malloc'd, len bytes: a part's tar) whatever happens.  May
+ * hand earlier parts to the sink first.  0, or -1 after printing why (this
+ * or an earlier part could not be compressed, or the sink failed). */
+int pk_pool_submit(pk_pool *p, unsigned char *data, size_t len);
+
+/* Every part submitted, to the sink.  0, or -1 as for pk_pool_submit. */
+int pk_pool_finish(pk_pool *p);
+
+/* Stops the threads, dropping parts not yet handed out. */
+void pk_pool_free(pk_pool *p);
+
+/* The number of threads pkgroot uses by default: the online CPUs. */
+int pk_pool_default_threads(void);
+
+/* One part's compression, as a worker does it: *out malloc'd.  0, or -1
+ * with *err a malloc'd reason (NULL if out of memory). */
+int pk_compress_part(const void *in, size_t len, unsigned char **out, size_t *out_len, char **err);
+
+#endif
