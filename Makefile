@@ -4,6 +4,8 @@
 #   make check           install missing Debian packages, build, run every test
 #   make demo            install missing Debian packages, build, run the demo
 #   make install PREFIX=/opt/python-mpi [DESTDIR=...]
+#   make uninstall PREFIX=/opt/python-mpi [DESTDIR=...]
+#   make WERROR=1        warnings are errors (make check and CI set it)
 #   make PYTHON=/path/to/python3.X   embed that CPython (3.8 or newer)
 #
 # Flags come from pkg-config so the MPI and the Python are named, never
@@ -86,17 +88,25 @@ MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
 AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
 
+# CFLAGS and LDFLAGS are the user's (make CFLAGS=-O3 keeps everything else);
+# what the build needs goes into ALL_CFLAGS and ALL_LDFLAGS.  Warnings are
+# errors in `make check` and CI (WERROR=1), not in a user's plain `make`
+# with a newer compiler.
 CC         ?= cc
-WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
-CFLAGS     ?= -O2 -g
-LDFLAGS    += $(PY_LDFLAGS)
-ifeq ($(SANITIZE),1)
-CFLAGS     += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LDFLAGS    += -fsanitize=address,undefined
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+WERROR     ?=
+ifeq ($(WERROR),1)
+WARN       += -Werror
 endif
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools \
+CFLAGS     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+SAN_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LDFLAGS:= -fsanitize=address,undefined
+endif
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools \
               $(MPI_CFLAGS) $(PY_CFLAGS) $(AR_CFLAGS) \
               -DPYMPI_DEFAULT_HOME='"$(PY_HOME)"' -DPYMPI_VERSION='"$(VERSION)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) $(PY_LDFLAGS)
 VERSION    := 0.1.0
 
 LIB_SRC    := $(filter-out bcast/bcast.c,$(wildcard bcast/*.c))
@@ -114,12 +124,15 @@ LIBBCAST   := $(BUILD)/libbcast.a
 
 BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
 
-.PHONY: all deps check check-build check-python python-tests unit mpi-tests cluster-tests demo demo-run install clean
+.PHONY: all deps check check-build check-python python-tests demo demo-run install uninstall clean
 all: $(BINS)
 
-$(BUILD)/%.o: %.c $(wildcard bcast/*.h interp/*.h pkgroot-tools/*.h) $(PY_STAMP)
+# Header dependencies come from the compiler (-MMD -MP: a .d beside each
+# object, and a removed header does not break the build).
+$(BUILD)/%.o: %.c $(PY_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 $(PKGROOT_PYC): $(BUILD)/%.c: %.py scripts/embed-py.sh
 	@mkdir -p $(dir $@)
@@ -139,15 +152,15 @@ SPAWN_EXPORTS := -Wl,--export-dynamic-symbol=MPI_Comm_spawn \
                  -Wl,--export-dynamic-symbol=_exit -Wl,--export-dynamic-symbol=kill
 $(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(SPAWN_EXPORTS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) $(SPAWN_EXPORTS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
 $(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS)
 
 $(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
 # `make check` tests both MPIs (CI does); `make check MPI=X` only X.
 CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)
@@ -161,6 +174,8 @@ deps:
 
 include tests/tests.mk
 
+# The suites build what they test with warnings as errors.
+check: export WERROR = 1
 check:
 	@sh scripts/install-deps.sh $(CHECK_MPIS)
 	@for m in $(CHECK_MPIS); do \
@@ -191,6 +206,13 @@ install: all
 	install -m 0755 scripts/job-slurm.sh scripts/job-pbs-aprun.sh scripts/job-mpiexec.sh \
 	    $(DESTDIR)$(PREFIX)/share/python-mpi/
 	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+# What install put there, and the directory of ours if it is then empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/python-mpi/,activate.sh job-slurm.sh job-pbs-aprun.sh job-mpiexec.sh) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN_PAGES)))
+	-rmdir $(DESTDIR)$(PREFIX)/share/python-mpi 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

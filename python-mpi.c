@@ -142,9 +142,12 @@ static int run_as_child(int argc, char **argv)
      * as python3 would. */
     const char *tree = getenv("PYTHON_MPI_HOME");
     const char *home = NULL;
-    if (tree && *tree && !pm_lineage_same_program()) {
-        /* Another program (a copy, another python-mpi build, its venv):
-         * the tree holds the rank's Python, not necessarily its own. */
+    int same_file;
+    int same_program = pm_lineage_same_program(&same_file);
+    if (tree && *tree && (!same_program || (!same_file && pm_python_beside_stdlib(argv[0])))) {
+        /* Another program (another python-mpi build), or a copy put into
+         * a Python prefix of its own: the tree holds the rank's Python,
+         * not necessarily its own.  (A copy in a venv runs on the tree.) */
         if (unsetenv("PYTHON_MPI_HOME") != 0 || unsetenv("PYTHONUSERBASE") != 0)
             return 1;
         tree = NULL;

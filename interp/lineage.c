@@ -104,16 +104,20 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *data)
     return 1;   /* the first object is the main program: stop there */
 }
 
+/* This very file (a copy elsewhere is another). */
+static uint64_t file_id(void)
+{
+    struct stat exe;
+    if (stat("/proc/self/exe", &exe) != 0)
+        return 0;
+    return ((uint64_t)exe.st_dev << 40) ^ (uint64_t)exe.st_ino;
+}
+
 static uint64_t program_id(void)
 {
     uint64_t id = 0;
     (void)dl_iterate_phdr(find_build_id, &id);
-    if (id == 0) {   /* linked without a build id: this file, then */
-        struct stat exe;
-        if (stat("/proc/self/exe", &exe) == 0)
-            id = ((uint64_t)exe.st_dev << 32) ^ (uint64_t)exe.st_ino;
-    }
-    return id;
+    return id ? id : file_id();   /* linked without a build id: this file */
 }
 
 void pm_launch_id_of(char *const *envp, pm_launch_id *id)
@@ -147,17 +151,19 @@ void pm_launch_id_of(char *const *envp, pm_launch_id *id)
     free(vars);
     id->pmi_socket = pmi_socket_inode();
     id->program = program_id();
+    id->file = file_id();
 }
 
 void pm_launch_id_format(const pm_launch_id *id, char *buf, size_t len)
 {
-    snprintf(buf, len, "%016" PRIx64 ".%" PRIx64 ".%" PRIx64, id->hash, id->pmi_socket, id->program);
+    snprintf(buf, len, "%016" PRIx64 ".%" PRIx64 ".%" PRIx64 ".%" PRIx64, id->hash, id->pmi_socket,
+             id->program, id->file);
 }
 
-/* "HASH.SOCKET.PROGRAM" into out; 0, or -1 if malformed. */
+/* "HASH.SOCKET.PROGRAM.FILE" into out; 0, or -1 if malformed. */
 static int parse_mark(const char *mark, pm_launch_id *out)
 {
-    uint64_t *fields[] = {&out->hash, &out->pmi_socket, &out->program};
+    uint64_t *fields[] = {&out->hash, &out->pmi_socket, &out->program, &out->file};
     const char *s = mark;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         char *end;
@@ -181,13 +187,15 @@ int pm_launch_id_matches(const char *mark, const pm_launch_id *id)
     return m.hash == id->hash && (id->pmi_socket == 0 || id->pmi_socket == m.pmi_socket);
 }
 
-int pm_lineage_same_program(void)
+int pm_lineage_same_program(int *same_file)
 {
     pm_launch_id m, me;
     const char *mark = getenv(PM_LINEAGE_VAR);
+    *same_file = 0;
     if (!mark || parse_mark(mark, &m) != 0)
         return 0;
     pm_launch_id_of(environ, &me);
+    *same_file = m.file != 0 && m.file == me.file;
     return m.program != 0 && m.program == me.program;
 }
 

@@ -27,11 +27,12 @@ typedef struct pm_launch_id {
     uint64_t hash;
     uint64_t pmi_socket;
     uint64_t program;      /* the program: a hash of its build id (a copy is the same) */
+    uint64_t file;         /* the executable file itself (a copy is another) */
 } pm_launch_id;
 
 void pm_launch_id_of(char *const *envp, pm_launch_id *id);
 
-/* "HASH.SOCKET.PROGRAM" in hex, into buf (at least 56 bytes). */
+/* "HASH.SOCKET.PROGRAM.FILE" in hex, into buf (at least 72 bytes). */
 void pm_launch_id_format(const pm_launch_id *id, char *buf, size_t len);
 
 /* Does a mark (the value of PM_LINEAGE_VAR) name the identity id?  The
@@ -40,8 +41,8 @@ int pm_launch_id_matches(const char *mark, const pm_launch_id *id);
 
 /* Is this process the program of the rank that marked it (that build, or a
  * copy of it, as in a venv: not another python-mpi, whose Python may not be
- * the one of the rank's tree)? */
-int pm_lineage_same_program(void);
+ * the one of the rank's tree)?  *same_file: and the very same file. */
+int pm_lineage_same_program(int *same_file);
 
 /* Ranks, after MPI_Init: put the mark in the environment.  0, or -1
  * after printing why. */

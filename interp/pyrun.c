@@ -46,12 +46,7 @@ static int check_pythonhome(PyConfig *config)
     return pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE | PM_TRUST_GROUP, &checked);
 }
 
-#if PY_VERSION_HEX >= 0x030B0000
-/* Does the program's own directory's parent hold this Python's standard
- * library (lib/pythonX.Y/os.py), as a Python prefix does?  Only a path
- * with a '/' is looked at (a name found on PATH keeps the build's prefix):
- * a realpath and one stat. */
-static int beside_its_stdlib(const char *argv0)
+int pm_python_beside_stdlib(const char *argv0)
 {
     if (!argv0 || !strchr(argv0, '/'))
         return 0;
@@ -69,7 +64,6 @@ static int beside_its_stdlib(const char *argv0)
     free(real);
     return found;
 }
-#endif
 
 int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home)
 {
@@ -91,7 +85,7 @@ int pm_python_configure(PyConfig *config, int argc, char **argv, const char *hom
      * environment counts), a ._pth file or a home says otherwise.  A
      * python-mpi that lies in a Python prefix (bin/ beside lib/pythonX.Y)
      * finds that one, as python3 would. */
-    if (!home && !beside_its_stdlib(argv[0]) &&
+    if (!home && !pm_python_beside_stdlib(argv[0]) &&
         (failed(PyConfig_SetBytesString(config, &config->prefix, PYMPI_DEFAULT_HOME), "PyConfig prefix") ||
          failed(PyConfig_SetBytesString(config, &config->exec_prefix, PYMPI_DEFAULT_HOME),
                 "PyConfig exec_prefix")))

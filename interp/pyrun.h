@@ -19,6 +19,12 @@
  * Returns 0, or -1 after printing why. */
 int pm_python_configure(PyConfig *config, int argc, char **argv, const char *home);
 
+/* Does argv0's directory's parent hold this Python's standard library
+ * (lib/pythonX.Y/os.py), as a Python prefix does (a python-mpi installed
+ * into, or copied to, a Python's bin/)?  Only a path with a '/' is looked
+ * at: a realpath and one stat. */
+int pm_python_beside_stdlib(const char *argv0);
+
 /* Initialise from config (which is cleared) and run; returns the exit
  * status python3 would have.  *init_seconds (if not NULL) gets the time
  * initialisation took. */

@@ -16,6 +16,9 @@
 #                       refusals; another Python's runtime bundle
 #   make slurm-tests    a real Slurm of simulated nodes (tests/cluster/test_slurm.sh)
 
+.PHONY: unit mpi-tests cluster-tests exit-tests script-tests static-tests mpi4py-tests \
+        security-tests cpython-tests slurm-tests fuzz
+
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # test_argv stands in for MPI_Init_thread to see what python-mpi hands on.
@@ -23,7 +26,7 @@ WRAP_test_argv := -Wl,--wrap=MPI_Init_thread
 
 $(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(INTERP_OBJ) $(LIBBCAST) $(WRAP_$*) \
+	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(INTERP_OBJ) $(LIBBCAST) $(WRAP_$*) \
 	    -lcmocka $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
 unit: $(UNIT_BINS)

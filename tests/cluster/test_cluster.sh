@@ -12,25 +12,16 @@
 #   * strace works inside the namespaces and count-file-ops counts per rank;
 #   * every job ends within 60 s.
 # Needs root (namespaces), mpicc.mpich, mpiexec.mpich, unshare, strace.
-# Prints "ok - ..." / "not ok - ..." and finally "N passed, M failed";
+# Prints "ok - ..." / "not ok - ..." and finally "cluster: N passed, M failed" (tests/lib.sh);
 # exits non-zero if anything failed.
 # shellcheck disable=SC2012,SC2317  # ls on our own plain names; trap function
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0
-failed=0
-ok()    { echo "ok - $*"; passed=$((passed + 1)); }
-notok() { echo "not ok - $*"; failed=$((failed + 1)); }
-check() {   # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then ok "$desc"; else notok "$desc"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    if [ "$failed" -eq 0 ]; then exit 0; fi
-    exit 1
-}
+. "$here/../lib.sh"
+# The harness's own checks, in lib.sh's words.
+check() { t_check "$@"; }
+finish() { t_done cluster; exit $?; }
 
 tmp=$(mktemp -d /tmp/test_cluster.XXXXXX)
 shmdir=
@@ -45,112 +36,18 @@ trap 'exit 130' INT TERM
 
 for tool in mpicc.mpich mpiexec.mpich unshare strace; do
     if ! command -v "$tool" >/dev/null; then
-        notok "prerequisite $tool is installed"; finish
+        t_fail "prerequisite $tool is installed"; finish
     fi
 done
 if [ "$(id -u)" -ne 0 ]; then
-    notok "running as root (needed for unshare --uts --mount)"; finish
+    t_fail "running as root (needed for unshare --uts --mount)"; finish
 fi
 
 # ---------------------------------------------------------------- program
-cat > "$tmp/probe.c" <<'EOF'
-/* probe TAG PKGDIR_ABS PKGDIR_REL COMMONFILE */
-#define _GNU_SOURCE
-#include <mpi.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define NBYTES (3 * 1024 * 1024 + 17)
-
-static void open_close(int dirfd, const char *path, int flags)
-{
-    int fd = dirfd >= 0 ? openat(dirfd, path, flags) : open(path, flags);
-    if (fd < 0) { perror(path); MPI_Abort(MPI_COMM_WORLD, 2); }
-    close(fd);
-}
-
-int main(int argc, char **argv)
-{
-    int rank, size, nsize, i;
-    char host[256], path[4096];
-    MPI_Comm node;
-
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc != 5) MPI_Abort(MPI_COMM_WORLD, 1);
-    const char *tag = argv[1], *abs = argv[2], *rel = argv[3], *common = argv[4];
-    gethostname(host, sizeof host);
-
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &nsize);
-    int *members = malloc(nsize * sizeof *members);
-    MPI_Allgather(&rank, 1, MPI_INT, members, 1, MPI_INT, node);
-
-    /* Markers: visible exactly to the ranks of my node. */
-    snprintf(path, sizeof path, "/dev/shm/cluster-marker-%s.%d", tag, rank);
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd < 0) { perror(path); MPI_Abort(MPI_COMM_WORLD, 2); }
-    dprintf(fd, "%s\n", host);
-    close(fd);
-    MPI_Barrier(MPI_COMM_WORLD);
-    int markers_ok = 1;
-    for (int r = 0; r < size; r++) {
-        int same = 0;
-        for (i = 0; i < nsize; i++) same |= members[i] == r;
-        snprintf(path, sizeof path, "/dev/shm/cluster-marker-%s.%d", tag, r);
-        if ((access(path, F_OK) == 0) != same) markers_ok = 0;
-    }
-
-    /* Bcast a few MB from rank 0. */
-    unsigned char *buf = malloc(NBYTES);
-    for (i = 0; i < NBYTES; i++) buf[i] = rank == 0 ? (unsigned char)(i * 131 + 7) : 0;
-    MPI_Bcast(buf, NBYTES, MPI_BYTE, 0, MPI_COMM_WORLD);
-    int bcast_ok = 1;
-    for (i = 0; i < NBYTES; i++) if (buf[i] != (unsigned char)(i * 131 + 7)) bcast_ok = 0;
-
-    /* Allreduce across nodes. */
-    long in[2] = { rank, bcast_ok }, out[2];
-    MPI_Allreduce(in, out, 2, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-    int allreduce_ok = out[0] == (long)size * (size - 1) / 2 && out[1] == size;
-
-    /* Known file operations for count-file-ops: rank 0 touches PKGDIR
-       5 times (2 absolute, 1 relative, the directory, 1 dirfd-relative);
-       every rank stats COMMONFILE once. */
-    if (rank == 0) {
-        snprintf(path, sizeof path, "%s/known.txt", abs);
-        open_close(-1, path, O_RDONLY);
-        open_close(-1, path, O_RDONLY);
-        snprintf(path, sizeof path, "%s/known.txt", rel);
-        open_close(-1, path, O_RDONLY);
-        int dfd = open(abs, O_RDONLY | O_DIRECTORY);
-        if (dfd < 0) { perror(abs); MPI_Abort(MPI_COMM_WORLD, 2); }
-        open_close(dfd, "known.txt", O_RDONLY);
-        close(dfd);
-    }
-    struct stat st;
-    if (stat(common, &st) != 0) { perror(common); MPI_Abort(MPI_COMM_WORLD, 2); }
-
-    const char *env = getenv("PYTHON_MPI_CLUSTER_PROBE");
-    printf("RESULT rank=%d size=%d host=%s nodesize=%d bcast=%s markers=%s allreduce=%s env=%s\n",
-           rank, size, host, nsize, bcast_ok ? "ok" : "BAD", markers_ok ? "ok" : "BAD",
-           allreduce_ok ? "ok" : "BAD", env ? env : "(unset)");
-    fflush(stdout);
-    MPI_Comm_free(&node);
-    free(members);
-    free(buf);
-    MPI_Finalize();
-    return 0;
-}
-EOF
-if mpicc.mpich -O1 -Wall -o "$tmp/probe" "$tmp/probe.c" 2> "$tmp/cc.err"; then
-    ok "compile probe with mpicc.mpich"
+if mpicc.mpich -O1 -Wall -o "$tmp/probe" "$here/probe.c" 2> "$tmp/cc.err"; then
+    t_ok "compile probe with mpicc.mpich"
 else
-    cat "$tmp/cc.err" >&2; notok "compile probe with mpicc.mpich"; finish
+    cat "$tmp/cc.err" >&2; t_fail "compile probe with mpicc.mpich"; finish
 fi
 mkdir -p "$tmp/pkgroot" "$tmp/common"
 echo known > "$tmp/pkgroot/known.txt"
@@ -168,9 +65,9 @@ run_job() {
         "$@" "$tmp/probe" "$tag" "$tmp/pkgroot" pkgroot "$tmp/common/file") \
         > "$tmp/$label.out" 2> "$tmp/$label.err" || rc=$?
     if [ "$rc" -eq 0 ]; then
-        ok "$label: job exits 0 within 60 s ($((SECONDS - t0)) s)"
+        t_ok "$label: job exits 0 within 60 s ($((SECONDS - t0)) s)"
     else
-        notok "$label: job exits 0 within 60 s (status $rc$([ "$rc" -eq 124 ] && echo ', timed out'))"
+        t_fail "$label: job exits 0 within 60 s (status $rc$([ "$rc" -eq 124 ] && echo ', timed out'))"
         sed 's/^/# /' "$tmp/$label.out" "$tmp/$label.err" | head -40
     fi
 }

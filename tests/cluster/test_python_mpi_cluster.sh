@@ -87,7 +87,7 @@ if SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 timeout 120
    SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=1 timeout 120 \
        "$SIM/mpirun-sim" -nodes 2 -ppn 4 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where .* True True$' "$TMP/out")" = 8 ] && grep -q "already in .* on every node: nothing sent" "$TMP/err" &&
-   [ -f "$TMP/nodes/node2/python-mpi-0/98/lib/python3.11/os.py" ]; then
+   [ -f "$TMP/nodes/node2/python-mpi-0/98/$T_PYSTDLIB/os.py" ]; then
     t_ok "cache: bcast with 1 unpacker of 4 per node, then python-mpi on 2x4 sends nothing"
 else t_fail "cache with 1 unpacker" "$(cat "$TMP/out" "$TMP/err")"; fi
 rm -rf "$TMP/nodes"

@@ -230,10 +230,10 @@ echo "job $SLURM_JOB_ID"
 $one "$BCAST" -t "$PY/runtime.tar.zst" || exit 11
 $one "$BCAST" -t "$PY/runtime.tar.zst" || exit 12
 for s in 1 2 3; do PYTHON_MPI_VERBOSE=1 srun "$PM" -c 'import os, sys, numpy; os.write(1, ("step %s %s %s\n" % (os.environ["SLURM_PROCID"], sys.prefix, numpy.__file__.startswith(sys.prefix))).encode())' || exit 13; done
-$one sh -c 'test -f "$1/lib/python3.11/os.py" && echo "kept $(hostname)"' sh "$J" || exit 14
+$one sh -c 'test -f "$1/$2/os.py" && echo "kept $(hostname)"' sh "$J" "$PYSTDLIB" || exit 14
 $one rm -rf "$J" || exit 15
 SH
-if BCAST=$BIN/bcast PM=$PM PY=$PY timeout 180 salloc -N 2 --ntasks-per-node=2 bash "$TMP/steps.sh" >"$TMP/out" 2>"$TMP/err"; then
+if BCAST=$BIN/bcast PM=$PM PY=$PY PYSTDLIB=$T_PYSTDLIB timeout 180 salloc -N 2 --ntasks-per-node=2 bash "$TMP/steps.sh" >"$TMP/out" 2>"$TMP/err"; then
     t_ok "salloc bash -c '...': bcast twice, 3 srun steps, cleanup"
 else t_fail "salloc with steps (rc=$?)" "$(cat "$TMP/out" "$TMP/err")"; fi
 j=$(sed -n 's/^job //p' "$TMP/out")

@@ -133,7 +133,7 @@ cpu_of() {  # RANK: the CPU seconds cpu-rank saw, or nothing
         sed -n 2p "$TMP/cpu/times.$1" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } } END { printf "%.3f\n", s }'
 }
 if PYTHON_MPI_UNPACKERS=1 timeout 120 "$MPIEXEC" -n 4 "$TMP/cpu-rank" "$TMP/cpu" "$BIN/bcast" -p "$SHM/cpu" "$TMP/big.ptar" >"$TMP/out" 2>"$TMP/err" &&
-   [ -f "$SHM/cpu/c4/lib/python3.11/os.py" ]; then
+   [ -f "$SHM/cpu/c4/$T_PYSTDLIB/os.py" ]; then
     c0=$(cpu_of 0) c1=$(cpu_of 1) c2=$(cpu_of 2) c3=$(cpu_of 3)
     if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$c2" ] && [ -n "$c3" ] &&
        awk -v u="$c0" -v a="$c1" -v b="$c2" -v c="$c3" 'BEGIN { exit !(u >= 0.3 && a < 0.5 * u && b < 0.5 * u && c < 0.5 * u) }'; then

@@ -2,7 +2,8 @@
 # test_install.sh - `make install MPI=X PREFIX=... DESTDIR=...` installs the
 # build of that MPI (the installed python-mpi links X's library) and the
 # installed tree works: python-mpi runs under X's mpiexec, bcast and
-# pkgroot answer --version, the man pages and templates are there.
+# pkgroot answer --version, the man pages and templates are there; make
+# uninstall takes them away again.
 #   MPI=openmpi MPIEXEC=mpiexec.openmpi BUILD=build-openmpi bash tests/scripts/test_install.sh
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -35,4 +36,11 @@ for f in share/man/man1/python-mpi.1 share/man/man1/bcast.1 share/man/man1/pkgro
     [ -s "$P/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] && t_ok "man pages, activate.sh and the job templates installed" || t_fail "not installed:$missing"
+# make uninstall takes away exactly what install put there (a file of the
+# user's beside ours stays, and so do the shared directories).
+: > "$P/bin/users-own"
+if make -s -C "$REPO" uninstall MPI="$MPI" PYTHON="$PYTHON" BUILD="$BUILD" PREFIX=/opt/pympi DESTDIR="$D" >"$TMP/out" 2>&1 &&
+   [ "$(cd "$P" && find . -type f | sort | tr '\n' ' ')" = "./bin/users-own " ] && [ ! -e "$P/share/python-mpi" ]; then
+    t_ok "make uninstall removes every installed file, and nothing else"
+else t_fail "make uninstall" "$(cat "$TMP/out"; cd "$P" && find . | sort)"; fi
 t_done install

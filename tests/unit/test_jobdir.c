@@ -286,8 +286,10 @@ static void userdir_refuses_file_and_missing_parent(void **state)
 static void userdir_refuses_foreign_owner(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();   /* only root can make a directory owned by someone else */
+    if (geteuid() != 0) {
+        print_message("# SKIP only root can make a directory owned by someone else\n");
+        skip();
+    }
     char *other = at("foreign");
     assert_int_equal(mkdir(other, 0700), 0);
     assert_int_equal(chown(other, 65534, 65534), 0);

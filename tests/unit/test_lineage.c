@@ -54,22 +54,23 @@ static void each_launch_is_its_own(void **state)
 static void marks_parse_strictly(void **state)
 {
     (void)state;
-    pm_launch_id id = {0x1234abcdULL, 0, 0x801};
+    pm_launch_id id = {0x1234abcdULL, 0, 0x801, 0x42};
     char mark[80];
     pm_launch_id_format(&id, mark, sizeof mark);
-    assert_string_equal(mark, "000000001234abcd.0.801");
+    assert_string_equal(mark, "000000001234abcd.0.801.42");
     assert_true(pm_launch_id_matches(mark, &id));
-    assert_true(pm_launch_id_matches("1234abcd.0.0", &id));   /* lineage: any program */
+    assert_true(pm_launch_id_matches("1234abcd.0.0.0", &id));   /* lineage: any program */
     assert_false(pm_launch_id_matches(NULL, &id));
     assert_false(pm_launch_id_matches("", &id));
     assert_false(pm_launch_id_matches("1234abcd", &id));
     assert_false(pm_launch_id_matches("1234abcd.", &id));
     assert_false(pm_launch_id_matches("1234abcd.0", &id));
-    assert_false(pm_launch_id_matches("1234abcd.0.2x", &id));
-    assert_false(pm_launch_id_matches("1234abcd.0.1.2", &id));
-    assert_false(pm_launch_id_matches("1234abcd.-1.1", &id));
+    assert_false(pm_launch_id_matches("1234abcd.0.1", &id));
+    assert_false(pm_launch_id_matches("1234abcd.0.1.2x", &id));
+    assert_false(pm_launch_id_matches("1234abcd.0.1.2.3", &id));
+    assert_false(pm_launch_id_matches("1234abcd.-1.1.1", &id));
     assert_false(pm_launch_id_matches("12345", &id));   /* the old pid-only mark */
-    assert_false(pm_launch_id_matches("1234abce.0.801", &id));
+    assert_false(pm_launch_id_matches("1234abce.0.801.42", &id));
 }
 
 /* A descendant that still holds the PMI socket must hold the rank's; one
@@ -123,17 +124,24 @@ static void mark_then_recognise(void **state)
     assert_false(pm_lineage_is_descendant());        /* a rank: no mark yet */
     assert_int_equal(pm_lineage_mark(), 0);
     assert_true(pm_lineage_is_descendant());         /* what its children see */
-    assert_true(pm_lineage_same_program());          /* this very program */
-    char *mark = strdup(getenv(PM_LINEAGE_VAR));
-    assert_non_null(mark);
-    char *dot = strrchr(mark, '.');
-    assert_non_null(dot);
-    dot[1] = dot[1] == '1' ? '2' : '1';               /* another file */
-    dot[2] = '\0';
+    int same_file = 0;
+    assert_true(pm_lineage_same_program(&same_file));   /* this very program ... */
+    assert_true(same_file);                              /* ... and file */
+    pm_launch_id id;
+    extern char **environ;
+    pm_launch_id_of(environ, &id);
+    char mark[80];
+    id.file ^= 1;                                        /* a copy of it */
+    pm_launch_id_format(&id, mark, sizeof mark);
     assert_int_equal(setenv(PM_LINEAGE_VAR, mark, 1), 0);
     assert_true(pm_lineage_is_descendant());
-    assert_false(pm_lineage_same_program());
-    free(mark);
+    assert_true(pm_lineage_same_program(&same_file));
+    assert_false(same_file);
+    id.program ^= 1;                                     /* another build */
+    pm_launch_id_format(&id, mark, sizeof mark);
+    assert_int_equal(setenv(PM_LINEAGE_VAR, mark, 1), 0);
+    assert_true(pm_lineage_is_descendant());
+    assert_false(pm_lineage_same_program(&same_file));
     assert_int_equal(pm_lineage_mark(), 0);
     assert_int_equal(setenv("UCX_TLS", "self", 1), 0);
     assert_true(pm_lineage_is_descendant());         /* user settings do not count */

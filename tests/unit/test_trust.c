@@ -139,7 +139,8 @@ static void owned_by_another(void **state)
 {
     (void)state;
     if (geteuid() != 0) {
-        skip();   /* only root can make a directory owned by someone else */
+        print_message("# SKIP only root can make a directory owned by someone else\n");
+        skip();
     }
     char *theirs = at("theirs"), *below = at("theirs/x");
     assert_int_equal(mkdir(theirs, 0755), 0);
@@ -159,7 +160,8 @@ static void group_installations(void **state)
 {
     (void)state;
     if (geteuid() != 0) {
-        skip();   /* only root can make a directory owned by someone else */
+        print_message("# SKIP only root can make a directory owned by someone else\n");
+        skip();
     }
     char cwd[4096];
     assert_non_null(getcwd(cwd, sizeof cwd));
