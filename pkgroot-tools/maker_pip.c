@@ -144,7 +144,14 @@ static char *trimmed(char *line)
     return line;
 }
 
-/* pip's one line: its first "ERROR:" line; else its "× what failed"
+/* Why pip's stderr is read at all: success and failure are pip's exit
+ * status (what pip offers programs), and what pip installed is found by
+ * looking in the prefix; but pip has no machine-readable account of a
+ * failure (`--report` describes a resolution that succeeded, and is not
+ * written when one fails), so the one line quoted to the user comes from
+ * its human-readable stderr. A line not found degrades to the last line.
+ *
+ * pip's one line: its first "ERROR:" line; else its "× what failed"
  * summary with the last line the failing subprocess printed (a build
  * error's own message); else its first "error:" line; else its last. */
 static char *pip_error_line(const char *log)
