@@ -115,6 +115,11 @@ PKGROOT_SRC:= $(wildcard pkgroot-tools/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 INTERP_OBJ := $(INTERP_SRC:%.c=$(BUILD)/%.o)
 PKGROOT_OBJ:= $(PKGROOT_SRC:%.c=$(BUILD)/%.o)
+# pkgroot's Python (pkgroot-tools/py/*.py, pysrc.h) is built in as C that
+# scripts/embed-py.sh writes into $(BUILD): a .py change rebuilds pkgroot.
+PKGROOT_PY := $(wildcard pkgroot-tools/py/*.py)
+PKGROOT_PYC:= $(PKGROOT_PY:%.py=$(BUILD)/%.c)
+PKGROOT_OBJ+= $(PKGROOT_PYC:.c=.o)
 LIBBCAST   := $(BUILD)/libbcast.a
 
 BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
@@ -128,6 +133,12 @@ $(BUILD)/%.o: %.c $(PY_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
+
+$(PKGROOT_PYC): $(BUILD)/%.c: %.py scripts/embed-py.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-py.sh $< pk_py_$(notdir $*) > $@.tmp && mv $@.tmp $@
+$(PKGROOT_PYC:.c=.o): %.o: %.c pkgroot-tools/pysrc.h $(PY_STAMP)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBBCAST): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

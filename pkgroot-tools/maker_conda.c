@@ -259,22 +259,15 @@ static int summary(const conda_ctx *c)
     return 0;
 }
 
-int pk_cmd_conda(char **args, int n, int verbose)
+int pk_cmd_conda(char **args, int n, pk_make_opts *o)
 {
-    pk_make_opts o;
-    int k = pk_make_args(args, n, PK_OPT_CONDA, &o);
-    if (verbose)
-        o.verbose = o.x.verbose = 1;
+    (void)n;
     int rc = 1, have_meta = 0, have_man = 0;
     char *prefix = NULL, *meta_dir = NULL, *name = NULL, *site_src = NULL, *mpath = NULL;
     pk_pyinfo info = {0};
     conda_ctx c;
     memset(&c, 0, sizeof c);
-    c.o = &o;
-    if (k < 0 || o.help || k != 2) {
-        rc = k == PK_USAGE_SAID ? PK_USAGE_SAID : o.help ? PK_SHOW_HELP : 2;
-        goto done;
-    }
+    c.o = o;
     const char *out = args[0], *arg = args[1];
     struct stat st, meta_st;
     if (pk_writer_check_suffix(out) != 0)
@@ -316,7 +309,7 @@ int pk_cmd_conda(char **args, int n, int verbose)
         pm_error(NULL, "out of memory");
         goto done;
     }
-    pk_writer *w = pk_writer_open(out, o.verbose);
+    pk_writer *w = pk_writer_open(out, o->verbose);
     int ok = w && pk_writer_add_tree_with(w, prefix, "", NULL, conda_entry, &c) == 0;
     if (ok && !c.runtime && site_src && stat(site_src, &st) == 0) {
         c.rel_base = c.sitedir;
@@ -343,7 +336,7 @@ int pk_cmd_conda(char **args, int n, int verbose)
         pm_error(prefix, "warning: %zu binary file(s) carry the prefix but no package record "
                  "declares them: left as they are, not relocated (first: %s)",
                  c.undeclared, c.first_undeclared);
-    if (o.verbose && summary(&c) != 0)
+    if (o->verbose && summary(&c) != 0)
         rc = 1;
 done:
     if (have_meta)
@@ -359,6 +352,5 @@ done:
     free(site_src);
     free(mpath);
     pk_pyinfo_free(&info);
-    pk_make_opts_free(&o);
     return rc;
 }

@@ -144,7 +144,14 @@ static char *trimmed(char *line)
     return line;
 }
 
-/* pip's one line: its first "ERROR:" line; else its "× what failed"
+/* Why pip's stderr is read at all: success and failure are pip's exit
+ * status (what pip offers programs), and what pip installed is found by
+ * looking in the prefix; but pip has no machine-readable account of a
+ * failure (`--report` describes a resolution that succeeded, and is not
+ * written when one fails), so the one line quoted to the user comes from
+ * its human-readable stderr. A line not found degrades to the last line.
+ *
+ * pip's one line: its first "ERROR:" line; else its "× what failed"
  * summary with the last line the failing subprocess printed (a build
  * error's own message); else its first "error:" line; else its last. */
 static char *pip_error_line(const char *log)
@@ -316,22 +323,14 @@ static int bundle(pk_writer *w, const char *tmp, const found *f, pk_make_opts *o
     return ok ? 0 : -1;
 }
 
-int pk_cmd_pip(char **args, int n, int verbose)
+int pk_cmd_pip(char **args, int k, pk_make_opts *o)
 {
-    pk_make_opts o;
-    int k = pk_make_args(args, n, PK_OPT_PIP, &o);
-    if (verbose)
-        o.verbose = o.x.verbose = 1;
     int rc = 1;
     char *tmp = NULL, *prefix = NULL;
     found f = {0};
     pk_pyinfo info = {0};
     pk_writer *w = NULL;
-    if (k < 0 || o.help) {
-        rc = k == PK_USAGE_SAID ? PK_USAGE_SAID : o.help ? PK_SHOW_HELP : 2;
-        goto done;
-    }
-    if (k < 1 || (k < 2 && o.nreqs == 0)) {
+    if (k < 2 && o->nreqs == 0) {   /* nothing to install */
         rc = 2;
         goto done;
     }
@@ -346,13 +345,13 @@ int pk_cmd_pip(char **args, int n, int verbose)
         goto done;
     }
     /* OUT first: one that cannot be written fails now, not after pip. */
-    if (!(w = pk_writer_open(out, o.verbose)) || !(tmp = make_tmp()))
+    if (!(w = pk_writer_open(out, o->verbose)) || !(tmp = make_tmp()))
         goto done;
     if (!(prefix = pm_path_join(tmp, "prefix"))) {
         pm_error(NULL, "out of memory");
         goto done;
     }
-    if (run_pip(&info, &o, args + 1, k - 1, tmp, prefix) != 0)
+    if (run_pip(&info, o, args + 1, k - 1, tmp, prefix) != 0)
         goto done;
     if (!is_dir(prefix) || find_sites(prefix, 0, &f) != 0)
         goto done;
@@ -369,8 +368,8 @@ int pk_cmd_pip(char **args, int n, int verbose)
             goto done;
         }
     }
-    note_others(prefix, &f, &o.x);
-    if (bundle(w, tmp, &f, &o) != 0)
+    note_others(prefix, &f, &o->x);
+    if (bundle(w, tmp, &f, o) != 0)
         goto done;
     rc = 0;
 done:
@@ -385,12 +384,11 @@ done:
     }
     if (w && pk_writer_close(w, rc == 0) != 0)
         rc = 1;
-    if (rc == 0 && o.verbose && pk_exclude_summary(&o.x) != 0)
+    if (rc == 0 && o->verbose && pk_exclude_summary(&o->x) != 0)
         rc = 1;
     found_free(&f);
     free(prefix);
     free(tmp);
     pk_pyinfo_free(&info);
-    pk_make_opts_free(&o);
     return rc;
 }

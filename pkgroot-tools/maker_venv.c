@@ -71,19 +71,12 @@ static char *venv_version(const char *venv)
     return ver;
 }
 
-int pk_cmd_venv(char **args, int n, int verbose)
+int pk_cmd_venv(char **args, int n, pk_make_opts *o)
 {
-    pk_make_opts o;
-    int k = pk_make_args(args, n, PK_OPT_VENV, &o);
-    if (verbose)
-        o.verbose = o.x.verbose = 1;
+    (void)n;
     int rc = 1;
     char *ver = NULL, *site = NULL, *bin = NULL;
     pk_pyinfo info = {0};
-    if (k < 0 || o.help || k != 2) {
-        rc = k == PK_USAGE_SAID ? PK_USAGE_SAID : o.help ? PK_SHOW_HELP : 2;
-        goto done;
-    }
     const char *out = args[0], *venv = args[1];
     struct stat st;
     if (pk_writer_check_suffix(out) != 0)
@@ -115,19 +108,18 @@ int pk_cmd_venv(char **args, int n, int verbose)
     }
     static const char *const venv_own[] = {"python*", "pip*", "activate*", NULL};
     static const char *const installers[] = {"wheel", "easy_install*", NULL};
-    pk_writer *w = pk_writer_open(out, o.verbose);
-    int ok = w && pk_add_site(w, site, &o, !o.keep_installers) == 0;
+    pk_writer *w = pk_writer_open(out, o->verbose);
+    int ok = w && pk_add_site(w, site, o, !o->keep_installers) == 0;
     if (ok && stat(bin, &st) == 0 && S_ISDIR(st.st_mode))
-        ok = pk_add_bin(w, bin, &o, venv_own, o.keep_installers ? NULL : installers) == 0;
+        ok = pk_add_bin(w, bin, o, venv_own, o->keep_installers ? NULL : installers) == 0;
     int crc = w ? pk_writer_close(w, ok) : -1;
     if (!ok || crc != 0)
         goto done;
-    rc = o.verbose && pk_exclude_summary(&o.x) != 0 ? 1 : 0;
+    rc = o->verbose && pk_exclude_summary(&o->x) != 0 ? 1 : 0;
 done:
     free(ver);
     free(site);
     free(bin);
     pk_pyinfo_free(&info);
-    pk_make_opts_free(&o);
     return rc;
 }

@@ -1,5 +1,4 @@
-/* makers.c - the makers' shared options and their site/bin directories
- * (see makers.h). */
+/* makers.c - the makers' site and bin directories (see makers.h). */
 #include "makers.h"
 #include "log.h"
 #include "shebang.h"
@@ -8,103 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* "--name VALUE" or "--name=VALUE" (also "-r VALUE", "-rVALUE"): the
- * value, advancing *i past it; NULL if a is not this option. */
-static const char *opt_value(char **args, int n, int *i, const char *a, const char *name,
-                             int *missing)
-{
-    size_t len = strlen(name);
-    if (strncmp(a, name, len) != 0)
-        return NULL;
-    if (a[len] == '\0') {
-        if (*i + 1 >= n) {
-            *missing = 1;
-            return NULL;
-        }
-        return args[++*i];
-    }
-    if (a[len] == '=' && name[1] == '-')
-        return a + len + 1;
-    if (name[1] != '-')   /* short option with the value attached */
-        return a + len;
-    return NULL;
-}
-
-int pk_make_args(char **args, int n, int which, pk_make_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    /* At most n values: room enough, whatever the mix. */
-    o->reqs = calloc((size_t)n + 1, sizeof *o->reqs);
-    o->links = calloc((size_t)n + 1, sizeof *o->links);
-    if (!o->reqs || !o->links) {
-        pm_error(NULL, "out of memory");
-        return PK_USAGE_SAID;
-    }
-    struct { const char *name; int *flag; int which; } flags[] = {
-        {"--keep-caches", &o->x.keep_caches, 0},
-        {"--keep-tests", &o->x.keep_tests, 0},
-        {"--keep-docs", &o->x.keep_docs, 0},
-        {"--keep-installers", &o->keep_installers, PK_OPT_VENV},
-        {"--keep-static", &o->keep_static, PK_OPT_CONDA},
-        {"--keep-include", &o->keep_include, PK_OPT_CONDA},
-        {"--keep-conda-meta", &o->keep_conda_meta, PK_OPT_CONDA},
-        {"--full-stdlib", &o->full_stdlib, PK_OPT_CONDA},
-    };
-    int k = 0, opts = 1;
-    for (int i = 0; i < n; i++) {
-        const char *a = args[i], *v;
-        int missing = 0, known = 0;
-        if (!opts || a[0] != '-' || a[1] == '\0') {
-            args[k++] = args[i];
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            opts = 0;
-            continue;
-        }
-        if (strcmp(a, "-v") == 0) {
-            o->verbose = o->x.verbose = 1;
-            continue;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            o->help = 1;
-            continue;
-        }
-        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
-            if (strcmp(a, flags[f].name) == 0 && (!flags[f].which || (which & flags[f].which))) {
-                *flags[f].flag = 1;
-                known = 1;
-            }
-        if (known)
-            continue;
-        if (which & PK_OPT_PIP) {
-            if ((v = opt_value(args, n, &i, a, "--requirement", &missing)) ||
-                (!missing && (v = opt_value(args, n, &i, a, "-r", &missing)))) {
-                o->reqs[o->nreqs++] = (char *)v;
-                continue;
-            }
-            if (!missing && ((v = opt_value(args, n, &i, a, "--find-links", &missing)) ||
-                             (!missing && (v = opt_value(args, n, &i, a, "-f", &missing))))) {
-                o->links[o->nlinks++] = (char *)v;
-                continue;
-            }
-            if (missing) {
-                pm_error(NULL, "%s needs an argument", a);
-                return PK_USAGE_SAID;
-            }
-        }
-        return -1;
-    }
-    return k;
-}
-
-void pk_make_opts_free(pk_make_opts *o)
-{
-    free(o->reqs);
-    free(o->links);
-    o->reqs = o->links = NULL;
-}
 
 int pk_name_matches(const char *name, const char *const *patterns)
 {

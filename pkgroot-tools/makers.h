@@ -1,5 +1,5 @@
-/* makers.h - what the pip, venv and conda makers share: their options,
- * and adding a site directory or a bin/ directory to a bundle with the
+/* makers.h - what the pip, venv and conda makers share: the options
+ * pkgroot.c parses for every command, and adding a site directory or a bin/ directory to a bundle with the
  * default exclusions and rewritten shebangs. */
 #ifndef PK_MAKERS_H
 #define PK_MAKERS_H
@@ -18,31 +18,21 @@
 /* A usage error already explained in one line (exit 2, no usage text). */
 #define PK_USAGE_SAID (-2)
 
-/* Which options a command takes (bits). */
-enum {
-    PK_OPT_PIP = 1,          /* -r FILE, --find-links DIR */
-    PK_OPT_VENV = 2,         /* --keep-installers */
-    PK_OPT_CONDA = 4,        /* --keep-static, --keep-include, --keep-conda-meta, --full-stdlib */
-};
-
+/* A command's options, as pkgroot.c's table of them parses them (each
+ * command is given only those it takes; the strings are argv's). */
 typedef struct pk_make_opts {
-    int verbose, help;
+    int verbose;             /* -v */
     pk_exclude x;            /* --keep-caches, --keep-tests, --keep-docs */
-    int keep_installers;
-    int keep_static, keep_include, keep_conda_meta, full_stdlib;
+    int keep_installers;     /* venv */
+    int keep_static, keep_include, keep_conda_meta;   /* conda */
+    int full_stdlib;         /* python, conda */
+    const char *at;          /* --at PATH (dir), or NULL */
     char **reqs;             /* -r FILE..., in order (pip) */
     int nreqs;
     char **links;            /* --find-links DIR... (pip) */
     int nlinks;
+    const char *python_mpi, *max_size;   /* verify: --python-mpi, --max-size */
 } pk_make_opts;
-
-/* Parse a maker's arguments (options may follow operands; "--" ends
- * them), keeping the operands in order at the front of args.  Returns
- * their number, -1 for an unknown option (usage), or PK_USAGE_SAID after
- * printing one line (an option missing its argument).  Free with
- * pk_make_opts_free. */
-int pk_make_args(char **args, int n, int which, pk_make_opts *o);
-void pk_make_opts_free(pk_make_opts *o);
 
 /* Add a site directory's packages at PK_SITE_DEST, leaving out the default
  * exclusions and, with installers set, pip/setuptools/wheel and their
@@ -60,12 +50,14 @@ int pk_add_bin(pk_writer *w, const char *src, pk_make_opts *o, const char *const
 int pk_name_matches(const char *name, const char *const *patterns);
 
 /* The commands (maker_pip.c, maker_venv.c, maker_conda.c): args/n are the
- * words after the command's name.  Return the exit status (0, 1), 2 for a
- * usage error pkgroot.c explains with the usage text, PK_USAGE_SAID, or
- * PK_SHOW_HELP for -h/--help. */
+ * operands after the command's name (as many as pkgroot.c's table says),
+ * o its options.  Return the exit status (0, 1), 2 for a usage error
+ * pkgroot.c explains with the usage text, or PK_USAGE_SAID. */
+int pk_cmd_pip(char **args, int n, pk_make_opts *o);
+int pk_cmd_venv(char **args, int n, pk_make_opts *o);
+int pk_cmd_conda(char **args, int n, pk_make_opts *o);
+
+/* -h/--help: the usage text on stdout, exit 0 (pkgroot.c). */
 #define PK_SHOW_HELP (-3)
-int pk_cmd_pip(char **args, int n, int verbose);
-int pk_cmd_venv(char **args, int n, int verbose);
-int pk_cmd_conda(char **args, int n, int verbose);
 
 #endif

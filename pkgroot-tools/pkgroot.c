@@ -25,6 +25,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,51 +83,8 @@ static const char usage[] =
     ".ptar (parallel parts), .tar.gz/.tgz, .tar.bz2/.tbz2, .tar.xz/.txz, .tar.\n"
     "OUT appears only when complete.  Exit 0 ok, 1 failed, 2 usage.\n";
 
-/* A usage error already explained in one line: exit 2, no usage text. */
-#define USAGE_SAID PK_USAGE_SAID
-
-/* Options may follow the command's operands; "--" ends them.  Sets
- * *verbose for -v, *help for -h/--help; keeps the operands in order in
- * args.  Returns the number of operands, or -1 for an unknown option.
- * extra/extra_arg: one command-specific option, with an argument if
- * extra_arg is not NULL. */
-static int scan_args(char **args, int n, int *verbose, int *help,
-                     const char *extra, int *has_extra, char **extra_arg)
+static int cmd_python(char **args, int n, pk_make_opts *o)
 {
-    int k = 0, opts = 1;
-    for (int i = 0; i < n; i++) {
-        const char *a = args[i];
-        if (opts && strcmp(a, "--") == 0)
-            opts = 0;
-        else if (opts && strcmp(a, "-v") == 0)
-            *verbose = 1;
-        else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
-            *help = 1;
-        else if (opts && extra && strcmp(a, extra) == 0) {
-            if (extra_arg) {
-                if (i + 1 >= n)
-                    return -1;
-                *extra_arg = args[++i];
-            }
-            *has_extra = 1;
-        } else if (opts && a[0] == '-' && a[1] != '\0')
-            return -1;
-        else
-            args[k++] = args[i];
-    }
-    return k;
-}
-
-static int cmd_python(char **args, int n, int verbose)
-{
-    int full = 0, help = 0;
-    n = scan_args(args, n, &verbose, &help, "--full-stdlib", &full, NULL);
-    if (help) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (n < 1)
-        return 2;
     if (pk_writer_check_suffix(args[0]) != 0)
         return 1;
     pk_pyinfo info;
@@ -136,10 +94,10 @@ static int cmd_python(char **args, int n, int verbose)
         pk_pyinfo_free(&info);
         return 1;
     }
-    pk_writer *w = pk_writer_open(args[0], verbose);
+    pk_writer *w = pk_writer_open(args[0], o->verbose);
     int ok = w != NULL;
     if (ok)
-        ok = pk_writer_add_tree(w, info.stdlib.src, info.stdlib.dest, full ? NULL : pk_stdlib_skip) == 0;
+        ok = pk_writer_add_tree(w, info.stdlib.src, info.stdlib.dest, o->full_stdlib ? NULL : pk_stdlib_skip) == 0;
     for (size_t i = 0; ok && i < info.nitems; i++)
         ok = pk_writer_add_tree(w, info.items[i].src, info.items[i].dest, NULL) == 0;
     if (ok && info.pth_name)
@@ -150,23 +108,15 @@ static int cmd_python(char **args, int n, int verbose)
     return ok && rc == 0 ? 0 : 1;
 }
 
-static int cmd_dir(char **args, int n, int verbose)
+static int cmd_dir(char **args, int n, pk_make_opts *o)
 {
-    int help = 0, has_at = 0;
-    char *at_arg = NULL;
-    n = scan_args(args, n, &verbose, &help, "--at", &has_at, &at_arg);
-    if (help) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (n != 2)
-        return 2;
+    (void)n;
     const char *out = args[0], *dir = args[1];
     char *at = NULL;
-    if (has_at && !(at = pk_bundle_path(at_arg))) {
+    if (o->at && !(at = pk_bundle_path(o->at))) {
         if (errno == EINVAL) {
-            pm_error(at_arg, "--at must be a relative path inside the bundle (no leading '/', no '..')");
-            return USAGE_SAID;
+            pm_error(o->at, "--at must be a relative path inside the bundle (no leading '/', no '..')");
+            return PK_USAGE_SAID;
         }
         pm_error(NULL, "out of memory");
         return 1;
@@ -190,7 +140,7 @@ static int cmd_dir(char **args, int n, int verbose)
         pm_error(NULL, "out of memory");
         goto done;
     }
-    pk_writer *w = pk_writer_open(out, verbose);
+    pk_writer *w = pk_writer_open(out, o->verbose);
     int ok = w && pk_writer_add_tree(w, dir, at, NULL) == 0;
     int crc = w ? pk_writer_close(w, ok) : -1;
     rc = ok && crc == 0 ? 0 : 1;
@@ -199,8 +149,11 @@ done:
     return rc;
 }
 
-static int cmd_ls(const char *path)
+static int cmd_ls(char **args, int n, pk_make_opts *o)
 {
+    (void)n;
+    (void)o;
+    const char *path = args[0];
     struct archive *a = archive_read_new();
     if (!a || archive_read_support_filter_all(a) != ARCHIVE_OK ||
         archive_read_support_format_all(a) != ARCHIVE_OK) {
@@ -246,101 +199,235 @@ done:
     return rc;
 }
 
-/* --pyc MODE (or --pyc=MODE) anywhere before "--": taken out of argv.
- * Returns the mode, -1 if absent, -2 after printing why it is bad. */
-static int take_pyc_option(int *argc, char **argv)
+/* The options and the commands: one table each, parsed by getopt_long.
+ * Global options come before COMMAND; a command's own (and -v, -h, --pyc)
+ * may come before, between or after its operands, "--" ending them.  The
+ * first mistake decides: an unknown option is a usage error (the usage
+ * text; -h before it wins), an option without its value or a bad value one
+ * line (exit 2 both). */
+enum {
+    T_PYTHON = 1, T_DIR = 2, T_PIP = 4, T_VENV = 8, T_CONDA = 16, T_VERIFY = 32, T_LS = 64,
+    T_ALL = 127, T_MAKERS = T_PIP | T_VENV | T_CONDA,
+};
+enum {   /* getopt_long's codes for the options without a letter */
+    O_VERSION = 256, O_PARTS, O_PYC, O_FULL_STDLIB, O_AT, O_KEEP_CACHES, O_KEEP_TESTS, O_KEEP_DOCS,
+    O_KEEP_INSTALLERS, O_KEEP_STATIC, O_KEEP_INCLUDE, O_KEEP_CONDA_META, O_PYTHON_MPI, O_MAX_SIZE,
+};
+
+static const struct option global_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+    {"parts", required_argument, NULL, O_PARTS},
+    {"pyc", required_argument, NULL, O_PYC},
+    {NULL, 0, NULL, 0},
+};
+
+/* A command's options: each taken by the commands in `by`. */
+static const struct {
+    struct option opt;
+    unsigned by;
+} command_options[] = {
+    {{"help", no_argument, NULL, 'h'}, T_ALL},
+    {{"pyc", required_argument, NULL, O_PYC}, T_ALL},
+    {{"full-stdlib", no_argument, NULL, O_FULL_STDLIB}, T_PYTHON | T_CONDA},
+    {{"at", required_argument, NULL, O_AT}, T_DIR},
+    {{"requirement", required_argument, NULL, 'r'}, T_PIP},
+    {{"find-links", required_argument, NULL, 'f'}, T_PIP},
+    {{"keep-caches", no_argument, NULL, O_KEEP_CACHES}, T_MAKERS},
+    {{"keep-tests", no_argument, NULL, O_KEEP_TESTS}, T_MAKERS},
+    {{"keep-docs", no_argument, NULL, O_KEEP_DOCS}, T_MAKERS},
+    {{"keep-installers", no_argument, NULL, O_KEEP_INSTALLERS}, T_VENV},
+    {{"keep-static", no_argument, NULL, O_KEEP_STATIC}, T_CONDA},
+    {{"keep-include", no_argument, NULL, O_KEEP_INCLUDE}, T_CONDA},
+    {{"keep-conda-meta", no_argument, NULL, O_KEEP_CONDA_META}, T_CONDA},
+    {{"python-mpi", required_argument, NULL, O_PYTHON_MPI}, T_VERIFY},
+    {{"max-size", required_argument, NULL, O_MAX_SIZE}, T_VERIFY},
+};
+#define N_COMMAND_OPTIONS (sizeof command_options / sizeof command_options[0])
+
+/* Each command: its letters (getopt's string: "-" returns the operands in
+ * order, as code 1, whatever POSIXLY_CORRECT says; ":" tells a missing
+ * value apart), its operands (at least min, at most max; -1: any number),
+ * the bytecode its bundles get without --pyc (runtimes and package
+ * bundles: made now, so that no rank compiles at start-up; `dir` copies a
+ * directory as it is), and what runs it with its operands and options,
+ * returning the exit status, 2 or PK_USAGE_SAID (makers.h). */
+static const struct command {
+    const char *name;
+    unsigned bit;
+    const char *shorts;
+    int min, max;
+    enum pk_pyc_mode pyc;
+    int (*run)(char **args, int n, pk_make_opts *o);
+} commands[] = {
+    {"python", T_PYTHON, "-:vh", 1, -1, PK_PYC_UNCHECKED, cmd_python},
+    {"dir", T_DIR, "-:vh", 2, 2, PK_PYC_KEEP, cmd_dir},
+    {"pip", T_PIP, "-:vhr:f:", 1, -1, PK_PYC_UNCHECKED, pk_cmd_pip},
+    {"venv", T_VENV, "-:vh", 2, 2, PK_PYC_UNCHECKED, pk_cmd_venv},
+    {"conda", T_CONDA, "-:vh", 2, 2, PK_PYC_UNCHECKED, pk_cmd_conda},
+    {"verify", T_VERIFY, "-:vh", 1, 1, PK_PYC_UNCHECKED, pk_cmd_verify},
+    {"ls", T_LS, "-:vh", 1, 1, PK_PYC_UNCHECKED, cmd_ls},
+};
+
+/* What the options said, beyond pk_make_opts. */
+typedef struct settings {
+    int pyc;                 /* a pk_pyc_mode, or -1: the command's default */
+    int help, version;
+} settings;
+
+/* One option's effect: 0, or PK_USAGE_SAID after printing why its value
+ * is bad (v is "" for a value that is missing). */
+static int apply(int c, const char *v, pk_make_opts *o, settings *s)
 {
-    int mode = -1;
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
-        const char *v = NULL;
-        int used = 0;
-        if (strcmp(argv[i], "--pyc") == 0) {
-            v = i + 1 < *argc ? argv[i + 1] : "";
-            used = i + 1 < *argc ? 2 : 1;
-        } else if (strncmp(argv[i], "--pyc=", 6) == 0) {
-            v = argv[i] + 6;
-            used = 1;
+    switch (c) {
+    case 'v': o->verbose = o->x.verbose = 1; return 0;
+    case 'h': s->help = 1; return 0;
+    case O_VERSION: s->version = 1; return 0;
+    case 'j': {
+        char *end;
+        long j = strtol(v, &end, 10);
+        if (!*v || *end || j < 1 || j > 1024) {
+            pm_error(NULL, "-j '%s': expected a number of threads from 1 to 1024", v);
+            return PK_USAGE_SAID;
         }
-        if (!used)
-            continue;
+        pk_writer_set_default_threads((int)j);
+        return 0;
+    }
+    case O_PARTS:
+        if (strcmp(v, "zstd") != 0 && strcmp(v, "stored") != 0) {
+            pm_error(NULL, "--parts '%s': expected zstd or stored", v);
+            return PK_USAGE_SAID;
+        }
+        pk_writer_set_default_stored_parts(strcmp(v, "stored") == 0);
+        return 0;
+    case O_PYC: {
         enum pk_pyc_mode m;
         if (pk_pyc_parse(v, &m) != 0) {
             pm_error(NULL, "--pyc '%s': expected unchecked, checked, timestamp, sourceless, keep or none", v);
-            return -2;
+            return PK_USAGE_SAID;
         }
-        mode = (int)m;
-        memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof *argv);
-        *argc -= used;
-        i--;
+        s->pyc = (int)m;
+        return 0;
     }
-    return mode;
+    case O_FULL_STDLIB: o->full_stdlib = 1; return 0;
+    case O_AT: o->at = v; return 0;
+    case 'r': o->reqs[o->nreqs++] = (char *)v; return 0;
+    case 'f': o->links[o->nlinks++] = (char *)v; return 0;
+    case O_KEEP_CACHES: o->x.keep_caches = 1; return 0;
+    case O_KEEP_TESTS: o->x.keep_tests = 1; return 0;
+    case O_KEEP_DOCS: o->x.keep_docs = 1; return 0;
+    case O_KEEP_INSTALLERS: o->keep_installers = 1; return 0;
+    case O_KEEP_STATIC: o->keep_static = 1; return 0;
+    case O_KEEP_INCLUDE: o->keep_include = 1; return 0;
+    case O_KEEP_CONDA_META: o->keep_conda_meta = 1; return 0;
+    case O_PYTHON_MPI: o->python_mpi = v; return 0;
+    case O_MAX_SIZE: o->max_size = v; return 0;
+    }
+    return 2;
+}
+
+/* An option given without its value (argv[optind - 1], as typed): the
+ * checked ones say what they expect, the others that they need one. */
+static int missing_value(int c, char **argv, pk_make_opts *o, settings *s)
+{
+    if (c == 'j' || c == O_PARTS || c == O_PYC)
+        return apply(c, "", o, s);
+    pm_error(NULL, "%s needs an argument", argv[optind - 1]);
+    return PK_USAGE_SAID;
+}
+
+/* The options before COMMAND (then argv[optind]): 0, or an exit status
+ * (2, PK_USAGE_SAID, PK_SHOW_HELP for -h and --version alike). */
+static int parse_global(int argc, char **argv, pk_make_opts *o, settings *s)
+{
+    int c;
+    opterr = 0;
+    optind = 0;   /* glibc: start afresh */
+    while ((c = getopt_long(argc, argv, "+:vhj:", global_options, NULL)) != -1) {
+        int rc = c == '?' ? 2 : c == ':' ? missing_value(optopt, argv, o, s) : apply(c, optarg, o, s);
+        if (rc != 0)
+            return rc;
+        if (s->help || s->version)
+            return PK_SHOW_HELP;
+    }
+    return 0;
+}
+
+/* A command's options and operands, argv[0] being its name: its operands in
+ * order into ops (room for argc) and *nops; 0, or an exit status (2,
+ * PK_USAGE_SAID, PK_SHOW_HELP). */
+static int parse_command(const struct command *cmd, int argc, char **argv, pk_make_opts *o,
+                         settings *s, char **ops, int *nops)
+{
+    struct option longs[N_COMMAND_OPTIONS + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < N_COMMAND_OPTIONS; i++)
+        if (command_options[i].by & cmd->bit)
+            longs[k++] = command_options[i].opt;
+    memset(&longs[k], 0, sizeof longs[k]);
+    int c;
+    *nops = 0;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, cmd->shorts, longs, NULL)) != -1) {
+        int rc = c == 1 ? (ops[(*nops)++] = optarg, 0)
+               : c == '?' ? (s->help ? PK_SHOW_HELP : 2)
+               : c == ':' ? missing_value(optopt, argv, o, s)
+               : apply(c, optarg, o, s);
+        if (rc != 0)
+            return rc;
+    }
+    while (optind < argc)   /* after "--" */
+        ops[(*nops)++] = argv[optind++];
+    if (s->help)
+        return PK_SHOW_HELP;
+    return *nops < cmd->min || (cmd->max >= 0 && *nops > cmd->max) ? 2 : 0;
+}
+
+static int run(int argc, char **argv)
+{
+    pk_make_opts o;
+    settings s = {-1, 0, 0};
+    memset(&o, 0, sizeof o);
+    /* At most argc values or operands: room enough, whatever the mix. */
+    o.reqs = calloc((size_t)argc + 1, sizeof *o.reqs);
+    o.links = calloc((size_t)argc + 1, sizeof *o.links);
+    char **ops = calloc((size_t)argc + 1, sizeof *ops);
+    int rc;
+    if (!o.reqs || !o.links || !ops) {
+        pm_error(NULL, "out of memory");
+        rc = 1;
+        goto done;
+    }
+    if ((rc = parse_global(argc, argv, &o, &s)) != 0) {
+        if (s.version) {
+            puts("pkgroot (python-mpi-bcast) " PYMPI_VERSION);
+            rc = 0;
+        }
+        goto done;
+    }
+    int i = optind;
+    rc = 2;
+    const struct command *cmd = NULL;
+    for (size_t c = 0; i < argc && c < sizeof commands / sizeof commands[0]; c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            cmd = &commands[c];
+    int n;
+    if (!cmd || (rc = parse_command(cmd, argc - i, argv + i, &o, &s, ops, &n)) != 0)
+        goto done;
+    pk_writer_set_default_pyc(s.pyc >= 0 ? (enum pk_pyc_mode)s.pyc : cmd->pyc);
+    rc = cmd->run(ops, n, &o);
+done:
+    free(ops);
+    free(o.reqs);
+    free(o.links);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     pm_log_init("pkgroot");
-    int pyc = take_pyc_option(&argc, argv);
-    if (pyc == -2)
-        return 2;
-    int verbose = 0, i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "-v") == 0)
-            verbose = 1;
-        else if (strncmp(argv[i], "-j", 2) == 0) {
-            const char *v = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[++i] : "";
-            char *end;
-            long j = strtol(v, &end, 10);
-            if (!*v || *end || j < 1 || j > 1024) {
-                pm_error(NULL, "-j '%s': expected a number of threads from 1 to 1024", v);
-                return 2;
-            }
-            pk_writer_set_default_threads((int)j);
-        } else if (strcmp(argv[i], "--parts") == 0 || strncmp(argv[i], "--parts=", 8) == 0) {
-            const char *v = argv[i][7] == '=' ? argv[i] + 8 : i + 1 < argc ? argv[++i] : "";
-            if (strcmp(v, "zstd") != 0 && strcmp(v, "stored") != 0) {
-                pm_error(NULL, "--parts '%s': expected zstd or stored", v);
-                return 2;
-            }
-            pk_writer_set_default_stored_parts(strcmp(v, "stored") == 0);
-        }
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            puts("pkgroot (python-mpi-bcast) " PYMPI_VERSION);
-            return 0;
-        } else
-            break;
-    }
-    int rc = 2;
-    if (i < argc) {
-        const char *cmd = argv[i];
-        char **args = argv + i + 1;
-        int n = argc - i - 1;
-        /* Bytecode by default in what makes runtimes and package bundles
-         * (no rank compiles at start-up); `dir` copies a directory as is. */
-        pk_writer_set_default_pyc(pyc >= 0 ? (enum pk_pyc_mode)pyc
-                                  : strcmp(cmd, "dir") == 0 ? PK_PYC_KEEP : PK_PYC_UNCHECKED);
-        if (strcmp(cmd, "python") == 0)
-            rc = cmd_python(args, n, verbose);
-        else if (strcmp(cmd, "dir") == 0)
-            rc = cmd_dir(args, n, verbose);
-        else if (strcmp(cmd, "pip") == 0)
-            rc = pk_cmd_pip(args, n, verbose);
-        else if (strcmp(cmd, "venv") == 0)
-            rc = pk_cmd_venv(args, n, verbose);
-        else if (strcmp(cmd, "conda") == 0)
-            rc = pk_cmd_conda(args, n, verbose);
-        else if (strcmp(cmd, "verify") == 0)
-            rc = pk_cmd_verify(args, n, verbose);
-        else if (strcmp(cmd, "ls") == 0 && n == 1 && strcmp(args[0], "--help") == 0) {
-            fputs(usage, stdout);
-            rc = 0;
-        } else if (strcmp(cmd, "ls") == 0 && n == 1 && (args[0][0] != '-' || args[0][1] == '\0'))
-            rc = cmd_ls(args[0]);
-    }
+    int rc = run(argc, argv);
     /* Commands end the embedded Python before they write (pk_py_finish):
      * this is for one that returned early. */
     if (pk_py_finish() != 0 && (rc == 0 || rc == PK_SHOW_HELP))
@@ -349,7 +436,7 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    if (rc == USAGE_SAID)
+    if (rc == PK_USAGE_SAID)
         return 2;
     if (rc == 2)
         fputs(usage, stderr);

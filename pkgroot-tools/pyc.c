@@ -1,6 +1,6 @@
 /* pyc.c - .py to .pyc at bundle time, in the embedded Python (the same
- * interpreter, so the same magic number and cache tag as the ranks'). */
-#define PY_SSIZE_T_CLEAN   /* "y#" takes a Py_ssize_t length */
+ * interpreter, so the same magic number and cache tag as the ranks'), by
+ * pkgroot-tools/py/pyc.py. */
 #include "pyc.h"
 
 #include "log.h"
@@ -10,22 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* importlib's own serialisers: byte-for-byte what py_compile writes. */
-static const char helper_code[] =
-    "import importlib.util, sys\n"
-    "from importlib import _bootstrap_external as _be\n"
-    "tag = sys.implementation.cache_tag\n"
-    "def pyc(source, name, mtime, mode):\n"
-    "    try:\n"
-    "        code = compile(source, name, 'exec', dont_inherit=True)\n"
-    "    except (SyntaxError, ValueError):\n"
-    "        return None\n"
-    "    if mode == 'timestamp':\n"
-    "        return bytes(_be._code_to_timestamp_pyc(code, mtime, len(source)))\n"
-    "    return bytes(_be._code_to_hash_pyc(code, importlib.util.source_hash(source),\n"
-    "                                       mode == 'checked'))\n";
-
-static PyObject *helper;     /* the namespace above ... */
+static PyObject *helper;     /* pkgroot-tools/py/pyc.py's namespace ... */
 static unsigned helper_epoch; /* ... made in this start of the interpreter */
 
 int pk_pyc_parse(const char *s, enum pk_pyc_mode *mode)
@@ -49,7 +34,7 @@ static int start(void)
     helper = NULL;   /* belonged to a finalized interpreter */
     if (pk_py_start() != 0)
         return -1;
-    helper = pk_py_run(helper_code, NULL);
+    helper = pk_py_load(&pk_py_pyc);
     helper_epoch = pk_py_epoch();
     return helper ? 0 : -1;
 }

@@ -3,6 +3,9 @@
 #include "pyembed.h"
 #include "log.h"
 
+#include <stdarg.h>
+#include <string.h>
+
 #ifndef PYMPI_DEFAULT_HOME
 #define PYMPI_DEFAULT_HOME "/usr"
 #endif
@@ -67,25 +70,51 @@ void pk_py_report(void)
     PyErr_Clear();
 }
 
-PyObject *pk_py_run(const char *code, PyObject *vars)
+PyObject *pk_py_load(const pk_pysrc *src)
 {
     if (pk_py_start() != 0)
         return NULL;
-    PyObject *globals = PyDict_New();
-    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0 ||
-        (vars && PyDict_Update(globals, vars) != 0)) {
-        Py_XDECREF(globals);
-        pk_py_report();
-        return NULL;
-    }
-    PyObject *r = PyRun_String(code, Py_file_input, globals, globals);
+    /* Its own name as __name__ (a class statement needs one), never
+     * "__main__": the file's command-line part, if any, stays out. */
+    const char *base = strrchr(src->name, '/');
+    base = base ? base + 1 : src->name;
+    const char *dot = strrchr(base, '.');
+    PyObject *name = PyUnicode_FromStringAndSize(base, dot ? dot - base : (Py_ssize_t)strlen(base));
+    PyObject *globals = name ? PyDict_New() : NULL;
+    PyObject *code = NULL, *r = NULL;
+    if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+        PyDict_SetItemString(globals, "__name__", name) == 0 &&
+        (code = Py_CompileString(src->text, src->name, Py_file_input)))
+        r = PyEval_EvalCode(code, globals, globals);
+    Py_XDECREF(code);
+    Py_XDECREF(name);
     if (!r) {
-        Py_DECREF(globals);
+        Py_XDECREF(globals);
         pk_py_report();
         return NULL;
     }
     Py_DECREF(r);
     return globals;
+}
+
+PyObject *pk_py_call(const pk_pysrc *src, const char *func, const char *format, ...)
+{
+    PyObject *globals = pk_py_load(src);
+    if (!globals)
+        return NULL;
+    PyObject *fn = PyDict_GetItemString(globals, func);   /* borrowed */
+    va_list ap;
+    va_start(ap, format);
+    PyObject *args = fn ? Py_VaBuildValue(format, ap) : NULL;
+    va_end(ap);
+    if (!fn)
+        PyErr_Format(PyExc_NameError, "%s defines no %s()", src->name, func);
+    PyObject *r = args ? PyObject_CallObject(fn, args) : NULL;
+    Py_XDECREF(args);
+    Py_DECREF(globals);
+    if (!r)
+        pk_py_report();
+    return r;
 }
 
 int pk_py_finish(void)

@@ -2,6 +2,7 @@
 #include "pytarget.h"
 #include "log.h"
 #include "pyinfo.h"
+#include "pysrc.h"
 #include "runprog.h"
 #include "strutil.h"
 
@@ -9,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* One line: X.Y SOABI CACHE_TAG MAGIC-as-hex.  -I -S: nothing from the
- * environment or a site directory can change the answer. */
-static const char ask[] =
-    "import importlib.util, sys, sysconfig\n"
-    "print('%d.%d' % sys.version_info[:2], sysconfig.get_config_var('SOABI') or '-',\n"
-    "      sys.implementation.cache_tag or '-', importlib.util.MAGIC_NUMBER.hex())\n";
 
 static int from_binary(pk_pytarget *t, const char *path)
 {
@@ -26,7 +20,10 @@ static int from_binary(pk_pytarget *t, const char *path)
     static const char *const drop[] = {"PYTHON", NULL};
     const char *set[] = {parent, NULL};
     char **env = parent ? pk_env_build(drop, set) : NULL;
-    char *argv[] = {(char *)path, "-I", "-S", "-c", (char *)ask, NULL};
+    /* pkgroot-tools/py/pytarget.py: one line, X.Y SOABI CACHE_TAG MAGIC as
+     * hex.  -I -S: nothing from the environment or a site directory can
+     * change the answer. */
+    char *argv[] = {(char *)path, "-I", "-S", "-c", (char *)pk_py_pytarget.text, NULL};
     char *out = NULL;
     int rc = -1;
     if (!env) {

@@ -517,34 +517,10 @@ static void verifier_free(verifier *v)
     free(v->largest_name);
 }
 
-int pk_cmd_verify(char **args, int n, int verbose)
+int pk_cmd_verify(char **args, int n, pk_make_opts *o)
 {
-    (void)verbose;
-    const char *bundle = NULL, *python_mpi = NULL, *max_arg = NULL;
-    int opts = 1;
-    for (int i = 0; i < n; i++) {
-        const char *a = args[i];
-        if (opts && strcmp(a, "--") == 0)
-            opts = 0;
-        else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
-            return PK_SHOW_HELP;
-        else if (opts && strcmp(a, "-v") == 0)
-            continue;
-        else if (opts && (strcmp(a, "--python-mpi") == 0 || strcmp(a, "--max-size") == 0)) {
-            if (i + 1 >= n) {
-                pm_error(NULL, "%s needs an argument", a);
-                return PK_USAGE_SAID;
-            }
-            *(a[2] == 'p' ? &python_mpi : &max_arg) = args[++i];
-        } else if (opts && a[0] == '-' && a[1] != '\0')
-            return 2;
-        else if (bundle)
-            return 2;
-        else
-            bundle = a;
-    }
-    if (!bundle)
-        return 2;
+    (void)n;
+    const char *bundle = args[0], *python_mpi = o->python_mpi, *max_arg = o->max_size;
     size_t max = 0;
     if (max_arg && pm_parse_size(max_arg, (size_t)-1, &max) != 0) {
         pm_error(max_arg, "--max-size: a size such as 512M or 4G");

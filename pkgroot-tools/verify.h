@@ -4,8 +4,12 @@
 #ifndef PK_VERIFY_H
 #define PK_VERIFY_H
 
-/* args/n: the words after "verify".  Exit status: 0 ok, 1 problems found
- * (one line each on stderr), 2 usage; PK_SHOW_HELP (makers.h) for -h. */
-int pk_cmd_verify(char **args, int n, int verbose);
+#include "makers.h"
+
+/* args/n: the operand after "verify" (BUNDLE), o its options (python_mpi,
+ * max_size, as given).  Exit status: 0 ok, 1 problems found (one line each
+ * on stderr), or PK_USAGE_SAID (makers.h) for a --max-size that is not a
+ * size. */
+int pk_cmd_verify(char **args, int n, pk_make_opts *o);
 
 #endif
