@@ -55,6 +55,16 @@ static char *put(const char *name, const char *data, size_t len)
     return p;
 }
 
+/* In the helper threads: the timer's signals go to the main thread, whose
+ * reads and writes are the ones under test. */
+static void block_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_BLOCK, &all, NULL) != 0)
+        abort();   /* not a cmocka assert: this is not the test's thread */
+}
+
 /* A writer thread feeding a pipe a few bytes at a time, pausing between. */
 typedef struct feeder {
     int fd;
@@ -66,9 +76,7 @@ typedef struct feeder {
 static void *feed(void *arg)
 {
     feeder *f = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the timer's signal goes to the reader */
+    block_signals();
     for (size_t off = 0; off < f->len;) {
         size_t n = f->len - off < f->piece ? f->len - off : f->piece;
         struct timespec t = {0, f->pause_ns};
@@ -158,9 +166,7 @@ typedef struct drainer {
 static void *drain(void *arg)
 {
     drainer *d = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    block_signals();
     for (;;) {
         struct timespec t = {0, 200000};
         nanosleep(&t, NULL);
