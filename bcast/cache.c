@@ -1,5 +1,6 @@
 /* cache.c - stamps of delivered bundles (see cache.h). */
 #include "cache.h"
+#include "fileio.h"
 #include "log.h"
 #include "mpi_util.h"
 #include "strutil.h"
@@ -14,7 +15,7 @@
 
 #define STAMPS_OLD PM_STAMPS ".old"
 #define STAMPS_NEW PM_STAMPS ".new"
-#define STAMPS_MAX ((off_t)1 << 20)   /* far more lines than any job has bundles */
+#define STAMPS_MAX ((size_t)1 << 20)   /* far more lines than any job has bundles */
 
 void pm_bundle_id_of(const struct stat *st, pm_bundle_id *id)
 {
@@ -52,45 +53,12 @@ void pm_cache_begin(const char *dir)
 }
 
 /* The text of the regular file name in dir (never through a link, at most
- * STAMPS_MAX bytes); NULL if there is none. */
+ * STAMPS_MAX bytes); NULL if there is none or it cannot be read. */
 static char *read_stamps(int dir, const char *name)
 {
-    int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STAMPS_MAX) {
-        close(fd);
-        return NULL;
-    }
-    char *text = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (text && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (text)
-        text[got] = '\0';
-    return text;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    char *text;
+    size_t len;
+    return pm_read_file_at(dir, name, O_NOFOLLOW, STAMPS_MAX, &text, &len, NULL) == 0 ? text : NULL;
 }
 
 int pm_cache_end(const char *dir, int ok, const pm_bundle_id *ids, const uint64_t *hashes,
@@ -139,7 +107,7 @@ int pm_cache_end(const char *dir, int ok, const pm_bundle_id *ids, const uint64_
          * write in dir; a leftover of ours from a crash goes first). */
         (void)unlinkat(fd, STAMPS_NEW, 0);
         int out = openat(fd, STAMPS_NEW, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (out < 0 || write_all(out, text, len) != 0 || close(out) != 0 ||
+        if (out < 0 || pm_write_full(out, text, len) != 0 || close(out) != 0 ||
             renameat(fd, STAMPS_NEW, fd, PM_STAMPS) != 0) {
             pm_error(cur, "cannot write: %s", strerror(errno));
             (void)unlinkat(fd, STAMPS_NEW, 0);

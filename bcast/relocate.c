@@ -8,22 +8,22 @@
  * relocation to at most twice its size plus MAX_GROWTH_SLACK. */
 #include "relocate.h"
 
+#include "fileio.h"
 #include "log.h"
+#include "manifest.h"
 #include "strutil.h"
 #include "trust.h"
-#include "unpack.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MANIFEST_DIR ".python-mpi-relocate"
-#define MANIFEST_MAGIC "python-mpi-relocate 1"
 #define MAX_GROWTH_SLACK ((size_t)64 << 10)
 
 int pm_relocate_text(const char *data, size_t len, const char *from, const char *to,
@@ -103,44 +103,13 @@ int pm_relocate_binary(const char *data, size_t len, const char *from, const cha
     return 0;
 }
 
-/* The file base in directory dir, never through a symbolic link. */
-static int read_file(int dir, const char *base, char **data, size_t *len, mode_t *mode)
+/* The regular file base in directory dir, never through a symbolic link;
+ * its mode. */
+static int read_file(int dir, const char *base, size_t max, char **data, size_t *len, mode_t *mode)
 {
-    int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (pm_read_file_at(dir, base, O_NOFOLLOW, max, data, len, &st) != 0)
         return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EINVAL;
-        return -1;
-    }
-    char *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;   /* shrank under us */
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        got += (size_t)n;
-    }
-    int saved = errno;
-    close(fd);
-    if (!buf) {
-        errno = saved ? saved : ENOMEM;
-        return -1;
-    }
-    *data = buf;
-    *len = got;
     *mode = st.st_mode & 07777;
     return 0;
 }
@@ -152,16 +121,7 @@ static int replace_file(int dir, const char *base, const char *data, size_t len,
     if (!tmp)
         return -1;
     int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode | S_IWUSR);
-    int rc = fd < 0 ? -1 : 0;
-    for (size_t off = 0; rc == 0 && off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = -1;
-        else
-            off += (size_t)n;
-    }
+    int rc = fd < 0 || pm_write_full(fd, data, len) != 0 ? -1 : 0;
     if (rc == 0 && fchmod(fd, mode) != 0)
         rc = -1;
     if (fd >= 0 && close(fd) != 0)
@@ -178,119 +138,71 @@ static int replace_file(int dir, const char *base, const char *data, size_t len,
     return rc;
 }
 
-/* Relative, no "..", no empty or absolute path: stays in the tree. */
-static int safe_relative(const char *p)
+/* One listed file rewritten: 1, 0 if it did not hold the prefix, or -1
+ * after printing why. */
+static int relocate_file(const char *tree, int treefd, const char *manifest, const char *prefix,
+                         const pm_manifest_file *f)
 {
-    if (!*p || *p == '/')
-        return 0;
-    for (const char *c = p; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 2 && c[0] == '.' && c[1] == '.')
-            return 0;
-        if (n >= strlen(PM_RESERVED_PREFIX) && strncmp(c, PM_RESERVED_PREFIX, strlen(PM_RESERVED_PREFIX)) == 0)
-            return 0;   /* python-mpi's own files (stamps, manifests) */
-        c += n;
-        if (*c == '/')
-            c++;
+    char *path = pm_path_join(tree, f->path);
+    char *data = NULL, *out = NULL;
+    const char *base = NULL;
+    int dir = -1;
+    size_t dlen = 0, olen = 0;
+    mode_t fmode;
+    const char *why = NULL;
+    int rc = -1;
+    if (!path) {
+        pm_error(manifest, "out of memory");
+    } else if ((dir = pm_openat_parent_beneath(treefd, f->path, &base)) < 0 ||
+               read_file(dir, base, SIZE_MAX, &data, &dlen, &fmode) != 0) {
+        pm_error(path, "cannot relocate: %s", errno == ELOOP || errno == EXDEV
+                 ? "it or a directory above it is a symbolic link" : strerror(errno));
+    } else if ((f->binary ? pm_relocate_binary : pm_relocate_text)(data, dlen, prefix, tree, &out,
+                                                                    &olen, &why) != 0) {
+        pm_error(path, "cannot relocate from %s to %s: %s", prefix, tree, why);
+    } else if (out && olen > 2 * dlen + MAX_GROWTH_SLACK) {
+        pm_error(path, "cannot relocate: it would grow from %zu to %zu bytes (the limit is "
+                 "twice its size plus 64 KiB)", dlen, olen);
+    } else if (out && replace_file(dir, base, out, olen, fmode) != 0) {
+        pm_error(path, "cannot rewrite while relocating: %s", strerror(errno));
+    } else {
+        rc = out != NULL;
     }
-    return 1;
+    if (dir >= 0)
+        close(dir);
+    free(path);
+    free(data);
+    free(out);
+    return rc;
 }
 
+/* The whole manifest is parsed before any file is touched: a bad line
+ * anywhere leaves the tree as it came. */
 static long apply_manifest(const char *tree, int treefd, int mandir, const char *manifest,
                            const char *leaf)
 {
-    char *text;
+    char *text, *why = NULL;
     size_t len;
     mode_t mode;
-    if (read_file(mandir, leaf, &text, &len, &mode) != 0) {
-        pm_error(manifest, "cannot read relocation manifest: %s", strerror(errno));
+    if (read_file(mandir, leaf, PM_MANIFEST_MAX, &text, &len, &mode) != 0) {
+        pm_error(manifest, "cannot read relocation manifest: %s",
+                 errno == EFBIG ? "more than 64 MiB: too big to be one" : strerror(errno));
+        return -1;
+    }
+    pm_manifest m;
+    int parsed = pm_manifest_parse(text, len, &m, &why);
+    free(text);
+    if (parsed != 0) {
+        pm_error(manifest, "%s", why ? why : "out of memory");
+        free(why);
         return -1;
     }
     long done = 0;
-    char *prefix = NULL;
-    int lineno = 0;
-    char *save = NULL;
-    /* NUL-terminate: the manifest is text, one entry per line. */
-    char *z = realloc(text, len + 1);
-    if (!z) {
-        free(text);
-        pm_error(manifest, "out of memory");
-        return -1;
+    for (size_t i = 0; done >= 0 && i < m.nfiles; i++) {
+        int r = relocate_file(tree, treefd, manifest, m.prefix, &m.files[i]);
+        done = r < 0 ? -1 : done + r;
     }
-    text = z;
-    text[len] = '\0';
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        if (lineno == 1) {
-            if (strcmp(line, MANIFEST_MAGIC) != 0) {
-                pm_error(manifest, "line 1: not a python-mpi relocation manifest (version 1)");
-                done = -1;
-                break;
-            }
-            continue;
-        }
-        if (lineno == 2) {
-            if (strncmp(line, "prefix /", 8) != 0 || strlen(line) < 9) {
-                pm_error(manifest, "line 2: expected 'prefix /ABSOLUTE/PATH'");
-                done = -1;
-                break;
-            }
-            prefix = line + 7;
-            continue;
-        }
-        int binary = strncmp(line, "binary ", 7) == 0;
-        if (!binary && strncmp(line, "text ", 5) != 0) {
-            pm_error(manifest, "line %d: expected 'text PATH' or 'binary PATH'", lineno);
-            done = -1;
-            break;
-        }
-        const char *rel = line + (binary ? 7 : 5);
-        if (!safe_relative(rel)) {
-            pm_error(manifest, "line %d: '%s' is not a path inside the tree", lineno, rel);
-            done = -1;
-            break;
-        }
-        char *path = pm_path_join(tree, rel);
-        char *data = NULL, *out = NULL;
-        const char *base = NULL;
-        int dir = -1;
-        size_t dlen = 0, olen = 0;
-        mode_t fmode;
-        const char *why = NULL;
-        int rc = -1;
-        if (!path) {
-            pm_error(manifest, "out of memory");
-        } else if ((dir = pm_openat_parent_beneath(treefd, rel, &base)) < 0 ||
-                   read_file(dir, base, &data, &dlen, &fmode) != 0) {
-            pm_error(path, "cannot relocate: %s", errno == ELOOP || errno == EXDEV
-                     ? "it or a directory above it is a symbolic link" : strerror(errno));
-        } else if ((binary ? pm_relocate_binary : pm_relocate_text)(data, dlen, prefix, tree, &out,
-                                                                     &olen, &why) != 0) {
-            pm_error(path, "cannot relocate from %s to %s: %s", prefix, tree, why);
-        } else if (out && olen > 2 * dlen + MAX_GROWTH_SLACK) {
-            pm_error(path, "cannot relocate: it would grow from %zu to %zu bytes (the limit is "
-                     "twice its size plus 64 KiB)", dlen, olen);
-        } else if (out && replace_file(dir, base, out, olen, fmode) != 0) {
-            pm_error(path, "cannot rewrite while relocating: %s", strerror(errno));
-        } else {
-            done += out != NULL;
-            rc = 0;
-        }
-        if (dir >= 0)
-            close(dir);
-        free(path);
-        free(data);
-        free(out);
-        if (rc != 0) {
-            done = -1;
-            break;
-        }
-    }
-    if (done >= 0 && lineno < 2) {
-        pm_error(manifest, "truncated relocation manifest");
-        done = -1;
-    }
-    free(text);
+    pm_manifest_free(&m);
     if (done >= 0 && unlinkat(mandir, leaf, 0) != 0) {
         pm_error(manifest, "cannot remove applied manifest: %s", strerror(errno));
         done = -1;
@@ -300,7 +212,7 @@ static long apply_manifest(const char *tree, int treefd, int mandir, const char 
 
 long pm_relocate_tree(const char *tree)
 {
-    char *dir = pm_path_join(tree, MANIFEST_DIR);
+    char *dir = pm_path_join(tree, PM_MANIFEST_DIR);
     if (!dir) {
         pm_error(tree, "out of memory");
         return -1;
@@ -313,7 +225,7 @@ long pm_relocate_tree(const char *tree)
         free(dir);
         return -1;
     }
-    int mandir = pm_openat_beneath(treefd, MANIFEST_DIR, O_RDONLY | O_DIRECTORY, 0);
+    int mandir = pm_openat_beneath(treefd, PM_MANIFEST_DIR, O_RDONLY | O_DIRECTORY, 0);
     int dup_fd = mandir >= 0 ? dup(mandir) : -1;
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
     if (!d) {
@@ -339,7 +251,7 @@ long pm_relocate_tree(const char *tree)
     }
     closedir(d);
     close(mandir);
-    if (total >= 0 && unlinkat(treefd, MANIFEST_DIR, AT_REMOVEDIR) != 0) {
+    if (total >= 0 && unlinkat(treefd, PM_MANIFEST_DIR, AT_REMOVEDIR) != 0) {
         pm_error(dir, "cannot remove: %s", strerror(errno));
         total = -1;
     }

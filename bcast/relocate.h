@@ -2,14 +2,13 @@
  * (conda environments, as conda-pack does) to where the tree was unpacked.
  *
  * A bundle that needs it holds a manifest `.python-mpi-relocate/NAME`
- * (written by `pkgroot conda`):
- *     python-mpi-relocate 1
- *     prefix /the/original/prefix
+ * (written by `pkgroot conda`; its format: manifest.h) listing its files:
  *     text PATH        every occurrence of the prefix is replaced
  *     binary PATH      each NUL-terminated string that starts with the
  *                      prefix gets the new one, padded with NULs to its
  *                      old length (so offsets in the binary stay valid)
- * PATHs are relative to the tree.  Manifests are removed once applied. */
+ * A manifest is parsed whole before any file is rewritten; manifests are
+ * removed once applied. */
 #ifndef PM_RELOCATE_H
 #define PM_RELOCATE_H
 

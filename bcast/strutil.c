@@ -30,6 +30,12 @@ char *pm_path_join(const char *a, const char *b)
     return pm_printf_alloc("%.*s/%s", (int)la, a, b);
 }
 
+int pm_ends_with(const char *s, const char *suf)
+{
+    size_t ls = strlen(s), lf = strlen(suf);
+    return ls >= lf && memcmp(s + ls - lf, suf, lf) == 0;
+}
+
 int pm_parse_size(const char *s, size_t max, size_t *out)
 {
     /* strtoull would skip blanks and take a sign: digits only. */

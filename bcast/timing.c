@@ -3,6 +3,7 @@
  * is the one everybody waits for, and the spread shows contention. */
 #include "timing.h"
 
+#include "fileio.h"
 #include "log.h"
 #include "mpi_util.h"
 #include "strutil.h"
@@ -82,21 +83,6 @@ char *pm_timing_format(const double *min, const double *max, int nranks, int nno
     return s;
 }
 
-/* Write all of buf to fd. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* PATH appears complete or not at all: a new temporary file in PATH's
  * directory (mkstemp: O_CREAT|O_EXCL with a random name, so a name or link
  * planted there by somebody else is never opened), then rename. */
@@ -113,7 +99,7 @@ static int write_file(const char *path, const char *text)
     int rc = -1, made = fd >= 0;
     if (fd < 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
-    } else if (fchmod(fd, 0644) != 0 || write_all(fd, text, strlen(text)) != 0) {
+    } else if (fchmod(fd, 0644) != 0 || pm_write_full(fd, text, strlen(text)) != 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
     } else if (close(fd) != 0) {
         fd = -1;

@@ -1,6 +1,7 @@
 /* unpack.c - safe streaming extraction with libarchive (see unpack.h). */
 #include "unpack.h"
 #include "log.h"
+#include "manifest.h"
 #include "strutil.h"
 #include "trust.h"
 
@@ -89,7 +90,7 @@ static la_ssize_t read_cb(struct archive *a, void *client, const void **buf)
 }
 
 /* Does path name one of python-mpi's own files?  Any component starting
- * with PM_RESERVED_PREFIX, except PM_RELOCATE_DIR at the top and the
+ * with PM_RESERVED_PREFIX, except PM_MANIFEST_DIR at the top and the
  * plain names directly in it (allow_manifest: the entry itself). */
 static int reserved(const char *path, int allow_manifest)
 {
@@ -102,8 +103,8 @@ static int reserved(const char *path, int allow_manifest)
             break;
         int dot = len == 1 && p[0] == '.';
         if (!dot) {
-            if (depth == 0 && allow_manifest && len == strlen(PM_RELOCATE_DIR) &&
-                strncmp(p, PM_RELOCATE_DIR, len) == 0)
+            if (depth == 0 && allow_manifest && len == strlen(PM_MANIFEST_DIR) &&
+                strncmp(p, PM_MANIFEST_DIR, len) == 0)
                 in_manifests = 1;
             else if (len >= plen && strncmp(p, PM_RESERVED_PREFIX, plen) == 0)
                 return 1;
@@ -427,13 +428,13 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
 int pm_is_parts_bundle(const void *head, size_t len)
 {
     /* A tar header starts with the NUL-padded name of the first entry. */
-    static const char marker[] = PK_PARTS_MARKER;
+    static const char marker[] = PM_PARTS_MARKER;
     return len >= 512 && memcmp(head, marker, sizeof marker) == 0;
 }
 
 uint64_t pm_parts_count(const void *head, size_t len)
 {
-    static const char text[] = PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG;
+    static const char text[] = PM_PARTS_MARKER_TEXT PM_PARTS_COUNT_TAG;
     const char *p = (const char *)head + 512, *end = (const char *)head + len;
     if (!pm_is_parts_bundle(head, len) || len < 512 + sizeof text - 1 ||
         memcmp(p, text, sizeof text - 1) != 0)
@@ -504,8 +505,8 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
         }
         const char *name = archive_entry_pathname(e);
         if (index == 0) {
-            if (!name || strcmp(name, PK_PARTS_MARKER) != 0) {
-                pm_error(label, "not a parts bundle (no %s first)", PK_PARTS_MARKER);
+            if (!name || strcmp(name, PM_PARTS_MARKER) != 0) {
+                pm_error(label, "not a parts bundle (no %s first)", PM_PARTS_MARKER);
                 goto done;
             }
         } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {

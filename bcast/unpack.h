@@ -23,20 +23,19 @@
 /* Parts bundles: an uncompressed tar whose first entry is this marker and
  * whose other entries are independently compressed tars ("parts"), so that
  * every rank of a node can unpack some parts in parallel. */
-#define PK_PARTS_MARKER ".python-mpi-parts"
-#define PK_PARTS_MARKER_TEXT "python-mpi parts bundle, version 1\n"
+#define PM_PARTS_MARKER ".python-mpi-parts"
+#define PM_PARTS_MARKER_TEXT "python-mpi parts bundle, version 1\n"
 /* pkgroot writes the number of parts after the text, as this tag and ten
  * digits and a newline; bundles without it are read all the same. */
-#define PK_PARTS_COUNT_TAG "parts "
-#define PK_PARTS_COUNT_DIGITS 10
+#define PM_PARTS_COUNT_TAG "parts "
+#define PM_PARTS_COUNT_DIGITS 10
 
 /* Names python-mpi keeps in a tree (stamps, locks, markers): no entry of a
  * bundle may have a component that starts with this, except the
- * relocation manifests (PM_RELOCATE_DIR at the top, plain files directly
- * in it), which pkgroot writes; the parts marker is the first entry of a
- * parts bundle's outer archive, never extracted. */
+ * relocation manifests (PM_MANIFEST_DIR of manifest.h at the top, plain
+ * files directly in it), which pkgroot writes; the parts marker is the
+ * first entry of a parts bundle's outer archive, never extracted. */
 #define PM_RESERVED_PREFIX ".python-mpi-"
-#define PM_RELOCATE_DIR ".python-mpi-relocate"
 
 /* The most bytes of file data one bundle may unpack to (a parts bundle:
  * all the parts a rank extracts).  0: what the destination's file system

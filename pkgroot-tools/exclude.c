@@ -2,8 +2,8 @@
 #include "exclude.h"
 #include "log.h"
 #include "strutil.h"
+#include "walk.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +35,6 @@ static int one_of(const char *s, const char *const *list)
     return 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t ls = strlen(s), lf = strlen(suf);
-    return ls >= lf && strcmp(s + ls - lf, suf) == 0;
-}
-
 pk_ex_kind pk_exclude_kind(const pk_exclude *x, const char *base, int is_dir,
                            const char *pkg_rel, const char *prefix_rel)
 {
@@ -53,7 +47,7 @@ pk_ex_kind pk_exclude_kind(const pk_exclude *x, const char *base, int is_dir,
     static const char *const doc_dirs[] = {"doc", "docs", NULL};
     static const char *const prefix_docs[] = {"share/doc", "share/man", "share/info", NULL};
     if (!x->keep_caches) {
-        if (is_dir ? one_of(base, cache_dirs) : ends_with(base, ".pyc") || ends_with(base, ".pyo"))
+        if (is_dir ? one_of(base, cache_dirs) : pm_ends_with(base, ".pyc") || pm_ends_with(base, ".pyo"))
             return PK_EX_CACHE;
     }
     /* Inside a package: a name that is not a top-level one (a top-level
@@ -68,28 +62,15 @@ pk_ex_kind pk_exclude_kind(const pk_exclude *x, const char *base, int is_dir,
 }
 
 /* Files and bytes below a left-out directory, for -v's summary only. */
-static void count_tree(pk_exclude *x, const char *dir)
+static int count_entry(const char *path, const struct stat *st, void *ctx)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *p = pm_path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                count_tree(x, p);
-            else {
-                x->files++;
-                x->bytes += S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0;
-            }
-        }
-        free(p);
+    (void)path;
+    pk_exclude *x = ctx;
+    if (!S_ISDIR(st->st_mode)) {
+        x->files++;
+        x->bytes += S_ISREG(st->st_mode) ? (unsigned long long)st->st_size : 0;
     }
-    closedir(d);
+    return 0;
 }
 
 void pk_exclude_note(pk_exclude *x, pk_ex_kind kind, const char *src, const struct stat *st)
@@ -100,7 +81,7 @@ void pk_exclude_note(pk_exclude *x, pk_ex_kind kind, const char *src, const stru
     if (!x->verbose)
         return;
     if (S_ISDIR(st->st_mode))
-        count_tree(x, src);
+        pm_walk(src, count_entry, x);   /* what cannot be read is not counted */
     else {
         x->files++;
         x->bytes += S_ISREG(st->st_mode) ? (unsigned long long)st->st_size : 0;

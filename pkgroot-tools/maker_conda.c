@@ -4,12 +4,12 @@
  * uses lib/pythonX.Y/site-packages); without one, lib/pythonX.Y/
  * site-packages moves to the bundle's site directory.  Files that carry
  * the prefix (as the package records declare, and as a scan of every file
- * finds) are listed in the bundle's relocation manifest (manifest.h);
+ * finds) are listed in the bundle's relocation manifest (manifest_writer.h);
  * scripts' shebangs into the prefix become "#!/usr/bin/env NAME". */
 #include "condameta.h"
 #include "log.h"
 #include "makers.h"
-#include "manifest.h"
+#include "manifest_writer.h"
 #include "pyembed.h"
 #include "pyinfo.h"
 #include "scan.h"
@@ -44,12 +44,6 @@ static const char *under(const char *path, const char *dir)
     if (!dir || strncmp(path, dir, n) != 0 || (path[n] != '\0' && path[n] != '/'))
         return NULL;
     return path[n] ? path + n + 1 : path + n;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t ls = strlen(s), lf = strlen(suf);
-    return ls >= lf && strcmp(s + ls - lf, suf) == 0;
 }
 
 /* Does the file (or its rewritten contents) carry the prefix?  Lists it in
@@ -115,7 +109,7 @@ static int conda_entry(void *ctx, pk_entry *e)
         free(prel);
         return PK_SKIP;           /* ours is written instead (pk_cmd_conda) */
     }
-    if (kind == PK_EX_NONE && !is_dir && ends_with(base, ".a") && !o->keep_static)
+    if (kind == PK_EX_NONE && !is_dir && pm_ends_with(base, ".a") && !o->keep_static)
         kind = PK_EX_STATIC;
     const char *pkg_rel = NULL, *sub;
     if ((sub = under(prel, c->sitedir)) && *sub) {
@@ -303,7 +297,7 @@ int pk_cmd_conda(char **args, int n, pk_make_opts *o)
     if (pk_manifest_init(&c.man, prefix) != 0)
         goto done;
     have_man = 1;
-    mpath = pm_printf_alloc("%s/%s", PK_MANIFEST_DIR, name);
+    mpath = pm_printf_alloc("%s/%s", PM_MANIFEST_DIR, name);
     site_src = c.sitedir ? pm_path_join(prefix, c.sitedir) : NULL;
     if (!mpath || (c.sitedir && !site_src)) {
         pm_error(NULL, "out of memory");

@@ -9,6 +9,7 @@
 #include "pyinfo.h"
 #include "runprog.h"
 #include "strutil.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -109,32 +110,36 @@ static int find_sites(const char *dir, int depth, found *f)
 
 /* Anything installed outside the site and bin directories (share/,
  * include/, etc/): not bundled; counted for -v. */
-static void note_others(const char *dir, const found *f, pk_exclude *x)
+typedef struct others_ctx {
+    const found *f;
+    pk_exclude *x;
+} others_ctx;
+
+static int bundled_dir(const char *dir, const found *f)
 {
     for (size_t i = 0; i < f->nsites; i++)
         if (strcmp(dir, f->sites[i]) == 0)
-            return;
+            return 1;
     for (size_t i = 0; i < f->nbins; i++)
         if (strcmp(dir, f->bins[i]) == 0)
-            return;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *p = pm_path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                note_others(p, f, x);
-            else
-                pk_exclude_note(x, PK_EX_OTHER, p, &st);
-        }
-        free(p);
-    }
-    closedir(d);
+            return 1;
+    return 0;
+}
+
+static int note_other(const char *path, const struct stat *st, void *ctx)
+{
+    others_ctx *c = ctx;
+    if (S_ISDIR(st->st_mode))
+        return bundled_dir(path, c->f) ? PM_WALK_SKIP : 0;
+    pk_exclude_note(c->x, PK_EX_OTHER, path, st);
+    return 0;
+}
+
+static void note_others(const char *dir, const found *f, pk_exclude *x)
+{
+    others_ctx c = {f, x};
+    if (!bundled_dir(dir, f))
+        pm_walk(dir, note_other, &c);   /* what cannot be read is not counted */
 }
 
 static char *trimmed(char *line)

@@ -2,6 +2,7 @@
 #include "makers.h"
 #include "log.h"
 #include "shebang.h"
+#include "strutil.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -47,12 +48,6 @@ static int project_is(const char *entry, const char *const *names)
     return 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t ls = strlen(s), lf = strlen(suf);
-    return ls >= lf && strcmp(s + ls - lf, suf) == 0;
-}
-
 /* What a venv holds only to install things: pip, setuptools, wheel, their
  * import-time helpers (setuptools' distutils-precedence.pth imports
  * _distutils_hack: it must go with it) and metadata. */
@@ -68,7 +63,7 @@ static int is_installer(const char *rel)
     for (const char *const *t = tops; *t; t++)
         if (strcmp(rel, *t) == 0)
             return 1;
-    return (ends_with(rel, ".dist-info") || ends_with(rel, ".egg-info") || ends_with(rel, ".virtualenv")) &&
+    return (pm_ends_with(rel, ".dist-info") || pm_ends_with(rel, ".egg-info") || pm_ends_with(rel, ".virtualenv")) &&
            project_is(rel, projects);
 }
 

@@ -1,12 +1,14 @@
 /* runprog.c - posix_spawn and wait (see runprog.h). */
 #include "runprog.h"
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -57,37 +59,6 @@ void pk_env_free(char **env)
     for (size_t i = 0; env && env[i]; i++)
         free(env[i]);
     free(env);
-}
-
-/* Everything read from fd until EOF, NUL-ended; NULL if out of memory or
- * a read fails. */
-static char *read_fd(int fd)
-{
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            char *p = realloc(buf, cap *= 2);
-            if (!p) {
-                free(buf);
-                return NULL;
-            }
-            buf = p;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    if (buf)
-        buf[len] = '\0';
-    return buf;
 }
 
 int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture)
@@ -149,10 +120,15 @@ int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char 
     if (err != 0)
         goto fail;
     char *out = NULL;
+    int rerr = 0;
     if (capture) {
+        size_t olen;
         close(pipefd[1]);
         pipefd[1] = -1;
-        out = read_fd(pipefd[0]);
+        if (pm_read_fd(pipefd[0], SIZE_MAX, 0, &out, &olen) != 0) {
+            out = NULL;
+            rerr = errno;
+        }
     }
     int status;
     pid_t w;
@@ -167,7 +143,7 @@ int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char 
     }
     if (capture) {
         if (!out) {
-            pm_error(argv[0], "reading its output: %s", strerror(errno ? errno : ENOMEM));
+            pm_error(argv[0], "reading its output: %s", strerror(rerr));
             goto done;
         }
         *capture = out;

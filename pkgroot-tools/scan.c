@@ -1,5 +1,6 @@
 /* scan.c - searching a byte stream for a string (see scan.h). */
 #include "scan.h"
+#include "fileio.h"
 #include "log.h"
 
 #include <errno.h>
@@ -84,9 +85,7 @@ int pk_scan_file(const char *path, const char *needle, int *found, int *has_nul)
     int rc = 0;
     char buf[1 << 16];
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = pm_read_full(fd, buf, sizeof buf);
         if (n < 0) {
             pm_error(path, "read failed: %s", strerror(errno));
             rc = -1;

@@ -1,5 +1,6 @@
 /* shebang.c - rewriting scripts' interpreter lines (see shebang.h). */
 #include "shebang.h"
+#include "fileio.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -11,42 +12,7 @@
 
 /* Scripts are small; a bigger file starting with "#!" is left alone
  * rather than read into memory. */
-#define MAX_SCRIPT ((off_t)64 << 20)
-
-static int read_all(const char *path, size_t size, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        pm_error(path, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        pm_error(path, "out of memory");
-        return -1;
-    }
-    size_t n = 0;
-    while (n < size) {
-        ssize_t r = read(fd, buf + n, size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            pm_error(path, "read failed: %s", strerror(errno));
-            free(buf);
-            close(fd);
-            return -1;
-        }
-        if (r == 0)
-            break; /* shrank meanwhile: what is there */
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
+#define MAX_SCRIPT ((size_t)64 << 20)
 
 static int is_python(const char *name, size_t n)
 {
@@ -65,12 +31,14 @@ int pk_shebang_rewrite(const char *path, const struct stat *st, const char *pref
 {
     *data = NULL;
     *len = 0;
-    if (!S_ISREG(st->st_mode) || st->st_size < 3 || st->st_size > MAX_SCRIPT)
+    if (!S_ISREG(st->st_mode) || st->st_size < 3 || (size_t)st->st_size > MAX_SCRIPT)
         return 0;
     char *buf;
     size_t n;
-    if (read_all(path, (size_t)st->st_size, &buf, &n) != 0)
+    if (pm_read_file_at(AT_FDCWD, path, 0, MAX_SCRIPT, &buf, &n, NULL) != 0) {
+        pm_error(path, "cannot read: %s", errno == ENOMEM ? "out of memory" : strerror(errno));
         return -1;
+    }
     const char *end = buf + n;
     const char *l1 = buf[0] == '#' && buf[1] == '!' ? line_end(buf, end) : NULL;
     if (!l1) {

@@ -27,9 +27,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* A manifest is small; a bigger one is a problem in itself. */
-#define MAX_MANIFEST ((la_int64_t)64 << 20)
-
 typedef struct verdir {
     char *dir;      /* "lib/python3.10" */
     int has_os;
@@ -37,6 +34,7 @@ typedef struct verdir {
 
 typedef struct manifest_copy {
     char *name, *text;
+    size_t len;
 } manifest_copy;
 
 typedef struct verifier {
@@ -80,12 +78,6 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t ls = strlen(s), lf = strlen(suf);
-    return ls >= lf && strcmp(s + ls - lf, suf) == 0;
 }
 
 /* Python's version for a final magic number, to say more than a number. */
@@ -154,7 +146,7 @@ static void note_version_dir(verifier *v, const char *name)
 static void check_extension(verifier *v, const char *name)
 {
     const char *base = base_name(name);
-    if (!ends_with(base, ".so"))
+    if (!pm_ends_with(base, ".so"))
         return;
     size_t stem = strlen(base) - 3;
     const char *dot = NULL;
@@ -180,7 +172,7 @@ static void check_extension(verifier *v, const char *name)
 static int check_pyc_name(verifier *v, const char *name)
 {
     const char *base = base_name(name);
-    if (!ends_with(base, ".pyc"))
+    if (!pm_ends_with(base, ".pyc"))
         return 0;
     size_t dlen = (size_t)(base - name);
     int cached = dlen >= 12 && strncmp(base - 12, "__pycache__/", 12) == 0;
@@ -236,7 +228,7 @@ static void check_magic(verifier *v, const char *name, struct archive *a)
 static void keep_manifest(verifier *v, const char *name, struct archive_entry *e, struct archive *a)
 {
     la_int64_t size = archive_entry_size(e);
-    if (size > MAX_MANIFEST) {
+    if (size > (la_int64_t)PM_MANIFEST_MAX) {
         problem(v, name, "relocation manifest of %lld bytes: too big to be one", (long long)size);
         return;
     }
@@ -261,6 +253,7 @@ static void keep_manifest(verifier *v, const char *name, struct archive_entry *e
     text[got] = '\0';
     v->mans[v->nmans].name = copy;
     v->mans[v->nmans].text = text;
+    v->mans[v->nmans].len = got;
     v->nmans++;
 }
 
@@ -338,56 +331,43 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
     check_extension(v, name);
     if (check_pyc_name(v, name))
         check_magic(v, name, a);
-    if (strncmp(name, PK_MANIFEST_DIR "/", sizeof PK_MANIFEST_DIR) == 0)
+    if (strncmp(name, PM_MANIFEST_DIR "/", sizeof PM_MANIFEST_DIR) == 0)
         keep_manifest(v, name, e, a);
 }
 
-/* The manifest's form, as python-mpi's relocation reads it, and that it
- * lists files the bundle holds. */
+/* The manifest's form, read as python-mpi's relocation reads it
+ * (pm_manifest_parse), and that it lists files the bundle holds. */
 static void check_manifests(verifier *v, int summarise)
 {
     for (size_t i = 0; i < v->nmans; i++) {
         const char *name = v->mans[i].name;
-        char *text = v->mans[i].text, *save = NULL, *prefix = NULL;
-        unsigned long long ntext = 0, nbinary = 0, bad = 0;
-        int lineno = 0;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            lineno++;
-            if (lineno == 1) {
-                if (strcmp(line, "python-mpi-relocate 1") != 0) {
-                    problem(v, name, "not a relocation manifest (first line '%s')", line);
-                    bad = 1;
-                    break;
-                }
-            } else if (lineno == 2) {
-                if (strncmp(line, "prefix /", 8) != 0) {
-                    problem(v, name, "line 2 must be 'prefix /ABSOLUTE/PATH'");
-                    bad = 1;
-                    break;
-                }
-                prefix = line + 7;
-            } else {
-                int binary = strncmp(line, "binary ", 7) == 0;
-                const char *path = binary ? line + 7 : strncmp(line, "text ", 5) == 0 ? line + 5 : NULL;
-                if (!path) {
-                    problem(v, name, "line %d: neither 'text PATH' nor 'binary PATH'", lineno);
-                    bad++;
-                } else if (pk_nameset_get(&v->names, path, strlen(path)) != '-') {
-                    problem(v, name, "lists '%s', which is not a regular file in the bundle", path);
-                    bad++;
-                } else if (binary)
-                    nbinary++;
-                else
-                    ntext++;
-            }
+        pm_manifest m;
+        char *why = NULL;
+        if (pm_manifest_parse(v->mans[i].text, v->mans[i].len, &m, &why) != 0) {
+            if (why)
+                problem(v, name, "%s", why);
+            else
+                v->oom = 1;
+            free(why);
+            continue;
         }
-        if (lineno < 2 && !bad)
-            problem(v, name, "relocation manifest without its 'prefix' line");
-        else if (!bad && summarise &&
-                 printf("%s: relocation (%s): %llu text and %llu binary files from %s%s\n", v->bundle,
-                        base_name(name), ntext, nbinary, prefix,
-                        nbinary ? " (binary ones need a node-local tree path no longer than that)" : "") < 0)
+        unsigned long long ntext = 0, nbinary = 0, bad = 0;
+        for (size_t k = 0; k < m.nfiles; k++) {
+            const char *path = m.files[k].path;
+            if (pk_nameset_get(&v->names, path, strlen(path)) != '-') {
+                problem(v, name, "lists '%s', which is not a regular file in the bundle", path);
+                bad++;
+            } else if (m.files[k].binary)
+                nbinary++;
+            else
+                ntext++;
+        }
+        if (!bad && summarise &&
+            printf("%s: relocation (%s): %llu text and %llu binary files from %s%s\n", v->bundle,
+                   base_name(name), ntext, nbinary, m.prefix,
+                   nbinary ? " (binary ones need a node-local tree path no longer than that)" : "") < 0)
             v->oom = 1;
+        pm_manifest_free(&m);
     }
 }
 
@@ -446,8 +426,8 @@ static int verify_parts(verifier *v, const char *path)
     while (rc == 0 && (r = archive_read_next_header(outer, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
         if (index++ == 0) {
-            if (!name || strcmp(name, PK_PARTS_MARKER) != 0) {
-                problem(v, name, "a parts bundle must start with %s", PK_PARTS_MARKER);
+            if (!name || strcmp(name, PM_PARTS_MARKER) != 0) {
+                problem(v, name, "a parts bundle must start with %s", PM_PARTS_MARKER);
                 rc = -1;
             }
             continue;

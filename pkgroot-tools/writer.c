@@ -1,6 +1,7 @@
 /* writer.c - the bundle writer (see writer.h), on libarchive. */
 #include "writer.h"
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 #include "partpool.h"
 #include "pyc.h"
@@ -13,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +59,10 @@ static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later
 static int default_threads;                          /* 0: the online CPUs */
 static enum pk_part_codec default_codec = PK_PART_ZSTD;  /* .ptar parts */
 
+/* A name, then suf: ".tar" alone is no bundle name with a suffix. */
 static int has_suffix(const char *s, const char *suf)
 {
-    size_t ls = strlen(s), lf = strlen(suf);
-    return ls > lf && strcmp(s + ls - lf, suf) == 0;
+    return strlen(s) > strlen(suf) && pm_ends_with(s, suf);
 }
 
 static int set_filter(struct archive *a, const char *out)
@@ -238,7 +240,7 @@ static int part_flush(pk_writer *w)
 }
 
 /* The marker's text: the count is written at the end (patch_count). */
-static const char marker_text[] = PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG "0000000000\n";
+static const char marker_text[] = PM_PARTS_MARKER_TEXT PM_PARTS_COUNT_TAG "0000000000\n";
 
 static int add_marker(pk_writer *w)
 {
@@ -246,7 +248,7 @@ static int add_marker(pk_writer *w)
     struct archive_entry *e = archive_entry_new();
     if (!e)
         return -1;
-    archive_entry_set_pathname(e, PK_PARTS_MARKER);
+    archive_entry_set_pathname(e, PM_PARTS_MARKER);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
     archive_entry_set_size(e, (la_int64_t)(sizeof marker_text - 1));
@@ -263,14 +265,14 @@ static int add_marker(pk_writer *w)
  * text, which is the first entry's data (after its 512-byte header). */
 static int patch_count(pk_writer *w)
 {
-    const size_t at = 512 + sizeof PK_PARTS_MARKER_TEXT PK_PARTS_COUNT_TAG - 1;
-    char now[sizeof marker_text - 1], digits[PK_PARTS_COUNT_DIGITS + 1];
+    const size_t at = 512 + sizeof PM_PARTS_MARKER_TEXT PM_PARTS_COUNT_TAG - 1;
+    char now[sizeof marker_text - 1], digits[PM_PARTS_COUNT_DIGITS + 1];
     if (pread(w->fd, now, sizeof now, 512) != (ssize_t)sizeof now || memcmp(now, marker_text, sizeof now) != 0) {
         pm_error(w->tmp, "the parts marker is not where it was written");
         return -1;
     }
-    snprintf(digits, sizeof digits, "%0*u", PK_PARTS_COUNT_DIGITS, w->nparts);
-    if (pwrite(w->fd, digits, PK_PARTS_COUNT_DIGITS, (off_t)at) != PK_PARTS_COUNT_DIGITS) {
+    snprintf(digits, sizeof digits, "%0*u", PM_PARTS_COUNT_DIGITS, w->nparts);
+    if (pwrite(w->fd, digits, PM_PARTS_COUNT_DIGITS, (off_t)at) != PM_PARTS_COUNT_DIGITS) {
         pm_error(w->tmp, "cannot record the number of parts: %s", strerror(errno));
         return -1;
     }
@@ -391,9 +393,7 @@ static int copy_file(pk_writer *w, const char *path, const char *name)
     }
     char buf[1 << 16];
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = pm_read_full(fd, buf, sizeof buf);
         if (n < 0) {
             pm_error(path, "read failed: %s", strerror(errno));
             close(fd);
@@ -495,52 +495,7 @@ void pk_writer_set_default_part_codec(enum pk_part_codec codec)
  * another interpreter's, or stale. */
 static int replaced_by_pyc(const pk_writer *w, const char *base)
 {
-    size_t n = strlen(base);
-    return w->pyc != PK_PYC_KEEP &&
-           (strcmp(base, "__pycache__") == 0 || (n > 4 && strcmp(base + n - 4, ".pyc") == 0));
-}
-
-static int read_all(const char *path, char **data, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf)
-            break;
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int saved = errno;
-            free(buf);
-            close(fd);
-            errno = saved;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (!buf) {
-        errno = ENOMEM;
-        return -1;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
+    return w->pyc != PK_PYC_KEEP && (strcmp(base, "__pycache__") == 0 || has_suffix(base, ".pyc"));
 }
 
 /* The bytecode of the module at name, made by the embedded Python now so
@@ -552,7 +507,7 @@ static int compile_module(pk_writer *w, const char *name, const char *src, const
 {
     char *own = NULL;
     if (!data) {
-        if (read_all(src, &own, &len) != 0) {
+        if (pm_read_file_at(AT_FDCWD, src, 0, SIZE_MAX, &own, &len, NULL) != 0) {
             pm_error(src, "cannot read: %s", strerror(errno));
             return -1;
         }

@@ -5,7 +5,8 @@
 # 1: another Python's standard library, an extension module or bytecode
 # for another ABI, a wrong .pyc magic number, "..", an absolute symlink,
 # writing through a symlink, a FIFO, a truncated stream, a bad relocation
-# manifest, a size limit.  The unsafe ones are refused by python-mpi's
+# manifest (one naming a missing file; one with 'prefix /', which
+# python-mpi refuses with the same reason), a size limit.  The unsafe ones are refused by python-mpi's
 # unpacker too.  Uses $PKGROOT (default $BUILD/bin/pkgroot).
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -73,6 +74,9 @@ make("through.tar", "w", [("real/", b"", tarfile.DIRTYPE), ("d", b"", tarfile.SY
 make("fifo.tar", "w", [("p", b"", tarfile.FIFOTYPE)])
 make("manifest.tar", "w", [("lib/x.txt", b"/old/prefix\n"),
                            (".python-mpi-relocate/m", b"python-mpi-relocate 1\nprefix /old/prefix\ntext lib/x.txt\nbinary lib/nope.so\n")])
+# "prefix /": python-mpi's relocation refuses it; verify once passed it.
+make("prefix-root.tar", "w", [("lib/x.txt", b"/bin/sh\n"),
+                              (".python-mpi-relocate/m", b"python-mpi-relocate 1\nprefix /\ntext lib/x.txt\n")])
 make("empty.tar", "w", [])
 # A parts bundle whose second part holds an entry with "..".
 inner = io.BytesIO()
@@ -99,6 +103,7 @@ bad() {
     else t_fail "$name (rc=$rc)" "$(printf 'expected:\n%s\ngot:\n' "$want"; cat "$TMP/e")"; fi
 }
 T="the target Python (the embedded libpython)"
+ROOT_PREFIX="line 2: expected 'prefix /ABSOLUTE/PATH', not the root '/'"   # pm_manifest_parse's reason
 O=$T_OTHER_VER OT=$T_OTHER_TAG A=${T_PYSOABI#"$T_PYTAG"}   # A: -x86_64-linux-gnu
 bad wrongver.tar "lib/python$O: the standard library of Python $O, but $T is $T_PYVER: python-mpi refuses the tree"
 bad soabi.tar.gz "lib/python3/dist-packages/m/_x.$OT$A.so: extension module for $OT$A, but $T is $T_PYSOABI: it would not be imported"
@@ -111,6 +116,7 @@ bad abslink.tar "lib/passwd: symbolic link to '/etc/passwd' leads outside the de
 bad through.tar "d/file: would be written through the symbolic link 'd' (the unpacker refuses it)"
 bad fifo.tar "p: refusing to create a FIFO (the unpacker refuses it)"
 bad manifest.tar ".python-mpi-relocate/m: lists 'lib/nope.so', which is not a regular file in the bundle"
+bad prefix-root.tar ".python-mpi-relocate/m: $ROOT_PREFIX"
 bad empty.tar "no entries (the unpacker refuses an empty archive)"
 bad parts.ptar "../escape: path leads outside the destination (the unpacker refuses it)"
 rc=0; "$PK" verify "$TMP/truncated.tar.zst" >"$TMP/o" 2>"$TMP/e" || rc=$?
@@ -136,4 +142,9 @@ for b in dotdot.tar abslink.tar through.tar fifo.tar parts.ptar; do
     [ $rc != 0 ] && grep -q "$TMP/$b: " "$TMP/e" && t_empty_dir "$SHM" &&
         t_ok "python-mpi refuses $b as well" || t_fail "python-mpi and $b ($rc)" "$(cat "$TMP/e")"
 done
+# ... and a manifest verify refuses, python-mpi's relocation refuses with the same reason.
+rc=0; PYTHON_MPI_CHROOT=$SHM PYTHON_MPI_PACKAGES=$TMP/prefix-root.tar timeout 60 "$MPIEXEC" -n 1 "$BIN/python-mpi" -c 'pass' \
+    >/dev/null 2>"$TMP/e" || rc=$?
+[ $rc != 0 ] && [ "$(grep -c . "$TMP/e")" = 1 ] && grep -qF "/.python-mpi-relocate/m: $ROOT_PREFIX" "$TMP/e" && t_empty_dir "$SHM" &&
+    t_ok "python-mpi refuses prefix-root.tar's manifest with verify's reason" || t_fail "python-mpi and prefix-root.tar ($rc)" "$(cat "$TMP/e")"
 t_done verify

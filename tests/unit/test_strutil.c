@@ -1,5 +1,5 @@
 /* test_strutil.c - heap string helpers: path joining, formatted
- * allocation, size parsing with K/M/G suffixes, readlink. */
+ * allocation, size parsing with K/M/G suffixes, readlink, ends-with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +179,21 @@ static void parse_size_leading_space_negative(void **state)
     size_bad("\t-1K", SIZE_MAX);
 }
 
+static void ends_with(void **state)
+{
+    (void)state;
+    assert_true(pm_ends_with("mod.pyc", ".pyc"));
+    assert_true(pm_ends_with("a.tar.zst", ".zst"));
+    assert_true(pm_ends_with(".pyc", ".pyc"));      /* the whole string */
+    assert_true(pm_ends_with("x", ""));
+    assert_true(pm_ends_with("", ""));
+    assert_false(pm_ends_with("mod.py", ".pyc"));
+    assert_false(pm_ends_with("pyc", ".pyc"));      /* shorter than the suffix */
+    assert_false(pm_ends_with("", ".so"));
+    assert_false(pm_ends_with("m.so.1", ".so"));
+    assert_false(pm_ends_with("m.SO", ".so"));      /* case matters */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +205,7 @@ int main(void)
         cmocka_unit_test(parse_size_max_and_overflow),
         cmocka_unit_test(readlink_grows),
         cmocka_unit_test(parse_size_leading_space_negative),
+        cmocka_unit_test(ends_with),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

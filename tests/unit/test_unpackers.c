@@ -100,7 +100,7 @@ static void take_part_is_deterministic(void **state)
 static void marker(unsigned char *buf, size_t len, const char *text)
 {
     memset(buf, 0, len);
-    memcpy(buf, PK_PARTS_MARKER, sizeof PK_PARTS_MARKER);
+    memcpy(buf, PM_PARTS_MARKER, sizeof PM_PARTS_MARKER);
     memcpy(buf + 512, text, strlen(text));
 }
 
@@ -108,33 +108,33 @@ static void parts_count_from_marker(void **state)
 {
     (void)state;
     unsigned char head[1024];
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 0000000053\n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 0000000053\n");
     assert_int_equal(pm_parts_count(head, sizeof head), 53);
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 0000000001\n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 0000000001\n");
     assert_int_equal(pm_parts_count(head, sizeof head), 1);
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 9999999999\n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 9999999999\n");
     assert_int_equal(pm_parts_count(head, sizeof head), 9999999999ULL);
     /* Bundles written before the count: not known. */
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT);
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT);
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
     /* Malformed counts are not known either. */
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts \n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts \n");
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 12x\n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 12x\n");
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 00000000000000000012\n");   /* 20 digits */
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 00000000000000000012\n");   /* 20 digits */
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
     marker(head, sizeof head, "python-mpi parts bundle, version 2\nparts 0000000053\n");
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
     /* Cut short: the count's newline is not there. */
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 0000000053\n");
-    size_t cut = 512 + strlen(PK_PARTS_MARKER_TEXT) + strlen("parts 0000000053");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 0000000053\n");
+    size_t cut = 512 + strlen(PM_PARTS_MARKER_TEXT) + strlen("parts 0000000053");
     assert_int_equal(pm_parts_count(head, cut), 0);
     assert_int_equal(pm_parts_count(head, cut + 1), 53);
     assert_int_equal(pm_parts_count(head, 550), 0);   /* inside the text */
     assert_int_equal(pm_parts_count(head, 100), 0);
     /* Not a parts bundle at all. */
-    marker(head, sizeof head, PK_PARTS_MARKER_TEXT "parts 0000000053\n");
+    marker(head, sizeof head, PM_PARTS_MARKER_TEXT "parts 0000000053\n");
     memcpy(head, "lib/", 4);
     assert_int_equal(pm_parts_count(head, sizeof head), 0);
 }

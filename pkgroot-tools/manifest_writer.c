@@ -1,5 +1,5 @@
-/* manifest.c - building a relocation manifest (see manifest.h). */
-#include "manifest.h"
+/* manifest_writer.c - building a relocation manifest (see manifest_writer.h). */
+#include "manifest_writer.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -35,7 +35,7 @@ int pk_manifest_init(pk_manifest *m, const char *prefix)
         pm_error(prefix, "a prefix holding a newline cannot be relocated");
         return -1;
     }
-    return append(m, "python-mpi-relocate 1", "") == 0 && append(m, "prefix ", prefix) == 0 ? 0 : -1;
+    return append(m, PM_MANIFEST_MAGIC, "") == 0 && append(m, PM_MANIFEST_PREFIX, prefix) == 0 ? 0 : -1;
 }
 
 int pk_manifest_add(pk_manifest *m, const char *path, int binary)
@@ -57,7 +57,7 @@ int pk_manifest_add(pk_manifest *m, const char *path, int binary)
         free(shown);
         return -1;
     }
-    if (append(m, binary ? "binary " : "text ", path) != 0)
+    if (append(m, binary ? PM_MANIFEST_BINARY : PM_MANIFEST_TEXT, path) != 0)
         return -1;
     if (binary)
         m->nbinary++;

@@ -1,0 +1,53 @@
+/* manifest.h - the relocation manifest: the one definition of its format.
+ * pkgroot writes it (pkgroot-tools/manifest_writer.h, with these names),
+ * python-mpi applies it after delivery (relocate.h) and `pkgroot verify`
+ * checks it, both through pm_manifest_parse, so what verify passes is
+ * what python-mpi accepts.
+ *
+ * A bundle that needs relocation (a conda environment) holds
+ * PM_MANIFEST_DIR/NAME (NAME: the bundle's name without its suffix, so
+ * bundles sharing a tree never collide), text with one entry a line:
+ *     python-mpi-relocate 1           PM_MANIFEST_MAGIC
+ *     prefix /the/original/prefix     an absolute path, not "/" alone
+ *     text PATH | binary PATH         one line per file to rewrite
+ * PATH is relative to the tree: not empty, not absolute, no ".." and no
+ * component starting with PM_RESERVED_PREFIX (python-mpi's own files,
+ * unpack.h).  Empty lines are skipped; a path holding a newline cannot be
+ * listed; a NUL byte is refused. */
+#ifndef PM_MANIFEST_H
+#define PM_MANIFEST_H
+
+#include <stddef.h>
+
+#define PM_MANIFEST_DIR ".python-mpi-relocate"
+#define PM_MANIFEST_MAGIC "python-mpi-relocate 1"
+#define PM_MANIFEST_PREFIX "prefix "
+#define PM_MANIFEST_TEXT "text "
+#define PM_MANIFEST_BINARY "binary "
+/* A manifest is small; a bigger one is refused rather than read. */
+#define PM_MANIFEST_MAX ((size_t)64 << 20)
+
+typedef struct pm_manifest_file {
+    const char *path;   /* relative to the tree; inside the pm_manifest */
+    int binary;         /* 1: "binary PATH", 0: "text PATH" */
+    unsigned line;      /* its line number, for messages */
+} pm_manifest_file;
+
+typedef struct pm_manifest {
+    char *buf;                  /* owned: the text the strings point into */
+    const char *prefix;         /* the original prefix, absolute */
+    pm_manifest_file *files;    /* owned: nfiles entries, in manifest order */
+    size_t nfiles;
+} pm_manifest;
+
+/* Parse data[0..len) (need not be NUL-terminated).  0 with *m filled (free
+ * it with pm_manifest_free); or -1 with *m empty and *why a malloc'd
+ * one-line reason starting with the line it concerns ("line 2: ..."), or
+ * NULL if out of memory.  Nothing is looked up: that the files exist is
+ * the caller's to check. */
+int pm_manifest_parse(const char *data, size_t len, pm_manifest *m, char **why);
+
+/* Frees what pm_manifest_parse gave; m may be all zeros.  m is zeroed. */
+void pm_manifest_free(pm_manifest *m);
+
+#endif

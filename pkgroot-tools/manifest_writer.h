@@ -1,0 +1,24 @@
+/* manifest_writer.h - building the relocation manifest a conda bundle
+ * carries at PM_MANIFEST_DIR/NAME, in the format bcast/manifest.h defines
+ * (and python-mpi and `pkgroot verify` read with pm_manifest_parse). */
+#ifndef PK_MANIFEST_WRITER_H
+#define PK_MANIFEST_WRITER_H
+
+#include "manifest.h"
+
+#include <stddef.h>
+
+typedef struct pk_manifest {
+    char *buf;
+    size_t len, cap;
+    size_t ntext, nbinary;
+} pk_manifest;
+
+/* The two header lines.  0, or -1 after printing why (out of memory, a
+ * newline in prefix). */
+int pk_manifest_init(pk_manifest *m, const char *prefix);
+/* One file.  0, or -1 after printing why. */
+int pk_manifest_add(pk_manifest *m, const char *path, int binary);
+void pk_manifest_free(pk_manifest *m);
+
+#endif
