@@ -56,12 +56,17 @@ printf 'pkgroot dir --at . -> .ptar (%d MB, %s parts; tree and bundle in /dev/sh
     "$p1r" "$(echo "$mb / $p1r" | bc -l)" "$(echo "($p1u + $p1s) / $p1r" | bc -l)" "$same"
 
 "$BIN/pkgroot" --parts stored dir "$TMP/big-stored.ptar" "$SRC/tree" --at . >/dev/null
+pkl=$( { time "$BIN/pkgroot" --parts lz4 dir "$TMP/big-lz4.ptar" "$SRC/tree" --at . >/dev/null 2>"$TMP/pkerr"; } 2>&1 )
+read -r plr plu pls <<<"$pkl"
+printf 'pkgroot --parts lz4 dir --at . -> .ptar (%d MB): %.2f s, %.0f MB/s of tree, %.2f cores busy\n' \
+    "$(($(stat -c %s "$TMP/big-lz4.ptar") >> 20))" "$plr" "$(echo "$mb / $plr" | bc -l)" "$(echo "($plu + $pls) / $plr" | bc -l)"
 tar -C "$SRC/tree" -cf "$TMP/big.tar" .
 tar -C "$SRC/tree" -cf - . | gzip -c > "$TMP/big.tar.gz"
 tar -C "$SRC/tree" -cf - . | zstd -q -T0 -o "$TMP/big.tar.zst"
 rm -rf "$SRC"
 echo "bundles: tar $(($(stat -c %s "$TMP/big.tar") >> 20)) MB, tar.gz $(($(stat -c %s "$TMP/big.tar.gz") >> 20)) MB," \
      "tar.zst $(($(stat -c %s "$TMP/big.tar.zst") >> 20)) MB, ptar $(($(stat -c %s "$TMP/big.ptar") >> 20)) MB," \
+     "ptar with lz4 parts $(($(stat -c %s "$TMP/big-lz4.ptar") >> 20)) MB," \
      "ptar with stored parts $(($(stat -c %s "$TMP/big-stored.ptar") >> 20)) MB"
 cat "$TMP"/big.* > /dev/null   # all in the page cache, for everyone alike
 
@@ -73,8 +78,9 @@ add zstdtar "zstd -dc | tar -xf"       'zstd -dcq "$TMP/big.tar.zst" | tar -C "$
 order="tar targz zstdtar"
 for n in $NP; do
     add "bcast$n" "bcast .ptar, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big.ptar\""
+    add "lz4$n" "bcast .ptar lz4, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big-lz4.ptar\""
     add "stored$n" "bcast .ptar stored, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big-stored.ptar\""
-    order="$order bcast$n stored$n"
+    order="$order bcast$n lz4$n stored$n"
 done
 if [ -n "${BASE:-}" ]; then
     git -C "$REPO" archive --prefix=base/ "$BASE" | tar -x -C "$TMP"
@@ -149,7 +155,7 @@ printf '%-28s %12s %10s %10s\n' "method ($ROUNDS rounds)" "median (s)" "vs tar -
 awk '!/^#/ { n = $5; for (i = 6; i <= NF; i++) n = n " " $i; printf "%-28s %12.3f %9.2fx %10.3f\n", n, $2, $3, $4 }' "$TMP/table"
 for n in $NP; do echo "(CPU: every process; MPI start-up and shut-down alone, $n ranks: ${mpicpu[$n]} s)"; done
 for n in $NP; do
-    for v in bcast stored; do
+    for v in bcast lz4 stored; do
         r=$(awk -v k="$v$n" '$1 == k {print $3}' "$TMP/table")
         # On a loaded machine the ranks wait for cores; their CPU time does
         # not: with a core each, bcast would take its CPU (less MPI's own)
@@ -174,7 +180,7 @@ rows = [l.split(None, 4) for l in open(sys.argv[1]) if l.strip() and not l.start
 fig, ax = plt.subplots(figsize=(8, 3.8))
 names = [r[4].strip() for r in rows]
 secs = [float(r[1]) for r in rows]
-bars = ax.barh(names, secs, color=["#888"] * 3 + ["#c84" if "BASE" in n else "#28c" if "stored" in n else "#2a6"
+bars = ax.barh(names, secs, color=["#888"] * 3 + ["#c84" if "BASE" in n else "#28c" if "stored" in n else "#86c" if "lz4" in n else "#2a6"
                                                  for n in names[3:]])
 tar = secs[0]
 ax.axvline(0.8 * tar, color="r", ls="--", label="goal: 0.8 x tar -xf")

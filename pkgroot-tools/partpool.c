@@ -29,10 +29,34 @@ struct pk_pool {
     pthread_t *threads;
     int nthreads, started, stop;
     int failed;             /* a part or the sink failed: take no more */
+    enum pk_part_codec codec;
     const char *label;
     pk_part_sink sink;
     void *ctx;
 };
+
+static const struct {
+    const char *name, *suffix;
+} codecs[] = {
+    [PK_PART_ZSTD] = {"zstd", ".tar.zst"},
+    [PK_PART_LZ4] = {"lz4", ".tar.lz4"},
+    [PK_PART_STORED] = {"stored", ".tar"},
+};
+
+int pk_part_codec_parse(const char *name, enum pk_part_codec *codec)
+{
+    for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
+        if (strcmp(name, codecs[i].name) == 0) {
+            *codec = (enum pk_part_codec)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *pk_part_codec_suffix(enum pk_part_codec codec)
+{
+    return codecs[codec].suffix;
+}
 
 int pk_pool_default_threads(void)
 {
@@ -60,7 +84,8 @@ static la_ssize_t grow_write(struct archive *a, void *client, const void *buf, s
     return (la_ssize_t)n;
 }
 
-int pk_compress_part(const void *in, size_t len, unsigned char **out, size_t *out_len, char **err)
+int pk_compress_part(enum pk_part_codec codec, const void *in, size_t len, unsigned char **out,
+                     size_t *out_len, char **err)
 {
     job j = {0};
     *out = NULL;
@@ -69,7 +94,8 @@ int pk_compress_part(const void *in, size_t len, unsigned char **out, size_t *ou
     /* The raw format writes the bytes as they are: only the filter acts. */
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
-    int ok = a && e && archive_write_add_filter_zstd(a) == ARCHIVE_OK &&
+    int ok = a && e &&
+             (codec == PK_PART_LZ4 ? archive_write_add_filter_lz4(a) : archive_write_add_filter_zstd(a)) == ARCHIVE_OK &&
              archive_write_set_format_raw(a) == ARCHIVE_OK &&
              archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK &&
              archive_write_open(a, &j, NULL, grow_write, NULL) == ARCHIVE_OK;
@@ -96,9 +122,9 @@ int pk_compress_part(const void *in, size_t len, unsigned char **out, size_t *ou
     return 0;
 }
 
-static void compress_job(job *j)
+static void compress_job(const pk_pool *p, job *j)
 {
-    j->failed = pk_compress_part(j->in, j->in_len, &j->out, &j->out_len, &j->err) != 0;
+    j->failed = pk_compress_part(p->codec, j->in, j->in_len, &j->out, &j->out_len, &j->err) != 0;
     free(j->in);
     j->in = NULL;
 }
@@ -115,7 +141,7 @@ static void *worker(void *arg)
         job *j = &p->jobs[p->next++ % p->cap];
         j->state = 1;
         pthread_mutex_unlock(&p->mu);
-        compress_job(j);
+        compress_job(p, j);
         pthread_mutex_lock(&p->mu);
         j->state = 2;
         pthread_cond_broadcast(&p->done);
@@ -124,7 +150,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-pk_pool *pk_pool_new(int threads, const char *label, pk_part_sink sink, void *ctx)
+pk_pool *pk_pool_new(int threads, enum pk_part_codec codec, const char *label, pk_part_sink sink, void *ctx)
 {
     pk_pool *p = calloc(1, sizeof *p);
     if (!p) {
@@ -135,6 +161,7 @@ pk_pool *pk_pool_new(int threads, const char *label, pk_part_sink sink, void *ct
     p->cap = p->nthreads ? 2 * (size_t)p->nthreads + 1 : 1;
     p->jobs = calloc(p->cap, sizeof *p->jobs);
     p->threads = p->nthreads ? calloc((size_t)p->nthreads, sizeof *p->threads) : NULL;
+    p->codec = codec;
     p->label = label;
     p->sink = sink;
     p->ctx = ctx;
@@ -205,7 +232,7 @@ int pk_pool_submit(pk_pool *p, unsigned char *data, size_t len)
     }
     if (!p->nthreads) {
         job j = {.in = data, .in_len = len};
-        compress_job(&j);
+        compress_job(p, &j);
         int rc = j.failed ? -1 : p->sink(p->ctx, j.out, j.out_len);
         if (j.failed)
             pm_error(p->label, "compressing a part: %s", j.err ? j.err : "out of memory");

@@ -33,7 +33,7 @@ struct pk_writer {
     struct archive *a;      /* where entries go: the bundle, or the part */
     struct archive *outer;  /* parts bundles: the bundle itself */
     pk_pool *pool;          /* parts bundles: compresses the parts */
-    int stored;             /* parts bundles: parts as plain tars (part-NNNN.tar) */
+    enum pk_part_codec codec; /* parts bundles: how the parts are compressed */
     unsigned char *part;    /* parts bundles: the part's tar so far */
     size_t part_len, part_cap;
     unsigned long long part_bytes;
@@ -57,7 +57,7 @@ struct pk_writer {
 
 static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later */
 static int default_threads;                          /* 0: the online CPUs */
-static int default_stored;                           /* .ptar parts left uncompressed */
+static enum pk_part_codec default_codec = PK_PART_ZSTD;  /* .ptar parts */
 
 /* A name, then suf: ".tar" alone is no bundle name with a suffix. */
 static int has_suffix(const char *s, const char *suf)
@@ -196,7 +196,7 @@ static int part_append(void *ctx, const void *data, size_t len)
 {
     pk_writer *w = ctx;
     char name[32];
-    snprintf(name, sizeof name, w->stored ? "part-%04u.tar" : "part-%04u.tar.zst", w->nparts++);
+    snprintf(name, sizeof name, "part-%04u%s", w->nparts++, pk_part_codec_suffix(w->codec));
     struct archive_entry *e = archive_entry_new();
     if (!e) {
         pm_error(w->out, "out of memory");
@@ -231,7 +231,7 @@ static int part_flush(pk_writer *w)
         free(part);
         return -1;
     }
-    if (w->stored) {
+    if (w->codec == PK_PART_STORED) {
         rc = part_append(w, part, w->part_len);
         free(part);
         return rc;
@@ -333,9 +333,10 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     if (has_suffix(out, ".ptar")) {
         w->outer = w->a;
         w->a = NULL;
-        w->stored = default_stored;
-        w->pool = pk_pool_new(w->stored ? 1 : default_threads > 0 ? default_threads : pk_pool_default_threads(),
-                              w->out, part_append, w);
+        w->codec = default_codec;
+        int threads = w->codec == PK_PART_STORED ? 1
+                      : default_threads > 0 ? default_threads : pk_pool_default_threads();
+        w->pool = pk_pool_new(threads, w->codec, w->out, part_append, w);
         if (!w->pool || add_marker(w) != 0 || part_open(w) != 0)
             goto fail;
     }
@@ -485,9 +486,9 @@ void pk_writer_set_default_threads(int threads)
     default_threads = threads;
 }
 
-void pk_writer_set_default_stored_parts(int stored)
+void pk_writer_set_default_part_codec(enum pk_part_codec codec)
 {
-    default_stored = stored;
+    default_codec = codec;
 }
 
 /* With our own bytecode, whatever the tree had is left out: another mode,

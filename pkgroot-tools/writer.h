@@ -5,6 +5,7 @@
 #ifndef PK_WRITER_H
 #define PK_WRITER_H
 
+#include "partpool.h"
 #include <stddef.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -85,10 +86,9 @@ void pk_writer_set_default_pyc(enum pk_pyc_mode mode);
 /* Threads compressing the parts of .ptar writers opened from now on
  * (pkgroot -j); 0: the online CPUs.  The bundle is the same for any. */
 void pk_writer_set_default_threads(int threads);
-/* .ptar writers opened from now on leave their parts uncompressed
- * (pkgroot --parts stored): a bundle as big as the tree, which a node with
- * few cores unpacks faster than it decompresses zstd. */
-void pk_writer_set_default_stored_parts(int stored);
+/* How .ptar writers opened from now on compress their parts (pkgroot
+ * --parts; see enum pk_part_codec). */
+void pk_writer_set_default_part_codec(enum pk_part_codec codec);
 
 /* Finish and rename into place (commit = 1), or discard (commit = 0).
  * Frees w.  Returns 0, or -1 after printing why. */

@@ -134,21 +134,24 @@ if cmp -s "$TMP/rt.ptar" "$TMP/rt-j1.ptar" && cmp -s "$TMP/rt.ptar" "$TMP/rt-j3.
     t_ok "pkgroot -j 1, -j 3, -j 8 and the default make the same .ptar, byte for byte"
 else t_fail "pkgroot -j: bundles differ" "$(cmp "$TMP/rt.ptar" "$TMP/rt-j1.ptar"; cmp "$TMP/rt.ptar" "$TMP/rt-j3.ptar")"; fi
 rm -f "$TMP"/rt-j*.ptar
-# --parts stored: the same entries in plain-tar parts, which bcast unpacks
-# into the same tree as the single-stream bundle's.
-if "$PK" --parts stored python "$TMP/rt-st.ptar" numpy >/dev/null 2>&1 && tar -tf "$TMP/rt-st.ptar" > "$TMP/st.list" &&
-   [ "$(grep -c '^part-[0-9]\{4\}\.tar$' "$TMP/st.list")" = "$(($(wc -l < "$TMP/st.list") - 1))" ] &&
-   [ "$("$PK" verify "$TMP/rt-st.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" = "$("$PK" verify "$TMP/rt.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" ] &&
-   timeout 120 "$MPIEXEC" -n 2 "$BIN/bcast" -p "$TMP/st" "$TMP/rt-st.ptar" >/dev/null 2>"$TMP/err" &&
-   mkdir -p "$TMP/st-ref" && tar -C "$TMP/st-ref" -xf "$TMP/rt.tar.zst" &&
-   [ "$(cd "$TMP/st" && find . -type f ! -name .python-mpi-stamps -print0 | sort -z | xargs -0 md5sum)" = \
-     "$(cd "$TMP/st-ref" && find . -type f -print0 | sort -z | xargs -0 md5sum)" ]; then
-    t_ok "--parts stored: plain-tar parts, the same entries; bcast unpacks them into the same tree"
-else t_fail "--parts stored" "$(cat "$TMP/err"; head -3 "$TMP/st.list")"; fi
-rm -rf "$TMP/st" "$TMP/st-ref" "$TMP/rt-st.ptar"
-rc=0; "$PK" --parts lz4 python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
-[ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): --parts 'lz4': expected zstd or stored" ] && [ ! -e "$TMP/bad.ptar" ] &&
-    t_ok "pkgroot --parts lz4: one line, exit 2" || t_fail "--parts bad (rc=$rc)" "$(cat "$TMP/err")"
+# --parts stored and lz4: the same entries in plain-tar or lz4 parts,
+# which bcast unpacks into the same tree as the single-stream bundle's.
+for codec in stored:tar lz4:tar.lz4; do
+    c=${codec%%:*} suf=${codec#*:}
+    if "$PK" --parts $c python "$TMP/rt-$c.ptar" numpy >/dev/null 2>&1 && tar -tf "$TMP/rt-$c.ptar" > "$TMP/st.list" &&
+       [ "$(grep -c "^part-[0-9]\{4\}\.${suf//./\\.}\$" "$TMP/st.list")" = "$(($(wc -l < "$TMP/st.list") - 1))" ] &&
+       [ "$("$PK" verify "$TMP/rt-$c.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" = "$("$PK" verify "$TMP/rt.ptar" 2>&1 | sed -n '1s/^[^:]*: //p')" ] &&
+       timeout 120 "$MPIEXEC" -n 2 "$BIN/bcast" -p "$TMP/st" "$TMP/rt-$c.ptar" >/dev/null 2>"$TMP/err" &&
+       mkdir -p "$TMP/st-ref" && tar -C "$TMP/st-ref" -xf "$TMP/rt.tar.zst" &&
+       [ "$(cd "$TMP/st" && find . -type f ! -name .python-mpi-stamps -print0 | sort -z | xargs -0 md5sum)" = \
+         "$(cd "$TMP/st-ref" && find . -type f -print0 | sort -z | xargs -0 md5sum)" ]; then
+        t_ok "--parts $c: part-NNNN.$suf parts, the same entries; bcast unpacks them into the same tree"
+    else t_fail "--parts $c" "$(cat "$TMP/err"; head -3 "$TMP/st.list")"; fi
+    rm -rf "$TMP/st" "$TMP/st-ref" "$TMP/rt-$c.ptar"
+done
+rc=0; "$PK" --parts brotli python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
+[ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): --parts 'brotli': expected zstd, lz4 or stored" ] && [ ! -e "$TMP/bad.ptar" ] &&
+    t_ok "pkgroot --parts brotli: one line, exit 2" || t_fail "--parts bad (rc=$rc)" "$(cat "$TMP/err")"
 for v in 0 -1 x 2x ""; do
     rc=0; "$PK" -j "$v" python "$TMP/bad.ptar" >/dev/null 2>"$TMP/err" || rc=$?
     if [ $rc = 2 ] && [ "$(cat "$TMP/err")" = "pkgroot: rank ? on $(hostname): -j '$v': expected a number of threads from 1 to 1024" ] && [ ! -e "$TMP/bad.ptar" ]; then
