@@ -104,23 +104,44 @@ static void write_chunks(pm_ring *w, uint64_t from, uint64_t to, uint64_t base, 
     }
 }
 
+/* A ring of NSLOTS x SLOT for nranks ranks in shared memory, with the
+ * writer (rank 0) attached; ring_close undoes it. */
+typedef struct {
+    void *mem;
+    size_t bytes;
+    pm_ring *w;
+} ring_fx;
+
+static ring_fx ring_open(int nranks)
+{
+    ring_fx f = {.bytes = pm_ring_bytes(NSLOTS, SLOT, nranks)};
+    f.mem = shared(f.bytes);
+    f.w = pm_ring_attach(f.mem, NSLOTS, SLOT, nranks, 0);
+    assert_non_null(f.w);
+    return f;
+}
+
+static void ring_close(ring_fx *f)
+{
+    free(f->w);
+    munmap(f->mem, f->bytes);
+}
+
 static void every_reader_sees_every_chunk(void **state)
 {
     (void)state;
     /* A fast writer (readers are the bottleneck), then a slow one. */
     for (int pace = 0; pace < 2; pace++) {
-        size_t bytes = pm_ring_bytes(NSLOTS, SLOT, 4);
-        void *mem = shared(bytes);
-        pm_ring *w = pm_ring_attach(mem, NSLOTS, SLOT, 4, 0);
-        assert_non_null(w);
+        ring_fx f = ring_open(4);
+        pm_ring *w = f.w;
+        void *mem = f.mem;
         pid_t kids[3];
         for (int i = 0; i < 3; i++)
             kids[i] = spawn_reader(mem, i + 1, 4, 0, 200);
         write_chunks(w, 0, 200, 0, 4, pace ? 200 : 0);
         for (int i = 0; i < 3; i++)
             expect_exit(kids[i], 0);
-        free(w);
-        munmap(mem, bytes);
+        ring_close(&f);
     }
 }
 
@@ -129,10 +150,9 @@ static void every_reader_sees_every_chunk(void **state)
 static void bundles_follow_each_other(void **state)
 {
     (void)state;
-    size_t bytes = pm_ring_bytes(NSLOTS, SLOT, 4);
-    void *mem = shared(bytes);
-    pm_ring *w = pm_ring_attach(mem, NSLOTS, SLOT, 4, 0);
-    assert_non_null(w);
+    ring_fx f = ring_open(4);
+    pm_ring *w = f.w;
+    void *mem = f.mem;
     pid_t kids[3];
     for (int i = 0; i < 3; i++)
         kids[i] = spawn_reader(mem, i + 1, 4, 0, 17);
@@ -145,8 +165,7 @@ static void bundles_follow_each_other(void **state)
     write_chunks(w, 17, 60, 17, 3, 0);
     for (int i = 0; i < 2; i++)
         expect_exit(kids[i], 0);
-    free(w);
-    munmap(mem, bytes);
+    ring_close(&f);
 }
 
 /* Slot reuse without processes: the writer may run nslots - 1 chunks
@@ -193,10 +212,9 @@ static void writable_rules(void **state)
 static void failure_wakes_sleeping_readers(void **state)
 {
     (void)state;
-    size_t bytes = pm_ring_bytes(NSLOTS, SLOT, 4);
-    void *mem = shared(bytes);
-    pm_ring *w = pm_ring_attach(mem, NSLOTS, SLOT, 4, 0);
-    assert_non_null(w);
+    ring_fx f = ring_open(4);
+    pm_ring *w = f.w;
+    void *mem = f.mem;
     pid_t kids[3];
     for (int i = 0; i < 3; i++) {
         kids[i] = fork();
@@ -218,8 +236,7 @@ static void failure_wakes_sleeping_readers(void **state)
     /* Spinning, three readers would have burnt about 0.9 s (all the
      * children of this test binary so far count, hence the margin). */
     assert_true(cpu < 0.5);
-    free(w);
-    munmap(mem, bytes);
+    ring_close(&f);
 }
 
 /* A writer waiting for a slow reader sleeps too, and calls progress. */
@@ -233,10 +250,9 @@ static void count_progress(void *ctx)
 static void writer_waits_for_slowest(void **state)
 {
     (void)state;
-    size_t bytes = pm_ring_bytes(NSLOTS, SLOT, 2);
-    void *mem = shared(bytes);
-    pm_ring *w = pm_ring_attach(mem, NSLOTS, SLOT, 2, 0);
-    assert_non_null(w);
+    ring_fx f = ring_open(2);
+    pm_ring *w = f.w;
+    void *mem = f.mem;
     pm_ring_release(w, 100);
     for (uint64_t seq = 0; seq < NSLOTS; seq++) {
         fill(pm_ring_slot(w, seq), seq);
@@ -260,8 +276,7 @@ static void writer_waits_for_slowest(void **state)
     assert_true(took > 0.15);
     assert_true(progress_calls > 10);        /* about one a millisecond */
     assert_true(progress_calls < 100000);    /* but not a spin */
-    free(w);
-    munmap(mem, bytes);
+    ring_close(&f);
 }
 
 /* Parts claimed by four processes at once: each exactly once; then the
