@@ -35,6 +35,11 @@ int pk_manifest_init(pk_manifest *m, const char *prefix)
         pm_error(prefix, "a prefix holding a newline cannot be relocated");
         return -1;
     }
+    /* pm_manifest_parse refuses it: every path would be rewritten. */
+    if (prefix[0] != '/' || prefix[strspn(prefix, "/")] == '\0') {
+        pm_error(prefix, "only an absolute prefix other than the root '/' can be relocated");
+        return -1;
+    }
     return append(m, PM_MANIFEST_MAGIC, "") == 0 && append(m, PM_MANIFEST_PREFIX, prefix) == 0 ? 0 : -1;
 }
 

@@ -15,7 +15,8 @@ typedef struct pk_manifest {
 } pk_manifest;
 
 /* The two header lines.  0, or -1 after printing why (out of memory, a
- * newline in prefix). */
+ * newline in prefix, a prefix not absolute or the root, which
+ * pm_manifest_parse would refuse). */
 int pk_manifest_init(pk_manifest *m, const char *prefix);
 /* One file.  0, or -1 after printing why. */
 int pk_manifest_add(pk_manifest *m, const char *path, int binary);

@@ -23,10 +23,13 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # test_argv stands in for MPI_Init_thread to see what python-mpi hands on.
 WRAP_test_argv := -Wl,--wrap=MPI_Init_thread
+# test_manifest reads what pkgroot's writer wrote: one format, both sides.
+OBJS_test_manifest := $(BUILD)/pkgroot-tools/manifest_writer.o
+$(BUILD)/tests/test_manifest: $(BUILD)/pkgroot-tools/manifest_writer.o
 
 $(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(INTERP_OBJ) $(LIBBCAST) $(WRAP_$*) \
+	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(INTERP_OBJ) $(OBJS_$*) $(LIBBCAST) $(WRAP_$*) \
 	    -lcmocka $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
 
 unit: $(UNIT_BINS)

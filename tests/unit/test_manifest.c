@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "manifest.h"
+#include "manifest_writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,33 @@ static void line_numbers(void **state)
     assert_int_equal(m.files[1].line, 5);
     assert_int_equal(m.files[1].binary, 1);
     pm_manifest_free(&m);
+}
+
+/* What pkgroot's writer makes, the parser reads back as written; a prefix
+ * the parser would refuse, the writer refuses first. */
+static void writer_round_trip(void **state)
+{
+    (void)state;
+    pk_manifest w;
+    assert_int_equal(pk_manifest_init(&w, "/opt/conda/envs/x"), 0);
+    assert_int_equal(pk_manifest_add(&w, "bin/tool", 0), 0);
+    assert_int_equal(pk_manifest_add(&w, "lib/libx.so", 1), 0);
+    pm_manifest m;
+    char *why = NULL;
+    assert_int_equal(pm_manifest_parse(w.buf, w.len, &m, &why), 0);
+    assert_string_equal(m.prefix, "/opt/conda/envs/x");
+    assert_int_equal(m.nfiles, 2);
+    assert_string_equal(m.files[0].path, "bin/tool");
+    assert_int_equal(m.files[0].binary, 0);
+    assert_string_equal(m.files[1].path, "lib/libx.so");
+    assert_int_equal(m.files[1].binary, 1);
+    pm_manifest_free(&m);
+    pk_manifest_free(&w);
+    static const char *const refused[] = {"/", "//", "relative/prefix", ""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(pk_manifest_init(&w, refused[i]), -1);
+        pk_manifest_free(&w);
+    }
 }
 
 /* Many entries: the list grows past its first allocation. */
@@ -173,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_manifests),
         cmocka_unit_test(line_numbers),
+        cmocka_unit_test(writer_round_trip),
         cmocka_unit_test(many_files),
         cmocka_unit_test(bad_manifests),
         cmocka_unit_test(too_big),
