@@ -12,7 +12,7 @@ SUITE=dropin
 TMP=$(mktemp -d /tmp/pympi-dropin.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 PM=$BIN/python-mpi
-PY3=/usr/bin/python3
+PY3=$PYTHON   # the Python python-mpi embeds (lib.sh), to compare with
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHONHOME PYTHONPATH PYTHON_MPI_HOME PYTHON_MPI_PARENT
 export PYTHON_MPI_CHROOT=$TMP/shm
 mkdir -p "$PYTHON_MPI_CHROOT" "$TMP/pkgs"
