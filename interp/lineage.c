@@ -113,11 +113,12 @@ static uint64_t file_id(void)
     return ((uint64_t)exe.st_dev << 40) ^ (uint64_t)exe.st_ino;
 }
 
-static uint64_t program_id(void)
+/* The build id; or, linked without one, file (this very file). */
+static uint64_t program_id(uint64_t file)
 {
     uint64_t id = 0;
     (void)dl_iterate_phdr(find_build_id, &id);
-    return id ? id : file_id();   /* linked without a build id: this file */
+    return id ? id : file;
 }
 
 void pm_launch_id_of(char *const *envp, pm_launch_id *id)
@@ -150,8 +151,8 @@ void pm_launch_id_of(char *const *envp, pm_launch_id *id)
     XXH3_freeState(st);
     free(vars);
     id->pmi_socket = pmi_socket_inode();
-    id->program = program_id();
     id->file = file_id();
+    id->program = program_id(id->file);
 }
 
 void pm_launch_id_format(const pm_launch_id *id, char *buf, size_t len)
