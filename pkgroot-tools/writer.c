@@ -65,21 +65,35 @@ static int has_suffix(const char *s, const char *suf)
     return strlen(s) > strlen(suf) && pm_ends_with(s, suf);
 }
 
+/* Every bundle suffix and its filter, longest first where one ends
+ * another (".tar.zst" before ".tar"): the one list for set_filter and
+ * pk_bundle_stem. */
+static const struct {
+    const char *suffix;
+    int (*add_filter)(struct archive *);
+} suffixes[] = {
+    {".ptar", archive_write_add_filter_none},   /* parts bundle: the parts are compressed */
+    {".tar.zst", archive_write_add_filter_zstd}, {".tzst", archive_write_add_filter_zstd},
+    {".tar.gz", archive_write_add_filter_gzip},  {".tgz", archive_write_add_filter_gzip},
+    {".tar.bz2", archive_write_add_filter_bzip2}, {".tbz2", archive_write_add_filter_bzip2},
+    {".tar.xz", archive_write_add_filter_xz},    {".txz", archive_write_add_filter_xz},
+    {".tar", archive_write_add_filter_none},
+};
+#define NSUFFIXES (sizeof suffixes / sizeof suffixes[0])
+
+/* The entry of suffixes OUT ends with, or NSUFFIXES. */
+static size_t suffix_of(const char *out)
+{
+    size_t i = 0;
+    while (i < NSUFFIXES && !has_suffix(out, suffixes[i].suffix))
+        i++;
+    return i;
+}
+
 static int set_filter(struct archive *a, const char *out)
 {
-    if (has_suffix(out, ".ptar"))
-        return archive_write_add_filter_none(a);
-    if (has_suffix(out, ".tar.zst") || has_suffix(out, ".tzst"))
-        return archive_write_add_filter_zstd(a);
-    if (has_suffix(out, ".tar.gz") || has_suffix(out, ".tgz"))
-        return archive_write_add_filter_gzip(a);
-    if (has_suffix(out, ".tar.bz2") || has_suffix(out, ".tbz2"))
-        return archive_write_add_filter_bzip2(a);
-    if (has_suffix(out, ".tar.xz") || has_suffix(out, ".txz"))
-        return archive_write_add_filter_xz(a);
-    if (has_suffix(out, ".tar"))
-        return archive_write_add_filter_none(a);
-    return ARCHIVE_FATAL - 1; /* unknown suffix */
+    size_t i = suffix_of(out);
+    return i < NSUFFIXES ? suffixes[i].add_filter(a) : ARCHIVE_FATAL - 1; /* unknown suffix */
 }
 
 int pk_writer_check_suffix(const char *out)
@@ -98,22 +112,12 @@ int pk_writer_check_suffix(const char *out)
     return 0;
 }
 
-static const char *const suffixes[] = {
-    ".tar.zst", ".tzst", ".ptar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2",
-    ".tar.xz", ".txz", ".tar", NULL,
-};
-
 char *pk_bundle_stem(const char *out)
 {
     const char *base = strrchr(out, '/');
     base = base ? base + 1 : out;
-    size_t n = strlen(base);
-    for (const char *const *suf = suffixes; *suf; suf++)
-        if (has_suffix(base, *suf)) {
-            n -= strlen(*suf);
-            break;
-        }
-    return strndup(base, n);
+    size_t n = strlen(base), i = suffix_of(base);
+    return strndup(base, i < NSUFFIXES ? n - strlen(suffixes[i].suffix) : n);
 }
 
 char *pk_bundle_path(const char *inner)
