@@ -117,7 +117,14 @@ same "-X dev" -- -X dev -c "$FLAGS"
 same "-E ignores PYTHONUTF8 and PYTHONDEVMODE" PYTHONUTF8=1 PYTHONDEVMODE=1 -- -E -c "$FLAGS"
 same "-I ignores PYTHONUTF8" PYTHONUTF8=1 -- -I -c "$FLAGS"
 same "PYTHONUTF8=1 counts without -E" PYTHONUTF8=1 -- -c "$FLAGS"
-ALLOC='import _testcapi; print(_testcapi.pymem_getallocatorsname())'
+# The allocator's name (3.13 moved the call to _testinternalcapi).
+ALLOC='import _testcapi
+try:
+    name = _testcapi.pymem_getallocatorsname
+except AttributeError:
+    import _testinternalcapi
+    name = _testinternalcapi.pymem_getallocatorsname
+print(name())'
 same "PYTHONMALLOC=debug counts without -E" PYTHONMALLOC=debug -- -c "$ALLOC"
 same "-E ignores PYTHONMALLOC" PYTHONMALLOC=debug -- -E -c "$ALLOC"
 same "PYTHONHOME=/nonexistent with -E starts" PYTHONHOME=/nonexistent -- -E -c 'import sys; print("started", sys.prefix)'
