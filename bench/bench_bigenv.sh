@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench_bigenv.sh - a big environment: the runtime tree (Debian's Python +
 # numpy, made by pkgroot python) COPIES times over, about 1 GB in 43,000
-# entries, made into a .ptar by `pkgroot dir --at .`, delivered by bcast
+# entries, made into a .ptar by `pkgroot dir --at .` (lz4 parts, the
+# default; and with --parts zstd and --parts stored), delivered by bcast
 # to one node against unpacking the same tree with tar from a local file
 # (`tar -xf`, `tar -xzf`, `zstd -dc | tar -xf`).  Goal (issue 15): bcast
 # with 2 ranks at most 0.8x the time of `tar -xf`, net of MPI start-up.
@@ -39,34 +40,51 @@ rm -rf "$SRC/one"
 entries=$(find "$SRC/tree" | wc -l); mb=$(du -sm "$SRC/tree" | cut -f1)
 echo "tree: the runtime $COPIES times, $entries entries, $mb MB"
 
-# pkgroot: the bundle, timed (bash's `time`: wall, and CPU of the process),
-# tree and bundle in memory; then with one thread, which must give the
-# same bytes.
-TIMEFORMAT='%R %U %S'
-pk=$( { time "$BIN/pkgroot" dir "$SRC/big.ptar" "$SRC/tree" --at . >/dev/null 2>"$TMP/pkerr"; } 2>&1 )
-mv "$SRC/big.ptar" "$TMP/big.ptar"
-pk1=$( { time "$BIN/pkgroot" -j 1 dir "$SRC/big1.ptar" "$SRC/tree" --at . >/dev/null 2>"$TMP/pkerr"; } 2>&1 )
-cmp -s "$TMP/big.ptar" "$SRC/big1.ptar" && same=identical || same=DIFFERENT
-rm -f "$SRC/big1.ptar"
-read -r pr pu ps <<<"$pk"
-read -r p1r p1u p1s <<<"$pk1"
-printf 'pkgroot dir --at . -> .ptar (%d MB, %s parts; tree and bundle in /dev/shm): %.2f s, %.0f MB/s of tree, %.2f cores busy\n    (-j 1: %.2f s, %.0f MB/s, %.2f cores; the two bundles: %s)\n' \
-    "$(($(stat -c %s "$TMP/big.ptar") >> 20))" "$(tar -tf "$TMP/big.ptar" | grep -c '^part-')" \
-    "$pr" "$(echo "$mb / $pr" | bc -l)" "$(echo "($pu + $ps) / $pr" | bc -l)" \
-    "$p1r" "$(echo "$mb / $p1r" | bc -l)" "$(echo "($p1u + $p1s) / $p1r" | bc -l)" "$same"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# pkgroot: the bundle, timed (bash's `time`: wall, and CPU of the process),
+# tree and bundle in memory, ROUNDS times interleaved, medians: the
+# default (lz4 parts) on every core and with one thread, which must give
+# the same bytes, and --parts zstd.
+TIMEFORMAT='%R %U %S'
+declare -A pkw pkc
+for r in $(seq "$ROUNDS"); do
+    for v in default j1 zstd; do
+        case $v in
+            default) args=(dir "$SRC/pk-$v.ptar") ;;
+            j1) args=(-j 1 dir "$SRC/pk-$v.ptar") ;;
+            zstd) args=(--parts zstd dir "$SRC/pk-$v.ptar") ;;
+        esac
+        rm -f "$SRC/pk-$v.ptar"
+        t=$( { time "$BIN/pkgroot" "${args[@]}" "$SRC/tree" --at . >/dev/null 2>"$TMP/pkerr"; } 2>&1 ) ||
+            { cat "$TMP/pkerr" >&2; exit 1; }
+        read -r w u sy <<<"$t"
+        pkw[$v]="${pkw[$v]:-} $w"
+        pkc[$v]="${pkc[$v]:-} $(echo "$u + $sy" | bc)"
+    done
+done
+cmp -s "$SRC/pk-default.ptar" "$SRC/pk-j1.ptar" && same=identical || same=DIFFERENT
+mv "$SRC/pk-default.ptar" "$TMP/big.ptar"
+mv "$SRC/pk-zstd.ptar" "$TMP/big-zstd.ptar"
+rm -f "$SRC/pk-j1.ptar"
+pkline() {   # variant: "S s, MB/s of tree, cores busy" from its medians
+    local w c
+    w=$(echo "${pkw[$1]}" | median); c=$(echo "${pkc[$1]}" | median)
+    printf '%.2f s, %.0f MB/s of tree, %.2f cores busy' "$w" "$(echo "$mb / $w" | bc -l)" "$(echo "$c / $w" | bc -l)"
+}
+printf 'pkgroot dir --at . -> .ptar (lz4 parts, the default: %d MB, %s parts; tree and bundle in /dev/shm; medians of %s):\n' \
+    "$(($(stat -c %s "$TMP/big.ptar") >> 20))" "$(tar -tf "$TMP/big.ptar" | grep -c '^part-')" "$ROUNDS"
+echo "    $(pkline default)"
+echo "    -j 1: $(pkline j1); the two bundles: $same"
+echo "    --parts zstd ($(($(stat -c %s "$TMP/big-zstd.ptar") >> 20)) MB): $(pkline zstd)"
 "$BIN/pkgroot" --parts stored dir "$TMP/big-stored.ptar" "$SRC/tree" --at . >/dev/null
-pkl=$( { time "$BIN/pkgroot" --parts lz4 dir "$TMP/big-lz4.ptar" "$SRC/tree" --at . >/dev/null 2>"$TMP/pkerr"; } 2>&1 )
-read -r plr plu pls <<<"$pkl"
-printf 'pkgroot --parts lz4 dir --at . -> .ptar (%d MB): %.2f s, %.0f MB/s of tree, %.2f cores busy\n' \
-    "$(($(stat -c %s "$TMP/big-lz4.ptar") >> 20))" "$plr" "$(echo "$mb / $plr" | bc -l)" "$(echo "($plu + $pls) / $plr" | bc -l)"
 tar -C "$SRC/tree" -cf "$TMP/big.tar" .
 tar -C "$SRC/tree" -cf - . | gzip -c > "$TMP/big.tar.gz"
 tar -C "$SRC/tree" -cf - . | zstd -q -T0 -o "$TMP/big.tar.zst"
 rm -rf "$SRC"
 echo "bundles: tar $(($(stat -c %s "$TMP/big.tar") >> 20)) MB, tar.gz $(($(stat -c %s "$TMP/big.tar.gz") >> 20)) MB," \
-     "tar.zst $(($(stat -c %s "$TMP/big.tar.zst") >> 20)) MB, ptar $(($(stat -c %s "$TMP/big.ptar") >> 20)) MB," \
-     "ptar with lz4 parts $(($(stat -c %s "$TMP/big-lz4.ptar") >> 20)) MB," \
+     "tar.zst $(($(stat -c %s "$TMP/big.tar.zst") >> 20)) MB, ptar (lz4 parts) $(($(stat -c %s "$TMP/big.ptar") >> 20)) MB," \
+     "ptar with zstd parts $(($(stat -c %s "$TMP/big-zstd.ptar") >> 20)) MB," \
      "ptar with stored parts $(($(stat -c %s "$TMP/big-stored.ptar") >> 20)) MB"
 cat "$TMP"/big.* > /dev/null   # all in the page cache, for everyone alike
 
@@ -77,10 +95,10 @@ add targz   "tar -xzf (gzip)"          'tar -C "$OUT" -xzf "$TMP/big.tar.gz"'
 add zstdtar "zstd -dc | tar -xf"       'zstd -dcq "$TMP/big.tar.zst" | tar -C "$OUT" -xf -'
 order="tar targz zstdtar"
 for n in $NP; do
-    add "bcast$n" "bcast .ptar, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big.ptar\""
-    add "lz4$n" "bcast .ptar lz4, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big-lz4.ptar\""
+    add "bcast$n" "bcast .ptar (lz4), $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big.ptar\""
+    add "zstd$n" "bcast .ptar zstd, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big-zstd.ptar\""
     add "stored$n" "bcast .ptar stored, $n ranks" "timeout 600 $MPIEXEC -n $n \"\$BIN/bcast\" -t -p \"\$OUT\" \"\$TMP/big-stored.ptar\""
-    order="$order bcast$n lz4$n stored$n"
+    order="$order bcast$n zstd$n stored$n"
 done
 if [ -n "${BASE:-}" ]; then
     git -C "$REPO" archive --prefix=base/ "$BASE" | tar -x -C "$TMP"
@@ -138,7 +156,6 @@ n1=${NP%% *}
 rss_big=$(rss "$n1" "$TMP/big.ptar"); rss_rt=$(rss "$n1" "$TMP/rt.ptar")
 rm -rf "$OUT"
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base=$(echo "${times[tar]}" | median)
 {
     echo "# bench_bigenv.sh: $entries entries, $mb MB; $ROUNDS rounds, medians: seconds, ratio to tar -xf, CPU seconds of all its processes"
@@ -155,7 +172,7 @@ printf '%-28s %12s %10s %10s\n' "method ($ROUNDS rounds)" "median (s)" "vs tar -
 awk '!/^#/ { n = $5; for (i = 6; i <= NF; i++) n = n " " $i; printf "%-28s %12.3f %9.2fx %10.3f\n", n, $2, $3, $4 }' "$TMP/table"
 for n in $NP; do echo "(CPU: every process; MPI start-up and shut-down alone, $n ranks: ${mpicpu[$n]} s)"; done
 for n in $NP; do
-    for v in bcast lz4 stored; do
+    for v in bcast zstd stored; do
         r=$(awk -v k="$v$n" '$1 == k {print $3}' "$TMP/table")
         # On a loaded machine the ranks wait for cores; their CPU time does
         # not: with a core each, bcast would take its CPU (less MPI's own)
@@ -180,7 +197,7 @@ rows = [l.split(None, 4) for l in open(sys.argv[1]) if l.strip() and not l.start
 fig, ax = plt.subplots(figsize=(8, 3.8))
 names = [r[4].strip() for r in rows]
 secs = [float(r[1]) for r in rows]
-bars = ax.barh(names, secs, color=["#888"] * 3 + ["#c84" if "BASE" in n else "#28c" if "stored" in n else "#86c" if "lz4" in n else "#2a6"
+bars = ax.barh(names, secs, color=["#888"] * 3 + ["#c84" if "BASE" in n else "#28c" if "stored" in n else "#86c" if "zstd" in n else "#2a6"
                                                  for n in names[3:]])
 tar = secs[0]
 ax.axvline(0.8 * tar, color="r", ls="--", label="goal: 0.8 x tar -xf")

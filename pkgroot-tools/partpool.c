@@ -84,6 +84,23 @@ static la_ssize_t grow_write(struct archive *a, void *client, const void *buf, s
     return (la_ssize_t)n;
 }
 
+/* lz4 frames without libarchive's default stream checksum: its XXH32
+ * costs the unpacking ranks more CPU than the decompression itself, and it
+ * guards nothing the delivery does not: rank 0 hashes every byte of the
+ * bundle it reads and every node checks what it received (deliver.c), as
+ * for zstd parts, which carry no checksum either.  256 KiB blocks rather
+ * than 4 MiB: a block's output is still in the cache when it is written
+ * out, and the unpacker's buffer is small. */
+static int add_lz4(struct archive *a)
+{
+    int rc = archive_write_add_filter_lz4(a);
+    if (rc == ARCHIVE_OK)
+        rc = archive_write_set_filter_option(a, "lz4", "stream-checksum", NULL);
+    if (rc == ARCHIVE_OK)
+        rc = archive_write_set_filter_option(a, "lz4", "block-size", "5");
+    return rc;
+}
+
 int pk_compress_part(enum pk_part_codec codec, const void *in, size_t len, unsigned char **out,
                      size_t *out_len, char **err)
 {
@@ -95,7 +112,7 @@ int pk_compress_part(enum pk_part_codec codec, const void *in, size_t len, unsig
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
     int ok = a && e &&
-             (codec == PK_PART_LZ4 ? archive_write_add_filter_lz4(a) : archive_write_add_filter_zstd(a)) == ARCHIVE_OK &&
+             (codec == PK_PART_LZ4 ? add_lz4(a) : archive_write_add_filter_zstd(a)) == ARCHIVE_OK &&
              archive_write_set_format_raw(a) == ARCHIVE_OK &&
              archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK &&
              archive_write_open(a, &j, NULL, grow_write, NULL) == ARCHIVE_OK;

@@ -23,7 +23,7 @@
 
 /* Parts bundles (.ptar): an uncompressed outer tar whose first entry is
  * the marker PM_PARTS_MARKER (which records the number of parts) and whose
- * other entries are independently zstd-compressed tars of about PART_BYTES
+ * other entries are independently compressed tars (lz4 unless told) of about PART_BYTES
  * of files each, so that every rank of a node can unpack some of them in
  * parallel (bcast/unpack.c).  Each part's tar is built here and compressed
  * by a pool of threads (partpool.h). */
@@ -57,7 +57,7 @@ struct pk_writer {
 
 static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later */
 static int default_threads;                          /* 0: the online CPUs */
-static enum pk_part_codec default_codec = PK_PART_ZSTD;  /* .ptar parts */
+static enum pk_part_codec default_codec = PK_PART_LZ4;   /* .ptar parts (partpool.h) */
 
 /* A name, then suf: ".tar" alone is no bundle name with a suffix. */
 static int has_suffix(const char *s, const char *suf)

@@ -6,7 +6,7 @@
 set -eu
 [ $# -gt 0 ] || set -- mpich
 pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
-      libpython3-dev python3-numpy zstd strace util-linux procps bc
+      libpython3-dev python3-numpy zstd lz4 strace util-linux procps bc
       clang libclang-rt-14-dev zsh shellcheck groff-base
       python3-pip python3-venv python3-setuptools python3-wheel
       libpython3.11-testsuite slurm-wlm iproute2"
