@@ -293,11 +293,24 @@ head -c 3000000 "$ROOT/runtime.tar.zst" > "$ROOT/truncated.tar.zst"
 head -c 100000 /dev/urandom > "$ROOT/garbage.tar"
 : > "$ROOT/empty.tar"
 mkdir -p "$ROOT/adir.tar"
+# A .ptar with a run of 0xFF inside an lz4 block of its second part: the
+# bundle reads whole (rank 0's hash agrees), so lz4 itself must refuse it
+# (the frames carry no checksum: pkgroot-tools/partpool.c).
+/usr/bin/python3 - "$ROOT/runtime.ptar" "$ROOT/badlz4.ptar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    part = [m for m in t.getmembers() if m.name.endswith(".tar.lz4")][1]
+b = bytearray(open(sys.argv[1], "rb").read())
+b[part.offset_data + 64:part.offset_data + 64 + 4096] = b"\xff" * 4096
+open(sys.argv[2], "wb").write(b)
+PY
 for n in 1 4; do
     bad "-n $n missing bundle" "rank 0 on .*: $ROOT/nope.tar.zst: cannot open bundle: No such file" \
         env PYTHON_MPI_PACKAGES=nope.tar.zst "$MPIEXEC" -n $n "$PM" -c pass
     bad "-n $n truncated bundle" "$ROOT/truncated.tar.zst: .*[Tt]runcated" \
         env PYTHON_MPI_PACKAGES=truncated.tar.zst "$MPIEXEC" -n $n "$PM" -c pass
+    bad "-n $n corrupt lz4 part" "rank [0-9]+ on [^:]+: $ROOT/badlz4.ptar: .*lz4 decompression failed" \
+        env PYTHON_MPI_PACKAGES=badlz4.ptar "$MPIEXEC" -n $n "$PM" -c pass
 done
 bad "missing package root" "/nonexistent/root: PYTHON_MPI_PKGROOT: No such file" \
     env PYTHON_MPI_PKGROOT=/nonexistent/root PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
