@@ -14,7 +14,7 @@
 typedef struct pk_pool pk_pool;
 
 /* How a parts bundle's parts are compressed.  lz4, the default, unpacks
- * with about 40% of zstd's CPU time, for a bundle about 1.6 times bigger:
+ * with about 40% of zstd's CPU time, for a bundle about 1.5 times bigger:
  * a node unpacks with as many cores as it has ranks (unpackers.h), and
  * jobs with a few ranks per node are common, so decompression is what a
  * node waits for.  zstd is smallest (least read from the shared file

@@ -72,7 +72,7 @@ static const char usage[] =
     "  -j N    compress a .ptar's parts with N threads (default: one per\n"
     "          online CPU); the bundle is the same for any N\n"
     "  --parts CODEC  how a .ptar's parts are compressed: lz4 (the default:\n"
-    "          unpacks with 40% of zstd's CPU), zstd (the smallest, 0.6 times\n"
+    "          unpacks with 40% of zstd's CPU), zstd (the smallest, 2/3 of\n"
     "          lz4's bytes, for a slow shared file system or network), stored\n"
     "          (uncompressed, as big as the tree: the least CPU of all)\n"
     "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
