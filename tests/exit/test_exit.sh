@@ -43,6 +43,7 @@ sys.exit(int(os.environ.get("END_CODE_" + r, "0")))
 PY
 "$BIN/pkgroot" dir "$TMP/pkgs/code.tar.zst" "$TMP/code" >/dev/null || t_fail "pkgroot dir"
 RUNTIME=$(t_runtime_bundle) && cp "$RUNTIME" "$TMP/pkgs/runtime.tar.zst" || t_fail "pkgroot python"
+"$BIN/pkgroot" python "$TMP/pkgs/runtime.ptar" >/dev/null || t_fail "pkgroot python .ptar"
 
 # The preamble of every program: its rank, a pid file for the signal cases.
 cat > "$TMP/pre.py" <<'PY'
@@ -252,6 +253,12 @@ bye(); sys.exit(0)"
 run_case "runtime bundle: os._exit(3) on rank 2, trees removed" 3 - 2 - -c "$PRE
 os._exit(3) if r == '2' else time.sleep(300)"
 run_case "runtime bundle: SIGTERM to every rank, trees removed" nonzero - - TERM:all -c "$sleepy"
+# A parts bundle (lz4 parts, unpacked by 2 ranks of each node through the ring).
+export PYTHON_MPI_PACKAGES=runtime.ptar
+run_case "runtime .ptar: sys.exit(0), trees removed" 0 4 - - -c "$PRE
+bye(); sys.exit(0)"
+run_case "runtime .ptar: sys.exit(6) on rank 3, trees removed" 6 - 3 - -c "$PRE
+sys.exit(6) if r == '3' else time.sleep(300)"
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT
 
 # --- mpi4py (Debian builds it on Open MPI only) -----------------------------

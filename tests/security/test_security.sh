@@ -334,5 +334,48 @@ if as "$A" sh -c "cd $AD && truncate -s $((fs + (1 << 30))) huge && tar --sparse
     else t_fail "8: default size cap (rc=$rc)" "$(cat "$SEC/8d.out"; ls -la "$P8d" 2>&1 | head -3)"; fi
 else t_fail "8: could not make a sparse tar (GNU tar --sparse)"; fi
 
+# --- 9. two users' parts bundles on one node at once ------------------------
+# Each job's unpackers share a ring in /dev/shm (MPI-3 windows): two users'
+# jobs of the same .ptar (lz4 parts), 2 ranks each, started together, 10
+# times; one ends normally, the other with sys.exit(4) on rank 1.  Each
+# must run on its own tree, in its own /dev/shm/python-mpi-UID, gone after.
+"$INST/bin/pkgroot" python "$SEC/runtime.ptar" >/dev/null 2>&1 && chmod 0644 "$SEC/runtime.ptar" ||
+    t_fail "9: pkgroot python runtime.ptar"
+prog='import os, sys
+r = os.environ["PMI_RANK"]
+print(r, sys.prefix, os.stat(sys.prefix).st_uid, os.__file__.startswith(sys.prefix))
+sys.exit(int(os.environ.get("END_" + r, "0")))'
+left() { find "/dev/shm/python-mpi-$1" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+before_v=$(left "$VU") before_a=$(left "$AU")
+bad9=
+for i in $(seq 10); do
+    as "$V" env PYTHON_MPI_PACKAGES="$SEC/runtime.ptar" timeout 120 mpiexec.mpich -n 2 python-mpi -c "$prog" \
+        >"$SEC/9v.out" 2>&1 &
+    vpid=$!
+    as "$A" env PYTHON_MPI_PACKAGES="$SEC/runtime.ptar" END_1=4 timeout 120 mpiexec.mpich -n 2 python-mpi -c "$prog" \
+        >"$SEC/9a.out" 2>&1; arc=$?
+    wait $vpid; vrc=$?
+    # (rank 1's exit aborts the job, maybe before rank 0 prints: only rank
+    # 1's line is sure there)
+    for who in "v $VU $vrc 0 [01]" "a $AU $arc 4 1"; do
+        read -r tag uid rc want ranks <<< "$who"
+        n=$(grep -Ec "^$ranks /dev/shm/python-mpi-$uid/[^ ]+ $uid True$" "$SEC/9$tag.out")
+        [ "$rc" = "$want" ] && [ "$n" = "$((${#ranks} > 1 ? 2 : 1))" ] ||
+            bad9="run $i, uid $uid: rc $rc (want $want), $n rank(s) seen on their own tree
+$(cat "$SEC/9$tag.out")"
+    done
+    # An aborted job's tree goes with its reaper, just after (t_wait_empty).
+    for _ in $(seq 100); do
+        [ "$(left "$VU")" = "$before_v" ] && [ "$(left "$AU")" = "$before_a" ] && break
+        sleep 0.1
+    done
+    [ "$(left "$VU")" = "$before_v" ] && [ "$(left "$AU")" = "$before_a" ] ||
+        bad9="${bad9:-run $i: a tree was left: $(ls /dev/shm/python-mpi-"$VU" /dev/shm/python-mpi-"$AU" 2>&1)}"
+    [ -z "$bad9" ] || break
+done
+if [ -z "$bad9" ]; then
+    t_ok "9: two users' .ptar jobs at once on one node (x10): each on its own tree, sys.exit(4) and 0 kept, trees removed"
+else t_fail "9: two users' .ptar jobs at once" "$bad9"; fi
+
 echo "security: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
 [ "$T_FAILED" -eq 0 ]
