@@ -345,8 +345,8 @@ prog='import os, sys
 r = os.environ["PMI_RANK"]
 print(r, sys.prefix, os.stat(sys.prefix).st_uid, os.__file__.startswith(sys.prefix))
 sys.exit(int(os.environ.get("END_" + r, "0")))'
-left() { find "/dev/shm/python-mpi-$1" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-before_v=$(left "$VU") before_a=$(left "$AU")
+t_empty_dir "/dev/shm/python-mpi-$VU" && t_empty_dir "/dev/shm/python-mpi-$AU" ||
+    t_fail "9: /dev/shm/python-mpi-UID not empty before" "$(ls -A /dev/shm/python-mpi-"$VU" /dev/shm/python-mpi-"$AU")"
 bad9=
 for i in $(seq 10); do
     as "$V" env PYTHON_MPI_PACKAGES="$SEC/runtime.ptar" timeout 120 mpiexec.mpich -n 2 python-mpi -c "$prog" \
@@ -364,13 +364,9 @@ for i in $(seq 10); do
             bad9="run $i, uid $uid: rc $rc (want $want), $n rank(s) seen on their own tree
 $(cat "$SEC/9$tag.out")"
     done
-    # An aborted job's tree goes with its reaper, just after (t_wait_empty).
-    for _ in $(seq 100); do
-        [ "$(left "$VU")" = "$before_v" ] && [ "$(left "$AU")" = "$before_a" ] && break
-        sleep 0.1
-    done
-    [ "$(left "$VU")" = "$before_v" ] && [ "$(left "$AU")" = "$before_a" ] ||
-        bad9="${bad9:-run $i: a tree was left: $(ls /dev/shm/python-mpi-"$VU" /dev/shm/python-mpi-"$AU" 2>&1)}"
+    # An aborted job's tree goes with its reaper, just after.
+    t_wait_empty "/dev/shm/python-mpi-$VU" && t_wait_empty "/dev/shm/python-mpi-$AU" ||
+        bad9="${bad9:-run $i: a tree was left: $(ls -A /dev/shm/python-mpi-"$VU" /dev/shm/python-mpi-"$AU" 2>&1)}"
     [ -z "$bad9" ] || break
 done
 if [ -z "$bad9" ]; then
