@@ -196,6 +196,12 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
             bad_root = 1;
         }
     }
+    /* ... and follows no link that another user planted (trust.h). */
+    if (topo->rank == 0 && !bad_root && pm_pkglist_resolve(&bundles, &err) != 0) {
+        pm_error(NULL, "%s", err ? err : "out of memory");
+        free(err);
+        bad_root = 1;
+    }
     if (pm_agree_failed(topo->world, bad_root) != 0) {
         pm_pkglist_free(&bundles);
         return 1;

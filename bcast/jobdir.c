@@ -29,7 +29,9 @@ char *pm_userdir_path(const char *chroot, uid_t uid)
 char *pm_userdir_from_env(void)
 {
     const char *chroot = getenv("PYTHON_MPI_CHROOT");
-    char *real = realpath(chroot && *chroot ? chroot : "/dev/shm", NULL);
+    char *why = NULL;   /* the sticky-directory rule (trust.h); callers say why */
+    char *real = pm_trust_realpath(chroot && *chroot ? chroot : "/dev/shm", &why);
+    free(why);
     char *u = real ? pm_userdir_path(real, geteuid()) : NULL;
     free(real);
     return u;

@@ -1,8 +1,10 @@
 /* pkglist.c - parsing bundle lists (see pkglist.h). */
 #include "pkglist.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +107,26 @@ int pm_pkglist_parse_lines(pm_pkglist *l, const char *text, const char *root,
                 return rc;
         }
         p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+int pm_pkglist_resolve(pm_pkglist *l, char **err)
+{
+    *err = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        char *why = NULL;
+        char *real = pm_trust_realpath(l->paths[i], &why);
+        if (real) {
+            free(l->paths[i]);
+            l->paths[i] = real;
+        } else if (errno == EPERM || errno == ENOMEM) {
+            int rc = set_err(err, why ? pm_printf_alloc("%s: refusing to read the bundle: %s", l->paths[i], why)
+                                      : NULL);
+            free(why);
+            return rc;
+        }
+        free(why);   /* missing, unreadable ...: opening it says so */
     }
     return 0;
 }

@@ -32,4 +32,13 @@ int pm_pkglist_parse(pm_pkglist *l, const char *spec, const char *root,
 int pm_pkglist_parse_lines(pm_pkglist *l, const char *text, const char *root,
                            char **err);
 
+/* Rank 0, before it reads the bundles: every path resolved with
+ * pm_trust_realpath (trust.h) and replaced by the result, so the reads
+ * follow no link, and a link that another user planted in a sticky shared
+ * directory (PYTHON_MPI_PKGROOT=/tmp/x, a bundle in /dev/shm) is refused:
+ * -1 with *err "PATH: refusing to read the bundle: REASON".  A path that
+ * cannot be resolved for another reason (missing, unreadable) stays as
+ * given: opening it says why. */
+int pm_pkglist_resolve(pm_pkglist *l, char **err);
+
 #endif

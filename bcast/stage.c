@@ -44,9 +44,13 @@ static int is_empty_dir(const char *dir)
 
 static char *chroot_userdir(const char *chroot)
 {
-    char *real = realpath(chroot, NULL);
+    /* Resolved under the sticky-directory rule (trust.h): another user's
+     * link in /tmp or /dev/shm is not our chroot. */
+    char *why = NULL;
+    char *real = pm_trust_realpath(chroot, &why);
     if (!real) {
-        pm_error(chroot, "cannot use as PYTHON_MPI_CHROOT: %s", strerror(errno));
+        pm_error(chroot, "cannot use as PYTHON_MPI_CHROOT: %s", why ? why : "out of memory");
+        free(why);
         return NULL;
     }
     char *u = pm_userdir_path(real, geteuid());
@@ -140,7 +144,9 @@ int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
     int bad = 0;
     char *userdir = NULL;
     /* Every rank derives the same path from node-local facts only. */
-    char *real = realpath(chroot, NULL);
+    char *unresolved = NULL;
+    char *real = pm_trust_realpath(chroot, &unresolved);
+    free(unresolved);   /* a miss: pm_stage_open says why */
     if (!real || !(userdir = pm_userdir_path(real, geteuid())) || !(s->dir = pm_path_join(userdir, name)))
         bad = 1;
     free(real);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mpi_util.h"
 #include "strutil.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +86,9 @@ char *pm_timing_format(const double *min, const double *max, int nranks, int nno
 
 /* PATH appears complete or not at all: a new temporary file in PATH's
  * directory (mkstemp: O_CREAT|O_EXCL with a random name, so a name or link
- * planted there by somebody else is never opened), then rename. */
+ * planted there by somebody else is never opened), then rename.  Its mode
+ * is what the umask gives (0644 under 022, 0600 under 077), as for any
+ * file the user creates. */
 static int write_file(const char *path, const char *text)
 {
     const char *slash = strrchr(path, '/');
@@ -99,7 +102,7 @@ static int write_file(const char *path, const char *text)
     int rc = -1, made = fd >= 0;
     if (fd < 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
-    } else if (fchmod(fd, 0644) != 0 || pm_write_full(fd, text, strlen(text)) != 0) {
+    } else if (fchmod(fd, pm_umask_mode(0666)) != 0 || pm_write_full(fd, text, strlen(text)) != 0) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
     } else if (close(fd) != 0) {
         fd = -1;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,10 @@ static int check_dir(const struct stat *st, int last, unsigned flags, uid_t me, 
     return 0;
 }
 
-/* Why could comp not be opened as a directory? */
-static char *open_failure(int dir, const char *comp, const char *shown, int err)
+/* Why could comp not be opened as a directory?  A directory of another
+ * user that we may not enter (a stolen python-mpi-UID, 0700) is named by
+ * its owner, not by the errno. */
+static char *open_failure(int dir, const char *comp, const char *shown, int err, uid_t me)
 {
     struct stat st;
     if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -70,8 +73,241 @@ static char *open_failure(int dir, const char *comp, const char *shown, int err)
             return pm_printf_alloc("%s is a symbolic link", shown);
         if (!S_ISDIR(st.st_mode))
             return pm_printf_alloc("%s is not a directory", shown);
+        if (err == EACCES && st.st_uid != me)
+            return pm_printf_alloc("%s is owned by uid %lu, not %lu", shown,
+                                   (unsigned long)st.st_uid, (unsigned long)me);
     }
     return pm_printf_alloc("cannot open %s: %s", shown, strerror(err));
+}
+
+/* A growable string for the resolver. */
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+
+static int sb_put(strbuf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return -1;
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+/* The link's text, read through its directory: malloc'd, or NULL. */
+static char *read_link_at(int dir, const char *comp)
+{
+    for (size_t cap = 256;; cap *= 2) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlinkat(dir, comp, buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+        if (cap > 1 << 20) {
+            errno = ENAMETOOLONG;
+            return NULL;
+        }
+    }
+}
+
+/* May the link (lst) in the directory dir be followed?  The rule of
+ * fs.protected_symlinks: in a sticky, world-writable directory only a
+ * link of ours or of the directory's owner. */
+static char *sticky_refusal(int dir, const struct stat *lst, const char *link, const char *dirname)
+{
+    struct stat dst;
+    if (fstat(dir, &dst) != 0)
+        return pm_printf_alloc("cannot stat %s: %s", dirname, strerror(errno));
+    if ((dst.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH) ||
+        lst->st_uid == geteuid() || lst->st_uid == dst.st_uid)
+        return NULL;
+    return pm_printf_alloc("%s is a symbolic link owned by uid %lu in the shared sticky directory %s",
+                           link, (unsigned long)lst->st_uid, dirname);
+}
+
+/* Why one step failed: the errno alone when the step was the whole path
+ * (realpath's way), else which name. */
+static char *step_failure(const char *path, const char *shown, int err)
+{
+    if (strcmp(path, shown) == 0)
+        return strdup(strerror(err));
+    return pm_printf_alloc("cannot resolve %s: %s", shown, strerror(err));
+}
+
+char *pm_trust_realpath(const char *path, char **why)
+{
+    *why = NULL;
+    strbuf todo = {0}, res = {0};   /* what is left to walk; what is resolved */
+    int dir = -1, err = 0, links = 0;
+    char *comp = NULL, *link = NULL, *shown = NULL;
+    if (!path || !*path) {
+        err = ENOENT;
+        *why = strdup(strerror(err));
+        goto fail;
+    }
+    if (path[0] != '/') {
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd) {
+            err = errno;
+            *why = pm_printf_alloc("cannot learn the working directory: %s", strerror(err));
+            goto fail;
+        }
+        int bad = sb_put(&todo, cwd, strlen(cwd)) != 0 || sb_put(&todo, "/", 1) != 0;
+        free(cwd);
+        if (bad)
+            goto nomem;
+    }
+    if (sb_put(&todo, path, strlen(path)) != 0 || sb_put(&res, "", 0) != 0)
+        goto nomem;
+    dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        err = errno;
+        *why = pm_printf_alloc("cannot open /: %s", strerror(err));
+        goto fail;
+    }
+    size_t pos = 0;
+    for (;;) {
+        pos += strspn(todo.s + pos, "/");
+        if (!todo.s[pos])
+            break;
+        size_t len = strcspn(todo.s + pos, "/");
+        size_t rest = pos + len;
+        free(comp);
+        if (!(comp = strndup(todo.s + pos, len)))
+            goto nomem;
+        pos = rest;
+        if (strcmp(comp, ".") == 0)
+            continue;
+        if (strcmp(comp, "..") == 0) {
+            char *slash = strrchr(res.s, '/');
+            if (!slash)
+                continue;   /* "/.." is "/" */
+            int up = openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (up < 0) {
+                err = errno;
+                *why = pm_printf_alloc("cannot resolve %s/..: %s", res.s, strerror(err));
+                goto fail;
+            }
+            close(dir);
+            dir = up;
+            res.len = (size_t)(slash - res.s);
+            res.s[res.len] = '\0';
+            continue;
+        }
+        free(shown);
+        if (!(shown = pm_printf_alloc("%s/%s", res.s, comp)))
+            goto nomem;
+        struct stat st;
+        if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            err = errno;
+            *why = step_failure(path, shown, err);
+            goto fail;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > PM_TRUST_MAX_LINKS) {
+                err = ELOOP;
+                *why = pm_printf_alloc("more than %d symbolic links in %s (a loop?)", PM_TRUST_MAX_LINKS, path);
+                goto fail;
+            }
+            if ((*why = sticky_refusal(dir, &st, shown, *res.s ? res.s : "/"))) {
+                err = EPERM;
+                goto fail;
+            }
+            free(link);
+            if (!(link = read_link_at(dir, comp))) {
+                err = errno;
+                *why = pm_printf_alloc("cannot read the link %s: %s", shown, strerror(err));
+                goto fail;
+            }
+            if (!*link) {
+                err = ENOENT;
+                *why = pm_printf_alloc("%s is an empty symbolic link", shown);
+                goto fail;
+            }
+            /* The rest of the walk: the link's text, then what followed it. */
+            strbuf next = {0};
+            if (sb_put(&next, link, strlen(link)) != 0 ||   /* the rest starts at its '/' */
+                sb_put(&next, todo.s + rest, strlen(todo.s + rest)) != 0) {
+                free(next.s);
+                goto nomem;
+            }
+            free(todo.s);
+            todo = next;
+            pos = 0;
+            if (link[0] == '/') {
+                int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0) {
+                    err = errno;
+                    *why = pm_printf_alloc("cannot open /: %s", strerror(err));
+                    goto fail;
+                }
+                close(dir);
+                dir = root;
+                res.len = 0;
+                res.s[0] = '\0';
+            }
+            continue;
+        }
+        int more = todo.s[pos] != '\0';   /* a name, or a trailing '/', follows */
+        if (!S_ISDIR(st.st_mode)) {
+            if (more) {
+                err = ENOTDIR;
+                *why = pm_printf_alloc("%s is not a directory", shown);
+                goto fail;
+            }
+        } else {
+            int next = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (next < 0) {
+                err = errno;   /* swapped for something else since the look */
+                *why = step_failure(path, shown, err);
+                goto fail;
+            }
+            close(dir);
+            dir = next;
+        }
+        if (sb_put(&res, "/", 1) != 0 || sb_put(&res, comp, strlen(comp)) != 0)
+            goto nomem;
+    }
+    if (!*res.s && sb_put(&res, "/", 1) != 0)
+        goto nomem;
+    close(dir);
+    free(todo.s);
+    free(comp);
+    free(link);
+    free(shown);
+    return res.s;
+nomem:
+    err = ENOMEM;
+    free(*why);
+    *why = NULL;   /* the caller says "out of memory" */
+fail:
+    if (dir >= 0)
+        close(dir);
+    free(todo.s);
+    free(res.s);
+    free(comp);
+    free(link);
+    free(shown);
+    errno = err;
+    return NULL;
 }
 
 int pm_trust_open(const char *path, unsigned flags, int *created, char **resolved, char **why)
@@ -83,10 +319,14 @@ int pm_trust_open(const char *path, unsigned flags, int *created, char **resolve
         *resolved = NULL;
     char *real = NULL;
     if (flags & PM_TRUST_RESOLVE) {
-        real = realpath(path, NULL);
+        real = pm_trust_realpath(path, why);
         if (!real) {
             int err = errno;
-            *why = pm_printf_alloc("cannot resolve %s: %s", path, strerror(err));
+            if (*why && strcmp(*why, strerror(err)) == 0) {   /* name the path */
+                char *plain = *why;
+                *why = pm_printf_alloc("cannot resolve %s: %s", path, plain);
+                free(plain);
+            }
             errno = err;
             return -1;
         }
@@ -160,7 +400,7 @@ int pm_trust_open(const char *path, unsigned flags, int *created, char **resolve
         if (next < 0) {
             err = errno;
             *why = mkdir_failed ? pm_printf_alloc("cannot create %s: %s", shown, strerror(err))
-                                : open_failure(dir, comp, shown, err);
+                                : open_failure(dir, comp, shown, err, me);
         } else if (fstat(next, &st) != 0) {
             err = errno;
             *why = pm_printf_alloc("cannot stat %s: %s", shown, strerror(err));
@@ -308,4 +548,29 @@ int pm_openat_parent_beneath(int dirfd, const char *rel, const char **base)
     free(dir);
     errno = saved;
     return fd;
+}
+
+/* The umask without changing it, even for a moment (another thread may be
+ * creating a file): Linux 4.7+ shows it in /proc/self/status. */
+static mode_t current_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (f) {
+        char line[256];
+        unsigned m;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "Umask: %o", &m) == 1) {
+                fclose(f);
+                return (mode_t)(m & 0777);
+            }
+        fclose(f);
+    }
+    mode_t m = umask(077);   /* no /proc: the classic read-and-restore */
+    umask(m);
+    return m;
+}
+
+mode_t pm_umask_mode(mode_t want)
+{
+    return want & ~current_umask() & 07777;
 }

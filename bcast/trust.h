@@ -22,9 +22,10 @@ enum {
     PM_TRUST_MINE = 1,     /* the last component is owned by us (not root) */
     PM_TRUST_PRIVATE = 2,  /* ... and has no group or other permission */
     PM_TRUST_CREATE = 4,   /* create the last component if missing (0700) */
-    PM_TRUST_RESOLVE = 8,  /* resolve symbolic links first (realpath), then
-                            * check the resolved path: for PYTHONHOME-like
-                            * settings, where a root-owned link is fine */
+    PM_TRUST_RESOLVE = 8,  /* resolve symbolic links first
+                            * (pm_trust_realpath), then check the resolved
+                            * path: for PYTHONHOME-like settings, where a
+                            * root-owned link is fine */
     PM_TRUST_CONTAINER = 16, /* the last component is only a place to work
                               * in (a chroot, the parent of what is removed):
                               * checked like the ones above it, so sticky,
@@ -39,13 +40,34 @@ enum {
                             * must be root's or ours: for PYTHONHOME */
 };
 
+/* Links followed in one resolution at most (the kernel's limit). */
+#define PM_TRUST_MAX_LINKS 40
+
+/* realpath(3) for a path a user hands us (PYTHONHOME, PYTHON_MPI_CHROOT,
+ * PYTHON_MPI_PKGROOT, bundles): the same canonical absolute path, walked
+ * one component at a time through directory descriptors (lstat, readlink
+ * beneath the directory that holds the link), at most PM_TRUST_MAX_LINKS
+ * links.  A link in a sticky, world-writable directory (/tmp, /dev/shm) is
+ * followed only if it is ours (the effective uid) or the directory owner's
+ * (root's there): the rule fs.protected_symlinks would apply, so that
+ * another user cannot plant the name we meant for ourselves.  A relative
+ * path is taken from the working directory.  Returns the malloc'd path, or
+ * NULL with errno and *why a malloc'd reason (NULL: out of memory):
+ *   EPERM  refused by that rule: "/dev/shm/x is a symbolic link owned by
+ *          uid N in the shared sticky directory /dev/shm";
+ *   ELOOP  more than PM_TRUST_MAX_LINKS links;
+ *   other  the failing step's errno: the bare strerror when the whole
+ *          path failed, else "cannot resolve /a/b: REASON". */
+char *pm_trust_realpath(const char *path, char **why);
+
 /* Open path (absolute; a relative one is walked from the working directory,
  * which is then taken as trusted) as a directory under the rules above.
  * Returns an O_RDONLY|O_DIRECTORY|O_CLOEXEC descriptor; *created (may be
  * NULL) says whether this call made the last component.  On refusal or
  * failure returns -1 with errno set and *why a malloc'd reason naming the
  * component at fault, e.g. "/dev/shm/x is owned by uid 1001" (NULL if out
- * of memory).  With PM_TRUST_RESOLVE, *resolved (may be NULL) receives
+ * of memory); one we may not enter is named by its owner too ("is owned by
+ * uid N, not M"), not as "Permission denied".  With PM_TRUST_RESOLVE, *resolved (may be NULL) receives
  * the malloc'd path that was checked. */
 int pm_trust_open(const char *path, unsigned flags, int *created, char **resolved, char **why);
 
@@ -74,6 +96,12 @@ int pm_openat_beneath(int dirfd, const char *rel, int flags, mode_t mode);
 /* The directory that holds rel's last component, opened beneath dirfd as
  * above; *base points into rel at that component.  -1 with errno. */
 int pm_openat_parent_beneath(int dirfd, const char *rel, const char **base);
+
+/* want (0666 for a file) as open(2) would give it under the process's
+ * umask: for files made with mkstemp (always 0600) that are not private by
+ * nature, such as bundles and timing reports, so that a umask of 077 keeps
+ * a private project's files private and 022 makes them 0644. */
+mode_t pm_umask_mode(mode_t want);
 
 /* Tests only: behave as if the kernel had no openat2. */
 extern int pm_trust_force_walk;

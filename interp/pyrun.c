@@ -50,7 +50,9 @@ int pm_python_beside_stdlib(const char *argv0)
 {
     if (!argv0 || !strchr(argv0, '/'))
         return 0;
-    char *real = realpath(argv0, NULL);
+    char *why = NULL;   /* not ours to follow: not beside a stdlib */
+    char *real = pm_trust_realpath(argv0, &why);
+    free(why);
     char *slash = real ? strrchr(real, '/') : NULL;
     int found = 0;
     if (slash) {

@@ -7,6 +7,7 @@
 #include "pyc.h"
 #include "scan.h"
 #include "strutil.h"
+#include "trust.h"
 #include "unpack.h"
 
 #include <archive.h>
@@ -318,7 +319,7 @@ pk_writer *pk_writer_open(const char *out, int verbose)
         goto fail;
     }
     struct stat st;
-    if (fstat(w->fd, &st) != 0 || fchmod(w->fd, 0644) != 0) {
+    if (fstat(w->fd, &st) != 0 || fchmod(w->fd, pm_umask_mode(0666)) != 0) {
         pm_error(w->tmp, "cannot prepare: %s", strerror(errno));
         goto fail;
     }

@@ -2,7 +2,9 @@
  * component from "/" checked, no symbolic link anywhere, owners root or us,
  * nothing writable by others but a sticky root-owned directory above the
  * last; creation; and opening beneath a directory without following links,
- * with openat2 and with the walk kept for kernels without it. */
+ * with openat2 and with the walk kept for kernels without it; the
+ * resolver for paths users hand us (realpath's answers, bounded links, the
+ * sticky-directory rule) and umask-following modes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,6 +282,205 @@ static void env_dir(void **state)
     free(missing);
 }
 
+
+/* pm_trust_realpath gives realpath's answer, or NULL with errno and a
+ * reason containing want. */
+static void resolves_as_realpath(const char *path)
+{
+    char *why = NULL;
+    char *mine = pm_trust_realpath(path, &why);
+    char *libc = realpath(path, NULL);
+    if (!mine)
+        fail_msg("%s not resolved: %s", path, why ? why : "?");
+    assert_non_null(libc);
+    assert_string_equal(mine, libc);
+    assert_null(why);
+    free(mine);
+    free(libc);
+}
+
+static void not_resolved(const char *path, int err, const char *want)
+{
+    char *why = NULL;
+    char *mine = pm_trust_realpath(path, &why);
+    if (mine)
+        fail_msg("%s resolved to %s", path, mine);
+    assert_int_equal(errno, err);
+    assert_non_null(why);
+    if (!strstr(why, want))
+        fail_msg("%s: reason '%s' lacks '%s'", path, why, want);
+    free(why);
+}
+
+static void mkdir_at(const char *rel, mode_t mode)
+{
+    char *p = at(rel);
+    assert_int_equal(mkdir(p, mode), 0);
+    assert_int_equal(chmod(p, mode), 0);   /* whatever the umask */
+    free(p);
+}
+
+static void link_at(const char *target, const char *rel)
+{
+    char *p = at(rel);
+    assert_int_equal(symlink(target, p), 0);
+    free(p);
+}
+
+/* Relative and absolute links, "..", ".", a link's ".." being its
+ * target's parent, trailing slashes, a relative starting point. */
+static void realpath_walk(void **state)
+{
+    (void)state;
+    mkdir_at("rp", 0700);
+    mkdir_at("rp/a", 0700);
+    mkdir_at("rp/b", 0700);
+    mkdir_at("rp/b/c", 0700);
+    char *f = at("rp/b/c/f");
+    int fd = open(f, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    link_at("../b", "rp/a/rel");            /* relative, climbing */
+    char *abs_b = at("rp/b");
+    link_at(abs_b, "rp/a/abs");             /* absolute */
+    link_at("../b/c", "rp/a/deep");         /* deep/.. is rp/b, not rp/a */
+    link_at("rel/c/f", "rp/a/chain");       /* a link through a link */
+    link_at("f", "rp/b/c/lf");              /* to a file */
+    const char *cases[] = {"rp", "rp/a/rel", "rp/a/rel/c/f", "rp/a/abs/c", "rp/a/deep/..",
+                           "rp/a/deep/../c/./f", "rp/a/chain", "rp/b/c/lf", "rp/a/rel/", "rp//a/./../b",
+                           "rp/a/../../rp/b/c/../c"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = at(cases[i]);
+        resolves_as_realpath(p);
+        free(p);
+    }
+    resolves_as_realpath("/");
+    resolves_as_realpath("/..");
+    resolves_as_realpath("/tmp/../tmp/.");
+    /* from the working directory */
+    char *cwd = getcwd(NULL, 0);
+    assert_non_null(cwd);
+    assert_int_equal(chdir(abs_b), 0);
+    resolves_as_realpath("c/f");
+    resolves_as_realpath("../a/deep/..");
+    resolves_as_realpath(".");
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+    /* failures: missing, a file used as a directory, an empty name */
+    char *p = at("rp/a/rel/missing");
+    not_resolved(p, ENOENT, "No such file or directory");
+    free(p);
+    p = at("rp/missing/x");
+    not_resolved(p, ENOENT, "rp/missing: No such file or directory");
+    free(p);
+    p = at("rp/b/c/f/x");
+    not_resolved(p, ENOTDIR, "rp/b/c/f is not a directory");
+    free(p);
+    not_resolved("", ENOENT, "No such file or directory");
+    free(f);
+    free(abs_b);
+}
+
+/* Loops and the depth limit: 40 links in one resolution, not 41. */
+static void realpath_links_bounded(void **state)
+{
+    (void)state;
+    mkdir_at("lp", 0700);
+    link_at("l2", "lp/l1");
+    link_at("l1", "lp/l2");
+    link_at("self", "lp/self");
+    char *p = at("lp/l1");
+    not_resolved(p, ELOOP, "more than 40 symbolic links");
+    free(p);
+    p = at("lp/self/x");
+    not_resolved(p, ELOOP, "a loop?");
+    free(p);
+    mkdir_at("lp/end", 0700);
+    for (int i = 1; i <= PM_TRUST_MAX_LINKS + 1; i++) {
+        char name[32], target[32];
+        snprintf(name, sizeof name, "lp/c%d", i);
+        if (i == 1)
+            snprintf(target, sizeof target, "end");
+        else
+            snprintf(target, sizeof target, "c%d", i - 1);
+        link_at(target, name);
+    }
+    char name[32];
+    snprintf(name, sizeof name, "lp/c%d", PM_TRUST_MAX_LINKS);
+    p = at(name);
+    resolves_as_realpath(p);   /* exactly the limit */
+    free(p);
+    snprintf(name, sizeof name, "lp/c%d", PM_TRUST_MAX_LINKS + 1);
+    p = at(name);
+    not_resolved(p, ELOOP, "more than 40");
+    free(p);
+}
+
+/* The sticky rule: in a sticky, world-writable directory a link is
+ * followed only if ours or the directory owner's; elsewhere any link.
+ * Needs root (lchown to other uids). */
+static void realpath_sticky_rule(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const uid_t other = 4242, owner = 4343;
+    mkdir_at("st", 0755);
+    mkdir_at("st/target", 0755);
+    mkdir_at("st/shared", 01777);           /* like /tmp, but owned by `owner` */
+    char *shared = at("st/shared");
+    assert_int_equal(chown(shared, owner, 0), 0);
+    mkdir_at("st/open", 0777);              /* world-writable, not sticky */
+    mkdir_at("st/sticky-private", 01755);   /* sticky, not world-writable */
+    const char *dirs[] = {"st/shared", "st/open", "st/sticky-private"};
+    const uid_t uids[] = {other, owner, 0};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t u = 0; u < 3; u++) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "%s/l%zu", dirs[d], u);
+            link_at("../target", rel);
+            char *p = at(rel);
+            assert_int_equal(lchown(p, uids[u], 0), 0);
+            if (d == 0 && u == 0) {
+                char want[256];
+                snprintf(want, sizeof want,
+                         "%s is a symbolic link owned by uid 4242 in the shared sticky directory %s", p, shared);
+                not_resolved(p, EPERM, want);
+                /* ... also further down a path, and after another link */
+                char *below = pm_path_join(p, "x");
+                not_resolved(below, EPERM, "owned by uid 4242");
+                free(below);
+            } else {
+                resolves_as_realpath(p);   /* ours, the directory owner's, or not shared */
+            }
+            free(p);
+        }
+    link_at("shared/l0", "st/via");   /* reached through a link of ours */
+    char *via = at("st/via");
+    not_resolved(via, EPERM, "shared sticky directory");
+    /* PM_TRUST_RESOLVE (PYTHONHOME's check) says the same */
+    char *why = NULL;
+    assert_int_equal(pm_trust_open(via, PM_TRUST_RESOLVE | PM_TRUST_GROUP, NULL, NULL, &why), -1);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "is a symbolic link owned by uid 4242 in the shared sticky directory"));
+    free(why);
+    free(via);
+    free(shared);
+}
+
+/* Modes of files made with mkstemp follow the umask. */
+static void umask_modes(void **state)
+{
+    (void)state;
+    mode_t old = umask(077);
+    assert_int_equal(pm_umask_mode(0666), 0600);
+    umask(022);
+    assert_int_equal(pm_umask_mode(0666), 0644);
+    umask(002);
+    assert_int_equal(pm_umask_mode(0666), 0664);
+    umask(old);
+}
+
 /* pm_openat_beneath, with openat2 and with the O_NOFOLLOW walk. */
 static void beneath(void **state)
 {
@@ -357,6 +558,10 @@ int main(void)
         cmocka_unit_test(creates),
         cmocka_unit_test(env_dir),
         cmocka_unit_test(beneath),
+        cmocka_unit_test(realpath_walk),
+        cmocka_unit_test(realpath_links_bounded),
+        cmocka_unit_test(realpath_sticky_rule),
+        cmocka_unit_test(umask_modes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
