@@ -19,8 +19,12 @@
 #   bcast BUNDLE...        unpack bundles into PREFIX on every node (bcast
 #                          checks PREFIX there); after the first success it
 #                          sets PYTHONHOME, PYTHONUSERBASE and PATH to PREFIX
-#   python_mpi_cleanup     remove PREFIX on every node (through LAUNCHER)
-#   python_mpi_deactivate  restore the environment
+#   python_mpi_cleanup     restore the environment (as deactivate), then
+#                          remove PREFIX on every node (through LAUNCHER);
+#                          with "-" the per-user directory stays, 0700
+#   python_mpi_deactivate  restore the environment: PATH, PYTHONHOME,
+#                          PYTHONUSERBASE and PYTHON_MPI_PREFIX as they
+#                          were before sourcing (set or not, exported or not)
 # and, for the three tiers of the original python-mpi-bcast paper:
 #   python_mpi_runtime BUNDLE...   1. the Python runtime (pkgroot python)
 #   python_mpi_packages BUNDLE...  2. the user's packages (pkgroot pip, venv,
@@ -166,10 +170,28 @@ _PM_LAUNCH_PROG=$(command -v "$_PM_LAUNCH_PROG" 2>/dev/null) && [ -n "$_PM_LAUNC
     unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS
     return 1
 }
+# Every variable this script sets or changes, as it was: restored by
+# python_mpi_deactivate and python_mpi_cleanup, so that no entry names a
+# prefix that is gone (another user could make it again).  For each: set
+# or not, exported or not, its value.
+# (The names are fixed: eval sees no user text but the values' names.)
+_PM_SH=$(_pm_tool sh) || { _pm_err "cannot find sh in /usr/bin or /bin"
+    unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS; return 1; }
+for _pm_v in PATH PYTHONHOME PYTHONUSERBASE PYTHON_MPI_PREFIX; do
+    if eval "[ -n \"\${$_pm_v+set}\" ]"; then
+        eval "_PM_OLD_$_pm_v=\$$_pm_v"
+        # a child sees only what is exported
+        if "$_PM_SH" -c "[ -n \"\${$_pm_v+set}\" ]"; then
+            eval "_PM_HAD_$_pm_v=exported"
+        else
+            eval "_PM_HAD_$_pm_v=set"
+        fi
+    else
+        eval "_PM_HAD_$_pm_v="
+    fi
+done
+unset _pm_v
 export PYTHON_MPI_PREFIX=$_PM_PREFIX
-_PM_OLD_PYTHONHOME=${PYTHONHOME-__unset__}
-_PM_OLD_PYTHONUSERBASE=${PYTHONUSERBASE-__unset__}
-_PM_OLD_PATH=$PATH
 _PM_ACTIVE=
 
 # After a bcast succeeded on every node (each leader checked PREFIX there
@@ -178,7 +200,7 @@ _pm_export() {
     [ -n "$_PM_ACTIVE" ] && return 0
     export PYTHONHOME=$_PM_PREFIX
     export PYTHONUSERBASE=$_PM_PREFIX
-    export PATH=$_PM_PREFIX/bin:$_PM_OLD_PATH
+    export PATH=$_PM_PREFIX/bin${_PM_HAD_PATH:+:$_PM_OLD_PATH}
     _PM_ACTIVE=1
 }
 
@@ -238,22 +260,44 @@ python_mpi_devel() {
     return $_pm_rc
 }
 
+# Removes PREFIX on every node, and first puts back every variable as it
+# was before activate.sh (python_mpi_deactivate): nothing names PREFIX
+# after it, even if the removal fails.  The per-user directory that "-"
+# put PREFIX in stays (0700, yours) for the next job: removing it would
+# hand its name back to whoever makes it first.
 python_mpi_cleanup() {
     case $_PM_PREFIX in
         /|"") _pm_err "refusing to remove '$_PM_PREFIX'"; return 1 ;;
         /dev/shm/?*|/tmp/?*|"${PYTHON_MPI_CHROOT:-/dev/shm}"/?*) ;;
         *) _pm_err "refusing to remove $_PM_PREFIX: not under /dev/shm, /tmp or \$PYTHON_MPI_CHROOT"; return 1 ;;
     esac
-    _pm_launch "$_PM_RM" -rf -- "$_PM_PREFIX"
+    # What the removal needs, kept across python_mpi_deactivate.
+    local _pm_prefix=$_PM_PREFIX _pm_prog=$_PM_LAUNCH_PROG _pm_args=$_PM_LAUNCH_ARGS _pm_rm=$_PM_RM
+    python_mpi_deactivate
+    if [ -n "${ZSH_VERSION:-}" ]; then
+        # shellcheck disable=SC2296
+        "$_pm_prog" ${=_pm_args} "$_pm_rm" -rf -- "$_pm_prefix"
+    else
+        # shellcheck disable=SC2086
+        "$_pm_prog" $_pm_args "$_pm_rm" -rf -- "$_pm_prefix"
+    fi
 }
 
+# Every variable activate.sh set or changed back as it was (set or not,
+# exported or not), and its functions and variables gone.
 python_mpi_deactivate() {
-    if [ "$_PM_OLD_PYTHONHOME" = __unset__ ]; then unset PYTHONHOME; else export PYTHONHOME=$_PM_OLD_PYTHONHOME; fi
-    if [ "$_PM_OLD_PYTHONUSERBASE" = __unset__ ]; then unset PYTHONUSERBASE; else export PYTHONUSERBASE=$_PM_OLD_PYTHONUSERBASE; fi
-    export PATH=$_PM_OLD_PATH
-    unset PYTHON_MPI_PREFIX
+    local _pm_v _pm_had
+    for _pm_v in PATH PYTHONHOME PYTHONUSERBASE PYTHON_MPI_PREFIX; do
+        eval "_pm_had=\$_PM_HAD_$_pm_v"
+        case $_pm_had in
+            exported) eval "export $_pm_v=\"\$_PM_OLD_$_pm_v\"" ;;
+            set) eval "$_pm_v=\"\$_PM_OLD_$_pm_v\""; typeset -g +x "$_pm_v" ;;
+            *) unset "$_pm_v" ;;
+        esac
+        unset "_PM_OLD_$_pm_v" "_PM_HAD_$_pm_v"
+    done
     unset -f bcast python_mpi_cleanup python_mpi_deactivate _pm_launch _pm_err _pm_export \
         _pm_tool _pm_trusted _pm_make_private python_mpi_runtime python_mpi_packages python_mpi_devel
     unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS _PM_BCAST _PM_PKGROOT _PM_ACTIVE \
-        _PM_OLD_PYTHONHOME _PM_OLD_PYTHONUSERBASE _PM_OLD_PATH _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID
+        _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID _PM_SH
 }

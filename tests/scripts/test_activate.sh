@@ -33,7 +33,6 @@ for sh in bash zsh; do
         bcast a.tar.zst "b c.tar.zst" && echo bcast-ok
         echo "home=$PYTHONHOME base=$PYTHONUSERBASE path=${PATH%%:*}"
         mkdir -p "$2/lib"; python_mpi_cleanup && [ ! -e "$2" ] && echo cleaned
-        python_mpi_deactivate
         echo "after=$PYTHONHOME base=${PYTHONUSERBASE-unset} fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"
     ' x "$ACT" "$P" "$TMP/launch" 2>&1)
     [ "$(printf '%s\n' "$out" | sed -n 1p)" = "before=/old/home path=${PATH%%:*}" ] &&
@@ -51,7 +50,7 @@ for sh in bash zsh; do
     printf '%s\n' "$out" | grep -qx cleaned && grep -qx "launch -n 4 --flag" "$LOG" &&
         t_ok "$sh: python_mpi_cleanup removes PREFIX through the launcher" || t_fail "$sh: cleanup" "$out"
     printf '%s\n' "$out" | grep -qx "after=/old/home base=unset fn=no" &&
-        t_ok "$sh: python_mpi_deactivate restores the environment" || t_fail "$sh: deactivate" "$out"
+        t_ok "$sh: python_mpi_cleanup restores the environment (as python_mpi_deactivate)" || t_fail "$sh: deactivate" "$out"
     out=$($sh -c 'source "$1" relative/dir "mpiexec -n 2"; echo "rc=$?"' x "$ACT" 2>&1)
     [ "$(printf '%s\n' "$out" | grep -c '^activate.sh: PREFIX must be an absolute path')" = 1 ] && printf '%s\n' "$out" | grep -qx "rc=1" &&
         t_ok "$sh: a relative PREFIX is refused with one line" || t_fail "$sh: relative prefix" "$out"
@@ -84,6 +83,42 @@ rc=1 same-path=y fn=no" ] && [ ! -s "$LOG" ] && [ ! -e "$W2/p" ] &&
         *) t_fail "$sh: default prefix" "$out" ;;
     esac
     rm -rf "$out"
+    # Issue 21 (6): after python_mpi_cleanup, the environment is the one
+    # before activate.sh, entry for entry (nothing names the removed
+    # prefix), whether the variables were exported, set or unset; with "-"
+    # the per-user directory stays, 0700, for the next job.
+    for how in exported unset shellvar; do
+        E=$TMP/env-$sh-$how; mkdir -p "$E"
+        out=$($sh -c '
+            case $3 in
+                exported) export PYTHONHOME=/old/home PYTHONUSERBASE=/old/base PYTHON_MPI_PREFIX=/old/prefix ;;
+                unset) unset PYTHONHOME PYTHONUSERBASE PYTHON_MPI_PREFIX ;;
+                shellvar) unset PYTHONHOME PYTHONUSERBASE PYTHON_MPI_PREFIX; PYTHONHOME=/shell/home ;;
+            esac
+            env | grep -v "^_=" | sort > "$4/before"
+            source "$1" - "$2" || exit 9
+            p=$_PM_PREFIX
+            bcast a.tar.zst || exit 8
+            env | grep -q "$p" || echo "prefix-not-in-env"
+            python_mpi_cleanup || echo "cleanup-failed"
+            env | grep -v "^_=" | sort > "$4/after"
+            [ -e "$p" ] && echo "prefix-left"
+            echo "shellvar=${PYTHONHOME-unset}"
+            echo "fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no) vars=$(set | grep -c "^_PM_")"
+        ' x "$ACT" "$TMP/launch -n 4 --flag" "$how" "$E" 2>&1)
+        want_home=unset; [ $how = exported ] && want_home=/old/home; [ $how = shellvar ] && want_home=/shell/home
+        if printf '%s\n' "$out" | grep -qx "shellvar=$want_home" && printf '%s\n' "$out" | grep -qx "fn=no vars=0" &&
+           ! printf '%s\n' "$out" | grep -q "prefix-not-in-env\|cleanup-failed\|prefix-left" &&
+           cmp -s "$E/before" "$E/after"; then
+            t_ok "$sh ($how): python_mpi_cleanup leaves env as before activate.sh (diff empty), prefix gone"
+        else
+            t_fail "$sh ($how): environment after cleanup" "$out$(diff "$E/before" "$E/after")"
+        fi
+    done
+    U=$TMP/chroot/python-mpi-$(id -u)
+    [ -d "$U" ] && [ "$(stat -c %a "$U")" = 700 ] &&
+        t_ok "$sh: with -, the per-user directory stays (0700) after python_mpi_cleanup" ||
+        t_fail "$sh: per-user directory after cleanup" "$(ls -la "$U" 2>&1)"
 done
 # make install PREFIX=... DESTDIR=...: the layout activate.sh relies on.
 D=$TMP/destdir
