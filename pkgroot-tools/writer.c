@@ -599,6 +599,16 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
                 pm_error(src, "skipped: a link to outside the tree, not to a regular file");
                 return 0;
             }
+            /* In a group-writable team directory another member's link
+             * can point at a file only we may read: say so (not fatal,
+             * the file is bundled as documented; pkgroot.1). */
+            if (lst->st_uid != geteuid()) {
+                char *shown = pm_readlink(src);
+                pm_error(src, "warning: bundled the file outside the tree that this symbolic link, "
+                         "owned by uid %lu, points to: %s (owned by uid %lu)",
+                         (unsigned long)lst->st_uid, shown ? shown : "?", (unsigned long)st.st_uid);
+                free(shown);
+            }
         } else if (w->has_forbid && strstr(target, w->forbid.needle)) {
             pm_error(w->out, "entry '%s' is a link to %s (%s): refusing to bundle it", name,
                      w->forbid_what, target);
