@@ -1,0 +1,246 @@
+#!/bin/bash
+# test_trust_paths.sh - issue 21: paths a user hands over, modes, and the
+# environment after activate.sh, on a node shared with another user.
+#
+# As root it makes two unprivileged users, a victim and an attacker, and
+# installs the build where both can run it (as tests/security/
+# test_security.sh does).  Checked:
+#   - a symbolic link in a sticky shared directory (/tmp, /dev/shm) that
+#     the other user made is not followed for PYTHONHOME (issue 21 item 5),
+#     PYTHON_MPI_CHROOT, PYTHON_MPI_PKGROOT, a bundle path or bcast -p; one
+#     of the victim's own, or root's, still is;
+#   - bundles (pkgroot) and PYTHON_MPI_TIMING=json:PATH follow the umask;
+#   - a per-user directory another user made 0700 is named by its owner;
+#   - pkgroot dir warns about another user's link to outside the tree;
+#   - python_mpi_cleanup leaves the environment as it was before
+#     activate.sh, and the per-user directory in place, 0700.
+# Both users and everything they made go at the end (trap).
+#
+#   BUILD=build bash tests/security/test_trust_paths.sh
+#   cp -a /work/main /tmp/m && SEC_REPO=/tmp/m BUILD=/tmp/m/build bash ...
+#       (against another tree's build: the attacks should succeed there)
+set -u
+. "$(dirname "$0")/../lib.sh"
+SEC_REPO=${SEC_REPO:-$REPO}
+T_SKIPPED=0
+t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
+
+if [ "$(id -u)" != 0 ]; then
+    t_fail "this suite runs as root (it creates two users with useradd)"
+    echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+    exit 1
+fi
+
+V=pmtv$$; A=pmta$$          # unique names: several suites may run at once
+SEC=$(mktemp -d /tmp/pmtp.XXXXXX)
+chmod 0755 "$SEC"
+cleanup() {
+    local u uid p
+    for u in "$V" "$A"; do
+        uid=$(id -u "$u" 2>/dev/null) || continue
+        for p in $(pgrep -u "$uid" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        find /dev/shm /tmp /var/tmp -xdev -mindepth 1 -maxdepth 1 -uid "$uid" -exec rm -rf {} + 2>/dev/null
+        userdel -r -f "$u" >/dev/null 2>&1
+    done
+    rm -rf "$SEC" "/tmp/pmtp-$$-"*
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+for u in "$V" "$A"; do
+    useradd -m -s /bin/bash "$u" || { t_fail "useradd $u"; echo "trust-paths: 0 passed, 1 failed, 0 skipped"; exit 1; }
+done
+VU=$(id -u "$V"); AU=$(id -u "$A")
+VH=/home/$V; AH=/home/$A
+R="rank [0-9?]+ on [^:]+"
+
+INST=$SEC/inst
+if ! make -s -C "$SEC_REPO" install PREFIX="$INST" BUILD="$BUILD" >"$SEC/install.log" 2>&1 ||
+   [ ! -x "$INST/bin/bcast" ]; then
+    t_fail "make install PREFIX=$INST" "$(tail -5 "$SEC/install.log")"
+    echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"; exit 1
+fi
+chmod -R a+rX "$INST"
+ACT=$INST/share/python-mpi/activate.sh
+
+as() {   # USER CMD...: a login-like, minimal environment
+    local u=$1; shift
+    runuser -u "$u" -- env -i HOME="/home/$u" USER="$u" LOGNAME="$u" LANG=C.UTF-8 \
+        PATH="$INST/bin:/usr/bin:/bin" "$@"
+}
+MPI1="timeout 120 mpiexec.mpich -n 1"
+first_is() {   # REGEX FILE: the first diagnostic line matches
+    grep -E '^(python-mpi|bcast|pkgroot): ' "$2" | head -n 1 | grep -Eq "$1"
+}
+echo "# victim $V ($VU), attacker $A ($AU), build $BUILD from $SEC_REPO"
+
+# A small bundle of the attacker's, whose module leaves a mark when imported.
+AD=/tmp/pmtp-$$-attacker
+as "$A" mkdir -m 0755 "$AD"
+as "$A" python3 - "$AD/small.tar" "/tmp/pmtp-$$-pwned-pkg" <<'PY'
+import io, sys, tarfile
+code = ("open(%r, 'a').write('imported\\n')\n" % sys.argv[2]).encode()
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name, data in (("lib/python3/dist-packages/smallmod/__init__.py", code),):
+        i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o644
+        t.addfile(i, io.BytesIO(data))
+PY
+VD=/tmp/pmtp-$$-victim
+as "$V" mkdir -m 0700 "$VD"
+
+# --- item 5: PYTHONHOME through another user's link in /dev/shm -------------
+# The attacker's home holds a standard library whose encodings/__init__.py
+# leaves a mark; /dev/shm/VICTIM-py is the attacker's link to it.
+as "$A" chmod 0755 "$AH"
+as "$A" /usr/bin/python3 - "$AH/evil" "/tmp/pmtp-$$-pwned-5" <<'PY'
+import os, sys, sysconfig
+tree, mark = sys.argv[1], sys.argv[2]
+std = sysconfig.get_paths()["stdlib"]
+lib = os.path.join(tree, "lib", os.path.basename(std))
+os.makedirs(lib)
+for name in os.listdir(std):
+    if name != "encodings":
+        os.symlink(os.path.join(std, name), os.path.join(lib, name))
+enc = os.path.join(lib, "encodings")
+os.mkdir(enc)
+for name in os.listdir(os.path.join(std, "encodings")):
+    if name.endswith(".py"):
+        with open(os.path.join(std, "encodings", name)) as f:
+            text = f.read()
+        if name == "__init__.py":
+            text = ("import posix as _p\n_f = _p.open(%r, _p.O_WRONLY | _p.O_CREAT | _p.O_APPEND, 0o644)\n"
+                    "_p.write(_f, b'ran as uid %%d\\n' %% _p.geteuid()); _p.close(_f)\n" % mark) + text
+        with open(os.path.join(enc, name), "w") as f:
+            f.write(text)
+os.system("chmod -R a+rX " + tree)
+PY
+L5=/dev/shm/$V-py
+as "$A" ln -s "$AH/evil" "$L5"
+as "$V" env PYTHONHOME="$L5" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5.out" 2>&1; rc=$?
+if [ $rc != 0 ] && [ ! -e "/tmp/pmtp-$$-pwned-5" ] && ! grep -qx ran "$SEC/5.out" &&
+   first_is "^python-mpi: $R: $L5: refusing to use PYTHONHOME: $L5 is a symbolic link owned by uid $AU in the shared sticky directory /dev/shm$" "$SEC/5.out"; then
+    t_ok "item 5: PYTHONHOME=/dev/shm/me-py, another user's link: refused, none of its code ran"
+else t_fail "item 5: PYTHONHOME through another user's link (rc=$rc)" "$(cat "$SEC/5.out" "/tmp/pmtp-$$-pwned-5" 2>&1)"; fi
+rm -f "/tmp/pmtp-$$-pwned-5" "$L5"
+# The victim's own link there, and root's, are followed (to /usr: Python's home).
+as "$V" ln -s /usr "$L5"
+as "$V" env PYTHONHOME="$L5" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5b.out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -qx ran "$SEC/5b.out" && t_ok "item 5: PYTHONHOME through a link of one's own in /dev/shm is followed" ||
+    t_fail "item 5: own link (rc=$rc)" "$(cat "$SEC/5b.out")"
+rm -f "$L5"
+LR=/tmp/pmtp-$$-rootlink
+ln -s /usr "$LR"
+as "$V" env PYTHONHOME="$LR" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5c.out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -qx ran "$SEC/5c.out" && t_ok "item 5: PYTHONHOME through root's link in /tmp is followed" ||
+    t_fail "item 5: root's link (rc=$rc)" "$(cat "$SEC/5c.out")"
+
+# --- PYTHON_MPI_CHROOT through another user's link ----------------------------
+AC=/tmp/pmtp-$$-achroot; LC=/tmp/pmtp-$$-chroot
+as "$A" mkdir -m 1777 "$AC"
+as "$A" ln -s "$AC" "$LC"
+as "$V" env PYTHON_MPI_CHROOT="$LC" PYTHON_MPI_PACKAGES="$AD/small.tar" $MPI1 python-mpi -c 'print("ran")' \
+    >"$SEC/c.out" 2>&1; rc=$?
+if [ $rc != 0 ] && ! grep -qx ran "$SEC/c.out" && [ -z "$(ls -A "$AC")" ] &&
+   first_is "^python-mpi: $R: $LC: cannot use as PYTHON_MPI_CHROOT: $LC is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/c.out"; then
+    t_ok "PYTHON_MPI_CHROOT through another user's link in /tmp: refused, nothing made where it leads"
+else t_fail "PYTHON_MPI_CHROOT through another user's link (rc=$rc)" "$(cat "$SEC/c.out"; ls -la "$AC")"; fi
+LV=/tmp/pmtp-$$-vchroot
+as "$V" ln -s /dev/shm "$LV"
+as "$V" env PYTHON_MPI_CHROOT="$LV" PYTHON_MPI_PACKAGES="$AD/small.tar" $MPI1 python-mpi -c 'print("ran")' \
+    >"$SEC/c2.out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -qx ran "$SEC/c2.out" && t_ok "PYTHON_MPI_CHROOT through one's own link in /tmp is followed" ||
+    t_fail "PYTHON_MPI_CHROOT own link (rc=$rc)" "$(cat "$SEC/c2.out")"
+rm -f "/tmp/pmtp-$$-pwned-pkg"
+
+# --- PYTHON_MPI_PKGROOT and bundle paths through another user's link ---------
+LP=/tmp/pmtp-$$-pkg
+as "$A" ln -s "$AD" "$LP"
+as "$V" env PYTHON_MPI_PKGROOT="$LP" PYTHON_MPI_PACKAGES=small.tar $MPI1 python-mpi -c 'import smallmod; print("ran")' \
+    >"$SEC/p.out" 2>&1; rc=$?
+if [ $rc != 0 ] && ! grep -qx ran "$SEC/p.out" && [ ! -e "/tmp/pmtp-$$-pwned-pkg" ] &&
+   first_is "^python-mpi: $R: $LP/small.tar: refusing to read the bundle: $LP is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/p.out"; then
+    t_ok "PYTHON_MPI_PKGROOT=/tmp/x, another user's link to their bundles: refused on rank 0, nothing imported"
+else t_fail "PYTHON_MPI_PKGROOT through another user's link (rc=$rc)" "$(cat "$SEC/p.out")"; fi
+rm -f "/tmp/pmtp-$$-pwned-pkg"
+as "$V" $MPI1 bcast -p "$VD/pb" "$LP/small.tar" >"$SEC/pb.out" 2>&1; rc=$?
+if [ $rc != 0 ] && [ ! -e "$VD/pb/lib" ] &&
+   first_is "^bcast: $R: $LP/small.tar: refusing to read the bundle: $LP is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/pb.out"; then
+    t_ok "bcast: a bundle path through another user's link in /tmp is refused"
+else t_fail "bcast bundle through another user's link (rc=$rc)" "$(cat "$SEC/pb.out")"; fi
+# the victim's own copy through the victim's own link: delivered
+as "$V" cp "$AD/small.tar" "$VD/mine.tar"
+as "$V" ln -s "$VD" "/tmp/pmtp-$$-vpkg"
+as "$V" env PYTHON_MPI_PKGROOT="/tmp/pmtp-$$-vpkg" PYTHON_MPI_PACKAGES=mine.tar $MPI1 python-mpi -c 'print("ran")' \
+    >"$SEC/p2.out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -qx ran "$SEC/p2.out" && t_ok "PYTHON_MPI_PKGROOT through one's own link in /tmp is followed" ||
+    t_fail "PYTHON_MPI_PKGROOT own link (rc=$rc)" "$(cat "$SEC/p2.out")"
+# bcast -p through another user's link: refused (no link is followed there)
+AP=/tmp/pmtp-$$-aprefix; LPP=/tmp/pmtp-$$-plink
+as "$A" mkdir -m 0777 "$AP"
+as "$A" ln -s "$AP" "$LPP"
+as "$V" $MPI1 bcast -p "$LPP/p" "$VD/mine.tar" >"$SEC/pp.out" 2>&1; rc=$?
+if [ $rc != 0 ] && [ -z "$(ls -A "$AP")" ] &&
+   first_is "^bcast: $R: $LPP/p: refusing to use: $LPP is a symbolic link$" "$SEC/pp.out"; then
+    t_ok "bcast -p through another user's link in /tmp is refused, nothing written where it leads"
+else t_fail "bcast -p through another user's link (rc=$rc)" "$(cat "$SEC/pp.out"; ls -la "$AP")"; fi
+
+# --- modes follow the umask ---------------------------------------------------
+as "$V" mkdir -p "$VD/src/pkg"
+as "$V" sh -c "echo 'X = 1' > $VD/src/pkg/__init__.py"
+for m in 077:600 022:644; do
+    um=${m%%:*}; want=${m#*:}
+    as "$V" sh -c "umask $um && pkgroot dir $VD/b-$um.tar.zst $VD/src >/dev/null && pkgroot dir $VD/b-$um.ptar $VD/src >/dev/null" \
+        >"$SEC/m.out" 2>&1
+    got="$(stat -c %a "$VD/b-$um.tar.zst" 2>&1) $(stat -c %a "$VD/b-$um.ptar" 2>&1)"
+    [ "$got" = "$want $want" ] && t_ok "umask $um: pkgroot's bundles are $want (.tar.zst, .ptar)" ||
+        t_fail "umask $um: bundle modes" "got $got; $(cat "$SEC/m.out")"
+    as "$V" sh -c "umask $um && PYTHON_MPI_TIMING=json:$VD/t-$um.json $MPI1 python-mpi -c pass" >"$SEC/t.out" 2>&1
+    got=$(stat -c %a "$VD/t-$um.json" 2>&1)
+    [ "$got" = "$want" ] && t_ok "umask $um: PYTHON_MPI_TIMING=json:PATH is $want" ||
+        t_fail "umask $um: timing JSON mode" "got $got; $(cat "$SEC/t.out")"
+done
+
+# --- a per-user directory another user made, 0700 -----------------------------
+as "$A" mkdir -m 0700 "/dev/shm/python-mpi-$VU"
+as "$V" env PYTHON_MPI_PACKAGES="$VD/mine.tar" $MPI1 python-mpi -c 'print("ran")' >"$SEC/s.out" 2>&1; rc=$?
+if [ $rc != 0 ] && ! grep -qx ran "$SEC/s.out" &&
+   first_is "^python-mpi: $R: /dev/shm/python-mpi-$VU: refusing to use: /dev/shm/python-mpi-$VU is owned by uid $AU, not $VU$" "$SEC/s.out"; then
+    t_ok "a stolen per-user directory of mode 0700 is named by its owner, not 'Permission denied'"
+else t_fail "stolen 0700 per-user directory (rc=$rc)" "$(cat "$SEC/s.out")"; fi
+rm -rf "/dev/shm/python-mpi-$VU"
+
+# --- pkgroot dir: another member's link to a private file ---------------------
+TEAM=$SEC/team
+mkdir -m 0777 "$TEAM"; chmod 0777 "$TEAM"   # a directory the team writes in
+as "$V" sh -c "echo 'SECRET = 42' > $VH/private.py && chmod 600 $VH/private.py && echo 'X = 1' > $TEAM/mod.py"
+as "$A" ln -s "$VH/private.py" "$TEAM/leak.py"
+as "$V" ln -s "$VH/private.py" "$TEAM/mine.py"   # the victim's own: no warning
+as "$V" pkgroot dir "$VD/team.tar" "$TEAM" >"$SEC/w.out" 2>&1; rc=$?
+want="^pkgroot: $R: $TEAM/leak.py: warning: bundled the file outside the tree that this symbolic link, owned by uid $AU, points to: $VH/private.py \\(owned by uid $VU\\)$"
+if [ $rc = 0 ] && [ "$(grep -c warning "$SEC/w.out")" = 1 ] && grep -Eq "$want" "$SEC/w.out"; then
+    t_ok "pkgroot dir: another user's link to outside the tree is named in one warning (entry, owner, target)"
+else t_fail "pkgroot dir warning (rc=$rc)" "$(cat "$SEC/w.out")"; fi
+
+# --- activate.sh: python_mpi_cleanup restores the environment ---------------
+as "$V" bash -c '
+    export PYTHONUSERBASE=/old/base
+    env | grep -v "^_=" | sort > "$3/env.before"
+    source "$1" - "mpiexec.mpich -n 1" || exit 9
+    p=$_PM_PREFIX
+    python_mpi_packages "$2" >/dev/null || exit 8
+    env | grep -q "$p" || echo "prefix not in env after bcast"
+    python_mpi_cleanup >/dev/null || echo "cleanup failed"
+    env | grep -v "^_=" | sort > "$3/env.after"
+    [ -e "$p" ] && echo "prefix left"
+    true
+' x "$ACT" "$VD/mine.tar" "$VD" >"$SEC/a.out" 2>&1; rc=$?
+U=/dev/shm/python-mpi-$VU
+if [ $rc = 0 ] && [ ! -s "$SEC/a.out" ] && cmp -s "$VD/env.before" "$VD/env.after"; then
+    t_ok "activate.sh: after python_mpi_cleanup the environment is the one before (no entry names the prefix)"
+else t_fail "activate.sh environment after cleanup (rc=$rc)" "$(cat "$SEC/a.out"; diff "$VD/env.before" "$VD/env.after")"; fi
+[ -d "$U" ] && [ "$(stat -c '%u %a' "$U")" = "$VU 700" ] &&
+    t_ok "activate.sh -: the per-user directory stays, the victim's and 0700, after python_mpi_cleanup" ||
+    t_fail "per-user directory after cleanup" "$(ls -ld "$U" 2>&1)"
+
+echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+[ "$T_FAILED" -eq 0 ]
