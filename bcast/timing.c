@@ -91,10 +91,29 @@ char *pm_timing_format(const double *min, const double *max, int nranks, int nno
  * file the user creates. */
 static int write_file(const char *path, const char *text)
 {
+    /* PATH's directory resolved under the sticky-directory rule (trust.h):
+     * not into a directory another user's link in /tmp leads to. */
     const char *slash = strrchr(path, '/');
-    char *tmp = slash ? pm_printf_alloc("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1)
-                      : pm_printf_alloc(".%s.XXXXXX", path);
-    if (!tmp) {
+    const char *base = slash ? slash + 1 : path;
+    char *dirpart = slash ? (slash == path ? strdup("/") : strndup(path, (size_t)(slash - path))) : strdup(".");
+    char *why = NULL;
+    char *dir = dirpart ? pm_trust_realpath(dirpart, &why) : NULL;
+    int refused = !dir && dirpart && errno == EPERM;
+    free(dirpart);
+    if (refused) {
+        pm_error(path, "PYTHON_MPI_TIMING: refusing to write: %s", why ? why : "out of memory");
+        free(why);
+        return -1;
+    }
+    free(why);   /* missing, ...: creating the file says why */
+    char *tmp = dir ? pm_printf_alloc("%s/.%s.XXXXXX", dir, base)
+                    : slash ? pm_printf_alloc("%.*s/.%s.XXXXXX", (int)(slash - path), path, base)
+                            : pm_printf_alloc(".%s.XXXXXX", path);
+    char *final = dir ? pm_path_join(dir, base) : strdup(path);
+    free(dir);
+    if (!tmp || !final) {
+        free(tmp);
+        free(final);
         pm_error(path, "PYTHON_MPI_TIMING: out of memory");
         return -1;
     }
@@ -107,7 +126,7 @@ static int write_file(const char *path, const char *text)
     } else if (close(fd) != 0) {
         fd = -1;
         pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
-    } else if ((fd = -1, rename(tmp, path) != 0)) {
+    } else if ((fd = -1, rename(tmp, final) != 0)) {
         pm_error(path, "PYTHON_MPI_TIMING: cannot rename into place: %s", strerror(errno));
     } else {
         rc = 0;
@@ -117,6 +136,7 @@ static int write_file(const char *path, const char *text)
     if (rc != 0 && made)
         unlink(tmp);
     free(tmp);
+    free(final);
     return rc;
 }
 

@@ -31,6 +31,7 @@
 #define PART_BYTES ((unsigned long long)1 << 20)
 
 struct pk_writer {
+    char *final;            /* OUT with its directory resolved (trust.h) */
     struct archive *a;      /* where entries go: the bundle, or the part */
     struct archive *outer;  /* parts bundles: the bundle itself */
     pk_pool *pool;          /* parts bundles: compresses the parts */
@@ -284,6 +285,37 @@ static int patch_count(pk_writer *w)
     return 0;
 }
 
+static int add_tree_resolved(pk_writer *w, const char *src, const char *dest,
+                             const char *const *skip, pk_entry_fn fn, void *ctx);
+
+/* OUT with its directory resolved under the sticky-directory rule
+ * (trust.h): a bundle is not written where another user's link in /tmp
+ * leads.  0 with *final malloc'd (OUT as given if its directory cannot be
+ * resolved: creating the file says why), or -1 after saying why. */
+static int resolve_out(const char *out, char **final)
+{
+    const char *slash = strrchr(out, '/');
+    const char *base = slash ? slash + 1 : out;
+    char *dirpart = slash ? (slash == out ? strdup("/") : strndup(out, (size_t)(slash - out))) : strdup(".");
+    char *why = NULL;
+    char *dir = dirpart ? pm_trust_realpath(dirpart, &why) : NULL;
+    int refused = !dir && dirpart && errno == EPERM;
+    free(dirpart);
+    if (refused) {
+        pm_error(out, "refusing to write the bundle: %s", why ? why : "out of memory");
+        free(why);
+        return -1;
+    }
+    free(why);
+    *final = dir ? pm_path_join(dir, base) : strdup(out);
+    free(dir);
+    if (!*final) {
+        pm_error(out, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 pk_writer *pk_writer_open(const char *out, int verbose)
 {
     pk_writer *w = calloc(1, sizeof *w);
@@ -296,7 +328,9 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     w->pyc = default_pyc;
     w->a = archive_write_new();
     w->out = strdup(out);
-    w->tmp = pm_printf_alloc("%s.tmp.XXXXXX", out);
+    if (resolve_out(out, &w->final) != 0)
+        goto fail;
+    w->tmp = pm_printf_alloc("%s.tmp.XXXXXX", w->final);
     if (!w->a || !w->out || !w->tmp) {
         pm_error(out, "out of memory");
         goto fail;
@@ -326,7 +360,7 @@ pk_writer *pk_writer_open(const char *out, int verbose)
     w->self_dev[0] = st.st_dev;
     w->self_ino[0] = st.st_ino;
     w->nself = 1;
-    if (stat(out, &st) == 0) {
+    if (stat(w->final, &st) == 0) {
         w->self_dev[1] = st.st_dev;
         w->self_ino[1] = st.st_ino;
         w->nself = 2;
@@ -767,8 +801,26 @@ static int add_parents(pk_writer *w, const char *src, const char *dest, const st
     return 0;
 }
 
+/* A tree to bundle, resolved under the sticky-directory rule (trust.h):
+ * not the code another user's link in /tmp leads to. */
 int pk_writer_add_tree_with(pk_writer *w, const char *src, const char *dest,
                             const char *const *skip, pk_entry_fn fn, void *ctx)
+{
+    char *why = NULL;
+    char *real = pm_trust_realpath(src, &why);
+    if (!real && errno == EPERM) {
+        pm_error(src, "refusing to bundle: %s", why ? why : "out of memory");
+        free(why);
+        return -1;
+    }
+    free(why);   /* missing, ...: the stat below says why */
+    int rc = add_tree_resolved(w, real ? real : src, dest, skip, fn, ctx);
+    free(real);
+    return rc;
+}
+
+static int add_tree_resolved(pk_writer *w, const char *src, const char *dest,
+                             const char *const *skip, pk_entry_fn fn, void *ctx)
 {
     struct stat st;
     if (stat(src, &st) != 0) {
@@ -876,7 +928,7 @@ int pk_writer_close(pk_writer *w, int commit)
             commit = 0;
             rc = -1;
         }
-        if (commit && rename(w->tmp, w->out) != 0) {
+        if (commit && rename(w->tmp, w->final) != 0) {
             pm_error(w->out, "cannot rename into place: %s", strerror(errno));
             commit = 0;
             rc = -1;
@@ -891,6 +943,7 @@ int pk_writer_close(pk_writer *w, int commit)
     if (w->has_forbid)
         pk_scan_free(&w->forbid);
     free(w->out);
+    free(w->final);
     free(w->tmp);
     free(w);
     return rc;

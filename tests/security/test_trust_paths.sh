@@ -184,6 +184,33 @@ if [ $rc != 0 ] && [ -z "$(ls -A "$AP")" ] &&
     t_ok "bcast -p through another user's link in /tmp is refused, nothing written where it leads"
 else t_fail "bcast -p through another user's link (rc=$rc)" "$(cat "$SEC/pp.out"; ls -la "$AP")"; fi
 
+# Other paths handed over: bcast's list file, pkgroot's tree and output,
+# PYTHON_MPI_TIMING's file, each through another user's link in /tmp.
+as "$A" sh -c "echo $AD/small.tar > $AD/list; chmod 644 $AD/list; ln -s $AD/list /tmp/pmtp-$$-list"
+as "$V" $MPI1 bcast -p "$VD/pf" -f "/tmp/pmtp-$$-list" >"$SEC/f.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ ! -e "$VD/pf/lib" ] &&
+    first_is "^bcast: $R: /tmp/pmtp-$$-list: refusing to read the list file: /tmp/pmtp-$$-list is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/f.out" &&
+    t_ok "bcast -f: a list file through another user's link in /tmp is refused" ||
+    t_fail "bcast -f through another user's link (rc=$rc)" "$(cat "$SEC/f.out")"
+as "$A" sh -c "mkdir -p $AD/code/evilpkg && echo 'import os' > $AD/code/evilpkg/__init__.py && chmod -R a+rX $AD/code && ln -s $AD/code /tmp/pmtp-$$-src"
+as "$V" pkgroot dir "$VD/src.tar" "/tmp/pmtp-$$-src" >"$SEC/ps.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ ! -e "$VD/src.tar" ] &&
+    first_is "^pkgroot: $R: /tmp/pmtp-$$-src: refusing to bundle: /tmp/pmtp-$$-src is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/ps.out" &&
+    t_ok "pkgroot dir: a source tree through another user's link in /tmp is refused" ||
+    t_fail "pkgroot dir source through another user's link (rc=$rc)" "$(cat "$SEC/ps.out")"
+as "$A" sh -c "mkdir -m 0777 $AD/drop && chmod 0777 $AD/drop && ln -s $AD/drop /tmp/pmtp-$$-out"
+as "$V" sh -c "mkdir $VD/onedir && echo 'X = 1' > $VD/onedir/one.py"
+as "$V" pkgroot dir "/tmp/pmtp-$$-out/b.tar" "$VD/onedir" >"$SEC/po.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ -z "$(ls -A "$AD/drop")" ] &&
+    first_is "^pkgroot: $R: /tmp/pmtp-$$-out/b.tar: refusing to write the bundle: /tmp/pmtp-$$-out is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/po.out" &&
+    t_ok "pkgroot: an output through another user's link in /tmp is refused, nothing written where it leads" ||
+    t_fail "pkgroot output through another user's link (rc=$rc)" "$(cat "$SEC/po.out"; ls -la "$AD/drop")"
+as "$V" env PYTHON_MPI_TIMING="json:/tmp/pmtp-$$-out/t.json" $MPI1 python-mpi -c 'print("ran")' >"$SEC/to.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ -z "$(ls -A "$AD/drop")" ] &&
+    grep -Eq "^python-mpi: $R: /tmp/pmtp-$$-out/t.json: PYTHON_MPI_TIMING: refusing to write: /tmp/pmtp-$$-out is a symbolic link owned by uid $AU in the shared sticky directory /tmp$" "$SEC/to.out" &&
+    t_ok "PYTHON_MPI_TIMING=json:PATH through another user's link in /tmp is refused, nothing written there" ||
+    t_fail "timing JSON through another user's link (rc=$rc)" "$(cat "$SEC/to.out"; ls -la "$AD/drop")"
+
 # --- modes follow the umask ---------------------------------------------------
 as "$V" mkdir -p "$VD/src/pkg"
 as "$V" sh -c "echo 'X = 1' > $VD/src/pkg/__init__.py"
