@@ -13,6 +13,7 @@
 
 #include "jobdir.h"
 #include "log.h"
+#include "pkglist.h"
 #include "strutil.h"
 #include "trust.h"
 
@@ -376,6 +377,9 @@ static void realpath_walk(void **state)
     p = at("rp/b/c/f/x");
     not_resolved(p, ENOTDIR, "rp/b/c/f is not a directory");
     free(p);
+    p = at("rp/b/c/lf/");   /* a link to a file, used as a directory */
+    not_resolved(p, ENOTDIR, "rp/b/c/f is not a directory");
+    free(p);
     not_resolved("", ENOENT, "No such file or directory");
     free(f);
     free(abs_b);
@@ -466,6 +470,46 @@ static void realpath_sticky_rule(void **state)
     free(why);
     free(via);
     free(shared);
+}
+
+
+/* pm_pkglist_resolve (rank 0's bundle paths): resolved, kept when missing,
+ * refused through another user's link in a sticky shared directory. */
+static void pkglist_resolved(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    mkdir_at("pk", 0755);
+    mkdir_at("pk/real", 0755);
+    mkdir_at("pk/shared", 01777);
+    char *b = at("pk/real/b.tar");
+    int fd = open(b, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    link_at("../real", "pk/shared/mine");
+    link_at("../real", "pk/shared/theirs");
+    char *theirs = at("pk/shared/theirs");
+    assert_int_equal(lchown(theirs, 4242, 4242), 0);
+    char *root = at("pk/shared/mine");
+    pm_pkglist l;
+    pm_pkglist_init(&l);
+    char *err = NULL;
+    assert_int_equal(pm_pkglist_parse(&l, "b.tar:missing.tar", root, 1, &err), 0);
+    assert_int_equal(pm_pkglist_resolve(&l, &err), 0);
+    assert_string_equal(l.paths[0], b);            /* through our own link */
+    assert_non_null(strstr(l.paths[1], "pk/shared/mine/missing.tar"));   /* kept as given */
+    pm_pkglist_free(&l);
+    assert_int_equal(pm_pkglist_parse(&l, "b.tar", theirs, 1, &err), 0);
+    assert_int_equal(pm_pkglist_resolve(&l, &err), -1);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "b.tar: refusing to read the bundle: "));
+    assert_non_null(strstr(err, "theirs is a symbolic link owned by uid 4242 in the shared sticky directory"));
+    free(err);
+    pm_pkglist_free(&l);
+    free(b);
+    free(theirs);
+    free(root);
 }
 
 /* Modes of files made with mkstemp follow the umask. */
@@ -562,6 +606,7 @@ int main(void)
         cmocka_unit_test(realpath_links_bounded),
         cmocka_unit_test(realpath_sticky_rule),
         cmocka_unit_test(umask_modes),
+        cmocka_unit_test(pkglist_resolved),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
