@@ -221,4 +221,11 @@ seen=$(ls "$TMP"/slow.tar.xz.tmp.* 2>/dev/null || true)  # writing when killed?
 kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
 [ -n "$seen" ] && [ -z "$(ls "$TMP/slow.tar.xz"* 2>/dev/null)" ] && t_ok "killed mid-write (SIGTERM): no OUT, no OUT.tmp.* left" || t_fail "SIGTERM leftovers" "$(ls "$TMP"/slow*)"
 "$PK" --help | grep -q '^usage: pkgroot' && t_ok "pkgroot --help" || t_fail "--help"
+# Issue 21: bundles get the mode the umask gives, not 0644 whatever it is.
+for m in 077:600 022:644 002:664; do
+    got=$( (umask "${m%%:*}" && "$PK" dir "$TMP/um-${m%%:*}.ptar" "$TMP/code" >/dev/null &&
+            "$PK" dir "$TMP/um-${m%%:*}.tar.zst" "$TMP/code" >/dev/null &&
+            stat -c %a "$TMP/um-${m%%:*}.ptar" "$TMP/um-${m%%:*}.tar.zst" | tr '\n' ' ') 2>&1)
+    [ "$got" = "${m#*:} ${m#*:} " ] && t_ok "umask ${m%%:*}: bundles are ${m#*:}" || t_fail "umask ${m%%:*}: bundle modes" "$got"
+done
 t_done pkgroot
