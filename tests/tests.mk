@@ -69,6 +69,7 @@ mpi4py-tests: all
 # installed where both can run it; every attack of issue 12 repeated.
 security-tests: all
 	@BUILD=$(BUILD) bash tests/security/test_security.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/security/test_unpack_race.sh
 
 # Once per MPI build (not per Python): python-mpi directly, under mpiexec
 # -n 1 and on a delivered runtime, each against /usr/bin/python3.
