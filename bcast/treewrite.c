@@ -15,8 +15,8 @@ int pm_unpack_force_no_proc;
 void (*pm_tree_test_before_link)(const char *target);
 
 /* Deeper than any real tree: a hostile path must not take every
- * descriptor of the process. */
-#define MAX_DEPTH 256
+ * descriptor of the process (two per level at most). */
+#define MAX_DEPTH 128
 /* Tries at a name that another writer keeps refilling. */
 #define MAX_TRIES 8
 
@@ -35,6 +35,12 @@ struct pm_tree {
     int fds[MAX_DEPTH + 1];
     size_t ends[MAX_DEPTH + 1];
     size_t depth;
+    /* The last directory left at each level, kept open: pkgroot writes
+     * "d/x.py" then "d/__pycache__/x.pyc", then "d/y.py" ..., so the
+     * child just left is usually the next one entered again. */
+    int kept[MAX_DEPTH + 1];
+    char *kept_name[MAX_DEPTH + 1];
+    size_t kept_cap[MAX_DEPTH + 1];
     dirfix *fix;
     size_t nfix, fixcap;
     const char *why;
@@ -74,6 +80,8 @@ pm_tree *pm_tree_open(const char *destdir, char **why)
         return NULL;
     }
     t->fds[0] = t->root;
+    for (size_t i = 0; i <= MAX_DEPTH; i++)
+        t->kept[i] = -1;
     /* Modes are applied exactly (fchmod where the umask took bits away). */
     t->umask = umask(077);
     umask(t->umask);
@@ -85,10 +93,36 @@ int pm_tree_root(const pm_tree *t)
     return t->root;
 }
 
+static void drop_kept(pm_tree *t, size_t level)
+{
+    if (t->kept[level] >= 0)
+        close(t->kept[level]);
+    t->kept[level] = -1;
+}
+
+/* Leave the open directories below level k; the one left at each level
+ * is kept (its name copied: no allocation once the buffer fits). */
 static void pop_to(pm_tree *t, size_t k)
 {
-    while (t->depth > k)
-        close(t->fds[t->depth--]);
+    while (t->depth > k) {
+        size_t d = t->depth--, up = d - 1;
+        drop_kept(t, d);   /* relative to the directory being left */
+        drop_kept(t, up);
+        const char *name = t->cur + t->ends[up] + (up > 0);
+        size_t len = t->ends[d] - (size_t)(name - t->cur);
+        if (len + 1 > t->kept_cap[up]) {
+            char *b = realloc(t->kept_name[up], len + 1);
+            if (!b) {
+                close(t->fds[d]);
+                continue;
+            }
+            t->kept_name[up] = b;
+            t->kept_cap[up] = len + 1;
+        }
+        memcpy(t->kept_name[up], name, len);
+        t->kept_name[up][len] = '\0';
+        t->kept[up] = t->fds[d];
+    }
     t->cur[t->ends[k]] = '\0';
 }
 
@@ -97,6 +131,10 @@ void pm_tree_close(pm_tree *t)
     if (!t)
         return;
     pop_to(t, 0);
+    for (size_t i = 0; i <= MAX_DEPTH; i++) {
+        drop_kept(t, i);
+        free(t->kept_name[i]);
+    }
     close(t->root);
     for (size_t i = 0; i < t->nfix; i++)
         free(t->fix[i].rel);
@@ -178,8 +216,14 @@ static int push(pm_tree *t, const char *comp, size_t len, int create)
     char *name = cur_append(t, comp, len);
     if (!name)
         return fail(t, "out of memory", ENOMEM);
-    int top = t->fds[t->depth];
-    int fd = open_dir(top, name);
+    int top = t->fds[t->depth], fd;
+    if (t->kept[t->depth] >= 0 && strcmp(t->kept_name[t->depth], name) == 0) {
+        fd = t->kept[t->depth];   /* entered again: no system call */
+        t->kept[t->depth] = -1;
+        push_fd(t, fd);
+        return 0;
+    }
+    fd = open_dir(top, name);
     if (fd < 0 && errno == ENOENT && create && (mkdirat(top, name, 0755) == 0 || errno == EEXIST))
         fd = open_dir(top, name);
     if (fd < 0) {
