@@ -3,13 +3,11 @@
 
 #include "log.h"
 #include "strutil.h"
-#include "trust.h"
+#include "treewrite.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct link_entry {
@@ -72,62 +70,39 @@ int pm_links_add(pm_links *l, const char *label, const char *path, const char *t
     return 0;
 }
 
-/* Open the directory that will hold path's last component, walking from
- * root one component at a time with O_NOFOLLOW (a link planted by an
- * earlier entry is never followed) and creating what is missing.  Returns
- * the fd and sets *base to the last component, or -1 with errno. */
-static int open_parent(int root, char *path, const char **base)
-{
-    int dir = dup(root);
-    char *p = path;
-    for (char *slash; dir >= 0 && (slash = strchr(p, '/'));) {
-        *slash = '\0';
-        if (*p && strcmp(p, ".") != 0) {
-            int next = openat(dir, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (next < 0 && errno == ENOENT && mkdirat(dir, p, 0755) == 0)
-                next = openat(dir, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            int saved = errno;
-            close(dir);
-            errno = saved;
-            dir = next;
-        }
-        *slash = '/';
-        p = slash + 1;
-    }
-    *base = p;
-    return dir;
-}
-
 long pm_links_create(pm_links *l, const char *destdir)
 {
     if (!l || l->n == 0)
         return 0;
     char *why = NULL;
-    int root = pm_trust_open(destdir, PM_TRUST_MINE, NULL, NULL, &why);
-    if (root < 0) {
+    pm_tree *t = pm_tree_open(destdir, &why);
+    if (!t) {
         pm_error(l->v[0].label, "cannot open %s: %s", destdir, why ? why : "out of memory");
         free(why);
         return -1;
     }
     long made = 0;
     for (size_t i = 0; i < l->n; i++) {
+        /* The unpacker's resolution (treewrite.h): each directory opened
+         * beneath the root without following a link.  Nothing is replaced:
+         * in a fresh tree a name taken already is the bundle's own doing. */
         link_entry *e = &l->v[i];
         const char *base;
-        int dir = open_parent(root, e->path, &base);
+        char *rel = pm_path_normal(e->path);
+        int dir = rel && *rel ? pm_tree_parent(t, rel, &base) : (errno = rel ? EEXIST : ENOMEM, -1);
         if (dir < 0 || symlinkat(e->target, dir, base) != 0) {
             pm_error(e->label, "entry '%s': cannot create the symbolic link under %s: %s", e->path,
                      destdir, errno == ELOOP || errno == ENOTDIR
                          ? "its directory is a symbolic link"
                          : strerror(errno));
-            if (dir >= 0)
-                close(dir);
+            free(rel);
             made = -1;
             break;
         }
-        close(dir);
+        free(rel);
         made++;
     }
-    close(root);
+    pm_tree_close(t);
     forget(l);
     return made;
 }

@@ -1,13 +1,12 @@
 /* links.h - symbolic links of a delivery, created after everything else.
  *
  * While the bundles of a delivery are extracted into a fresh directory, no
- * symbolic link exists in it, so no entry can be written through one; the
- * unpacker then needs no per-entry guard against that (libarchive's
- * SECURE_SYMLINKS, an lstat and an open of every path component of every
- * entry: about half of all the system calls of an unpack).  The links,
- * checked like every entry when read, are recorded instead and made at the
- * end, each parent directory opened without following links, so a link
- * still never leads a later one outside the tree. */
+ * symbolic link exists in it, so none can be in any entry's way (nor be
+ * swapped in by another unpacker of the node).  The links, checked like
+ * every entry when read, are recorded instead and made at the end, each
+ * parent directory resolved as the unpacker resolves it (treewrite.h:
+ * beneath the root, no link followed), so a link still never leads a later
+ * one outside the tree; a name that is taken already is refused. */
 #ifndef PM_LINKS_H
 #define PM_LINKS_H
 

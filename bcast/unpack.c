@@ -1,16 +1,16 @@
-/* unpack.c - safe streaming extraction with libarchive (see unpack.h). */
+/* unpack.c - safe streaming extraction: libarchive reads, treewrite.h
+ * writes beneath the destination's descriptor (see unpack.h). */
 #include "unpack.h"
 #include "log.h"
 #include "manifest.h"
 #include "strutil.h"
-#include "trust.h"
+#include "treewrite.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -71,6 +71,20 @@ int pm_path_is_contained(const char *base, const char *path)
     return walk_depth(path, depth - 1, 1) < 0 ? -1 : 0;
 }
 
+/* Does path have a ".." component?  The writer resolves names one real
+ * directory at a time and never climbs (libarchive refused them too). */
+static int has_dotdot(const char *path)
+{
+    for (const char *p = path; *p;) {
+        p += strspn(p, "/");
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
 typedef struct pull_state {
     pm_pull_fn pull;
     void *ctx;
@@ -129,6 +143,10 @@ int pm_entry_check(struct archive_entry *e, char **why)
         *why = strdup("path leads outside the destination");
         return -1;
     }
+    if (has_dotdot(name)) {
+        *why = strdup("path contains '..'");
+        return -1;
+    }
     mode_t type = archive_entry_filetype(e);
     const char *hard = archive_entry_hardlink(e);
     int manifest_ok = !hard && (type == AE_IFDIR || type == AE_IFREG);
@@ -146,6 +164,10 @@ int pm_entry_check(struct archive_entry *e, char **why)
     if (hard) {
         if (pm_path_is_contained(NULL, hard) != 0 || walk_depth(hard, 0, 0) == 0) {
             *why = pm_printf_alloc("hard link to '%s' leads outside the destination", hard);
+            return -1;
+        }
+        if (has_dotdot(hard)) {
+            *why = pm_printf_alloc("hard link to '%s': its path contains '..'", hard);
             return -1;
         }
     } else if (type == AE_IFLNK) {
@@ -166,9 +188,9 @@ int pm_entry_check(struct archive_entry *e, char **why)
     return 0;
 }
 
-/* Validate the entry, rewrite its paths under destdir and sanitize its
- * mode.  Returns 0, or -1 after printing why the entry is refused. */
-static int prepare_entry(struct archive_entry *e, const char *destdir, const char *label)
+/* Validate the entry and sanitize its mode.  Returns 0, or -1 after
+ * printing why the entry is refused. */
+static int prepare_entry(struct archive_entry *e, const char *label)
 {
     char *why;
     if (pm_entry_check(e, &why) != 0) {
@@ -191,73 +213,122 @@ static int prepare_entry(struct archive_entry *e, const char *destdir, const cha
     else if (type == AE_IFREG)
         mode |= S_IRUSR | S_IWUSR;
     archive_entry_set_perm(e, mode);
-
-    /* Names stay relative: extraction runs with destdir as the working
-     * directory (see pm_unpack). */
-    (void)destdir;
     return 0;
 }
 
-/* The disk writer's errors name the node-local destination and the errno
- * (libarchive's own text can be as terse as "Write failed"). */
-static void write_error(struct archive *out, const char *label, const char *name,
-                        const char *destdir)
+/* A write failure: the entry, the node-local destination and the reason
+ * (with its errno, which the storage-full case must show). */
+static void write_error(const pm_tree *t, const char *label, const char *name, const char *destdir)
 {
-    int err = archive_errno(out);
-    const char *msg = archive_error_string(out);
-    if (err > 0 && (!msg || !strstr(msg, strerror(err))))
-        pm_error(label, "entry '%s': cannot write under %s: %s (%s)", name, destdir,
-                 msg ? msg : "write failed", strerror(err));
+    int err;
+    const char *why = pm_tree_why(t, &err);
+    if (err)
+        pm_error(label, "entry '%s': cannot write under %s: %s (%s)", name, destdir, why, strerror(err));
     else
-        pm_error(label, "entry '%s': cannot write under %s: %s", name, destdir,
-                 msg ? msg : "write failed");
+        pm_error(label, "entry '%s': cannot write under %s: %s", name, destdir, why);
 }
 
-static int copy_data(struct archive *in, struct archive *out, const char *label,
-                     const char *name, const char *destdir, const pull_state *ps,
-                     pm_unpack_stats *st)
+/* The entry's times for futimens; NULL if it has none. */
+static const struct timespec *entry_times(struct archive_entry *e, struct timespec ts[2])
 {
-    for (;;) {
+    if (!archive_entry_mtime_is_set(e) && !archive_entry_atime_is_set(e))
+        return NULL;
+    ts[0].tv_sec = ts[1].tv_sec = 0;
+    ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
+    if (archive_entry_atime_is_set(e)) {
+        ts[0].tv_sec = archive_entry_atime(e);
+        ts[0].tv_nsec = archive_entry_atime_nsec(e);
+    }
+    if (archive_entry_mtime_is_set(e)) {
+        ts[1].tv_sec = archive_entry_mtime(e);
+        ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+    }
+    return ts;
+}
+
+/* A regular file: created beneath the tree, its data written at
+ * libarchive's block offsets (holes stay holes), then size, mode, time. */
+static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, const char *rel,
+                      const char *label, const char *name, const char *destdir,
+                      const pull_state *ps, pm_unpack_stats *st)
+{
+    mode_t mode = archive_entry_perm(e);
+    int fd = pm_tree_create(t, rel, mode);
+    if (fd < 0) {
+        write_error(t, label, name, destdir);
+        return -1;
+    }
+    off_t end = 0;
+    la_int64_t size = archive_entry_size(e);
+    while (size > 0) {
         const void *buf;
-        size_t size;
+        size_t len;
         la_int64_t offset;
-        int r = archive_read_data_block(in, &buf, &size, &offset);
+        int r = archive_read_data_block(in, &buf, &len, &offset);
         if (r == ARCHIVE_EOF)
-            return 0;
+            break;
         if (r != ARCHIVE_OK) {
             if (!ps->pull_failed)   /* the source reports its own failure */
                 pm_error(label, "entry '%s': %s", name, archive_error_string(in));
+            close(fd);
             return -1;
         }
-        if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
-            write_error(out, label, name, destdir);
+        if (pm_tree_write(t, fd, buf, len, (off_t)offset) != 0) {
+            write_error(t, label, name, destdir);
+            close(fd);
             return -1;
         }
-        st->bytes += size;
+        if ((off_t)(offset + (la_int64_t)len) > end)
+            end = (off_t)(offset + (la_int64_t)len);
+        st->bytes += len;
     }
+    struct timespec ts[2];
+    if (pm_tree_finish_file(t, fd, end, size > 0 ? (off_t)size : 0, mode, entry_times(e, ts)) != 0) {
+        write_error(t, label, name, destdir);
+        return -1;
+    }
+    return 0;
 }
 
-/* A hard link may only name a regular file already in the tree, reached
- * without following any symbolic link: linking to a symbolic link (say
- * "a/b/c/s -> ../../..", itself contained) would copy it to another depth,
- * where it leads outside.  NULL if fine, else why (static). */
-static const char *hard_target_problem(int dest, const char *target)
+/* One entry, checked and sanitised, at rel (normalised, not the root). */
+static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, const char *rel,
+                       const char *label, const char *name, const char *destdir, pm_links *links,
+                       const pull_state *ps, pm_unpack_stats *st)
 {
-    const char *base;
-    int dir = pm_openat_parent_beneath(dest, target, &base);
-    if (dir < 0)
-        return errno == ELOOP || errno == ENOTDIR ? "which lies under a symbolic link"
-                                                  : "which is not in the tree";
-    struct stat st;
-    int rc = fstatat(dir, *base ? base : ".", &st, AT_SYMLINK_NOFOLLOW);
-    close(dir);
+    const char *hard = archive_entry_hardlink(e);
+    mode_t type = archive_entry_filetype(e);
+    int rc;
+    if (hard) {
+        /* Only to a regular file already in the tree, reached without
+         * following a link: a hard link to a contained symlink ("a/b/c/s
+         * -> ../../..") would copy it to a depth where it leads outside. */
+        char *target = pm_path_normal(hard);
+        if (!target) {
+            pm_error(label, "out of memory");
+            return -1;
+        }
+        rc = pm_tree_hardlink(t, rel, target);
+        free(target);
+        if (rc == -2) {
+            int err;
+            pm_error(label, "entry '%s': hard link to '%s', %s", name, hard, pm_tree_why(t, &err));
+            return -1;
+        }
+    } else if (type == AE_IFLNK) {
+        if (links)
+            return pm_links_add(links, label, name, archive_entry_symlink(e));
+        rc = pm_tree_symlink(t, rel, archive_entry_symlink(e));
+    } else if (type == AE_IFDIR) {
+        struct timespec ts[2];
+        const struct timespec *times = entry_times(e, ts);
+        rc = pm_tree_mkdir(t, rel, archive_entry_perm(e),
+                           times && archive_entry_mtime_is_set(e) ? &times[1] : NULL);
+    } else {
+        return write_file(t, in, e, rel, label, name, destdir, ps, st);
+    }
     if (rc != 0)
-        return "which is not in the tree";
-    if (S_ISLNK(st.st_mode))
-        return "which is a symbolic link";
-    if (!S_ISREG(st.st_mode))
-        return "which is not a regular file";
-    return NULL;
+        write_error(t, label, name, destdir);
+    return rc;
 }
 
 /* The limit on a bundle's unpacked bytes, for a destination open as dest. */
@@ -271,22 +342,47 @@ static uint64_t size_limit(int dest)
     return (uint64_t)sv.f_blocks * sv.f_frsize;
 }
 
-/* pm_unpack, counting file bytes into *used (shared by a parts bundle's
- * parts). */
-static int unpack_counted(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                          pm_links *links, pm_unpack_stats *stats, uint64_t *used)
+/* The destination, entered by its descriptor after every component of its
+ * path was checked (trust.h): what was checked is what is written into.
+ * NULL after printing why. */
+static pm_tree *open_tree(const char *destdir, const char *label)
+{
+    char *why = NULL;
+    pm_tree *t = pm_tree_open(destdir, &why);
+    if (!t)
+        pm_error(label, "cannot enter %s: %s", destdir, why ? why : "out of memory");
+    free(why);
+    return t;
+}
+
+/* The directories' times, once their contents are written. */
+static int close_tree(pm_tree *t, const char *label, const char *destdir, int ok)
+{
+    const char *dir;
+    if (ok && pm_tree_finish_dirs(t, &dir) != 0) {
+        write_error(t, label, dir, destdir);
+        ok = 0;
+    }
+    pm_tree_close(t);
+    return ok ? 0 : -1;
+}
+
+/* One archive from the stream into the open tree, counting file bytes into
+ * *used against limit (shared by a parts bundle's parts). */
+static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pull_fn pull,
+                       void *ctx, pm_links *links, pm_unpack_stats *stats, uint64_t *used,
+                       uint64_t limit)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
-    int rc = -1, cwd = -1, dest = -1;
-    char *name = NULL;
+    int rc = -1;
+    char *rel = NULL;
 
     struct archive *in = archive_read_new();
-    struct archive *out = archive_write_disk_new();
-    if (!in || !out) {
-        pm_error(label, "out of memory creating archive readers");
+    if (!in) {
+        pm_error(label, "out of memory creating an archive reader");
         goto done;
     }
     if (archive_read_support_filter_all(in) != ARCHIVE_OK ||
@@ -294,38 +390,6 @@ static int unpack_counted(const char *destdir, const char *label, pm_pull_fn pul
         pm_error(label, "libarchive: %s", archive_error_string(in));
         goto done;
     }
-    /* libarchive's own guards on top of ours: no absolute paths, no "..",
-     * and, unless links are deferred (links.h: then none exists to write
-     * through), never write through a symlink an earlier entry planted. */
-    int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-    if (!links)
-        flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS;
-    if (archive_write_disk_set_options(out, flags) != ARCHIVE_OK) {
-        pm_error(label, "libarchive: %s", archive_error_string(out));
-        goto done;
-    }
-    /* Extract relative to destdir: libarchive's symlink guard then checks
-     * only the components inside the bundle, not every directory above
-     * it, and paths can stay relative (several opens fewer per entry).
-     * Delivery runs before any user code, so the working directory is
-     * ours to borrow; it is restored below whatever happens. */
-    cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0) {
-        pm_error(label, "cannot open the working directory: %s", strerror(errno));
-        goto done;
-    }
-    /* Every component of destdir checked (trust.h), then entered by its
-     * descriptor: what was checked is what is written into. */
-    char *why = NULL;
-    dest = pm_trust_open(destdir, PM_TRUST_MINE, NULL, NULL, &why);
-    if (dest < 0 || fchdir(dest) != 0) {
-        pm_error(label, "cannot enter %s: %s", destdir,
-                 dest < 0 ? (why ? why : "out of memory") : strerror(errno));
-        free(why);
-        goto done;
-    }
-    uint64_t limit = size_limit(dest);
     if (archive_read_open(in, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
         if (!ps.pull_failed)
             pm_error(label, "cannot read archive: %s", archive_error_string(in));
@@ -343,23 +407,17 @@ static int unpack_counted(const char *destdir, const char *label, pm_pull_fn pul
                          st->entries ? "" : " (not a bundle?)");
             goto done;
         }
-        free(name);
-        name = strdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-        if (!name) {
+        if (prepare_entry(e, label) != 0)
+            goto done;
+        const char *name = archive_entry_pathname(e);
+        free(rel);
+        if (!(rel = pm_path_normal(name))) {
             pm_error(label, "out of memory");
             goto done;
         }
-        if (prepare_entry(e, destdir, label) != 0)
-            goto done;
-        if (walk_depth(name, 0, 0) == 0) {   /* "./": the destination keeps its mode */
+        if (!*rel) {   /* "./": the destination keeps its mode */
             st->entries++;
             continue;
-        }
-        const char *hard = archive_entry_hardlink(e);
-        const char *bad = hard ? hard_target_problem(dest, hard) : NULL;
-        if (bad) {
-            pm_error(label, "entry '%s': hard link to '%s', %s", name, hard, bad);
-            goto done;
         }
         la_int64_t size = archive_entry_size(e);
         if (size > 0) {
@@ -371,58 +429,36 @@ static int unpack_counted(const char *destdir, const char *label, pm_pull_fn pul
             }
             *used += (uint64_t)size;
         }
-        if (links && archive_entry_filetype(e) == AE_IFLNK && !archive_entry_hardlink(e)) {
-            if (pm_links_add(links, label, name, archive_entry_symlink(e)) != 0)
-                goto done;
-            st->entries++;
-            continue;
-        }
-        if (archive_write_header(out, e) != ARCHIVE_OK) {
-            write_error(out, label, name, destdir);
+        if (write_entry(t, in, e, rel, label, name, destdir, links, &ps, st) != 0)
             goto done;
-        }
-        if (archive_entry_size(e) > 0 && copy_data(in, out, label, name, destdir, &ps, st) != 0)
-            goto done;
-        if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-            write_error(out, label, name, destdir);
-            goto done;
-        }
         st->entries++;
     }
     if (st->entries == 0) {
         pm_error(label, "archive has no entries (empty or not a bundle)");
         goto done;
     }
-    if (archive_write_close(out) != ARCHIVE_OK) {
-        write_error(out, label, "(directory attributes)", destdir);
-        goto done;
-    }
     rc = 0;
 done:
     if (ps.pull_failed)
         rc = -2;
-    free(name);
+    free(rel);
     if (in)
         archive_read_free(in);
-    if (out)
-        archive_write_free(out);   /* may still fix up directories: before fchdir */
-    if (cwd >= 0) {
-        if (fchdir(cwd) != 0) {
-            pm_error(label, "cannot return to the working directory: %s", strerror(errno));
-            rc = -1;
-        }
-        close(cwd);
-    }
-    if (dest >= 0)
-        close(dest);
     return rc;
 }
 
 int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
               pm_links *links, pm_unpack_stats *stats)
 {
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    pm_tree *t = open_tree(destdir, label);
+    if (!t)
+        return -1;
     uint64_t used = 0;
-    return unpack_counted(destdir, label, pull, ctx, links, stats, &used);
+    int rc = unpack_into(t, destdir, label, pull, ctx, links, stats, &used, size_limit(pm_tree_root(t)));
+    int crc = close_tree(t, label, destdir, rc == 0);
+    return rc != 0 ? rc : crc;
 }
 
 int pm_is_parts_bundle(const void *head, size_t len)
@@ -481,8 +517,9 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
-    uint64_t used = 0;
+    uint64_t used = 0, limit = 0;
     unsigned long long index = 0;
+    pm_tree *t = NULL;   /* opened for the first part this rank takes */
     struct archive *outer = archive_read_new();
     if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
         pm_error(label, "out of memory creating an archive reader");
@@ -510,8 +547,12 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
                 goto done;
             }
         } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {
+            if (!t && !(t = open_tree(destdir, label)))
+                goto done;
+            if (!limit)
+                limit = size_limit(pm_tree_root(t));
             pm_unpack_stats ps_part;
-            int urc = unpack_counted(destdir, label, outer_pull, outer, links, &ps_part, &used);
+            int urc = unpack_into(t, destdir, label, outer_pull, outer, links, &ps_part, &used, limit);
             if (urc == -2 && !ps.pull_failed)
                 pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
             if (urc != 0)
@@ -527,6 +568,8 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
     }
     rc = 0;
 done:
+    if (t && close_tree(t, label, destdir, rc == 0) != 0 && rc == 0)
+        rc = -1;
     if (ps.pull_failed)
         rc = -2;
     if (outer)

@@ -9,8 +9,10 @@
  * dropped; an entry for the destination itself ("." or "./") is skipped,
  * so the destination keeps its owner's mode; and a bundle may not unpack
  * to more than the limit (pm_unpack_set_max).  The destination is opened
- * as a trusted directory (trust.h) and extraction works beneath that
- * descriptor. */
+ * as a trusted directory (trust.h); libarchive reads, and every entry is
+ * written beneath that descriptor by treewrite.h, each name resolved once
+ * without following any link, so that the unpackers of a parts bundle,
+ * writing one tree at once, cannot lead each other outside it. */
 #ifndef PM_UNPACK_H
 #define PM_UNPACK_H
 
@@ -55,10 +57,10 @@ typedef struct pm_unpack_stats {
 
 /* Extract the stream into destdir (which must exist).  label names the
  * bundle in error messages.  links: NULL to create symbolic links as they
- * come (libarchive then checks every entry's path for links planted by
- * earlier ones); or, when destdir was empty before this delivery, a
- * pm_links that collects them to be made at the end (links.h), which is
- * about twice as fast.  Returns 0 on success; -1 after printing one
+ * come (replacing what is at their name, a directory excepted); or, when
+ * destdir was empty before this delivery, a pm_links that collects them
+ * to be made at the end (links.h), where nothing may be in their way.
+ * The working directory is never used.  Returns 0 on success; -1 after printing one
  * line on a bad or unsafe archive or a write failure; -2 when the pull
  * callback failed (nothing printed here).  An archive with no entries is an
  * error. */

@@ -2,8 +2,9 @@
  * Each problem is one line on stderr,
  *     pkgroot: verify: BUNDLE: ENTRY: reason
  * and a short summary goes to stdout.  The safety rules are the
- * unpacker's own (pm_entry_check, and libarchive's refusal to write
- * through a symbolic link); the Python checks compare the bundle's
+ * unpacker's own (pm_entry_check, and its refusal to write through a
+ * symbolic link), plus one name, one entry (across the parts of a .ptar,
+ * whose unpackers run at once); the Python checks compare the bundle's
  * standard library version, extension modules' ABI tags and bytecode's
  * tags and magic number with the target Python (pytarget.h). */
 #include "verify.h"
@@ -14,6 +15,7 @@
 #include "pyembed.h"
 #include "pytarget.h"
 #include "strutil.h"
+#include "treewrite.h"
 #include "unpack.h"
 
 #include <archive.h>
@@ -44,6 +46,7 @@ typedef struct verifier {
     char *largest_name;
     unsigned long long problems;
     pk_nameset names;          /* every entry: its type ('-', 'd', 'l', 'h') */
+    pk_nameset twice;          /* names reported as appearing twice */
     verdir *vdirs;             /* lib/pythonX.Y of other versions */
     size_t nvdirs;
     manifest_copy *mans;
@@ -257,6 +260,11 @@ static void keep_manifest(verifier *v, const char *name, struct archive_entry *e
     v->nmans++;
 }
 
+static const char *type_name(char t)
+{
+    return t == 'd' ? "a directory" : t == 'l' ? "a symbolic link" : t == 'h' ? "a hard link" : "a file";
+}
+
 /* One entry of the bundle (or of one of its parts). */
 static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
 {
@@ -269,33 +277,40 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
         free(why);
         return;
     }
-    const char *name = raw;
-    while (name[0] == '.' && name[1] == '/')
-        name += 2 + strspn(name + 2, "/");
+    /* Names compared as the unpacker writes them: "./a//b/" is "a/b". */
+    char *name = pm_path_normal(raw), *target = NULL;
+    if (!name) {
+        v->oom = 1;
+        return;
+    }
     mode_t type = archive_entry_filetype(e);
     int hard = archive_entry_hardlink(e) != NULL;
     char t = hard ? 'h' : type == AE_IFDIR ? 'd' : type == AE_IFLNK ? 'l' : '-';
-    /* libarchive (ARCHIVE_EXTRACT_SECURE_SYMLINKS) refuses to write below
-     * a symbolic link that an earlier entry made. */
+    size_t nlen = strlen(name);
+    if (nlen == 0)   /* "./": the destination itself, skipped by the unpacker */
+        goto out;
+    /* The unpacker refuses to write below a symbolic link that an earlier
+     * entry made. */
     for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/'))
         if (pk_nameset_get(&v->names, name, (size_t)(s - name)) == 'l') {
             problem(v, raw, "would be written through the symbolic link '%.*s' (the unpacker refuses it)",
                     (int)(s - name), name);
-            return;
+            goto out;
         }
     /* The unpacker links only to a regular file already in the tree,
      * reached without a symbolic link: "a/b/c/s -> ../../.." is contained,
      * a hard link "h" to it is not. */
     if (hard) {
-        const char *target = archive_entry_hardlink(e);
-        while (target[0] == '.' && target[1] == '/')
-            target += 2 + strspn(target + 2, "/");
+        if (!(target = pm_path_normal(archive_entry_hardlink(e)))) {
+            v->oom = 1;
+            goto out;
+        }
         size_t tlen = strlen(target);
         for (const char *s = strchr(target, '/'); s; s = strchr(s + 1, '/'))
             if (pk_nameset_get(&v->names, target, (size_t)(s - target)) == 'l') {
                 problem(v, raw, "hard link to '%s', which lies under the symbolic link '%.*s' "
                         "(the unpacker refuses it)", archive_entry_hardlink(e), (int)(s - target), target);
-                return;
+                goto out;
             }
         char tt = pk_nameset_get(&v->names, target, tlen);
         if (tt != '-' && tt != 'h') {
@@ -303,12 +318,23 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
                     archive_entry_hardlink(e),
                     tt == 'l' ? "is a symbolic link" : tt == 'd' ? "is a directory"
                     : "is not a file earlier in the bundle");
-            return;
+            goto out;
         }
     }
-    size_t nlen = strlen(name);
-    while (nlen > 0 && name[nlen - 1] == '/')
-        nlen--;
+    /* One name, one entry (a directory may repeat: it changes nothing).
+     * Twice, what stays depends on the order, and the unpackers of a parts
+     * bundle write both at once: a race a hostile bundle can win (issue 21,
+     * a file swapped for a link while hard links to it are made). */
+    char before = pk_nameset_get(&v->names, name, nlen);
+    if (before && !(before == 'd' && t == 'd')) {
+        if (!pk_nameset_get(&v->twice, name, nlen)) {
+            problem(v, raw, "the name appears twice in the bundle (%s, then %s); the unpackers of "
+                    "a parts bundle may write both at once", type_name(before), type_name(t));
+            if (pk_nameset_put(&v->twice, name, nlen, 1) != 0)
+                v->oom = 1;
+        }
+        goto out;
+    }
     if (pk_nameset_put(&v->names, name, nlen, t) != 0)
         v->oom = 1;
     if (t == 'd')
@@ -327,12 +353,15 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
     }
     note_version_dir(v, name);
     if (t != '-')
-        return;
+        goto out;
     check_extension(v, name);
     if (check_pyc_name(v, name))
         check_magic(v, name, a);
     if (strncmp(name, PM_MANIFEST_DIR "/", sizeof PM_MANIFEST_DIR) == 0)
         keep_manifest(v, name, e, a);
+out:
+    free(name);
+    free(target);
 }
 
 /* The manifest's form, read as python-mpi's relocation reads it
@@ -486,6 +515,7 @@ static unsigned long long shm_size(const char **where)
 static void verifier_free(verifier *v)
 {
     pk_nameset_free(&v->names);
+    pk_nameset_free(&v->twice);
     for (size_t i = 0; i < v->nvdirs; i++)
         free(v->vdirs[i].dir);
     free(v->vdirs);

@@ -70,6 +70,7 @@ mpi4py-tests: all
 security-tests: all
 	@BUILD=$(BUILD) bash tests/security/test_security.sh
 	@BUILD=$(BUILD) bash tests/security/test_trust_paths.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/security/test_unpack_race.sh
 
 # Once per MPI build (not per Python): python-mpi directly, under mpiexec
 # -n 1 and on a delivered runtime, each against /usr/bin/python3.
@@ -134,7 +135,7 @@ python-tests:
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
+FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/treewrite.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
 $(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

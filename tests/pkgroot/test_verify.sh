@@ -6,7 +6,8 @@
 # for another ABI, a wrong .pyc magic number, "..", an absolute symlink,
 # writing through a symlink, a FIFO, a truncated stream, a bad relocation
 # manifest (one naming a missing file; one with 'prefix /', which
-# python-mpi refuses with the same reason), a size limit.  The unsafe ones are refused by python-mpi's
+# python-mpi refuses with the same reason), a size limit, one name twice
+# (the unpackers' race of issue 21).  The unsafe ones are refused by python-mpi's
 # unpacker too.  Uses $PKGROOT (default $BUILD/bin/pkgroot).
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -90,6 +91,24 @@ with tarfile.open(fileobj=ok, mode="w") as t:
 ok_part = subprocess.run(["zstd", "-q", "-c"], input=ok.getvalue(), stdout=subprocess.PIPE, check=True).stdout
 make("parts.ptar", "w", [(".python-mpi-parts", b"python-mpi parts bundle, version 1\n"),
                          ("part-0000.tar.zst", ok_part), ("part-0001.tar.zst", part)])
+# One name twice (issue 21): a file, then the same spelled "./f"; a
+# directory may repeat.  And the unpackers' race: part 0 makes a/b/s a
+# file and hard-links zz-evil.pth to it again and again, part 1 (another
+# unpacker, at the same time) makes a/b/s a link that leads outside from
+# zz-evil.pth's depth.
+make("twice.tar", "w", [("f", b"1"), ("d/", b"", tarfile.DIRTYPE), ("d/", b"", tarfile.DIRTYPE), ("./f", b"2"),
+                        ("f", b"3")])
+def zst(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for e in entries:
+            add(t, *e)
+    return subprocess.run(["zstd", "-q", "-c"], input=b.getvalue(), stdout=subprocess.PIPE, check=True).stdout
+D = "lib/python3/dist-packages"
+p0 = zst([(D + "/a/b/s", b"import os\n")] + [(D + "/zz-evil.pth", b"", tarfile.LNKTYPE, D + "/a/b/s")] * 3)
+p1 = zst([(D + "/a/b/s", b"", tarfile.SYMTYPE, "../../../../../X.pth")])
+make("race.ptar", "w", [(".python-mpi-parts", b"python-mpi parts bundle, version 1\n"),
+                        ("part-0000.tar.zst", p0), ("part-0001.tar.zst", p1)])
 PY
 head -c $(($(stat -c %s "$RUNTIME") / 2)) "$RUNTIME" > "$TMP/truncated.tar.zst"
 
@@ -119,6 +138,11 @@ bad manifest.tar ".python-mpi-relocate/m: lists 'lib/nope.so', which is not a re
 bad prefix-root.tar ".python-mpi-relocate/m: $ROOT_PREFIX"
 bad empty.tar "no entries (the unpacker refuses an empty archive)"
 bad parts.ptar "../escape: path leads outside the destination (the unpacker refuses it)"
+TWICE="the unpackers of a parts bundle may write both at once"
+bad twice.tar "./f: the name appears twice in the bundle (a file, then a file); $TWICE"
+bad race.ptar \
+    "lib/python3/dist-packages/zz-evil.pth: the name appears twice in the bundle (a hard link, then a hard link); $TWICE" \
+    "lib/python3/dist-packages/a/b/s: the name appears twice in the bundle (a file, then a symbolic link); $TWICE"
 rc=0; "$PK" verify "$TMP/truncated.tar.zst" >"$TMP/o" 2>"$TMP/e" || rc=$?
 [ $rc = 1 ] && [ "$(grep -c . "$TMP/e")" = 1 ] && grep -Eq "^pkgroot: verify: $TMP/truncated.tar.zst: [^:]+: .*\(the unpacker stops here\)$" "$TMP/e" &&
     t_ok "a truncated bundle: one line naming the entry, exit 1" || t_fail "truncated ($rc)" "$(cat "$TMP/e")"
@@ -136,7 +160,7 @@ done
 
 # --- what verify refuses, python-mpi's unpacker refuses too --------------------
 unset PYTHONHOME PYTHONPATH PYTHON_MPI_HOME PYTHON_MPI_PKGROOT
-for b in dotdot.tar abslink.tar through.tar fifo.tar parts.ptar; do
+for b in dotdot.tar abslink.tar through.tar fifo.tar parts.ptar race.ptar; do
     rc=0; PYTHON_MPI_CHROOT=$SHM PYTHON_MPI_PACKAGES=$TMP/$b timeout 60 "$MPIEXEC" -n 1 "$BIN/python-mpi" -c 'pass' \
         >/dev/null 2>"$TMP/e" || rc=$?
     [ $rc != 0 ] && grep -q "$TMP/$b: " "$TMP/e" && t_empty_dir "$SHM" &&

@@ -11,17 +11,21 @@
 #include "jobdir.h"
 #include "log.h"
 #include "strutil.h"
+#include "treewrite.h"
+#include "trust.h"
 #include "unpack.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { END, REG, DIR_, SYM, HARD, FIFO, CHR, BLK };
@@ -356,6 +360,19 @@ static void refuses_escapes(void **state)
         {"below the manifest directory",
          {{".python-mpi-relocate/sub/x", REG, "x", 0}, {NULL, END, NULL, 0}}},
         {"the destination as a file", {{"./", REG, "x", 0}, {NULL, END, NULL, 0}}},
+        /* issue 21: the writer never climbs, so no ".." at all */
+        {"dot-dot inside", {{"a/../x", REG, "x", 0}, {NULL, END, NULL, 0}}},
+        {"hard link with dot-dot inside",
+         {{"x", REG, "x", 0}, {"h", HARD, "a/../x", 0}, {NULL, END, NULL, 0}}},
+        /* a link where a directory goes: refused, never followed or replaced
+         * (deferred: the directory is made, then the link cannot be) */
+        {"directory over a symlink",
+         {{"l", SYM, ".", 0}, {"l", DIR_, NULL, 0}, {"l/x", REG, "x", 0}, {NULL, END, NULL, 0}}},
+        /* the same name as a file, then a link, then a hard link to it: the
+         * hard link sees what is there now */
+        {"hard link to a file replaced by a symlink",
+         {{"a/b/s", REG, "x", 0}, {"a/b/s", SYM, "../..", 0}, {"h", HARD, "a/b/s", 0},
+          {NULL, END, NULL, 0}}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         refuses(&cases[i], NULL);
@@ -364,9 +381,17 @@ static void refuses_escapes(void **state)
         /* deferred, d/l/f is written into a real directory d/l (then making
          * the link d/l fails): inside the tree, never through a link */
         int through_link = exists("d/l/f") && !(deferred && S_ISDIR(stat_of("d/l").st_mode));
-        assert_false(exists("p") || exists("c") || exists("b") || exists("h") ||
-                     exists("l") || exists("a/l") || through_link ||
-                     (exists("x") && strcmp(cases[i].why, "hard link to a reserved name") != 0) ||
+        int x_ok = strcmp(cases[i].why, "hard link to a reserved name") == 0 ||
+                   strcmp(cases[i].why, "hard link with dot-dot inside") == 0;
+        /* the bundle's own contained link l -> "." stays (deferred: the
+         * directory does), nothing was written through it; deferred, the
+         * hard link was made to the file, the link then refused */
+        int l_ok = strcmp(cases[i].why, "directory over a symlink") == 0;
+        int h_ok = deferred && strcmp(cases[i].why, "hard link to a file replaced by a symlink") == 0 &&
+                   S_ISREG(stat_of("h").st_mode);
+        assert_false(exists("p") || exists("c") || exists("b") || (exists("h") && !h_ok) ||
+                     (exists("l") && !l_ok) || exists("a/l") || through_link ||
+                     (exists("x") && !x_ok) ||
                      exists(".python-mpi-stamps") || exists(".python-mpi-stamps.old") ||
                      exists("lib/.python-mpi-parts") || exists(".python-mpi-relocate/sub"));
     }
@@ -524,6 +549,15 @@ static int remove_canary(void **state)
     return rc;
 }
 
+static int remove_canary_if_any(void **state)
+{
+    (void)state;
+    char *canary = pm_path_join(base, "canary");
+    int rc = canary && (unlink(canary) == 0 || errno == ENOENT) ? 0 : -1;
+    free(canary);
+    return rc;
+}
+
 static void refuses_non_archives(void **state)
 {
     (void)state;
@@ -632,9 +666,9 @@ static void source_failure_is_minus_two(void **state)
     }
 }
 
-/* pm_unpack borrows the working directory (it extracts relative to dest):
- * it must give it back after success, refusal, bad input and source
- * failure alike. */
+/* pm_unpack writes through descriptors, never relative to the working
+ * directory (it once borrowed it): that stays as it was after success,
+ * refusal, bad input and source failure alike. */
 static void working_directory_restored(void **state)
 {
     (void)state;
@@ -708,6 +742,338 @@ static void containment_rules(void **state)
     assert_int_equal(pm_path_is_contained("/abs/l", "x"), -1);
 }
 
+/* --- issue 21: names resolved beneath the tree, never through a link --- */
+
+static char *in_base(const char *rel)
+{
+    char *p = pm_path_join(base, rel);
+    assert_non_null(p);
+    return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(close(fd), 0);
+}
+
+static void file_is(const char *path, const char *want)
+{
+    char got[64] = {0};
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, got, sizeof got - 1);
+    close(fd);
+    assert_int_equal(n, (ssize_t)strlen(want));
+    assert_string_equal(got, want);
+}
+
+/* What another unpacker could do between a hard link's check and the
+ * link: put a symbolic link where its target was. */
+static int swaps;
+static void swap_target(const char *target)
+{
+    char *p = in_dest(target);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(symlink("../../canary", p), 0);
+    free(p);
+    swaps++;
+}
+
+static void hard_link_target_swapped(int no_proc)
+{
+    assert_int_equal(fresh(NULL), 0);
+    const ent es[] = {
+        {"a/b/s", REG, "x", 0}, {"h", HARD, "a/b/s", 0}, {NULL, END, NULL, 0},
+    };
+    size_t n = make(es, 'n');
+    pm_unpack_force_no_proc = no_proc;
+    pm_tree_test_before_link = swap_target;
+    swaps = 0;
+    assert_int_equal(pm_unpack_memory(dest, no_proc ? "swap-by-name.tar" : "swap.tar", buf, n, NULL), -1);
+    pm_tree_test_before_link = NULL;
+    pm_unpack_force_no_proc = 0;
+    assert_int_equal(swaps, 1);
+    assert_true(S_ISLNK(stat_of("a/b/s").st_mode));   /* the swap happened */
+    assert_false(exists("h"));                         /* but no link to it */
+    nothing_outside("canary");
+}
+
+/* The same swap between opening the target and linking it: through
+ * /proc the link is to the opened inode (gone: refused); by name (no
+ * /proc, forced) the new name is checked and removed. */
+static void hard_link_race_window(void **state)
+{
+    (void)state;
+    for (pm_trust_force_walk = 0; pm_trust_force_walk < 2; pm_trust_force_walk++) {
+        hard_link_target_swapped(0);
+        hard_link_target_swapped(1);
+    }
+    pm_trust_force_walk = 0;
+}
+
+/* A source that swaps the hard link's target for a symbolic link once the
+ * file is written and before the hard link's header is read, as another
+ * unpacker of the node may do at any moment. */
+typedef struct swap_src {
+    const unsigned char *data;
+    size_t len, pos;
+    int swapped;
+} swap_src;
+
+static ssize_t swap_pull(void *ctx, const void **out)
+{
+    swap_src *s = ctx;
+    if (s->pos == 1024 && !s->swapped && exists("s")) {   /* s: header and one data block */
+        swap_target("s");
+        s->swapped = 1;
+    }
+    size_t n = s->len - s->pos < 512 ? s->len - s->pos : 512;
+    *out = s->data + s->pos;
+    s->pos += n;
+    return (ssize_t)n;
+}
+
+static void hard_link_target_replaced_mid_stream(void **state)
+{
+    (void)state;
+    const ent es[] = {{"s", REG, "x", 0}, {"h", HARD, "s", 0}, {NULL, END, NULL, 0}};
+    size_t n = make(es, 'n');
+    for (int no_proc = 0; no_proc < 2; no_proc++) {
+        assert_int_equal(fresh(NULL), 0);
+        swap_src s = {buf, n, 0, 0};
+        pm_unpack_force_no_proc = no_proc;
+        int rc = pm_unpack(dest, "mid-stream.tar", swap_pull, &s, NULL, NULL);
+        pm_unpack_force_no_proc = 0;
+        assert_int_equal(s.swapped, 1);
+        assert_int_equal(rc, -1);
+        assert_false(exists("h"));
+        nothing_outside("canary");
+    }
+}
+
+/* Without /proc, hard links are made by name and checked: they work. */
+static void hard_links_without_proc(void **state)
+{
+    (void)state;
+    const ent es[] = {
+        {"d/a", REG, "aa", 0}, {"d/h1", HARD, "d/a", 0}, {"h2", HARD, "./d//a", 0},
+        {"d/h1", HARD, "d/a", 0}, {NULL, END, NULL, 0},   /* again: the same inode */
+    };
+    size_t n = make(es, 'n');
+    for (int k = 0; k < 4; k++) {   /* with and without /proc, and openat2 */
+        assert_int_equal(fresh(NULL), 0);
+        pm_unpack_force_no_proc = k & 1;
+        pm_trust_force_walk = k >> 1;
+        assert_int_equal(pm_unpack_memory(dest, "hard.tar", buf, n, NULL), 0);
+        pm_trust_force_walk = 0;
+        pm_unpack_force_no_proc = 0;
+        struct stat a = stat_of("d/a"), h1 = stat_of("d/h1"), h2 = stat_of("h2");
+        assert_int_equal(a.st_ino, h1.st_ino);
+        assert_int_equal(a.st_ino, h2.st_ino);
+        assert_int_equal(a.st_nlink, 3);
+        content_is("h2", "aa");
+    }
+}
+
+/* A tree that already holds files (a second delivery): a file replaces a
+ * symbolic link at its name, never writes through it; a directory entry
+ * refuses one; a symbolic link replaces a file (made at once, links not
+ * deferred) or is refused (deferred: links are made last, where nothing
+ * may be yet); a file replaced is a new inode (a process that mapped the
+ * old one keeps it). */
+static void existing_tree(void **state)
+{
+    (void)state;
+    char *canary = in_base("canary"), *outdir = in_base("outdir");
+    write_file(canary, "canary");
+    assert_int_equal(mkdir(outdir, 0700), 0);
+    char *f = in_dest("f"), *d = in_dest("d"), *g = in_dest("g"), *old = in_dest("old");
+    assert_int_equal(symlink("../canary", f), 0);
+    assert_int_equal(symlink("../outdir", d), 0);
+    write_file(g, "old g");
+    write_file(old, "old content");
+    int keep = open(old, O_RDONLY);
+    assert_true(keep >= 0);
+    ino_t old_ino = stat_of("old").st_ino;
+
+    const ent files[] = {
+        {"f", REG, "new f", 0}, {"old", REG, "new", 0}, {"g", SYM, "f", 0}, {NULL, END, NULL, 0},
+    };
+    size_t n = make(files, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "over.tar", buf, n, NULL), 0);
+    file_is(canary, "canary");                       /* not written through */
+    assert_true(S_ISREG(stat_of("f").st_mode));
+    content_is("f", "new f");
+    assert_true(S_ISLNK(stat_of("g").st_mode));      /* the link replaced the file */
+    content_is("g", "new f");
+    content_is("old", "new");
+    assert_true(stat_of("old").st_ino != old_ino);   /* a new inode ... */
+    char got[32] = {0};
+    assert_int_equal(read(keep, got, sizeof got - 1), 11);
+    assert_string_equal(got, "old content");         /* ... the old one intact */
+    close(keep);
+
+    const ent dir[] = {{"d", DIR_, NULL, 0}, {"d/x", REG, "x", 0}, {NULL, END, NULL, 0}};
+    n = make(dir, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "dir-over-link.tar", buf, n, NULL), -1);
+    assert_true(S_ISLNK(stat_of("d").st_mode));
+    char *outx = in_base("outdir/x");
+    struct stat st;
+    assert_int_equal(lstat(outx, &st), -1);
+    /* nor through it as a parent */
+    const ent below[] = {{"d/y", REG, "y", 0}, {NULL, END, NULL, 0}};
+    n = make(below, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "below-link.tar", buf, n, NULL), -1);
+    char *outy = in_base("outdir/y");
+    assert_int_equal(lstat(outy, &st), -1);
+
+    /* a directory where an entry goes: refused, whatever the entry */
+    const ent in_way[][2] = {
+        {{"d2", REG, "x", 0}, {NULL, END, NULL, 0}},
+        {{"d2", SYM, "x", 0}, {NULL, END, NULL, 0}},
+        {{"d2", HARD, "f", 0}, {NULL, END, NULL, 0}},
+    };
+    char *d2 = in_dest("d2");
+    assert_int_equal(mkdir(d2, 0700), 0);
+    for (size_t i = 0; i < 3; i++) {
+        n = make(in_way[i], 'n');
+        assert_int_equal(pm_unpack_memory(dest, "dir-in-the-way.tar", buf, n, NULL), -1);
+        assert_true(S_ISDIR(stat_of("d2").st_mode));
+    }
+    /* deferred links never replace anything */
+    const ent link[] = {{"f", SYM, "g", 0}, {NULL, END, NULL, 0}};
+    n = make(link, 'n');
+    pm_links *l = pm_links_new();
+    assert_int_equal(pm_unpack_memory_links(dest, "deferred-over-file.tar", buf, n, l), 0);
+    assert_int_equal(pm_links_create(l, dest), -1);
+    pm_links_free(l);
+    assert_true(S_ISREG(stat_of("f").st_mode));
+    assert_int_equal(rmdir(outdir), 0);   /* empty: nothing written into it */
+    nothing_outside("canary");
+    assert_int_equal(unlink(canary), 0);
+    free(canary), free(outdir), free(f), free(d), free(g), free(old), free(outx), free(outy), free(d2);
+}
+
+/* A sparse file comes out with its holes (and its size, ending in one). */
+static void sparse_file(void **state)
+{
+    (void)state;
+    const off_t size = 4 << 20, at = 1 << 20;
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    size_t used = 0;
+    assert_int_equal(archive_write_open_memory(a, buf, sizeof buf, &used), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "sparse");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, size);
+    archive_entry_sparse_add_entry(e, 0, 4096);
+    archive_entry_sparse_add_entry(e, at, 4096);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    /* the writer takes the whole file and keeps the mapped regions */
+    static char block[4096];
+    memset(block, 'a', sizeof block);
+    assert_int_equal(archive_write_data(a, block, sizeof block), (la_ssize_t)sizeof block);
+    memset(block, 0, sizeof block);
+    for (off_t o = 4096; o < at; o += 4096)
+        assert_int_equal(archive_write_data(a, block, sizeof block), (la_ssize_t)sizeof block);
+    memset(block, 'b', sizeof block);
+    assert_int_equal(archive_write_data(a, block, sizeof block), (la_ssize_t)sizeof block);
+    archive_entry_free(e);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    pm_unpack_stats st;
+    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", buf, used, &st), 0);
+    assert_int_equal(st.bytes, 8192);
+    struct stat s = stat_of("sparse");
+    assert_int_equal(s.st_size, size);
+    assert_true(s.st_blocks * 512 < size / 2);   /* holes, not zeros written */
+    char *p = in_dest("sparse");
+    int fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    char c[3];
+    assert_int_equal(pread(fd, c, 1, 4095), 1);
+    assert_int_equal(pread(fd, c + 1, 1, 4096), 1);
+    assert_int_equal(pread(fd, c + 2, 1, at), 1);
+    assert_int_equal(c[0], 'a');
+    assert_int_equal(c[1], 0);
+    assert_int_equal(c[2], 'b');
+    assert_int_equal(pread(fd, c, 1, size - 1), 1);
+    assert_int_equal(c[0], 0);
+    close(fd);
+    free(p);
+}
+
+/* Times to the nanosecond (bytecode is checked against the .py's mtime),
+ * of files, of files that replaced others, and of directories whose
+ * entries came after them; in every part of a parts bundle. */
+static void mtimes_kept(void **state)
+{
+    (void)state;
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_pax(a), ARCHIVE_OK);   /* with nanoseconds */
+    size_t used = 0;
+    assert_int_equal(archive_write_open_memory(a, buf, sizeof buf, &used), ARCHIVE_OK);
+    const char *names[] = {"pkg", "pkg/mod.py", "pkg/sub", "pkg/sub/x.py", "pkg/mod.py", "pkg/late.py"};
+    for (int i = 0; i < 6; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_filetype(e, i == 0 || i == 2 ? AE_IFDIR : AE_IFREG);
+        archive_entry_set_perm(e, 0755);
+        archive_entry_set_mtime(e, MTIME + 10 * i, 123456789 + i);
+        archive_entry_set_size(e, i == 0 || i == 2 ? 0 : 2);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        if (i != 0 && i != 2)
+            assert_int_equal(archive_write_data(a, "x\n", 2), 2);
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(pm_unpack_memory(dest, "times.tar", buf, used, NULL), 0);
+    struct { const char *name; int i; } want[] = {
+        {"pkg", 0}, {"pkg/sub", 2}, {"pkg/sub/x.py", 3}, {"pkg/mod.py", 4}, {"pkg/late.py", 5},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        struct stat st = stat_of(want[k].name);
+        assert_int_equal(st.st_mtim.tv_sec, MTIME + 10 * want[k].i);
+        assert_int_equal(st.st_mtim.tv_nsec, 123456789 + want[k].i);
+    }
+}
+
+/* Entries in any order, across many directories: the writer's open parent
+ * follows them (and a path deeper than any tree is refused, not a crash). */
+static void many_directories_any_order(void **state)
+{
+    (void)state;
+    const ent es[] = {
+        {"a/b/c/1", REG, "1", 0}, {"x/y/2", REG, "2", 0}, {"a/b/3", REG, "3", 0},
+        {"a/b/c/d/4", REG, "4", 0}, {"a/5", REG, "5", 0}, {"x/y/z/6", REG, "6", 0},
+        {"7", REG, "7", 0}, {"a/b/c/8", REG, "8", 0}, {"a/bb/9", REG, "9", 0},
+        {"a/b/c/d", DIR_, NULL, 0700}, {"a/b/c/d/10", REG, "10", 0}, {NULL, END, NULL, 0},
+    };
+    size_t n = make(es, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "order.tar", buf, n, NULL), 0);
+    for (size_t i = 0; es[i].kind != END; i++)
+        if (es[i].kind == REG)
+            content_is(es[i].path, es[i].data);
+    assert_int_equal(stat_of("a/b/c/d").st_mode & 07777, 0700);
+    assert_int_equal(fresh(NULL), 0);
+    size_t depth = 300, len = 2 * depth + 1;
+    char *deep = malloc(len + 1);
+    assert_non_null(deep);
+    for (size_t i = 0; i < depth; i++)
+        memcpy(deep + 2 * i, "d/", 2);
+    memcpy(deep + 2 * depth, "f", 2);
+    const ent too_deep[] = {{deep, REG, "x", 0}, {NULL, END, NULL, 0}};
+    n = make(too_deep, 'n');
+    assert_int_equal(pm_unpack_memory(dest, "deep.tar", buf, n, NULL), -1);
+    free(deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +1094,13 @@ int main(void)
         cmocka_unit_test_setup(keeps_destination_mode, fresh),
         cmocka_unit_test_setup(relocation_manifests_allowed, fresh),
         cmocka_unit_test_setup(size_limit, fresh),
+        cmocka_unit_test_setup_teardown(hard_link_race_window, fresh, remove_canary_if_any),
+        cmocka_unit_test_setup_teardown(hard_link_target_replaced_mid_stream, fresh, remove_canary_if_any),
+        cmocka_unit_test_setup(hard_links_without_proc, fresh),
+        cmocka_unit_test_setup(existing_tree, fresh),
+        cmocka_unit_test_setup(sparse_file, fresh),
+        cmocka_unit_test_setup(mtimes_kept, fresh),
+        cmocka_unit_test_setup(many_directories_any_order, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
