@@ -190,7 +190,10 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
         report_timings(t, &st);
     if (failed) {
         if (!stage.created && t->rank == 0)
-            pm_error(stage.dir, "may hold part of a bundle: it existed before this run, so it was not removed");
+            pm_error(stage.dir, "may hold part of a bundle: it existed before this run, so it was not "
+                     "removed; it is marked as interrupted: %s", o->prefix
+                     ? "bcast refuses it until you remove it"
+                     : "the next delivery into it empties it first");
         pm_stage_discard(&stage, t);
     } else {
         pm_stage_free(&stage);
