@@ -188,6 +188,33 @@ if [ -z "$bad" ]; then
 else t_fail "concurrent steps of one job" "$bad"; fi
 rm -rf "$p"
 
+# The same on 2 simulated nodes x 2 ranks (x5): every leader only tries its
+# node's lock, so two steps that each got one node's never wait forever.
+SIM=$REPO/tests/cluster
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    bad=
+    for i in $(seq 5); do
+        nodes=$(mktemp -d "$TMP/nodes.XXXXXX")
+        SLURM_JOB_ID=n$i CLUSTER_SHM_DIR=$nodes timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BC" L.tar >/dev/null 2>"$TMP/c1" & p1=$!
+        SLURM_JOB_ID=n$i CLUSTER_SHM_DIR=$nodes timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BC" L.tar >/dev/null 2>"$TMP/c2" & p2=$!
+        wait $p1; r1=$?
+        wait $p2; r2=$?
+        n1=$(find "$nodes/node1/python-mpi-$(id -u)/n$i/pkg" -mindepth 1 2>/dev/null | wc -l)
+        n2=$(find "$nodes/node2/python-mpi-$(id -u)/n$i/pkg" -mindepth 1 2>/dev/null | wc -l)
+        sent=$(cat "$TMP/c1" "$TMP/c2" | grep -c "nothing sent")
+        rm -rf "$nodes"
+        if [ $r1 != 0 ] || [ $r2 != 0 ] || [ "$n1" != 320 ] || [ "$n2" != 320 ] || [ "$sent" != 1 ]; then
+            bad="run $i: rc $r1 $r2, $n1/$n2 entries, $sent nothing-sent: $(cat "$TMP/c1" "$TMP/c2" | head -3)"
+            break
+        fi
+    done
+    if [ -z "$bad" ]; then
+        t_ok "two bcast steps of one job at once on 2 nodes x 2 (x5): both succeed, no deadlock"
+    else t_fail "concurrent steps on 2 nodes" "$bad"; fi
+else
+    t_skip "concurrent steps on 2 nodes" "needs root (simulated nodes)"
+fi
+
 # --- item 7: a rank that is not its node's leader checks the leader's directory
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
     # Rank 1 runs in a mount namespace of its own where the chroot is
