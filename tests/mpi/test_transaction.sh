@@ -4,9 +4,12 @@
 # tree that the next run repairs (CHROOT/python-mpi-UID/JOBID, ours:
 # emptied and delivered afresh) or refuses in one line (-p PREFIX), never
 # one it trusts; two steps of one job deliver into the job's tree at once
-# and both succeed; ranks that are not node leaders use the directory their
+# and both succeed (one node x10, two simulated nodes x5); python-mpi
+# holds the job tree's lock shared (waits for a delivery, and a delivery
+# waits for it); ranks that are not node leaders use the directory their
 # leader checked or refuse; an existing -p prefix that others can read is
-# refused; the per-user directory stays between jobs.
+# refused; the per-user directory stays between jobs.  Parts that need
+# root (mount namespaces, simulated nodes) are counted skips without it.
 #
 # Kills are injected with strace (no hook in the product): a probe run
 # with the same tree state and path lengths counts the calls of one kind
@@ -44,6 +47,9 @@ mk("D.tar", [("mod.py", b'WHO = "D"\n'), ("etc/conf.txt", b"home=/opt/conda/envs
                                         b"text etc/conf.txt\ntext etc/two.txt\n")])
 mk("L.tar", [("pkg/m%03d.py" % i, b"z=3\n" * 200) for i in range(300)],
    [("pkg/l%02d.py" % i, "m%03d.py" % i) for i in range(20)])
+# a module on sys.path: ours, then a newer one
+mk("P.tar", [("lib/python3/dist-packages/whomod.py", b'WHO = "ours"\n')])
+mk("Q.tar", [("lib/python3/dist-packages/whomod.py", b'WHO = "new"\n')])
 PY
 cd "$TMP" || exit 1
 HAVE_STRACE=1
@@ -227,14 +233,7 @@ fi
 exec "$@"
 SH
     chmod +x "$TMP/rank1-elsewhere"
-    "$PYTHON" - "$TMP" <<'PY'
-import io, sys, tarfile
-with tarfile.open(sys.argv[1] + "/P.tar", "w") as t:
-    data = b'WHO = "ours"\n'
-    ti = tarfile.TarInfo("lib/python3/dist-packages/whomod.py"); ti.size = len(data); ti.mode = 0o644
-    t.addfile(ti, io.BytesIO(data))
-PY
-    mkdir -p "$TMP/shm/c"
+        mkdir -p "$TMP/shm/c"
     c=$TMP/shm/c
     mkdir -m 700 "$c/chroot" "$c/evil"
     export EVIL=$c/evil
@@ -257,6 +256,39 @@ else
     t_skip "python-mpi: non-leader identity" "needs root (mount namespaces)"
     t_skip "bcast: non-leader identity" "needs root (mount namespaces)"
 fi
+
+# --- python-mpi on the job's tree holds its lock shared --------------------
+p=$(fresh)
+t=$p/python-mpi-$(id -u)/w1
+export PYTHON_MPI_CHROOT=$p SLURM_JOB_ID=w1
+"$MPIEXEC" -n 2 "$BC" "$TMP/P.tar" >/dev/null 2>&1
+# A delivery under way (its exclusive lock): python-mpi waits, then runs.
+flock -x "$t/.python-mpi-lock" sleep 2 & fl=$!
+sleep 0.3
+start=$(date +%s%N)
+PYTHON_MPI_PACKAGES=$TMP/P.tar timeout 60 "$MPIEXEC" -n 2 "$BIN/python-mpi" -c pass >/dev/null 2>"$TMP/err"; rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+wait $fl
+if [ $rc = 0 ] && [ $took -ge 1500 ] && grep -q "$t: in use by another run of this job: waiting" "$TMP/err" &&
+   grep -q "already in $t on every node: nothing sent" "$TMP/err"; then
+    t_ok "python-mpi waits for a delivery into the job's tree (${took} ms), then runs on it"
+else t_fail "python-mpi waits for a delivery (rc=$rc, ${took} ms)" "$(cat "$TMP/err")"; fi
+# python-mpi running on the tree: a bcast of other bundles waits for it.
+if [ -f "$t/lib/python3/dist-packages/whomod.py" ]; then
+    PYTHON_MPI_PACKAGES=$TMP/P.tar timeout 60 "$MPIEXEC" -n 2 "$BIN/python-mpi" -c '
+import time, whomod
+time.sleep(2)
+print(open(whomod.__file__).read().strip())' >"$TMP/out" 2>"$TMP/err" & pm=$!
+    sleep 1
+    "$MPIEXEC" -n 2 "$BC" "$TMP/Q.tar" >/dev/null 2>"$TMP/err2"; rc2=$?
+    wait $pm; rc=$?
+    if [ $rc = 0 ] && [ $rc2 = 0 ] && [ "$(sort -u "$TMP/out")" = 'WHO = "ours"' ] &&
+       [ "$(cat "$t/lib/python3/dist-packages/whomod.py")" = 'WHO = "new"' ]; then
+        t_ok "a bcast into the job's tree waits for python-mpi running on it, then delivers"
+    else t_fail "bcast waits for python-mpi (rc=$rc, $rc2)" "$(cat "$TMP/out" "$TMP/err" "$TMP/err2")"; fi
+else t_fail "a bcast waits for python-mpi: no tree" "$(ls -la "$p")"; fi
+unset PYTHON_MPI_CHROOT SLURM_JOB_ID
+rm -rf "$p"
 
 # --- item 8: bcast -p with an existing prefix others can read ---------------
 p=$(fresh)
