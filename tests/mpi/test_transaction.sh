@@ -172,6 +172,27 @@ else
     for i in $(seq 23); do t_skip "SIGKILL point $i" "no strace"; done
 fi
 
+# --- a delivery that fails (a truncated bundle) into an existing tree -------
+head -c 30000 B2.tar > T.tar
+for mode in job prefix; do
+    p=$(fresh)
+    t=$(tree_of $mode "$p")
+    bc $mode "$p" A.tar >/dev/null 2>&1
+    bc $mode "$p" T.tar >/dev/null 2>"$TMP/err1"; rc1=$?
+    bc $mode "$p" A.tar >/dev/null 2>"$TMP/err2"; rc2=$?
+    if [ $mode = job ]; then
+        next="the next delivery into it empties it first"; want2=0
+    else
+        next="bcast refuses it until you remove it"; want2=1
+    fi
+    if [ $rc1 = 1 ] && [ $rc2 = $want2 ] &&
+       grep -q "^bcast: rank 0 on [^:]*: $t: may hold part of a bundle: it existed before this run, so it was not removed; it is marked as interrupted: $next$" "$TMP/err1" &&
+       { [ $mode = prefix ] || { [ "$(cat "$t/mod.py")" = 'WHO = "A"' ] && [ ! -e "$t/b" ]; }; }; then
+        t_ok "a failed delivery into an existing tree ($mode): marked, never trusted; then $next"
+    else t_fail "failed delivery into an existing tree ($mode): rc $rc1 $rc2" "$(cat "$TMP/err1" "$TMP/err2")"; fi
+    rm -rf "$p"
+done
+
 # --- item 9: two steps of one job deliver into its tree at once, x10 --------
 p=$(fresh)
 bad=
