@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef PYMPI_VERSION
 #define PYMPI_VERSION "unknown"
@@ -153,6 +154,18 @@ static void report_timings(const pm_topology *t, const pm_deliver_stats *st)
                (unsigned long long)st->bytes, t->nnodes, max[0], max[1], max[2], max[3]);
 }
 
+/* Did a delivery into dir begin (its marker is there, cache.h)? */
+static int began(const char *dir)
+{
+    char *why = NULL;
+    int fd = pm_trust_open(dir, PM_TRUST_MINE, NULL, NULL, &why);
+    free(why);
+    int marked = fd >= 0 && pm_cache_interrupted(fd) == 1;
+    if (fd >= 0)
+        close(fd);
+    return marked;
+}
+
 static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
 {
     char *text = t->rank == 0 ? collect_names(o) : NULL;
@@ -206,8 +219,11 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
     if (!failed && o->timings)
         report_timings(t, &st);
     if (failed) {
-        if (!stage.created && t->rank == 0)
-            pm_error(stage.dir, "may hold part of a bundle: it existed before this run, so it was not removed");
+        if (!stage.created && t->rank == 0 && began(stage.dir))
+            pm_error(stage.dir, "may hold part of a bundle: it existed before this run, so it was not "
+                     "removed; it is marked as interrupted: %s", o->prefix
+                     ? "bcast refuses it until you remove it"
+                     : "the next delivery into it empties it first");
         pm_stage_discard(&stage, t);
     } else {
         pm_stage_free(&stage);

@@ -568,8 +568,10 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
         /* All must agree before any broadcast so none is left waiting in
          * one that another will never make. */
         failed = agree_unpackers(&d, bad);
-        if (!failed && leader)
-            pm_cache_begin(destdir);
+        /* The transaction (cache.h): every node's tree is marked as
+         * changing, on disk, before any node writes its first byte. */
+        if (!failed)
+            failed = agree_unpackers(&d, leader && pm_cache_begin(destdir) != 0);
         for (size_t i = 0; !failed && i < bundles->n; i++) {
             /* Every unpacker votes after every bundle, whatever happened
              * to it: a collective skipped by some would hang the others. */
@@ -593,7 +595,8 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
                 pm_info(2, "%s: %ld file(s) relocated", destdir, n);
             failed = agree_unpackers(&d, n < 0);
         }
-        /* Stamps only once every node holds every bundle (see cache.h). */
+        /* Stamps only once every node holds every bundle (see cache.h);
+         * a failure leaves the marker, so the tree is never trusted. */
         if (leader && ids && digests)
             (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
     }

@@ -2,7 +2,9 @@
  *
  * Layout under the chroot (default /dev/shm), which every user of the node
  * shares:
- *     CHROOT/python-mpi-UID/          0700, owned by UID, never a symlink
+ *     CHROOT/python-mpi-UID/          0700, owned by UID, never a symlink;
+ *                                     kept between jobs (removing it would
+ *                                     hand the name to the node's others)
  *     CHROOT/python-mpi-UID/JOBNAME/  one per run, removed at the end
  * JOBNAME starts with the batch system's job id when there is one and ends
  * with a token rank 0 makes, so two runs on one node never collide. */

@@ -93,7 +93,17 @@ t_runtime_bundle() {
 t_error_lines() { grep -c -E '^(python-mpi|bcast): rank [0-9?]+ on [^:]+: ' "$1" || true; }
 
 # Is a directory empty (or absent)?
-t_empty_dir() { [ ! -d "$1" ] || [ -z "$(ls -A "$1")" ]; }
+# Empty but for per-user directories python-mpi-UID, which stay (empty,
+# 0700) between jobs so that their names are never handed to other users.
+t_empty_dir() {
+    [ -d "$1" ] || return 0
+    local e
+    for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        [ -e "$e" ] || [ -L "$e" ] || continue
+        case ${e##*/} in python-mpi-[0-9]*) [ -d "$e" ] && [ ! -L "$e" ] && [ -z "$(ls -A "$e")" ] && continue ;; esac
+        return 1
+    done
+}
 
 # Wait up to SECS (default 10) for a directory to become empty: after a
 # kill, the reaper removes the tree asynchronously.

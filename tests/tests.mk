@@ -39,6 +39,7 @@ mpi-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_mpi.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_hardening.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_dropin.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_transaction.sh
 
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh

@@ -97,8 +97,8 @@ expect=$("$BIN/pkgroot" ls "$RUNTIME" | tail -n 1 | cut -d' ' -f1)
 # first U ranks unpack, the others receive nothing.
 mkdir -p "$TMP/ref" && tar -C "$TMP/ref" -xf "$RUNTIME"
 tree_sig() {
-    (cd "$1" && find . -mindepth 1 ! -name .python-mpi-stamps -printf '%y %m %p %l\n' | LC_ALL=C sort &&
-     find . -type f ! -name .python-mpi-stamps -print0 | LC_ALL=C sort -z | xargs -0 md5sum)
+    (cd "$1" && find . -mindepth 1 ! -name .python-mpi-stamps ! -name .python-mpi-lock -printf '%y %m %p %l\n' | LC_ALL=C sort &&
+     find . -type f ! -name .python-mpi-stamps ! -name .python-mpi-lock -print0 | LC_ALL=C sort -z | xargs -0 md5sum)
 }
 tree_sig "$TMP/ref" > "$TMP/ref.sig"
 for nu in "4 1" "4 2" "4 4" "8 1" "8 2" "8 3"; do

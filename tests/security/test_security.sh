@@ -218,7 +218,10 @@ if [ $rc != 0 ] && [ ! -e "$WW/p4" ] &&
    out_is 4b "^bcast: $R: $WW/p4: refusing to use: $WW is writable by other users \\(mode 0777\\)$" "$SEC/4b.out"; then
     t_ok "4: bcast -p refuses a prefix whose parent others can write (they could swap it)"
 else t_fail "4: prefix under a world-writable parent (rc=$rc)" "$(cat "$SEC/4b.out")"; fi
-# A user directory someone else made: python-mpi refuses it.
+# A user directory someone else made: python-mpi refuses it.  (The
+# victim's own stays between its jobs, so the name is free only on a node
+# where the victim has not run yet: as here once it is gone.)
+rm -rf "/dev/shm/python-mpi-$VU"
 as "$A" mkdir -m 0755 "/dev/shm/python-mpi-$VU"
 as "$V" env PYTHON_MPI_PACKAGES="$AD/small.tar" timeout 60 mpiexec.mpich -n 1 python-mpi -c 'print("ran")' >"$SEC/4c.out" 2>&1; rc=$?
 if [ $rc != 0 ] && ! grep -qx ran "$SEC/4c.out" &&

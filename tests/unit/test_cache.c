@@ -1,6 +1,7 @@
-/* test_cache.c - the stamps that let a node skip bundles it already holds:
- * set aside while a delivery runs, restored and extended when it succeeds,
- * dropped when it fails (the tree may be partly overwritten). */
+/* test_cache.c - the marker and stamps of a delivery (a transaction): the
+ * tree is marked as changing before any byte, stamps describe exactly the
+ * last completed delivery, and a failed or interrupted one is never
+ * trusted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "jobdir.h"
 #include "strutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,36 +75,114 @@ static void id_from_stat(void **state)
     assert_int_equal(id.dev, 5);
 }
 
-static void success_appends_and_keeps_earlier(void **state)
+static int dirfd_of(void)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static int holds(const pm_bundle_id *ids, size_t n)
+{
+    int fd = dirfd_of();
+    int hit = pm_cache_holds(fd, ids, n);
+    close(fd);
+    return hit;
+}
+
+static int interrupted(void)
+{
+    int fd = dirfd_of();
+    int r = pm_cache_interrupted(fd);
+    close(fd);
+    return r;
+}
+
+/* The stamps describe the last completed delivery only: a second one
+ * that overwrote the first's files leaves no stamp of the first
+ * (issue 21, item 2: A's stamp survived B's delivery). */
+static void last_delivery_only(void **state)
 {
     (void)state;
     pm_bundle_id a = {10, 1, 2, 9, 9, 3, 4}, b = {20, 5, 6, 9, 9, 7, 8};
     uint64_t ha = 0xabcULL, hb = 0xdefULL;
     char *pa[] = {"/root/a.ptar"}, *pb[] = {"/root/b.tar.zst"};
-    pm_cache_begin(dir);
+    assert_int_equal(pm_cache_begin(dir), 0);
+    assert_int_equal(interrupted(), 1);
     assert_int_equal(pm_cache_end(dir, 1, &a, &ha, pa, 1), 0);
-    pm_cache_begin(dir);                       /* a second delivery into it */
-    assert_null(slurp(PM_STAMPS));             /* set aside while it runs */
-    assert_non_null(slurp(PM_STAMPS ".old"));
+    assert_int_equal(interrupted(), 0);
+    assert_true(holds(&a, 1));
+    assert_int_equal(pm_cache_begin(dir), 0);  /* a second delivery into it */
+    assert_null(slurp(PM_STAMPS));             /* gone on disk while it runs */
+    assert_non_null(slurp(PM_CHANGING));
+    assert_false(holds(&a, 1));
     assert_int_equal(pm_cache_end(dir, 1, &b, &hb, pb, 1), 0);
     const char *text = slurp(PM_STAMPS);
     assert_non_null(text);
-    assert_non_null(strstr(text, "10 1 2 9 9 3 4 0000000000000abc /root/a.ptar\n"));
-    assert_non_null(strstr(text, "20 5 6 9 9 7 8 0000000000000def /root/b.tar.zst\n"));
-    assert_null(slurp(PM_STAMPS ".old"));
+    assert_string_equal(text, PM_STAMPS_MAGIC "\n20 5 6 9 9 7 8 0000000000000def /root/b.tar.zst\n");
+    assert_true(holds(&b, 1));
+    assert_false(holds(&a, 1));
+    assert_null(slurp(PM_CHANGING));
 }
 
-static void failure_drops_everything(void **state)
+/* A lookup hits only for the same list, in the same order. */
+static void exact_list(void **state)
+{
+    (void)state;
+    pm_bundle_id ab[2] = {{10, 1, 2, 9, 9, 3, 4}, {20, 5, 6, 9, 9, 7, 8}};
+    pm_bundle_id ba[2] = {ab[1], ab[0]};
+    uint64_t h[2] = {1, 2};
+    char *p[] = {"/a", "/b"};
+    assert_int_equal(pm_cache_begin(dir), 0);
+    assert_int_equal(pm_cache_end(dir, 1, ab, h, p, 2), 0);
+    assert_true(holds(ab, 2));
+    assert_false(holds(ba, 2));
+    assert_false(holds(ab, 1));
+    assert_false(holds(ab + 1, 1));
+}
+
+/* A failed delivery leaves the marker and no stamps: never trusted, until
+ * a delivery completes; and a crash between the stamps and the marker's
+ * removal leaves both, still untrusted. */
+static void failure_leaves_marker(void **state)
 {
     (void)state;
     pm_bundle_id a = {10, 1, 2, 9, 9, 3, 4};
     uint64_t h = 1;
     char *pa[] = {"/root/a.ptar"};
-    pm_cache_begin(dir);
-    assert_non_null(slurp(PM_STAMPS ".old"));  /* from the test before */
+    assert_int_equal(pm_cache_begin(dir), 0);
     assert_int_equal(pm_cache_end(dir, 0, &a, &h, pa, 1), 0);
     assert_null(slurp(PM_STAMPS));
-    assert_null(slurp(PM_STAMPS ".old"));
+    assert_int_equal(interrupted(), 1);
+    assert_false(holds(&a, 1));
+    assert_int_equal(pm_cache_begin(dir), 0);  /* marked already: kept */
+    assert_int_equal(pm_cache_end(dir, 1, &a, &h, pa, 1), 0);
+    assert_true(holds(&a, 1));
+    /* stamps and marker both, as after a SIGKILL between the two */
+    char *m = pm_path_join(dir, PM_CHANGING);
+    FILE *f = fopen(m, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_false(holds(&a, 1));
+    unlink(m);
+    free(m);
+    assert_true(holds(&a, 1));
+}
+
+/* Stamps of the format before the marker (one line per bundle of every
+ * delivery, no magic line) are never trusted. */
+static void old_format_missed(void **state)
+{
+    (void)state;
+    pm_bundle_id a = {10, 1, 2, 9, 9, 3, 4};
+    char *p = pm_path_join(dir, PM_STAMPS);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("10 1 2 9 9 3 4 0000000000000abc /root/a.ptar\n", f);
+    fclose(f);
+    assert_false(holds(&a, 1));
+    unlink(p);
+    free(p);
 }
 
 /* Stamps planted as links (by a bundle before names were reserved, or by
@@ -122,7 +202,7 @@ static void planted_links_not_followed(void **state)
     pm_bundle_id b = {20, 5, 6, 9, 9, 7, 8};
     uint64_t hb = 2;
     char *pb[] = {"/root/b.tar"};
-    pm_cache_begin(dir);
+    assert_int_equal(pm_cache_begin(dir), 0);
     assert_int_equal(pm_cache_end(dir, 1, &b, &hb, pb, 1), 0);
     struct stat st;
     assert_int_equal(lstat(stamps, &st), 0);
@@ -140,13 +220,30 @@ static void planted_links_not_followed(void **state)
     free(next);
 }
 
+/* A marker that is not our regular file is never written through. */
+static void planted_marker_refused(void **state)
+{
+    (void)state;
+    char *victim = pm_path_join(dir, "victim"), *m = pm_path_join(dir, PM_CHANGING);
+    assert_int_equal(symlink(victim, m), 0);
+    assert_int_equal(pm_cache_begin(dir), -1);
+    struct stat st;
+    assert_int_not_equal(lstat(victim, &st), 0);   /* nothing made through it */
+    unlink(m);
+    free(m);
+    free(victim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(id_from_stat),
-        cmocka_unit_test(success_appends_and_keeps_earlier),
-        cmocka_unit_test(failure_drops_everything),
+        cmocka_unit_test(last_delivery_only),
+        cmocka_unit_test(exact_list),
+        cmocka_unit_test(failure_leaves_marker),
+        cmocka_unit_test(old_format_missed),
         cmocka_unit_test(planted_links_not_followed),
+        cmocka_unit_test(planted_marker_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
