@@ -28,17 +28,20 @@ LIMIT=$((8 << 20))
 export PYTHON_MPI_MAX_UNPACKED=8M
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_HOME
 
-# mkbundles OUTDIR N PREFIX BODY_MB NAMES [TAG]: N bundles TAG00.tar.gz
-# ... (TAG: b); the first holds big.txt (BODY_MB MiB of 128-byte lines
-# starting with PREFIX) and every one a manifest
-# .python-mpi-relocate/TAGNN listing big.txt NAMES times, from PREFIX.
+# mkbundles OUTDIR N PREFIX BODY_MB NAMES [TAG [EVERY]]: N bundles
+# TAG00.tar.gz ... (TAG: b); the first holds big.txt (BODY_MB MiB of
+# 128-byte lines, every EVERY-th (1) starting with PREFIX) and every one a
+# manifest .python-mpi-relocate/TAGNN listing big.txt NAMES times, from
+# PREFIX.
 mkbundles() {
     "$PYTHON" - "$@" <<'PY'
 import io, sys, tarfile
 out, n, prefix, mb, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 tag = sys.argv[6] if len(sys.argv) > 6 else "b"
+every = int(sys.argv[7]) if len(sys.argv) > 7 else 1
 line = (prefix.encode() + b"x" * 128)[:127] + b"\n"
-body = line * (mb << 13)
+lines = line + (b"x" * 127 + b"\n") * (every - 1)
+body = lines * ((mb << 13) // every)
 for i in range(n):
     man = b"python-mpi-relocate 1\nprefix " + prefix.encode() + b"\n" + b"text big.txt\n" * names
     files = [(".python-mpi-relocate/%s%02d" % (tag, i), man)]
@@ -104,14 +107,15 @@ else
 fi
 
 # --- C: SIGKILL mid-rewrite -----------------------------------------------------
-# 200 MiB of lines holding the prefix (a few hundred KB compressed): the
-# rewrite takes long enough to be caught.  The kill comes when big.txt is
+# 200 MiB, the prefix every 1 MiB (a few hundred KB compressed; few
+# occurrences, so a sanitizer build's memmem is quick too): the rewrite
+# takes long enough to be caught.  The kill comes when big.txt is
 # no longer the file unpacked (rewritten under its name) or a
 # big.txt.relocate-PID appears (before issue 21).
 unset PYTHON_MPI_MAX_UNPACKED
 OLD=/opt/conda-build-prefix-0123456789
 mkdir "$TMP/c" "$TMP/c2"
-mkbundles "$TMP/c" 1 $OLD 200 1
+mkbundles "$TMP/c" 1 $OLD 200 1 b 8192
 mkbundles "$TMP/c2" 1 $OLD 1 0 next   # the next, unrelated bundle: it lists nothing
 PC=$SHM/c
 mkdir -m 0700 "$PC"
