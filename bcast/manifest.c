@@ -105,6 +105,85 @@ static int parse_lines(pm_manifest *m, size_t len, char **why)
     return 0;
 }
 
+size_t pm_manifest_key(const char *path, char *key)
+{
+    size_t k = 0;
+    for (const char *c = path; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n && !(n == 1 && c[0] == '.')) {   /* "" and "." name nothing */
+            if (k)
+                key[k++] = '/';
+            memcpy(key + k, c, n);
+            k += n;
+        }
+        c += n;
+        if (*c == '/')
+            c++;
+    }
+    key[k] = '\0';
+    return k;
+}
+
+typedef struct keyed {
+    const char *key;
+    const pm_manifest_file *f;
+} keyed;
+
+/* By key, then by line: a name's first listing comes first. */
+static int by_key(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->f->line > y->f->line) - (x->f->line < y->f->line);
+}
+
+/* Each file listed once: relocating one twice would apply the prefix
+ * twice (and a prefix that the tree's path starts with grows the file
+ * every time).  Sorted, not hashed: a hostile manifest cannot make this
+ * slow.  0, or -1 with *why naming the earliest line that repeats one
+ * (NULL: out of memory). */
+static int refuse_repeats(const pm_manifest *m, char **why)
+{
+    if (m->nfiles < 2)
+        return 0;
+    size_t room = 0;
+    for (size_t i = 0; i < m->nfiles; i++)
+        room += strlen(m->files[i].path) + 1;
+    keyed *k = malloc(m->nfiles * sizeof *k);
+    char *keys = malloc(room), *w = keys;
+    if (!k || !keys) {
+        free(k);
+        free(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < m->nfiles; i++) {
+        k[i] = (keyed){w, &m->files[i]};
+        w += pm_manifest_key(m->files[i].path, w) + 1;
+    }
+    qsort(k, m->nfiles, sizeof *k, by_key);
+    const pm_manifest_file *again = NULL, *first = NULL;
+    for (size_t i = 1, start = 0; i < m->nfiles; i++) {
+        if (strcmp(k[i].key, k[start].key) != 0) {
+            start = i;
+        } else if (!again || k[i].f->line < again->line) {
+            again = k[i].f;
+            first = k[start].f;
+        }
+    }
+    int rc = 0;
+    if (again) {
+        rc = -1;
+        *why = strcmp(again->path, first->path) == 0
+             ? pm_printf_alloc("line %u: '%s' named twice (first on line %u)", again->line, again->path,
+                               first->line)
+             : pm_printf_alloc("line %u: '%s' named twice (first on line %u, as '%s')", again->line,
+                               again->path, first->line, first->path);
+    }
+    free(k);
+    free(keys);
+    return rc;
+}
+
 int pm_manifest_parse(const char *data, size_t len, pm_manifest *m, char **why)
 {
     memset(m, 0, sizeof *m);
@@ -119,7 +198,7 @@ int pm_manifest_parse(const char *data, size_t len, pm_manifest *m, char **why)
     if (len)
         memcpy(m->buf, data, len);
     m->buf[len] = '\0';
-    if (parse_lines(m, len, why) != 0) {
+    if (parse_lines(m, len, why) != 0 || refuse_repeats(m, why) != 0) {
         pm_manifest_free(m);
         return -1;
     }

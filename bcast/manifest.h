@@ -13,7 +13,13 @@
  * PATH is relative to the tree: not empty, not absolute, no ".." and no
  * component starting with PM_RESERVED_PREFIX (python-mpi's own files,
  * unpack.h).  Empty lines are skipped; a path holding a newline cannot be
- * listed; a NUL byte is refused. */
+ * listed; a NUL byte is refused.  Each file is listed once: a second line
+ * naming it (as text or binary, spelled the same or with other "." or
+ * empty components, "./a" or "a//b") is refused, since every listing is
+ * one more rewrite and a prefix the tree's path starts with ("/dev/shm")
+ * grows the file by each (issue 21).  Two manifests (two bundles) naming
+ * one file are not a manifest's to see: relocation's budget bounds them
+ * (relocate.h). */
 #ifndef PM_MANIFEST_H
 #define PM_MANIFEST_H
 
@@ -42,10 +48,17 @@ typedef struct pm_manifest {
 
 /* Parse data[0..len) (need not be NUL-terminated).  0 with *m filled (free
  * it with pm_manifest_free); or -1 with *m empty and *why a malloc'd
- * one-line reason starting with the line it concerns ("line 2: ..."), or
- * NULL if out of memory.  Nothing is looked up: that the files exist is
+ * one-line reason starting with the line it concerns ("line 2: ...",
+ * "line 9: 'a' named twice (first on line 3)"), or NULL if out of memory.  Nothing is looked up: that the files exist is
  * the caller's to check. */
 int pm_manifest_parse(const char *data, size_t len, pm_manifest *m, char **why);
+
+/* The spelling of path that every spelling of the same name shares: its
+ * components without "" and "." ("./a//b/" gives "a/b").  key has room
+ * for strlen(path) + 1 bytes; returns strlen(key).  Names that differ
+ * here can still be one file (hard links): relocation rewrites each name
+ * once, from the content it had (relocate.h). */
+size_t pm_manifest_key(const char *path, char *key);
 
 /* Frees what pm_manifest_parse gave; m may be all zeros.  m is zeroed. */
 void pm_manifest_free(pm_manifest *m);

@@ -43,6 +43,27 @@ int pk_manifest_init(pk_manifest *m, const char *prefix)
     return append(m, PM_MANIFEST_MAGIC, "") == 0 && append(m, PM_MANIFEST_PREFIX, prefix) == 0 ? 0 : -1;
 }
 
+/* 0 after remembering path, or -1 after printing why: already listed. */
+static int listed_before(pk_manifest *m, const char *path)
+{
+    char *key = malloc(strlen(path) + 1);
+    if (!key) {
+        pm_error(NULL, "out of memory");
+        return -1;
+    }
+    size_t len = pm_manifest_key(path, key);
+    int rc = 0;
+    if (pk_nameset_get(&m->listed, key, len)) {
+        pm_error(path, "refusing to list a file twice in the relocation manifest");
+        rc = -1;
+    } else if (pk_nameset_put(&m->listed, key, len, 1) != 0) {
+        pm_error(NULL, "out of memory");
+        rc = -1;
+    }
+    free(key);
+    return rc;
+}
+
 int pk_manifest_add(pk_manifest *m, const char *path, int binary)
 {
     if (strchr(path, '\n')) {
@@ -62,6 +83,8 @@ int pk_manifest_add(pk_manifest *m, const char *path, int binary)
         free(shown);
         return -1;
     }
+    if (listed_before(m, path) != 0)
+        return -1;
     if (append(m, binary ? PM_MANIFEST_BINARY : PM_MANIFEST_TEXT, path) != 0)
         return -1;
     if (binary)
@@ -74,5 +97,6 @@ int pk_manifest_add(pk_manifest *m, const char *path, int binary)
 void pk_manifest_free(pk_manifest *m)
 {
     free(m->buf);
+    pk_nameset_free(&m->listed);
     memset(m, 0, sizeof *m);
 }

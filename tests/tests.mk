@@ -24,8 +24,8 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # test_argv stands in for MPI_Init_thread to see what python-mpi hands on.
 WRAP_test_argv := -Wl,--wrap=MPI_Init_thread
 # test_manifest reads what pkgroot's writer wrote: one format, both sides.
-OBJS_test_manifest := $(BUILD)/pkgroot-tools/manifest_writer.o
-$(BUILD)/tests/test_manifest: $(BUILD)/pkgroot-tools/manifest_writer.o
+OBJS_test_manifest := $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
+$(BUILD)/tests/test_manifest: $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
 
 $(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
@@ -40,6 +40,7 @@ mpi-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_hardening.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_dropin.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_transaction.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_relocate_bounds.sh
 
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh

@@ -1,7 +1,8 @@
 /* test_manifest.c - pm_manifest_parse, the one reader of the relocation
  * manifest (python-mpi's relocation and `pkgroot verify` both): a table of
  * good manifests and what they list, a table of bad ones and the one line
- * each is refused with, and the size limit. */
+ * each is refused with (a file named twice among them, issue 21), and the
+ * size limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include "manifest.h"
 #include "manifest_writer.h"
+#include "strutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +159,15 @@ static void bad_manifests(void **state)
         {HEAD "/p\ntext a\0/../../etc/passwd\n", sizeof(HEAD "/p\ntext a\0/../../etc/passwd\n") - 1,
          "line 3: a NUL byte: not a text file"},
         {HEAD "/p\0\n", sizeof(HEAD "/p\0\n") - 1, "line 2: a NUL byte: not a text file"},
+        /* issue 21: each listing is one more rewrite (a prefix of the
+         * tree's path grew a file by each, to 338 MB from 12 KB) */
+        {HEAD "/dev/shm\ntext a\ntext a\n", 0, "line 4: 'a' named twice (first on line 3)"},
+        {HEAD "/p\ntext a\n\nbinary b\nbinary a\n", 0, "line 6: 'a' named twice (first on line 3)"},
+        {HEAD "/p\ntext x/y\ntext ./x//y\n", 0, "line 4: './x//y' named twice (first on line 3, as 'x/y')"},
+        {HEAD "/p\ntext x/./y/\ntext x/y\n", 0, "line 4: 'x/y' named twice (first on line 3, as 'x/./y/')"},
+        /* the earliest repeat is named, whatever the sort order */
+        {HEAD "/p\ntext z\ntext a\ntext z\ntext a\n", 0, "line 5: 'z' named twice (first on line 3)"},
+        {HEAD "/p\ntext z\ntext a\ntext b\ntext a\ntext z\n", 0, "line 6: 'a' named twice (first on line 4)"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         const bad *b = &table[i];
@@ -174,6 +185,71 @@ static void bad_manifests(void **state)
         free(why);
         pm_manifest_free(&m);             /* harmless on what failed */
     }
+}
+
+/* The one line names the first repeat of a name listed 100 times (the
+ * manifest of issue 21's 12 KB bundle), quickly even for 500,000 lines. */
+static void named_many_times(void **state)
+{
+    (void)state;
+    size_t n = 500000, cap = strlen(HEAD "/dev/shm\n") + n * 24, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, HEAD "/dev/shm\n");
+    for (size_t i = 0; i < 100; i++)
+        len += (size_t)snprintf(text + len, cap - len, "text big.txt\n");
+    pm_manifest m;
+    char *why = NULL;
+    assert_int_equal(pm_manifest_parse(text, len, &m, &why), -1);
+    assert_string_equal(why, "line 4: 'big.txt' named twice (first on line 3)");
+    free(why);
+    /* distinct names, then one repeat at the very end */
+    len = (size_t)snprintf(text, cap, HEAD "/dev/shm\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "text f/%zu\n", (i * 7919) % n);
+    len += (size_t)snprintf(text + len, cap - len, "binary ./f//%zu\n", (size_t)(3 * 7919) % n);
+    why = NULL;
+    assert_int_equal(pm_manifest_parse(text, len, &m, &why), -1);
+    char *want = pm_printf_alloc("line %zu: './f//%zu' named twice (first on line 6, as 'f/%zu')", n + 3,
+                                 (size_t)(3 * 7919) % n, (size_t)(3 * 7919) % n);
+    assert_string_equal(why, want);
+    free(want);
+    free(why);
+    free(text);
+}
+
+/* pm_manifest_key: the spelling every spelling of one name shares. */
+static void keys(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {
+        {"a", "a"}, {"./a", "a"}, {"a//b", "a/b"}, {"a/./b/", "a/b"}, {"./././a/.", "a"},
+        {"a/.b/..c", "a/.b/..c"}, {".", ""}, {"a b/ c", "a b/ c"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char key[32];
+        assert_int_equal(pm_manifest_key(pairs[i][0], key), strlen(pairs[i][1]));
+        assert_string_equal(key, pairs[i][1]);
+    }
+}
+
+/* The writer refuses what the parser would: a file listed twice. */
+static void writer_refuses_repeats(void **state)
+{
+    (void)state;
+    pk_manifest w;
+    assert_int_equal(pk_manifest_init(&w, "/opt/env"), 0);
+    assert_int_equal(pk_manifest_add(&w, "bin/tool", 0), 0);
+    assert_int_equal(pk_manifest_add(&w, "lib/x.so", 1), 0);
+    assert_int_equal(pk_manifest_add(&w, "bin/tool", 1), -1);
+    assert_int_equal(pk_manifest_add(&w, "./lib//x.so", 0), -1);
+    assert_int_equal(w.ntext + w.nbinary, 2);
+    pm_manifest m;
+    char *why = NULL;
+    assert_int_equal(pm_manifest_parse(w.buf, w.len, &m, &why), 0);
+    assert_int_equal(m.nfiles, 2);
+    pm_manifest_free(&m);
+    pk_manifest_free(&w);
 }
 
 static void too_big(void **state)
@@ -204,6 +280,9 @@ int main(void)
         cmocka_unit_test(writer_round_trip),
         cmocka_unit_test(many_files),
         cmocka_unit_test(bad_manifests),
+        cmocka_unit_test(named_many_times),
+        cmocka_unit_test(keys),
+        cmocka_unit_test(writer_refuses_repeats),
         cmocka_unit_test(too_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,11 @@
 /* test_relocate.c - conda-style prefix relocation: text replaced
  * everywhere, binary C strings rewritten in place with NUL padding, a
  * longer new prefix refused for binaries, and manifests that are malformed
- * or point outside the tree refused with nothing rewritten. */
+ * or point outside the tree refused with nothing rewritten.  Issue 21:
+ * one budget of bytes for a delivery's every pass (100 manifests naming
+ * one file, a new path that contains the old prefix, hard links), no
+ * temporary ever made (after success, failure, a kill mid-rewrite), mode
+ * and times kept, manifests gone whatever happened, stale ones dropped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +16,19 @@
 #include "relocate.h"
 #include "trust.h"
 #include "strutil.h"
+#include "unpack.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void text_every_occurrence(void **state)
@@ -251,6 +263,322 @@ static void growth_limited(void **state)
     assert_int_equal(pm_relocate_tree(tmpdir), 1);
 }
 
+
+/* content bytes at rel (parents made by put) */
+static void put_bytes(const char *rel, const char *data, size_t len, mode_t mode)
+{
+    put(rel, "", mode);
+    char *p = pm_path_join(tmpdir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+static off_t size_of(const char *rel)
+{
+    char *p = pm_path_join(tmpdir, rel);
+    struct stat st;
+    off_t n = stat(p, &st) == 0 ? st.st_size : -1;
+    free(p);
+    return n;
+}
+
+/* n bytes of lines of stride bytes, each "PREFIX" and padding: each pass
+ * that turns PREFIX into a path starting with it grows the file (by a
+ * fifth or so with a stride of 128). */
+static char *prefixed_body(const char *prefix, size_t n, size_t stride)
+{
+    char *b = malloc(n);
+    assert_non_null(b);
+    memset(b, 'x', n);
+    for (size_t i = 0; i + stride <= n; i += stride) {
+        memcpy(b + i, prefix, strlen(prefix));
+        b[i + stride - 1] = '\n';
+    }
+    return b;
+}
+
+/* Names under dir (recursive) that hold ".relocate-", the temporaries of
+ * before issue 21, or "python-mpi-relocate" below the top: none may be. */
+static int temporaries_under(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (strstr(e->d_name, ".relocate-"))
+            found++;
+        if (e->d_type == DT_DIR) {
+            char *sub = pm_path_join(dir, e->d_name);
+            found += temporaries_under(sub);
+            free(sub);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static int manifests_left(void)
+{
+    char *m = pm_path_join(tmpdir, ".python-mpi-relocate");
+    struct stat st;
+    int left = lstat(m, &st) == 0;
+    free(m);
+    return left;
+}
+
+/* issue 21, item 4: a manifest naming one file 100 times, old prefix a
+ * prefix of the tree's path: refused before anything is rewritten. */
+static void named_twice_refused(void **state)
+{
+    (void)state;
+    size_t n = 64 << 10;
+    char *body = prefixed_body("/tmp", n, 128);
+    put_bytes("big.txt", body, n, 0644);
+    char *man = strdup("python-mpi-relocate 1\nprefix /tmp\n");
+    for (int i = 0; i < 100; i++) {
+        char *more = pm_printf_alloc("%stext big.txt\n", man);
+        free(man);
+        man = more;
+    }
+    put(".python-mpi-relocate/m", man, 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(size_of("big.txt"), (off_t)n);   /* untouched */
+    assert_int_equal(manifests_left(), 0);
+    assert_int_equal(temporaries_under(tmpdir), 0);
+    free(man);
+    free(body);
+}
+
+/* issue 21: 100 manifests (100 bundles) each naming the same file once,
+ * from /tmp to the tree's path (/tmp/pm-reloc.X, so each pass grows it):
+ * one budget for all the passes, PYTHON_MPI_MAX_UNPACKED. */
+static void budget_across_manifests(void **state)
+{
+    (void)state;
+    size_t n = 256 << 10, limit = 2 << 20;
+    char *body = prefixed_body("/tmp", n, 128);
+    put_bytes("big.txt", body, n, 0644);
+    for (int i = 0; i < 100; i++) {
+        char *name = pm_printf_alloc(".python-mpi-relocate/m%03d", i);
+        put(name, "python-mpi-relocate 1\nprefix /tmp\ntext big.txt\n", 0644);
+        free(name);
+    }
+    pm_unpack_set_max(limit);
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    pm_unpack_set_max(0);
+    off_t got = size_of("big.txt");
+    assert_true(got > (off_t)n);              /* some passes were made */
+    assert_true(got <= (off_t)limit);         /* and it never grew past the limit */
+    assert_int_equal(manifests_left(), 0);    /* all 100 gone, failed or not */
+    assert_int_equal(temporaries_under(tmpdir), 0);
+    /* without the limit: the file system's size, so all 100 passes run */
+    for (int i = 0; i < 3; i++) {
+        char *name = pm_printf_alloc(".python-mpi-relocate/m%03d", i);
+        put(name, "python-mpi-relocate 1\nprefix /tmp\ntext big.txt\n", 0644);
+        free(name);
+    }
+    assert_int_equal(pm_relocate_tree(tmpdir), 3);
+    free(body);
+}
+
+/* The same budget counts reads: many names of one file (hard links),
+ * each read whole, stop at the limit even when nothing grows. */
+static void budget_counts_reads(void **state)
+{
+    (void)state;
+    size_t n = 128 << 10;
+    char *body = prefixed_body("/opt/zzzz", n, 128);   /* nothing to rewrite */
+    put_bytes("f", body, n, 0644);
+    char *man = strdup("python-mpi-relocate 1\nprefix /opt/x\ntext f\n");
+    char *f = pm_path_join(tmpdir, "f");
+    for (int i = 0; i < 40; i++) {
+        char *rel = pm_printf_alloc("h%02d", i), *p = pm_path_join(tmpdir, rel);
+        assert_int_equal(link(f, p), 0);
+        char *more = pm_printf_alloc("%stext %s\n", man, rel);
+        free(man);
+        man = more;
+        free(rel);
+        free(p);
+    }
+    put(".python-mpi-relocate/m", man, 0644);
+    pm_unpack_set_max(1 << 20);   /* 8 reads of 128 KiB */
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    /* under the limit: read once each, nothing written */
+    put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext h00\ntext h01\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), 0);
+    pm_unpack_set_max(0);
+    assert_int_equal(manifests_left(), 0);
+    free(f);
+    free(man);
+    free(body);
+}
+
+/* A new file under the old name: mode and times kept; a listed name that
+ * is hard-linked to another becomes a file of its own (relocate.h). */
+static void mode_times_and_links(void **state)
+{
+    (void)state;
+    put("bin/tool", "#!/opt/x/bin/python\n", 0750);
+    char *tool = pm_path_join(tmpdir, "bin/tool"), *other = pm_path_join(tmpdir, "other");
+    assert_int_equal(link(tool, other), 0);
+    struct timespec times[2] = {{1000000000, 5}, {1234567890, 123456789}};
+    assert_int_equal(utimensat(AT_FDCWD, tool, times, 0), 0);
+    struct stat before, after, kept;
+    assert_int_equal(stat(tool, &before), 0);
+    put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext bin/tool\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), 1);
+    assert_int_equal(stat(tool, &after), 0);
+    assert_int_equal(after.st_mode & 07777, 0750);
+    assert_int_equal(after.st_mtim.tv_sec, 1234567890);
+    assert_int_equal(after.st_mtim.tv_nsec, 123456789);
+    assert_int_equal(after.st_atim.tv_sec, 1000000000);
+    assert_int_not_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_nlink, 1);
+    char *got = get("bin/tool"), *want = pm_printf_alloc("#!%s/bin/python\n", tmpdir);
+    assert_string_equal(got, want);
+    free(got);
+    got = get("other");
+    assert_string_equal(got, "#!/opt/x/bin/python\n");   /* the other name: as it was */
+    assert_int_equal(stat(other, &kept), 0);
+    assert_int_equal(kept.st_ino, before.st_ino);
+    assert_int_equal(temporaries_under(tmpdir), 0);
+    free(got);
+    free(want);
+    free(tool);
+    free(other);
+}
+
+/* A later manifest that fails: the earlier one's rewrites stand, every
+ * manifest is gone (none is tried again), no temporary anywhere. */
+static void failure_removes_every_manifest(void **state)
+{
+    (void)state;
+    put("a.txt", "/opt/x\n", 0644);
+    put(".python-mpi-relocate/1-good", "python-mpi-relocate 1\nprefix /opt/x\ntext a.txt\n", 0644);
+    put(".python-mpi-relocate/2-bad", "python-mpi-relocate 1\nprefix /opt/x\ntext missing\n", 0644);
+    put(".python-mpi-relocate/3-never", "python-mpi-relocate 1\nprefix /opt/x\ntext a.txt\n", 0644);
+    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(manifests_left(), 0);
+    assert_int_equal(temporaries_under(tmpdir), 0);
+    assert_int_equal(pm_relocate_tree(tmpdir), 0);   /* nothing left to apply */
+}
+
+/* pm_relocate_discard: what a killed delivery left, dropped whole (a
+ * symbolic link there is removed, never followed). */
+static void discard_stale(void **state)
+{
+    (void)state;
+    char *why = NULL;
+    put("a.txt", "/opt/x\n", 0644);
+    put(".python-mpi-relocate/old", "python-mpi-relocate 1\nprefix /opt/x\ntext a.txt\n", 0644);
+    put(".python-mpi-relocate/other", "anything\n", 0644);
+    int fd = pm_trust_open(tmpdir, PM_TRUST_MINE, NULL, NULL, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(pm_relocate_discard(fd), 1);
+    assert_int_equal(manifests_left(), 0);
+    assert_int_equal(pm_relocate_discard(fd), 0);
+    char *m = pm_path_join(tmpdir, ".python-mpi-relocate"), *keep = pm_path_join(tmpdir, "keep");
+    assert_int_equal(mkdir(keep, 0700), 0);
+    put("keep/f", "kept\n", 0644);
+    assert_int_equal(symlink("keep", m), 0);
+    assert_int_equal(pm_relocate_discard(fd), 1);
+    assert_int_equal(manifests_left(), 0);
+    char *k = get("keep/f");
+    assert_string_equal(k, "kept\n");
+    assert_int_equal(pm_relocate_discard_tree(tmpdir), 0);
+    assert_int_equal(pm_relocate_tree(tmpdir), 0);
+    k = (free(k), get("a.txt"));
+    assert_string_equal(k, "/opt/x\n");   /* the stale manifest was never applied */
+    close(fd);
+    free(k);
+    free(m);
+    free(keep);
+}
+
+/* What the killed child left: the big file, whole, absent or short (the
+ * delivery did not complete); and nothing else, no temporary, no manifest
+ * that a next relocation would apply. */
+static int after_kill(size_t full)
+{
+    off_t got = size_of("big.txt");
+    assert_int_equal(temporaries_under(tmpdir), 0);
+    char *top = tmpdir;
+    DIR *d = opendir(top);
+    assert_non_null(d);
+    int others = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "big.txt") &&
+            strcmp(e->d_name, ".python-mpi-relocate"))
+            others++;
+    closedir(d);
+    assert_int_equal(others, 0);
+    assert_int_equal(pm_relocate_tree(tmpdir), 0);   /* its manifest went before the rewrite */
+    assert_int_equal(manifests_left(), 0);
+    return got >= 0 && (size_t)got < full;           /* killed mid-rewrite */
+}
+
+static pid_t relocating_child(size_t fsize_limit)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (fsize_limit) {   /* the kernel kills it mid-write (SIGXFSZ) */
+            struct rlimit core = {0, 0}, fsz = {fsize_limit, fsize_limit};
+            signal(SIGXFSZ, SIG_DFL);
+            setrlimit(RLIMIT_CORE, &core);
+            setrlimit(RLIMIT_FSIZE, &fsz);
+        }
+        _exit(pm_relocate_tree(tmpdir) == 1 ? 0 : 1);
+    }
+    return pid;
+}
+
+/* issue 21, item 3: a relocation killed mid-rewrite of a big file leaves
+ * no temporary (it left FILE.relocate-PID, hundreds of MB). */
+static void killed_mid_rewrite(void **state)
+{
+    (void)state;
+    /* few occurrences: ASan's memmem checks the whole rest of the file on
+     * every call, so 500,000 of them would take it hours */
+    size_t n = 64 << 20, stride = 4 << 20, full;
+    char *body = prefixed_body("/opt/x", n, stride);
+    const char *man = "python-mpi-relocate 1\nprefix /opt/x\ntext big.txt\n";
+    /* 1: exactly mid-write, by the file size limit */
+    put_bytes("big.txt", body, n, 0644);
+    put(".python-mpi-relocate/m", man, 0644);
+    full = n + (n / stride) * (strlen(tmpdir) - strlen("/opt/x"));
+    int status;
+    pid_t pid = relocating_child(n / 2);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGXFSZ);
+    assert_int_equal(size_of("big.txt"), (off_t)n / 2);
+    assert_int_equal(after_kill(full), 1);
+    /* 2: SIGKILL as soon as the new file is created (inotify), 5 times */
+    int hits = 0;
+    for (int round = 0; round < 5; round++) {
+        put_bytes("big.txt", body, n, 0644);
+        put(".python-mpi-relocate/m", man, 0644);
+        int in = inotify_init1(IN_CLOEXEC);
+        assert_true(in >= 0);
+        assert_true(inotify_add_watch(in, tmpdir, IN_CREATE) >= 0);
+        pid = relocating_child(0);
+        char ev[4096];
+        assert_true(read(in, ev, sizeof ev) > 0);   /* big.txt made afresh */
+        kill(pid, SIGKILL);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(in);
+        hits += after_kill(full);
+    }
+    print_message("killed mid-rewrite by SIGKILL in %d of 5 rounds (and once by SIGXFSZ)\n", hits);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +590,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(never_through_a_link, mk, rm),
         cmocka_unit_test_setup_teardown(reserved_paths_refused, mk, rm),
         cmocka_unit_test_setup_teardown(growth_limited, mk, rm),
+        cmocka_unit_test_setup_teardown(named_twice_refused, mk, rm),
+        cmocka_unit_test_setup_teardown(budget_across_manifests, mk, rm),
+        cmocka_unit_test_setup_teardown(budget_counts_reads, mk, rm),
+        cmocka_unit_test_setup_teardown(mode_times_and_links, mk, rm),
+        cmocka_unit_test_setup_teardown(failure_removes_every_manifest, mk, rm),
+        cmocka_unit_test_setup_teardown(discard_stale, mk, rm),
+        cmocka_unit_test_setup_teardown(killed_mid_rewrite, mk, rm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
