@@ -572,6 +572,10 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
          * changing, on disk, before any node writes its first byte. */
         if (!failed)
             failed = agree_unpackers(&d, leader && pm_cache_begin(destdir) != 0);
+        /* Manifests still in the tree were never applied (applied ones are
+         * removed): they belong to no bundle of this delivery. */
+        if (!failed)
+            failed = agree_unpackers(&d, leader && pm_relocate_discard_tree(destdir) < 0);
         for (size_t i = 0; !failed && i < bundles->n; i++) {
             /* Every unpacker votes after every bundle, whatever happened
              * to it: a collective skipped by some would hang the others. */

@@ -78,6 +78,9 @@ make("manifest.tar", "w", [("lib/x.txt", b"/old/prefix\n"),
 # "prefix /": python-mpi's relocation refuses it; verify once passed it.
 make("prefix-root.tar", "w", [("lib/x.txt", b"/bin/sh\n"),
                               (".python-mpi-relocate/m", b"python-mpi-relocate 1\nprefix /\ntext lib/x.txt\n")])
+# A file named twice: each listing is one more rewrite (issue 21).
+make("named-twice.tar", "w", [("lib/x.txt", b"/dev/shm\n"),
+                              (".python-mpi-relocate/m", b"python-mpi-relocate 1\nprefix /dev/shm\ntext lib/x.txt\ntext ./lib/x.txt\n")])
 make("empty.tar", "w", [])
 # A parts bundle whose second part holds an entry with "..".
 inner = io.BytesIO()
@@ -136,6 +139,7 @@ bad through.tar "d/file: would be written through the symbolic link 'd' (the unp
 bad fifo.tar "p: refusing to create a FIFO (the unpacker refuses it)"
 bad manifest.tar ".python-mpi-relocate/m: lists 'lib/nope.so', which is not a regular file in the bundle"
 bad prefix-root.tar ".python-mpi-relocate/m: $ROOT_PREFIX"
+bad named-twice.tar ".python-mpi-relocate/m: line 4: './lib/x.txt' named twice (first on line 3, as 'lib/x.txt')"
 bad empty.tar "no entries (the unpacker refuses an empty archive)"
 bad parts.ptar "../escape: path leads outside the destination (the unpacker refuses it)"
 TWICE="the unpackers of a parts bundle may write both at once"
