@@ -68,7 +68,7 @@ bc() {
     fi
 }
 tree_of() { if [ "$1" = job ]; then echo "$2/python-mpi-$(id -u)/77"; else echo "$2/p"; fi; }
-TRACED="openat,write,renameat,unlinkat,symlink,symlinkat,linkat"
+TRACED="openat,write,pwrite64,renameat,unlinkat,symlink,symlinkat,linkat"
 
 # probe MODE BUNDLE: the traced run of BUNDLE after A.tar; its trace in
 # $TMP/probe.MODE.BUNDLE (the calls of bcast's own process only).
@@ -144,11 +144,11 @@ kill_at() {
 
 # --- issue 21, item 2: A; B2 killed mid-unpack; C; A ------------------------
 if [ $HAVE_STRACE = 1 ]; then
-    kill_at "mid-unpack of B2 (the 100th file)" B2.tar openat '"b/f099\.py"' 1
+    kill_at "mid-unpack of B2 (the 100th file)" B2.tar openat '"f099\.py", O_WRONLY' 1
     # -p: after the refusal, removing the prefix is the way back
     p=$(fresh)
     bc prefix "$p" A.tar >/dev/null 2>&1
-    at=$(nth_call "$TMP/probe.prefix.B2.tar" openat '"b/f099\.py"' 1)
+    at=$(nth_call "$TMP/probe.prefix.B2.tar" openat '"f099\.py", O_WRONLY' 1)
     bc prefix "$p" B2.tar strace -f -o /dev/null -e trace=$TRACED -e inject=openat:signal=KILL:when="${at#* }" >/dev/null 2>&1
     rm -rf "$p/p"
     if bc prefix "$p" A.tar >/dev/null 2>"$TMP/err" && [ "$(cat "$p/p/mod.py")" = 'WHO = "A"' ]; then
@@ -158,14 +158,14 @@ if [ $HAVE_STRACE = 1 ]; then
 
     # --- SIGKILL at 10 more points ------------------------------------------
     kill_at "after the marker, before the old stamps go" B2.tar unlinkat '"\.python-mpi-stamps", 0' 1
-    kill_at "after the first file" B2.tar openat '"b/f000\.py"' 1
-    kill_at "mid-file (a write)" B2.tar write 'y=2' 150
+    kill_at "after the first file" B2.tar openat '"f000\.py", O_WRONLY' 1
+    kill_at "mid-file (a write)" B2.tar 'p?write(64)?' 'y=2' 150
     kill_at "after the last file, before the stamps" B2.tar openat '\.python-mpi-stamps\.new"' 1
     kill_at "stamps written, not renamed" B2.tar renameat '\.python-mpi-stamps\.new' 1
     kill_at "between the stamps and the marker's removal" B2.tar unlinkat '\.python-mpi-changing' 1
     kill_at "relocation: first file opened" D.tar openat '"conf\.txt", O_RDONLY' 1
-    kill_at "relocation: a temporary made" D.tar openat '\.relocate-' 2
-    kill_at "relocation: a temporary written, not renamed" D.tar renameat '\.relocate-' 1
+    kill_at "relocation: the old file unlinked" D.tar unlinkat '"conf\.txt", 0' 1
+    kill_at "relocation: the new file made, not yet written" D.tar openat '"conf\.txt", O_WRONLY' 1
     kill_at "relocation: manifests removed" D.tar unlinkat '\.python-mpi-relocate' 1
     kill_at "symbolic links" L.tar 'symlink(at)?' 'l05\.py' 1
 else
