@@ -37,8 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(scratch, len, "%s/dest", base);
         snprintf(canary, len, "%s/canary", base);
     }
-    /* Twice: links made as they come (libarchive's guard), and links made
-     * last (links.h), the delivery path into a fresh directory. */
+    /* Twice: links made as they come (into a tree that already holds
+     * files), and links made last (links.h), the delivery path into a
+     * fresh directory. */
     for (int deferred = 0; deferred < 2; deferred++) {
         if (mkdir(scratch, 0700) != 0)
             abort();
