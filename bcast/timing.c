@@ -93,24 +93,18 @@ static int write_file(const char *path, const char *text)
 {
     /* PATH's directory resolved under the sticky-directory rule (trust.h):
      * not into a directory another user's link in /tmp leads to. */
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char *dirpart = slash ? (slash == path ? strdup("/") : strndup(path, (size_t)(slash - path))) : strdup(".");
-    char *why = NULL;
-    char *dir = dirpart ? pm_trust_realpath(dirpart, &why) : NULL;
-    int refused = !dir && dirpart && errno == EPERM;
-    free(dirpart);
-    if (refused) {
-        pm_error(path, "PYTHON_MPI_TIMING: refusing to write: %s", why ? why : "out of memory");
-        free(why);
+    int refused;
+    char *why;
+    char *final = pm_trust_realpath_parent(path, &refused, &why);
+    if (!final && refused)
+        pm_error(path, "PYTHON_MPI_TIMING: refusing to write: %s", why);
+    free(why);
+    if (!final && refused)
         return -1;
-    }
-    free(why);   /* missing, ...: creating the file says why */
-    char *tmp = dir ? pm_printf_alloc("%s/.%s.XXXXXX", dir, base)
-                    : slash ? pm_printf_alloc("%.*s/.%s.XXXXXX", (int)(slash - path), path, base)
-                            : pm_printf_alloc(".%s.XXXXXX", path);
-    char *final = dir ? pm_path_join(dir, base) : strdup(path);
-    free(dir);
+    const char *slash = final ? strrchr(final, '/') : NULL;
+    char *tmp = !final ? NULL
+                : slash ? pm_printf_alloc("%.*s/.%s.XXXXXX", (int)(slash - final), final, slash + 1)
+                        : pm_printf_alloc(".%s.XXXXXX", final);
     if (!tmp || !final) {
         free(tmp);
         free(final);

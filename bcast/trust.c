@@ -574,3 +574,25 @@ mode_t pm_umask_mode(mode_t want)
 {
     return want & ~current_umask() & 07777;
 }
+
+char *pm_trust_realpath_parent(const char *path, int *refused, char **why)
+{
+    *refused = 0;
+    *why = NULL;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dirpart = slash ? (slash == path ? strdup("/") : strndup(path, (size_t)(slash - path)))
+                          : strdup(".");
+    char *dir = dirpart ? pm_trust_realpath(dirpart, why) : NULL;
+    int eperm = !dir && errno == EPERM;
+    free(dirpart);
+    if (!dir && eperm && *why) {
+        *refused = 1;
+        return NULL;
+    }
+    free(*why);
+    *why = NULL;
+    char *out = dir ? pm_path_join(dir, base) : strdup(path);
+    free(dir);
+    return out;
+}

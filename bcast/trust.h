@@ -60,6 +60,15 @@ enum {
  *          path failed, else "cannot resolve /a/b: REASON". */
 char *pm_trust_realpath(const char *path, char **why);
 
+/* A file about to be written: path with its directory resolved as above
+ * (the file itself need not exist), so nothing is written where another
+ * user's link in /tmp or /dev/shm leads.  Returns "DIR/BASE" (malloc'd);
+ * a directory that cannot be resolved for another reason (missing) gives
+ * path as it is, so creating the file says why.  NULL with *refused set
+ * and *why the reason when the rule refuses, *refused 0 if out of
+ * memory. */
+char *pm_trust_realpath_parent(const char *path, int *refused, char **why);
+
 /* Open path (absolute; a relative one is walked from the working directory,
  * which is then taken as trusted) as a directory under the rules above.
  * Returns an O_RDONLY|O_DIRECTORY|O_CLOEXEC descriptor; *created (may be

@@ -290,30 +290,18 @@ static int add_tree_resolved(pk_writer *w, const char *src, const char *dest,
 
 /* OUT with its directory resolved under the sticky-directory rule
  * (trust.h): a bundle is not written where another user's link in /tmp
- * leads.  0 with *final malloc'd (OUT as given if its directory cannot be
- * resolved: creating the file says why), or -1 after saying why. */
+ * leads.  0 with *final malloc'd, or -1 after saying why. */
 static int resolve_out(const char *out, char **final)
 {
-    const char *slash = strrchr(out, '/');
-    const char *base = slash ? slash + 1 : out;
-    char *dirpart = slash ? (slash == out ? strdup("/") : strndup(out, (size_t)(slash - out))) : strdup(".");
-    char *why = NULL;
-    char *dir = dirpart ? pm_trust_realpath(dirpart, &why) : NULL;
-    int refused = !dir && dirpart && errno == EPERM;
-    free(dirpart);
-    if (refused) {
-        pm_error(out, "refusing to write the bundle: %s", why ? why : "out of memory");
-        free(why);
-        return -1;
-    }
-    free(why);
-    *final = dir ? pm_path_join(dir, base) : strdup(out);
-    free(dir);
-    if (!*final) {
+    int refused;
+    char *why;
+    *final = pm_trust_realpath_parent(out, &refused, &why);
+    if (!*final && refused)
+        pm_error(out, "refusing to write the bundle: %s", why);
+    else if (!*final)
         pm_error(out, "out of memory");
-        return -1;
-    }
-    return 0;
+    free(why);
+    return *final ? 0 : -1;
 }
 
 pk_writer *pk_writer_open(const char *out, int verbose)

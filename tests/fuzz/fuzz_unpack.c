@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (lstat(scratch, &st) != 0 || (st.st_mode & 07777) != 0700)
             abort();
         static const char *const reserved[] = {"/.python-mpi-stamps", "/.python-mpi-stamps.old",
-                                               "/.python-mpi-stamps.new", "/.python-mpi-parts"};
+                                               "/.python-mpi-stamps.new", "/.python-mpi-parts",
+                                               "/.python-mpi-changing", "/.python-mpi-lock"};
         for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
             char p[4096];
             snprintf(p, sizeof p, "%s%s", scratch, reserved[i]);
