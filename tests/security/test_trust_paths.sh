@@ -228,6 +228,9 @@ for m in 077:600 022:644; do
 done
 
 # --- a per-user directory another user made, 0700 -----------------------------
+# The victim's own stays between jobs (issue 21): gone first, as after a
+# reboot, so that the attacker can claim the name.
+rm -rf "/dev/shm/python-mpi-$VU"
 as "$A" mkdir -m 0700 "/dev/shm/python-mpi-$VU"
 as "$V" env PYTHON_MPI_PACKAGES="$VD/mine.tar" $MPI1 python-mpi -c 'print("ran")' >"$SEC/s.out" 2>&1; rc=$?
 if [ $rc != 0 ] && ! grep -qx ran "$SEC/s.out" &&
