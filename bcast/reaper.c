@@ -88,10 +88,14 @@ static int close_each_from(posix_spawn_file_actions_t *fa, int low)
     DIR *d = pm_reaper_force_fallback == 2 ? NULL : opendir("/proc/self/fd");
     int rc = 0;
     if (d) {
-        struct dirent *e;
-        while (rc == 0 && (e = readdir(d))) {
-            char *end;
+        while (rc == 0) {
             errno = 0;
+            struct dirent *e = readdir(d);
+            if (!e) {
+                rc = errno;   /* 0 at the end */
+                break;
+            }
+            char *end;
             long fd = strtol(e->d_name, &end, 10);
             if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && !*end && !errno && fd >= low &&
                 fd < top && fd != dirfd(d))

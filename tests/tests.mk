@@ -49,10 +49,10 @@ cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh
 	@BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
 
-# The other builds (in build-clang*/ and build-fallback*/) are made by the
+# The other builds ($(BUILD)-clang/, $(BUILD)-fallback/) are made by the
 # suite itself, with this make.
 portability-tests: all
-	@MAKE='$(MAKE)' CC='$(CC)' BUILD=$(BUILD) BUILD_SUFFIX=$(BUILD_SUFFIX) bash tests/portability/test_portability.sh
+	@MAKE='$(MAKE)' CC='$(CC)' BUILD=$(BUILD) bash tests/portability/test_portability.sh
 
 # Every ending, 10 times each, on 2 simulated nodes x 2 ranks.
 exit-tests: all

@@ -8,18 +8,19 @@
 #     nothing else of ours; no linker option newer than ld 2.30 is used;
 #   - the probes (scripts/probe-config.sh) found what this system has;
 # then makes two more builds with this make, each with the cmocka units:
-#   - build-clang*: make CC=clang WERROR=1 (all, the floor again, units);
-#   - build-fallback*: make PM_FORCE_FALLBACKS=1 WERROR=1, every probe
+#   - $BUILD-clang (build-clang/): make CC=clang WERROR=1 (all, the floor
+#     again, units);
+#   - $BUILD-fallback: make PM_FORCE_FALLBACKS=1 WERROR=1, every probe
 #     answered "absent" as on RHEL 8 (compat headers, the reaper's
 #     fallback; test_reaper runs it with and without /proc).
 set -u
 . "$(dirname "$0")/../lib.sh"
 MAKE=${MAKE:-make}
-SUFFIX=${BUILD_SUFFIX:-}
 FLOOR=$REPO/tests/portability/glibc-floor.sh
 TMP=$(mktemp -d /tmp/pympi-port.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 cd "$REPO" || exit 1
+REL=${BUILD#"$REPO"/}   # as make check names it (build, build-san, ...)
 
 # floor NAME DIR: the glibc floor of DIR's python-mpi, bcast and pkgroot.
 floor() {
@@ -35,7 +36,7 @@ floor() {
     else t_fail "$1: glibc symbols newer than 2.28 (RHEL 8): probe, look up at run time, or do without" "$out"; fi
 }
 
-floor "$(basename "$BUILD")" "$BUILD"
+floor "$REL" "$BUILD"
 
 if command -v nm >/dev/null; then
     ours=$(nm -D --defined-only "$BIN/python-mpi" 2>&1 | awk '$NF !~ /@/ {print $NF}' | sort | paste -sd' ')
@@ -47,7 +48,7 @@ else t_skip "python-mpi's exports" "no nm (binutils)"; fi
 # GNU ld 2.30 (RHEL 8) lacks --export-dynamic-symbol (2.35); the build says
 # what python-mpi exports with --dynamic-list.  The link command, as make
 # would run it:
-link=$("$MAKE" --no-print-directory -n -W interp/exports.dynamic-list BUILD="$BUILD" "$BIN/python-mpi" 2>&1 |
+link=$("$MAKE" --no-print-directory -n -W interp/exports.dynamic-list BUILD="$REL" "$REL/bin/python-mpi" 2>&1 |
        grep -e ' -o [^ ]*/bin/python-mpi ')
 if [ -n "$link" ] && ! grep -q -e '--export-dynamic-symbol' <<< "$link" && grep -q -e '--dynamic-list=' <<< "$link"; then
     t_ok "python-mpi's link: --dynamic-list (GNU ld 2.30 has it), no --export-dynamic-symbol (2.35+)"
@@ -85,16 +86,16 @@ sub() {
 }
 
 if command -v clang >/dev/null; then
-    B=build-clang$SUFFIX
+    B=$REL-clang
     sub "make CC=clang WERROR=1: warning-free" clang-all CC=clang BUILD="$B" all &&
-        floor "$B" "$REPO/$B"
+        floor "$B" "$B"
     sub "the clang build's units" clang-unit CC=clang BUILD="$B" unit
 else
     t_skip "make CC=clang WERROR=1" "no clang"
     t_skip "the clang build's units" "no clang"
 fi
 
-B=build-fallback$SUFFIX
+B=$REL-fallback
 if sub "make PM_FORCE_FALLBACKS=1 WERROR=1: every fallback, warning-free, units pass" fallback-unit \
         PM_FORCE_FALLBACKS=1 BUILD="$B" unit; then
     reaper=$("$B/tests/test_reaper" 2>&1)
