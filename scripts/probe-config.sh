@@ -90,8 +90,8 @@ EOF
 mkdir -p "$tmp/compat/linux" || exit 1
 if [ "$openat2_h" = 0 ] || [ "$sys_openat2" = 0 ]; then
     {
-        echo "/* linux/openat2.h - written by scripts/probe-config.sh in place of the"
-        echo " * kernel's (Linux 5.6), which this build does not use (see pm_config.h). */"
+        echo "/* linux/openat2.h - written by scripts/probe-config.sh: what this system's"
+        echo " * headers lack of openat2 (Linux 5.6, glibc 2.32): see pm_config.h. */"
         echo "#ifndef PM_COMPAT_LINUX_OPENAT2_H"
         echo "#define PM_COMPAT_LINUX_OPENAT2_H"
         echo "#include <sys/syscall.h>"
