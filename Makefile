@@ -7,6 +7,9 @@
 #   make uninstall PREFIX=/opt/python-mpi [DESTDIR=...]
 #   make WERROR=1        warnings are errors (make check and CI set it)
 #   make PYTHON=/path/to/python3.X   embed that CPython (3.8 or newer)
+#   make CC=clang        build with clang (make check builds with it too)
+#   make PM_FORCE_FALLBACKS=1   take every fallback, as on RHEL/Rocky 8
+#                        (glibc 2.28, Linux 4.18 headers): see scripts/probe-config.sh
 #
 # Flags come from pkg-config so the MPI and the Python are named, never
 # guessed: Open MPI's Debian package switches the mpicc/mpiexec alternatives,
@@ -87,6 +90,9 @@ MPI_CFLAGS  = $(shell pkg-config --cflags $(MPI_PC))
 MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
 AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
+# dlsym (bcast/reaper.c): in libc since glibc 2.34, in libdl before (RHEL 8);
+# newer glibc keeps an empty libdl.a, so -ldl links everywhere.
+SYS_LIBS   := -ldl -lm
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O3 keeps everything else);
 # what the build needs goes into ALL_CFLAGS and ALL_LDFLAGS.  Warnings are
@@ -103,11 +109,30 @@ ifeq ($(SANITIZE),1)
 SAN_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LDFLAGS:= -fsanitize=address,undefined
 endif
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools \
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools $(CONFIG_CFLAGS) \
               $(MPI_CFLAGS) $(PY_CFLAGS) $(AR_CFLAGS) \
               -DPYMPI_DEFAULT_HOME='"$(PY_HOME)"' -DPYMPI_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) $(PY_LDFLAGS)
 VERSION    := 0.1.0
+
+# What the C library and kernel headers offer (features newer than glibc
+# 2.28 / Linux 4.18, RHEL/Rocky 8), probed by compiling tiny programs with
+# $(CC): $(CONFIG_H) says which are there; a fallback stands in for each
+# missing one (compat/: headers in place of missing ones).  Probed again
+# when the compiler, its flags or PM_FORCE_FALLBACKS change.
+PM_FORCE_FALLBACKS ?=
+CONFIG_DIR := $(BUILD)/config
+CONFIG_H   := $(CONFIG_DIR)/pm_config.h
+CONFIG_IN  := $(CONFIG_DIR)/probe.in
+CONFIG_CFLAGS = -I$(CONFIG_DIR) -I$(CONFIG_DIR)/compat
+CONFIG_ARGS := CC='$(CC)' CFLAGS='$(CFLAGS) $(SAN_CFLAGS)' LDFLAGS='$(LDFLAGS) $(SAN_LDFLAGS)' \
+               PM_FORCE_FALLBACKS='$(PM_FORCE_FALLBACKS)'
+ifneq ($(PY_CONF),)
+ifneq ($(file <$(CONFIG_IN)),$(CONFIG_ARGS))
+$(shell mkdir -p $(CONFIG_DIR))
+$(file >$(CONFIG_IN),$(CONFIG_ARGS))
+endif
+endif
 
 LIB_SRC    := $(filter-out bcast/bcast.c,$(wildcard bcast/*.c))
 INTERP_SRC := $(wildcard interp/*.c)
@@ -127,9 +152,12 @@ BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
 .PHONY: all deps check check-build check-python python-tests demo demo-run install uninstall clean
 all: $(BINS)
 
+$(CONFIG_H): $(CONFIG_IN) scripts/probe-config.sh
+	$(CONFIG_ARGS) sh scripts/probe-config.sh $(CONFIG_DIR)
+
 # Header dependencies come from the compiler (-MMD -MP: a .d beside each
 # object, and a removed header does not break the build).
-$(BUILD)/%.o: %.c $(PY_STAMP)
+$(BUILD)/%.o: %.c $(PY_STAMP) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
@@ -137,7 +165,7 @@ $(BUILD)/%.o: %.c $(PY_STAMP)
 $(PKGROOT_PYC): $(BUILD)/%.c: %.py scripts/embed-py.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-py.sh $< pk_py_$(notdir $*) > $@.tmp && mv $@.tmp $@
-$(PKGROOT_PYC:.c=.o): %.o: %.c pkgroot-tools/pysrc.h $(PY_STAMP)
+$(PKGROOT_PYC:.c=.o): %.o: %.c pkgroot-tools/pysrc.h $(PY_STAMP) $(CONFIG_H)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBBCAST): $(LIB_OBJ)
@@ -146,21 +174,21 @@ $(LIBBCAST): $(LIB_OBJ)
 
 # python-mpi's own MPI_Comm_spawn wrappers (interp/spawn_tree.c) must be what
 # mpi4py's MPI module calls, and its _exit and kill (interp/rank_end.c) what
-# libpython calls, so the executable exports them.
-SPAWN_EXPORTS := -Wl,--export-dynamic-symbol=MPI_Comm_spawn \
-                 -Wl,--export-dynamic-symbol=MPI_Comm_spawn_multiple \
-                 -Wl,--export-dynamic-symbol=_exit -Wl,--export-dynamic-symbol=kill
-$(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST)
+# libpython calls, so the executable exports them: a list file, which GNU
+# ld (2.30 on RHEL 8 too; --export-dynamic-symbol needs 2.35), gold and
+# lld all take.
+SPAWN_EXPORTS := -Wl,--dynamic-list=interp/exports.dynamic-list
+$(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST) interp/exports.dynamic-list
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $(SPAWN_EXPORTS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) $(SPAWN_EXPORTS) -o $@ $(filter %.o %.a,$^) $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
 
 $(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
 
 $(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
 
 # `make check` tests both MPIs (CI does); `make check MPI=X` only X.
 CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)

@@ -2,17 +2,21 @@
 #include "reaper.h"
 #include "jobdir.h"
 #include "log.h"
+#include "pm_config.h"
 #include "strutil.h"
 #include "trust.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +25,8 @@ extern char **environ;
 
 #define HEADER "python-mpi-reaper 1 "
 #define MAX_HEADER 4096
+
+int pm_reaper_force_fallback;   /* tests: see reaper.h */
 
 char *pm_self_exe(void)
 {
@@ -55,6 +61,82 @@ int pm_reaper_can_watch(const char *dir)
     int ok = split_tree(dir, &chroot, &name) == 0;
     free(chroot);
     return ok;
+}
+
+/* Add a close action for fd, if it is open and would survive the exec. */
+static int close_one(posix_spawn_file_actions_t *fa, int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+    return fl < 0 || (fl & FD_CLOEXEC) ? 0 : posix_spawn_file_actions_addclose(fa, fd);
+}
+
+/* posix_spawn_file_actions_addclosefrom_np(fa, low) for a C library
+ * without it (glibc < 2.34, RHEL 8): a close action for each descriptor
+ * open now, as /proc/self/fd lists them, or without /proc (forced: 2) for
+ * each number below RLIMIT_NOFILE.  Still posix_spawn, so the C library
+ * does the closing in the child, which shares no pages copy-on-write with
+ * us and runs no code of ours.  Not closed, unlike with closefrom: what
+ * another thread opens without O_CLOEXEC between this list and the spawn
+ * (made during the start, so not the launcher's), and descriptors at or
+ * above a lowered RLIMIT_NOFILE, which posix_spawn cannot name (EBADF). */
+static int close_each_from(posix_spawn_file_actions_t *fa, int low)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return errno;
+    long top = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
+    DIR *d = pm_reaper_force_fallback == 2 ? NULL : opendir("/proc/self/fd");
+    int rc = 0;
+    if (d) {
+        while (rc == 0) {
+            errno = 0;
+            struct dirent *e = readdir(d);
+            if (!e) {
+                rc = errno;   /* 0 at the end */
+                break;
+            }
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && !*end && !errno && fd >= low &&
+                fd < top && fd != dirfd(d))
+                rc = close_one(fa, (int)fd);
+        }
+        closedir(d);
+        return rc;
+    }
+    for (long fd = low; rc == 0 && fd < top; fd++)
+        rc = close_one(fa, (int)fd);
+    return rc;
+}
+
+/* glibc 2.34's posix_spawn_file_actions_addclosefrom_np, looked up when
+ * the program runs rather than linked: the binaries need nothing newer than
+ * glibc 2.28 (make check: tests/portability/), and one built on an old
+ * system still uses it where the C library has it. */
+typedef int closefrom_fn(posix_spawn_file_actions_t *, int);
+
+static closefrom_fn *find_closefrom(void)
+{
+#if PM_FORCED_FALLBACKS
+    return NULL;
+#else
+    void *f = dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addclosefrom_np");
+    closefrom_fn *fn;
+    memcpy(&fn, &f, sizeof fn);   /* ISO C has no object-to-function cast */
+    return fn;
+#endif
+}
+
+int pm_reaper_has_closefrom(void)
+{
+    return find_closefrom() != NULL;
+}
+
+/* Close every descriptor from low up in the spawned child. */
+static int close_from(posix_spawn_file_actions_t *fa, int low)
+{
+    closefrom_fn *fn = pm_reaper_force_fallback ? NULL : find_closefrom();
+    return fn ? fn(fa, low) : close_each_from(fa, low);
 }
 
 int pm_reaper_start(const char *dir, int made_userdir)
@@ -99,7 +181,7 @@ int pm_reaper_start(const char *dir, int made_userdir)
     /* Nothing else of ours: a watcher holding the launcher's PMI socket or
      * output pipes open would make it wait for us. */
     if (rc == 0)
-        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+        rc = close_from(&fa, 4);
     if (rc == 0)
         rc = posix_spawnattr_init(&attr);
     if (rc == 0)

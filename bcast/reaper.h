@@ -11,7 +11,12 @@
  * and exits, the leader reaps that), so that a kill of the task's
  * descendants (Slurm's proctrack/linuxproc, after MPI_Abort) spares it.
  * posix_spawn (not fork) keeps the MPI process's memory untouched, which
- * matters with RDMA-registered pages.
+ * matters with RDMA-registered pages.  The watcher gets none of the
+ * leader's descriptors but its stderr (fds 0, 1 and 3 are its own): one
+ * holding the launcher's PMI socket or output pipes would make it wait.
+ * posix_spawn_file_actions_addclosefrom_np closes them where the C library
+ * has it (glibc 2.34+, looked up at run time); with an older one (RHEL 8's
+ * 2.28) posix_spawn gets a close action for each descriptor open.
  *
  * No path is on the watcher's command line (which every user can read in
  * ps): it gets the chroot as an open directory (fd 3) and the run's name,
@@ -41,6 +46,15 @@ void pm_reaper_disarm(int fd);
  * 1 (removal failed), 2 (refused: not started by python-mpi or bcast, or a
  * directory that is not ours; one line on stderr says which). */
 void pm_reaper_main(int argc, char **argv) __attribute__((noreturn));
+
+/* Tests only: 1, close the leader's descriptors as without closefrom
+ * (from /proc/self/fd's list); 2, likewise but without /proc (each
+ * number up to RLIMIT_NOFILE). */
+extern int pm_reaper_force_fallback;
+
+/* Does this process's C library have posix_spawn_file_actions_addclosefrom_np
+ * (never, in a PM_FORCE_FALLBACKS=1 build)? */
+int pm_reaper_has_closefrom(void);
 
 /* malloc'd absolute path of the running executable, or NULL. */
 char *pm_self_exe(void);

@@ -15,9 +15,12 @@
 #   make python-tests   every CPython the machine offers, side by side;
 #                       refusals; another Python's runtime bundle
 #   make slurm-tests    a real Slurm of simulated nodes (tests/cluster/test_slurm.sh)
+#   make portability-tests  RHEL 8's floor (glibc 2.28, ld 2.30): symbols and
+#                       exports; a clang build and a PM_FORCE_FALLBACKS=1
+#                       build, each with the units (tests/portability/)
 
 .PHONY: unit mpi-tests cluster-tests exit-tests script-tests static-tests mpi4py-tests \
-        security-tests cpython-tests slurm-tests fuzz
+        security-tests cpython-tests slurm-tests fuzz portability-tests
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -27,10 +30,10 @@ WRAP_test_argv := -Wl,--wrap=MPI_Init_thread
 OBJS_test_manifest := $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
 $(BUILD)/tests/test_manifest: $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
 
-$(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST)
+$(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(INTERP_OBJ) $(OBJS_$*) $(LIBBCAST) $(WRAP_$*) \
-	    -lcmocka $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) -lm
+	    -lcmocka $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
 
 unit: $(UNIT_BINS)
 	@sh tests/run-units.sh $(UNIT_BINS)
@@ -45,6 +48,11 @@ mpi-tests: all
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh
 	@BUILD=$(BUILD) bash tests/cluster/test_python_mpi_cluster.sh
+
+# The other builds ($(BUILD)-clang/, $(BUILD)-fallback/) are made by the
+# suite itself, with this make.
+portability-tests: all
+	@MAKE='$(MAKE)' CC='$(CC)' BUILD=$(BUILD) bash tests/portability/test_portability.sh
 
 # Every ending, 10 times each, on 2 simulated nodes x 2 ranks.
 exit-tests: all
@@ -106,6 +114,7 @@ check-build: all
 else
 check-build: all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory portability-tests
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory mpi-tests
 	@$(MAKE) --no-print-directory script-tests
@@ -138,10 +147,10 @@ python-tests:
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
 FUZZ_SECONDS ?= 30
 FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/treewrite.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
-$(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h)
+$(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -Ibcast $(AR_CFLAGS) -o $@ $(FUZZ_SRC) $(AR_LIBS)
+	    -fno-sanitize-recover=undefined -Ibcast $(CONFIG_CFLAGS) $(AR_CFLAGS) -o $@ $(FUZZ_SRC) $(AR_LIBS)
 
 fuzz: $(BUILD)/fuzz/fuzz_unpack
 	@mkdir -p $(BUILD)/fuzz/corpus

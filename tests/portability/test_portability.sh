@@ -1,0 +1,111 @@
+#!/bin/bash
+# test_portability.sh - builds where our users are (issue 22): RHEL/Rocky 8
+# (glibc 2.28, GNU ld 2.30, Linux 4.18 headers) as well as today's Debian,
+# with gcc and clang.  Checks, on the build under test ($BUILD):
+#   - no binary takes a glibc symbol newer than 2.28 (glibc-floor.sh; a
+#     newer function is looked up at run time or has a probe and fallback);
+#   - python-mpi exports its MPI_Comm_spawn wrappers, _exit and kill, and
+#     nothing else of ours; no linker option newer than ld 2.30 is used;
+#   - the probes (scripts/probe-config.sh) found what this system has;
+# then makes two more builds with this make, each with the cmocka units:
+#   - $BUILD-clang (build-clang/): make CC=clang WERROR=1 (all, the floor
+#     again, units);
+#   - $BUILD-fallback: make PM_FORCE_FALLBACKS=1 WERROR=1, every probe
+#     answered "absent" as on RHEL 8 (compat headers, the reaper's
+#     fallback; test_reaper runs it with and without /proc).
+set -u
+. "$(dirname "$0")/../lib.sh"
+MAKE=${MAKE:-make}
+FLOOR=$REPO/tests/portability/glibc-floor.sh
+TMP=$(mktemp -d /tmp/pympi-port.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+cd "$REPO" || exit 1
+REL=${BUILD#"$REPO"/}   # as make check names it (build, build-san, ...)
+
+# floor NAME DIR: the glibc floor of DIR's python-mpi, bcast and pkgroot.
+floor() {
+    local bins=("$2"/bin/python-mpi "$2"/bin/bcast "$2"/bin/pkgroot) out
+    if ! command -v objdump >/dev/null; then
+        t_skip "$1: no glibc symbol newer than 2.28" "no objdump (binutils)"; return
+    fi
+    if ! ls "${bins[@]}" >/dev/null 2>&1; then
+        t_fail "$1: binaries missing" "$(ls -l "${bins[@]}" 2>&1)"; return
+    fi
+    if out=$(bash "$FLOOR" "${bins[@]}" 2>&1) && [ -z "$out" ]; then
+        t_ok "$1: python-mpi, bcast, pkgroot take no glibc symbol newer than 2.28"
+    else t_fail "$1: glibc symbols newer than 2.28 (RHEL 8): probe, look up at run time, or do without" "$out"; fi
+}
+
+floor "$REL" "$BUILD"
+
+if command -v nm >/dev/null; then
+    # Functions only: an MPI's data (Open MPI's ompi_mpi_comm_world) is
+    # copied into the executable and so exported with it.
+    ours=$(nm -D --defined-only "$BIN/python-mpi" 2>&1 | awk '$2 == "T" && $NF !~ /@/ {print $NF}' | sort | paste -sd' ')
+    if [ "$ours" = "MPI_Comm_spawn MPI_Comm_spawn_multiple _exit kill" ]; then
+        t_ok "python-mpi exports MPI_Comm_spawn, MPI_Comm_spawn_multiple, _exit, kill and no other function"
+    else t_fail "python-mpi's exports: '$ours'" "$(nm -D --defined-only "$BIN/python-mpi" 2>&1 | head)"; fi
+else t_skip "python-mpi's exports" "no nm (binutils)"; fi
+
+# GNU ld 2.30 (RHEL 8) lacks --export-dynamic-symbol (2.35); the build says
+# what python-mpi exports with --dynamic-list.  The link command, as make
+# would run it:
+link=$("$MAKE" --no-print-directory -n -W interp/exports.dynamic-list BUILD="$REL" "$REL/bin/python-mpi" 2>&1 |
+       grep -e ' -o [^ ]*/bin/python-mpi ')
+if [ -n "$link" ] && ! grep -q -e '--export-dynamic-symbol' <<< "$link" && grep -q -e '--dynamic-list=' <<< "$link"; then
+    t_ok "python-mpi's link: --dynamic-list (GNU ld 2.30 has it), no --export-dynamic-symbol (2.35+)"
+else t_fail "python-mpi's link uses an option newer than GNU ld 2.30 (RHEL 8)" "$link"; fi
+
+# A probe that fails for a wrong reason (flags, quoting) would quietly take
+# the fallback: what it found must be what this system has.
+conf=$BUILD/config/pm_config.h
+have() { grep -q "^#define $1 1\$" "$conf"; }
+glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+if [ -z "$glibc" ]; then
+    t_skip "probe: posix_spawn_file_actions_addclosefrom_np" "not glibc"
+else
+    want=0; printf '2.34\n%s\n' "$glibc" | sort -V -C && want=1
+    got=0; have PM_HAVE_ADDCLOSEFROM_NP && got=1
+    if [ "$want" = "$got" ]; then
+        t_ok "probe: posix_spawn_file_actions_addclosefrom_np $([ $got = 1 ] || echo "not ")found (glibc $glibc)"
+    else t_fail "probe: posix_spawn_file_actions_addclosefrom_np: found $got with glibc $glibc" "$(cat "$BUILD/config/probe.log")"; fi
+fi
+want=0; echo '#include <linux/openat2.h>' | ${CC:-cc} -E - >/dev/null 2>&1 && want=1
+got=0; have PM_HAVE_LINUX_OPENAT2_H && got=1
+if [ "$want" = "$got" ] && { [ $got = 0 ] || [ ! -e "$BUILD/config/compat/linux/openat2.h" ] || ! have PM_HAVE_SYS_OPENAT2; }; then
+    t_ok "probe: <linux/openat2.h> $([ $got = 1 ] || echo "not ")found, compat header only where needed"
+else t_fail "probe: <linux/openat2.h>: found $got, the preprocessor $want" "$(cat "$BUILD/config/probe.log"; ls -R "$BUILD/config")"; fi
+
+# sub NAME LOG MAKE-ARGS...: one more build with this make.
+sub() {
+    local name=$1 log=$TMP/$2; shift 2
+    if "$MAKE" --no-print-directory WERROR=1 "$@" >"$log" 2>&1; then
+        t_ok "$name$(grep -E '^unit: ' "$log" | tail -1 | sed 's/^unit:/ (units:/; s/$/)/')"
+        return 0
+    fi
+    t_fail "$name" "$(grep -E 'error|warning|FAILED|not ok' "$log" | head -20; tail -5 "$log")"
+    return 1
+}
+
+if command -v clang >/dev/null; then
+    B=$REL-clang
+    sub "make CC=clang WERROR=1: warning-free" clang-all CC=clang BUILD="$B" all &&
+        floor "$B" "$B"
+    sub "the clang build's units" clang-unit CC=clang BUILD="$B" unit
+else
+    t_skip "make CC=clang WERROR=1" "no clang"
+    t_skip "the clang build's units" "no clang"
+fi
+
+B=$REL-fallback
+if sub "make PM_FORCE_FALLBACKS=1 WERROR=1: every fallback, warning-free, units pass" fallback-unit \
+        PM_FORCE_FALLBACKS=1 BUILD="$B" unit; then
+    reaper=$("$B/tests/test_reaper" 2>&1)
+    if ! grep -q '^#define PM_HAVE_[A-Z0-9_]* 1$' "$B/config/pm_config.h" &&
+       [ -e "$B/config/compat/linux/openat2.h" ] &&
+       grep -q '^\[  PASSED  \] 5 test(s)' <<< "$reaper" && grep -q '^\[  SKIPPED \] 2 test(s)' <<< "$reaper"; then
+        t_ok "PM_FORCE_FALLBACKS=1: every probe answered absent, compat <linux/openat2.h> used, the reaper's fallbacks pass"
+    else t_fail "PM_FORCE_FALLBACKS=1 build" "$(cat "$B/config/pm_config.h"; ls -R "$B/config"; echo "$reaper" | tail -15)"; fi
+fi
+
+t_done portability
