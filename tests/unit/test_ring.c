@@ -216,15 +216,29 @@ static void failure_wakes_sleeping_readers(void **state)
     pm_ring *w = f.w;
     void *mem = f.mem;
     pid_t kids[3];
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
     for (int i = 0; i < 3; i++) {
         kids[i] = fork();
         assert_true(kids[i] >= 0);
         if (kids[i] == 0) {
             pm_ring *r = pm_ring_attach(mem, NSLOTS, SLOT, 4, i + 1);
             double waited = 0;
-            _exit(r && pm_ring_read(r, 0, &waited) == NULL && waited > 0.2 ? 0 : 5);
+            char c = 'r';
+            if (write(ready[1], &c, 1) != 1)
+                _exit(6);
+            /* The failure comes 300 ms after every reader is here: a
+             * reader that slept waited well over 0.1 s, however late a
+             * loaded machine ran it. */
+            _exit(r && pm_ring_read(r, 0, &waited) == NULL && waited > 0.1 ? 0 : 5);
         }
     }
+    close(ready[1]);
+    for (int i = 0; i < 3; i++) {
+        char c;
+        assert_int_equal(read(ready[0], &c, 1), 1);
+    }
+    close(ready[0]);
     nap_us(300000);
     pm_ring_fail(w);
     for (int i = 0; i < 3; i++)
