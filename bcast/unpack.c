@@ -117,8 +117,7 @@ static int charge(int what, uint64_t n)
 static void over_bytes(const char *label, const char *name, const char *destdir)
 {
     pm_error(label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
-             "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system; one budget "
-             "for the node's unpackers and all bundles of a delivery)",
+             "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
              name, (unsigned long long)budget.limit[B_BYTES], destdir);
 }
 
@@ -528,8 +527,7 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
         }
         if (charge(B_ENTRIES, 1) != 0) {
             pm_error(label, "entry '%s': the bundle has more than %llu entries, the limit "
-                     "(PYTHON_MPI_MAX_ENTRIES, default half the free inodes of %s's file system; "
-                     "one budget for the node's unpackers and all bundles of a delivery)",
+                     "(PYTHON_MPI_MAX_ENTRIES, default half the free inodes of %s's file system)",
                      name, (unsigned long long)budget.limit[B_ENTRIES], destdir);
             goto done;
         }

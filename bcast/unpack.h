@@ -8,11 +8,13 @@
  * FIFOs are refused; set-id bits and group/other write permission are
  * dropped; an entry for the destination itself ("." or "./") is skipped,
  * so the destination keeps its owner's mode; and a node's delivery may not
- * write more bytes or entries than the budget below allows.  The destination is opened
- * as a trusted directory (trust.h); libarchive reads, and every entry is
- * written beneath that descriptor by treewrite.h, each name resolved once
- * without following any link, so that the unpackers of a parts bundle,
- * writing one tree at once, cannot lead each other outside it. */
+ * write more bytes or entries than the budget below allows.  The
+ * destination is opened as a trusted directory (trust.h); libarchive
+ * reads, and every entry is written beneath that descriptor by
+ * treewrite.h, each name resolved once without following any link, so
+ * that the unpackers of a parts bundle, writing one tree at once, cannot
+ * lead each other outside it.  Messages name entries as the bundle does:
+ * log.h escapes them. */
 #ifndef PM_UNPACK_H
 #define PM_UNPACK_H
 
