@@ -434,6 +434,8 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     if (nactive > 1 && !d->ring && !d->ring_failed) {
         d->ring = pm_ring_new(d->u.comm, d->nslots, HDR + d->chunk);
         d->ring_failed = !d->ring;
+        /* From here the node's unpackers count in one budget (unpack.h). */
+        pm_unpack_budget_share(pm_ring_budget(d->ring));
         if (!d->ring && s.leader)
             pm_info(1, "%s: no shared memory for the node's unpackers: the leader unpacks alone", path);
     }
@@ -565,6 +567,10 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
      * their leader tells them the outcome, at the end. */
     int failed = 1;
     if (d.u.rank >= 0) {
+        /* One budget of bytes and entries for the node's whole delivery
+         * (unpack.h), made before any of its unpackers writes. */
+        pm_unpack_set_max_entries(cfg->max_entries);
+        pm_unpack_budget_begin(destdir);
         /* All must agree before any broadcast so none is left waiting in
          * one that another will never make. */
         failed = agree_unpackers(&d, bad);
@@ -604,6 +610,7 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
         if (leader && ids && digests)
             (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
     }
+    pm_unpack_budget_end();
     pm_links_free(d.links);
     /* Every unpacker knows the outcome; the leader tells the rest. */
     if (t->node_size > 1 && pm_polite_share(&failed, 0, t->node) != MPI_SUCCESS)

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,31 +53,104 @@ const char *pm_log_node(void)
     return "?";
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes) that is not a
+ * C1 control (U+0080..U+009F, which terminals obey like ESC); 0 if none. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp, min;
+    if (p[0] < 0xc2 || p[0] > 0xf4)
+        return 0;
+    if (p[0] < 0xe0) {
+        len = 2, cp = p[0] & 0x1f, min = 0x80;
+    } else if (p[0] < 0xf0) {
+        len = 3, cp = p[0] & 0x0f, min = 0x800;
+    } else {
+        len = 4, cp = p[0] & 0x07, min = 0x10000;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+        return 0;
+    return len;
+}
+
+size_t pm_log_escape(char *out, size_t cap, const char *in, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        char esc[4];
+        size_t elen = 0, take = 1;
+        size_t u = p[i] >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        if (u) {
+            take = u;
+        } else if (p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
+            esc[0] = '\\';
+            esc[1] = p[i] == '\n' ? 'n' : p[i] == '\t' ? 't' : 'r';
+            elen = 2;
+        } else if (p[i] < 0x20 || p[i] >= 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[p[i] >> 4];
+            esc[3] = hex[p[i] & 15];
+            elen = 4;
+        }
+        size_t w = elen ? elen : take;
+        if (o + w >= cap)   /* whole characters only, and room for the NUL */
+            break;
+        memcpy(out + o, elen ? esc : (const char *)p + i, w);
+        o += w;
+        i += take;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Prefix, then the formatted text escaped (pm_log_escape), then one
+ * newline, written with one call so that lines of different ranks do not
+ * interleave mid-line. */
+static void emit(const char *prefix, const char *file, const char *fmt, va_list ap)
+{
+    char raw[1024];
+    char line[1024 + 4 * sizeof raw];
+    size_t n = 0;
+    int m = snprintf(line, 1024, "%s", prefix);
+    if (m > 0)
+        n = (size_t)m < 1024 ? (size_t)m : 1023;
+    if (file) {
+        /* A file name may come from a bundle or a user: escaped too. */
+        n += pm_log_escape(line + n, sizeof line - n - 1, file, strlen(file));
+        if (n + 2 < sizeof line - 1) {
+            line[n++] = ':';
+            line[n++] = ' ';
+        }
+    }
+    m = vsnprintf(raw, sizeof raw, fmt, ap);
+    if (m > 0)
+        n += pm_log_escape(line + n, sizeof line - n - 1, raw,
+                           (size_t)m < sizeof raw ? (size_t)m : sizeof raw - 1);
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
+    fflush(stderr);
+}
+
 void pm_verror(const char *file, const char *fmt, va_list ap)
 {
-    /* Build the line in one buffer and write it with one call so lines of
-     * different ranks do not interleave mid-line. */
-    char line[1024];
-    int n;
+    char prefix[512];
     if (log_rank >= 0)
-        n = snprintf(line, sizeof line, "%s: rank %d on %s: ", log_prog, log_rank, pm_log_node());
+        snprintf(prefix, sizeof prefix, "%s: rank %d on %s: ", log_prog, log_rank, pm_log_node());
     else
-        n = snprintf(line, sizeof line, "%s: rank ? on %s: ", log_prog, pm_log_node());
-    if (n < 0 || (size_t)n >= sizeof line)
-        n = 0;
-    if (file) {
-        int m = snprintf(line + n, sizeof line - (size_t)n, "%s: ", file);
-        if (m > 0)
-            n = (size_t)(n + m) < sizeof line ? n + m : (int)sizeof line - 1;
-    }
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    if (m > 0)
-        n = (size_t)(n + m) < sizeof line ? n + m : (int)sizeof line - 1;
-    if ((size_t)n >= sizeof line - 1)
-        n = (int)sizeof line - 2; /* truncated: still end the line */
-    line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
-    fflush(stderr);
+        snprintf(prefix, sizeof prefix, "%s: rank ? on %s: ", log_prog, pm_log_node());
+    emit(prefix, file, fmt, ap);
 }
 
 void pm_error(const char *file, const char *fmt, ...)
@@ -93,21 +167,12 @@ void pm_info(int level, const char *fmt, ...)
         return;
     if (level <= 1 && log_rank > 0)
         return;
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%s: rank %d on %s: ", log_prog, log_rank, pm_log_node());
-    if (n < 0 || (size_t)n >= sizeof line)
-        n = 0;
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s: rank %d on %s: ", log_prog, log_rank, pm_log_node());
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    emit(prefix, NULL, fmt, ap);
     va_end(ap);
-    if (m > 0)
-        n = (size_t)(n + m) < sizeof line ? n + m : (int)sizeof line - 1;
-    if ((size_t)n >= sizeof line - 1)
-        n = (int)sizeof line - 2;
-    line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
-    fflush(stderr);
 }
 
 /* Bytes written to fd that its reader has not taken yet; 0 when fd is

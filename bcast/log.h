@@ -4,11 +4,19 @@
  *     PROG: rank R on NODE: FILE: reason
  * so that in a 10,000-rank job's merged stderr the failing place is obvious.
  * Before MPI is up the rank is unknown and the "rank R on NODE" part reads
- * "rank ? on NODE". */
+ * "rank ? on NODE".
+ *
+ * Whatever a message names (an entry of a bundle, a path a user gave) is
+ * escaped here, centrally: control bytes (below 0x20, 0x7f) become \n,
+ * \t, \r or \xNN, and so does every byte that is not part of valid UTF-8
+ * or that encodes a C1 control (U+0080..U+009F); so a name can neither
+ * forge a line nor send a terminal an escape sequence.  A message is one
+ * line of at most about 1 KiB of text before escaping. */
 #ifndef PM_LOG_H
 #define PM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 void pm_log_init(const char *prog);
 const char *pm_log_prog(void);
@@ -28,6 +36,11 @@ void pm_verror(const char *file, const char *fmt, va_list ap)
 /* Printed when verbose >= level (level 1 only on rank 0). */
 void pm_info(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Escape in[0..n) as above into out (cap bytes, NUL-terminated),
+ * cutting only between characters; returns the bytes written before the
+ * NUL. */
+size_t pm_log_escape(char *out, size_t cap, const char *in, size_t n);
 
 /* Waits, at most max_seconds, until the reader of fd (the launcher's end of
  * a pipe or socket) has taken every byte written to it.  Returns 0 when

@@ -30,6 +30,7 @@ typedef struct ctl {
     _Atomic uint32_t failed;
     _Alignas(LINE) _Atomic uint32_t rel_seq;    /* futex word: moves at every release */
     _Atomic uint32_t rel_waiters;
+    _Alignas(LINE) _Atomic uint64_t budget[2];  /* unpack.h's node budget */
 } ctl;
 
 typedef struct reader {
@@ -91,6 +92,11 @@ pm_ring *pm_ring_attach(void *mem, int nslots, size_t slot, int nreaders, int me
     r->me = me;
     r->win = MPI_WIN_NULL;
     return r;
+}
+
+_Atomic uint64_t *pm_ring_budget(pm_ring *r)
+{
+    return r ? r->c->budget : NULL;
 }
 
 pm_ring *pm_ring_new(MPI_Comm comm, int nslots, size_t slot)

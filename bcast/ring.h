@@ -70,4 +70,8 @@ void pm_ring_release(pm_ring *r, uint64_t upto);
  * served, to whoever is free when the stream reaches them. */
 int pm_ring_claim(pm_ring *r, uint64_t gen, uint64_t part);
 
+/* The node's delivery budget (unpack.h): two words, zero when the ring is
+ * made, that every unpacker of the node maps; NULL if r is NULL. */
+_Atomic uint64_t *pm_ring_budget(pm_ring *r);
+
 #endif

@@ -44,6 +44,11 @@ int pm_settings_load(pm_settings *s, char **err)
         *err = pm_printf_alloc("PYTHON_MPI_MAX_UNPACKED='%s': expected a size such as 512M or 16G", v);
         return -1;
     }
+    v = nonempty("PYTHON_MPI_MAX_ENTRIES");
+    if (v && pm_parse_size(v, (size_t)-1, &s->max_entries) != 0) {
+        *err = pm_printf_alloc("PYTHON_MPI_MAX_ENTRIES='%s': expected a number of entries such as 100000 or 1M", v);
+        return -1;
+    }
     v = nonempty("PYTHON_MPI_NODE_GROUPING");
     if (v) {
         if (strcmp(v, "hostname") == 0)

@@ -10,6 +10,8 @@
  *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h)
  *   PYTHON_MPI_MAX_UNPACKED  the most one bundle may unpack to, e.g. 8G
  *                          (default: the node-local file system's size)
+ *   PYTHON_MPI_MAX_ENTRIES the most entries a node's delivery may create
+ *                          (default: half the file system's free inodes)
  *   PYTHON_MPI_UNPACKERS   ranks per node that unpack parts bundles: a
  *                          number, or auto (default: the node's online
  *                          CPUs; see unpackers.h) */
@@ -33,6 +35,7 @@ typedef struct pm_settings {
     enum pm_timing_mode timing;
     const char *timing_path;   /* json:PATH, or NULL for stderr */
     size_t max_unpacked;       /* 0: the default (unpack.h) */
+    size_t max_entries;        /* 0: the default (unpack.h) */
     int unpackers;          /* PYTHON_MPI_UNPACKERS; 0: auto */
 } pm_settings;
 

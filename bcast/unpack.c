@@ -9,6 +9,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 static uint64_t max_unpacked;   /* 0: the destination file system's size */
+static uint64_t max_entries;    /* 0: half its free inodes */
 
 void pm_unpack_set_max(uint64_t bytes)
 {
@@ -25,6 +28,97 @@ void pm_unpack_set_max(uint64_t bytes)
 uint64_t pm_unpack_get_max(void)
 {
     return max_unpacked;
+}
+
+void pm_unpack_set_max_entries(uint64_t entries)
+{
+    max_entries = entries;
+}
+
+/* The budget (unpack.h): what this node may still write.  One per
+ * delivery (pm_unpack_budget_begin .. _end), else one per pm_unpack call.
+ * count[] is this process's own; shared, once set, the node's words in
+ * the ring, which every unpacker adds to before it writes. */
+enum { B_BYTES, B_ENTRIES };
+static struct {
+    uint64_t limit[2];
+    uint64_t count[2];
+    _Atomic uint64_t *shared;
+    int delivery;   /* a delivery's budget, across pm_unpack calls */
+    int sized;      /* limits from the file system's figures */
+} budget;
+
+/* When a file system does not count inodes (f_files 0), entries are still
+ * bounded. */
+#define ENTRIES_FALLBACK ((uint64_t)1 << 24)
+
+/* The limits, from the destination's file system (NULL: not known). */
+static void budget_size(const struct statvfs *sv)
+{
+    budget.limit[B_BYTES] = max_unpacked ? max_unpacked
+                            : sv && sv->f_blocks ? (uint64_t)sv->f_blocks * sv->f_frsize : UINT64_MAX;
+    budget.limit[B_ENTRIES] = max_entries ? max_entries
+                              : sv && sv->f_files ? (uint64_t)sv->f_ffree / 2 : ENTRIES_FALLBACK;
+    budget.sized = sv != NULL;
+}
+
+static void budget_reset(void)
+{
+    budget.count[B_BYTES] = budget.count[B_ENTRIES] = 0;
+    budget.shared = NULL;
+}
+
+void pm_unpack_budget_begin(const char *destdir)
+{
+    struct statvfs sv;
+    budget_reset();
+    budget_size(statvfs(destdir, &sv) == 0 ? &sv : NULL);
+    budget.delivery = 1;
+}
+
+void pm_unpack_budget_share(_Atomic uint64_t *words)
+{
+    if (!budget.delivery || !words || budget.shared)
+        return;
+    atomic_fetch_add(&words[B_BYTES], budget.count[B_BYTES]);
+    atomic_fetch_add(&words[B_ENTRIES], budget.count[B_ENTRIES]);
+    budget.shared = words;
+}
+
+void pm_unpack_budget_end(void)
+{
+    budget.delivery = 0;
+    budget.shared = NULL;
+}
+
+/* A pm_unpack call outside a delivery has a budget of its own; a
+ * delivery's that could not be sized at its start is sized here. */
+static void budget_call_begin(int dest)
+{
+    struct statvfs sv;
+    if (!budget.delivery)
+        budget_reset();
+    if (!budget.delivery || !budget.sized)
+        budget_size(fstatvfs(dest, &sv) == 0 ? &sv : NULL);
+}
+
+/* Count n more of what against the limit: 0, or -1 if it would pass it
+ * (the count stays: the bundle is refused). */
+static int charge(int what, uint64_t n)
+{
+    uint64_t total;
+    if (budget.shared)
+        total = atomic_fetch_add(&budget.shared[what], n) + n;
+    else
+        total = budget.count[what] += n;
+    return total < n || total > budget.limit[what] ? -1 : 0;
+}
+
+static void over_bytes(const char *label, const char *name, const char *destdir)
+{
+    pm_error(label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
+             "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
+             name, (unsigned long long)budget.limit[B_BYTES], destdir);
 }
 
 /* Depth reached after walking path's components from start depth; -1 as
@@ -172,6 +266,13 @@ int pm_entry_check(struct archive_entry *e, char **why)
         }
     } else if (type == AE_IFLNK) {
         const char *target = archive_entry_symlink(e);
+        /* The kernel takes targets shorter than PATH_MAX; a longer one
+         * could never be made, only kept in memory until it fails. */
+        if (target && strlen(target) >= PATH_MAX) {
+            *why = pm_printf_alloc("symbolic link target of %zu bytes, longer than the "
+                                   "system allows (%d)", strlen(target), PATH_MAX - 1);
+            return -1;
+        }
         if (!target || pm_path_is_contained(name, target) != 0) {
             *why = pm_printf_alloc("symbolic link to '%s' leads outside the destination",
                                    target ? target : "");
@@ -260,6 +361,10 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
     }
     off_t end = 0;
     la_int64_t size = archive_entry_size(e);
+    /* The declared size was charged before the entry; a sparse map can
+     * carry more data than that: every block is counted, before it is
+     * written, and none may reach past the limit. */
+    uint64_t charged = size > 0 ? (uint64_t)size : 0, written = 0;
     while (size > 0) {
         const void *buf;
         size_t len;
@@ -273,6 +378,16 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
             close(fd);
             return -1;
         }
+        uint64_t reach = (uint64_t)offset + len;
+        if (offset < 0 || reach < len || reach > budget.limit[B_BYTES] ||
+            (written + len > charged && charge(B_BYTES, written + len - charged) != 0)) {
+            over_bytes(label, name, destdir);
+            close(fd);
+            return -1;
+        }
+        written += len;
+        if (written > charged)
+            charged = written;
         if (pm_tree_write(t, fd, buf, len, (off_t)offset) != 0) {
             write_error(t, label, name, destdir);
             close(fd);
@@ -315,6 +430,12 @@ static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, 
             return -1;
         }
     } else if (type == AE_IFLNK) {
+        /* A link's name and target take memory (deferred: this process's)
+         * and the file system's: counted as bytes. */
+        if (charge(B_BYTES, strlen(name) + strlen(archive_entry_symlink(e))) != 0) {
+            over_bytes(label, name, destdir);
+            return -1;
+        }
         if (links)
             return pm_links_add(links, label, name, archive_entry_symlink(e));
         rc = pm_tree_symlink(t, rel, archive_entry_symlink(e));
@@ -329,17 +450,6 @@ static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, 
     if (rc != 0)
         write_error(t, label, name, destdir);
     return rc;
-}
-
-/* The limit on a bundle's unpacked bytes, for a destination open as dest. */
-static uint64_t size_limit(int dest)
-{
-    if (max_unpacked)
-        return max_unpacked;
-    struct statvfs sv;
-    if (fstatvfs(dest, &sv) != 0 || sv.f_blocks == 0)
-        return UINT64_MAX;
-    return (uint64_t)sv.f_blocks * sv.f_frsize;
 }
 
 /* The destination, entered by its descriptor after every component of its
@@ -367,11 +477,11 @@ static int close_tree(pm_tree *t, const char *label, const char *destdir, int ok
     return ok ? 0 : -1;
 }
 
-/* One archive from the stream into the open tree, counting file bytes into
- * *used against limit (shared by a parts bundle's parts). */
+/* One archive from the stream into the open tree, counting its entries and
+ * bytes against the budget (shared by a parts bundle's parts, a
+ * delivery's bundles and the node's unpackers). */
 static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pull_fn pull,
-                       void *ctx, pm_links *links, pm_unpack_stats *stats, uint64_t *used,
-                       uint64_t limit)
+                       void *ctx, pm_links *links, pm_unpack_stats *stats)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
@@ -415,19 +525,22 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
             pm_error(label, "out of memory");
             goto done;
         }
+        if (charge(B_ENTRIES, 1) != 0) {
+            pm_error(label, "entry '%s': the bundle has more than %llu entries, the limit "
+                     "(PYTHON_MPI_MAX_ENTRIES, default half the free inodes of %s's file system)",
+                     name, (unsigned long long)budget.limit[B_ENTRIES], destdir);
+            goto done;
+        }
         if (!*rel) {   /* "./": the destination keeps its mode */
             st->entries++;
             continue;
         }
         la_int64_t size = archive_entry_size(e);
         if (size > 0) {
-            if ((uint64_t)size > limit || *used > limit - (uint64_t)size) {
-                pm_error(label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
-                         "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
-                         name, (unsigned long long)limit, destdir);
+            if (charge(B_BYTES, (uint64_t)size) != 0) {
+                over_bytes(label, name, destdir);
                 goto done;
             }
-            *used += (uint64_t)size;
         }
         if (write_entry(t, in, e, rel, label, name, destdir, links, &ps, st) != 0)
             goto done;
@@ -455,8 +568,8 @@ int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx
     pm_tree *t = open_tree(destdir, label);
     if (!t)
         return -1;
-    uint64_t used = 0;
-    int rc = unpack_into(t, destdir, label, pull, ctx, links, stats, &used, size_limit(pm_tree_root(t)));
+    budget_call_begin(pm_tree_root(t));
+    int rc = unpack_into(t, destdir, label, pull, ctx, links, stats);
     int crc = close_tree(t, label, destdir, rc == 0);
     return rc != 0 ? rc : crc;
 }
@@ -517,7 +630,6 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
-    uint64_t used = 0, limit = 0;
     unsigned long long index = 0;
     pm_tree *t = NULL;   /* opened for the first part this rank takes */
     struct archive *outer = archive_read_new();
@@ -547,12 +659,13 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
                 goto done;
             }
         } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {
-            if (!t && !(t = open_tree(destdir, label)))
-                goto done;
-            if (!limit)
-                limit = size_limit(pm_tree_root(t));
+            if (!t) {
+                if (!(t = open_tree(destdir, label)))
+                    goto done;
+                budget_call_begin(pm_tree_root(t));
+            }
             pm_unpack_stats ps_part;
-            int urc = unpack_into(t, destdir, label, outer_pull, outer, links, &ps_part, &used, limit);
+            int urc = unpack_into(t, destdir, label, outer_pull, outer, links, &ps_part);
             if (urc == -2 && !ps.pull_failed)
                 pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
             if (urc != 0)

@@ -7,12 +7,14 @@
  * reserved for python-mpi's own files (PM_RESERVED_PREFIX), devices and
  * FIFOs are refused; set-id bits and group/other write permission are
  * dropped; an entry for the destination itself ("." or "./") is skipped,
- * so the destination keeps its owner's mode; and a bundle may not unpack
- * to more than the limit (pm_unpack_set_max).  The destination is opened
- * as a trusted directory (trust.h); libarchive reads, and every entry is
- * written beneath that descriptor by treewrite.h, each name resolved once
- * without following any link, so that the unpackers of a parts bundle,
- * writing one tree at once, cannot lead each other outside it. */
+ * so the destination keeps its owner's mode; and a node's delivery may not
+ * write more bytes or entries than the budget below allows.  The
+ * destination is opened as a trusted directory (trust.h); libarchive
+ * reads, and every entry is written beneath that descriptor by
+ * treewrite.h, each name resolved once without following any link, so
+ * that the unpackers of a parts bundle, writing one tree at once, cannot
+ * lead each other outside it.  Messages name entries as the bundle does:
+ * log.h escapes them. */
 #ifndef PM_UNPACK_H
 #define PM_UNPACK_H
 
@@ -39,12 +41,35 @@
  * first entry of a parts bundle's outer archive, never extracted. */
 #define PM_RESERVED_PREFIX ".python-mpi-"
 
-/* The most bytes of file data one bundle may unpack to (a parts bundle:
- * all the parts a rank extracts).  0: what the destination's file system
- * holds in all (statvfs), the default.  Set from PYTHON_MPI_MAX_UNPACKED
- * (settings.h) by pm_begin. */
+/* Bounded work: whatever a bundle says, a node writes at most
+ *   - PYTHON_MPI_MAX_UNPACKED bytes (pm_unpack_set_max; 0: the size of
+ *     the destination's file system, the default): every file's declared
+ *     size before it is written, and any data a sparse map carries beyond
+ *     it, block by block before the block is written (no block may reach
+ *     past the limit either); plus the bytes of every symbolic link's name
+ *     and target (deferred links are held in memory, links.h);
+ *   - PYTHON_MPI_MAX_ENTRIES entries (pm_unpack_set_max_entries; 0: half
+ *     the destination file system's free inodes when the budget begins, or
+ *     2^24 if it counts none): files, directories, symbolic and hard links
+ *     alike.
+ * One budget per node and delivery: pm_unpack_budget_begin, before any
+ * unpacker of the node writes, makes one for every bundle until
+ * pm_unpack_budget_end; the node's unpackers that share a ring (ring.h)
+ * count in its two shared words (pm_unpack_budget_share: each adds what it
+ * counted so far and then counts there), so the limit holds however many
+ * unpackers take parts.  Where there is no shared window, only the
+ * node's leader unpacks (unpackers.h, deliver.c), so its own count is the
+ * node's: the limit is never multiplied by the unpackers.  Outside a
+ * delivery (tools, tests) each pm_unpack* call has a budget of its own.
+ * The entry that would pass a limit is refused in one line. */
 void pm_unpack_set_max(uint64_t bytes);
 uint64_t pm_unpack_get_max(void);
+void pm_unpack_set_max_entries(uint64_t entries);
+void pm_unpack_budget_begin(const char *destdir);
+/* words: two zeroed 64-bit atomic words all of the node's unpackers map
+ * (pm_ring_budget), or NULL (nothing shared). */
+void pm_unpack_budget_share(_Atomic uint64_t *words);
+void pm_unpack_budget_end(void);
 
 /* Return the number of bytes at *buf (valid until the next call), 0 at the
  * end of the stream, or -1 if the source failed (the source reports why). */

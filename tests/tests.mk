@@ -44,6 +44,7 @@ mpi-tests: all
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_dropin.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_transaction.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_relocate_bounds.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_bounds.sh
 
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh

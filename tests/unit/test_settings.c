@@ -16,6 +16,7 @@ static const char *const vars[] = {
     "PYTHON_MPI_PKGROOT", "PYTHON_MPI_PACKAGES", "PYTHON_MPI_CHROOT",
     "PYTHON_MPI_VERBOSE", "PYTHON_MPI_CHUNK", "PYTHON_MPI_NODE_GROUPING",
     "PYTHON_MPI_TIMING", "PYTHON_MPI_MAX_UNPACKED", "PYTHON_MPI_UNPACKERS",
+    "PYTHON_MPI_MAX_ENTRIES",
 };
 
 static int clear_env(void **state)
@@ -139,6 +140,21 @@ static void max_unpacked(void **state)
     load_fails("PYTHON_MPI_MAX_UNPACKED", "4GB");
 }
 
+/* PYTHON_MPI_MAX_ENTRIES: a count (K, M suffixes); unset is 0 (the
+ * default, half the free inodes: unpack.h). */
+static void max_entries(void **state)
+{
+    (void)state;
+    pm_settings s;
+    load_ok(&s);
+    assert_int_equal(s.max_entries, 0);
+    setenv("PYTHON_MPI_MAX_ENTRIES", "100000", 1);
+    load_ok(&s);
+    assert_int_equal(s.max_entries, 100000);
+    load_fails("PYTHON_MPI_MAX_ENTRIES", "0");
+    load_fails("PYTHON_MPI_MAX_ENTRIES", "lots");
+}
+
 static void bad_chunk(void **state)
 {
     (void)state;
@@ -245,6 +261,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(chunk_bounds, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(bad_chunk, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(max_unpacked, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(max_entries, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(verbose_levels, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(node_grouping, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(timing_modes, clear_env, clear_env),

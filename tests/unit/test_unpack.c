@@ -453,6 +453,172 @@ static void size_limit(void **state)
     assert_int_equal(pm_unpack_memory(dest, "default.tar", buf, n, NULL), 0);
 }
 
+/* One ustar header at h (512 bytes): name, size, type flag; checksum. */
+static void ustar(unsigned char *h, const char *name, size_t size, char type)
+{
+    memset(h, 0, 512);
+    snprintf((char *)h, 100, "%s", name);
+    snprintf((char *)h + 100, 8, "%07o", 0644);
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
+    snprintf((char *)h + 124, 12, "%011zo", size);
+    snprintf((char *)h + 136, 12, "%011o", 0);
+    h[156] = (unsigned char)type;
+    memcpy(h + 257, "ustar\0" "00", 8);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* A pax GNU sparse 0.1 entry (red team #1): declared 1 byte, its map says
+ * data bytes of stored data.  Into out (big enough); its length. */
+static size_t sparse_tar(unsigned char *out, size_t data)
+{
+    char rec[3][64], pax[256];
+    snprintf(rec[0], sizeof rec[0], "GNU.sparse.size=1\n");
+    snprintf(rec[1], sizeof rec[1], "GNU.sparse.numblocks=1\n");
+    snprintf(rec[2], sizeof rec[2], "GNU.sparse.map=0,%zu\n", data);
+    size_t plen = 0;
+    for (int i = 0; i < 3; i++) {
+        /* "LEN key=value\n", LEN counting itself */
+        size_t l = strlen(rec[i]) + 3;
+        l = strlen(rec[i]) + 1 + (size_t)snprintf(NULL, 0, "%zu", l);
+        plen += (size_t)snprintf(pax + plen, sizeof pax - plen, "%zu %s", l, rec[i]);
+    }
+    size_t n = 0;
+    ustar(out, "PaxHeaders/big.bin", plen, 'x');
+    memset(out + 512, 0, 512);
+    memcpy(out + 512, pax, plen);
+    n = 1024;
+    ustar(out + n, "big.bin", data, '0');
+    n += 512;
+    memset(out + n, 'd', data);
+    n += (data + 511) / 512 * 512;
+    memset(out + n, 0, 1024);
+    return n + 1024;
+}
+
+/* The bytes written count, not the size a header declares: a sparse map
+ * carrying 64 KiB under a 32 KiB limit is refused before the block that
+ * would pass it is written (red team #1). */
+static void sparse_data_counted(void **state)
+{
+    (void)state;
+    static unsigned char tar[(64 << 10) + 8192];
+    size_t n = sparse_tar(tar, 64 << 10);
+    pm_unpack_set_max(32 << 10);
+    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", tar, n, NULL), -1);
+    struct stat st;
+    assert_true(!exists("big.bin") || (lstat(in_dest("big.bin"), &st) == 0 && st.st_blocks * 512 <= (32 << 10)));
+    pm_unpack_set_max(128 << 10);
+    assert_int_equal(fresh(NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", tar, n, NULL), 0);
+    pm_unpack_set_max(0);
+}
+
+/* Every entry counts (files, directories, symbolic and hard links), and
+ * the one past the limit is refused before it is made (red team #2). */
+static void entries_limit(void **state)
+{
+    (void)state;
+    const ent es[] = {{"f", REG, "1", 0}, {"d", DIR_, NULL, 0755}, {"s", SYM, "f", 0},
+                      {"h", HARD, "f", 0}, {NULL, END, NULL, 0}};
+    size_t n = make(es, 'n');
+    pm_unpack_set_max_entries(3);
+    pm_unpack_stats st;
+    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, &st), -1);
+    assert_int_equal(st.entries, 3);
+    assert_false(exists("h"));
+    pm_unpack_set_max_entries(4);
+    assert_int_equal(fresh(NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, NULL), 0);
+    pm_unpack_set_max_entries(0);   /* the default: half the free inodes */
+    assert_int_equal(fresh(NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, NULL), 0);
+}
+
+/* A target the kernel cannot take is refused when read (and so by
+ * `pkgroot verify`); one byte shorter passes (red team #13). */
+static void long_symlink_target(void **state)
+{
+    (void)state;
+    static char target[PATH_MAX + 1];
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "l");
+    archive_entry_set_filetype(e, AE_IFLNK);
+    memset(target, 'x', PATH_MAX);
+    target[PATH_MAX] = '\0';
+    archive_entry_set_symlink(e, target);
+    char *why;
+    assert_int_equal(pm_entry_check(e, &why), -1);
+    assert_non_null(strstr(why, "longer than the system allows"));
+    free(why);
+    target[PATH_MAX - 1] = '\0';
+    archive_entry_set_symlink(e, target);
+    assert_int_equal(pm_entry_check(e, &why), 0);
+    archive_entry_free(e);
+}
+
+/* Deferred links are held in memory: their names and targets count as
+ * bytes, so a bundle of links cannot take more than the limit. */
+static void link_bytes_counted(void **state)
+{
+    (void)state;
+    const ent es[] = {{"a", SYM, "0123456789", 0}, {"b", SYM, "0123456789", 0}, {NULL, END, NULL, 0}};
+    size_t n = make(es, 'n');
+    pm_links *l = pm_links_new();
+    assert_non_null(l);
+    pm_unpack_set_max(15);
+    assert_int_equal(pm_unpack_memory_links(dest, "links.tar", buf, n, l), -1);
+    pm_unpack_set_max(22);
+    assert_int_equal(pm_unpack_memory_links(dest, "links.tar", buf, n, l), 0);
+    pm_unpack_set_max(0);
+    pm_links_free(l);
+}
+
+/* One budget for a delivery: its bundles add up, and the node's unpackers
+ * that share the words count together (red team #14). */
+static void delivery_budget(void **state)
+{
+    (void)state;
+    const ent a[] = {{"a", REG, "1234567", 0}, {NULL, END, NULL, 0}};
+    const ent b[] = {{"b", REG, "1234567", 0}, {NULL, END, NULL, 0}};
+    static unsigned char ta[4096];
+    size_t na = make(a, 'n');
+    memcpy(ta, buf, na);
+    size_t nb = make(b, 'n');
+    pm_unpack_set_max(12);
+    pm_unpack_budget_begin(dest);
+    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "b.tar", buf, nb, NULL), -1);
+    pm_unpack_budget_end();
+    /* Shared words that another unpacker already counted 6 bytes in: this
+     * one's 7 pass the limit. */
+    assert_int_equal(fresh(NULL), 0);
+    _Atomic uint64_t words[2] = {6, 0};
+    pm_unpack_budget_begin(dest);
+    pm_unpack_budget_share(words);
+    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), -1);
+    pm_unpack_budget_end();
+    assert_true(words[0] >= 13);
+    /* Shared from the start of the delivery: what was counted before goes in. */
+    assert_int_equal(fresh(NULL), 0);
+    words[0] = words[1] = 0;
+    pm_unpack_budget_begin(dest);
+    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
+    pm_unpack_budget_share(words);
+    assert_int_equal(words[0], 7);
+    assert_int_equal(words[1], 1);
+    pm_unpack_budget_end();
+    /* Outside a delivery each call has its own budget again. */
+    assert_int_equal(fresh(NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
+    assert_int_equal(pm_unpack_memory(dest, "b.tar", buf, nb, NULL), 0);
+    pm_unpack_set_max(0);
+}
+
 /* The refusal happens at the bad entry: nothing after it is extracted. */
 static void stops_at_first_bad_entry(void **state)
 {
@@ -1099,6 +1265,11 @@ int main(void)
         cmocka_unit_test_setup(hard_links_without_proc, fresh),
         cmocka_unit_test_setup(existing_tree, fresh),
         cmocka_unit_test_setup(sparse_file, fresh),
+        cmocka_unit_test_setup(sparse_data_counted, fresh),
+        cmocka_unit_test_setup(entries_limit, fresh),
+        cmocka_unit_test_setup(long_symlink_target, fresh),
+        cmocka_unit_test_setup(link_bytes_counted, fresh),
+        cmocka_unit_test_setup(delivery_budget, fresh),
         cmocka_unit_test_setup(mtimes_kept, fresh),
         cmocka_unit_test_setup(many_directories_any_order, fresh),
     };
