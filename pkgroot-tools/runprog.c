@@ -63,6 +63,12 @@ void pk_env_free(char **env)
 
 int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture)
 {
+    return pk_run_in("/", argv, envp, out_fd, err_fd, capture);
+}
+
+int pk_run_in(const char *cwd, char *const argv[], char *const envp[], int out_fd, int err_fd,
+              char **capture)
+{
     posix_spawn_file_actions_t fa;
     int pipefd[2] = {-1, -1};
     int rc = -1, err;
@@ -74,7 +80,10 @@ int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char 
         err = errno;
         goto fail;
     }
-    if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
+    /* Never the caller's working directory: a Python puts it first on
+     * sys.path (-m, -c), and another user may write it (/tmp). */
+    if ((err = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0 ||
+        (err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
         goto fail;
     if (capture)
         err = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
