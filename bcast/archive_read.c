@@ -88,7 +88,7 @@ int pm_input_open(const char *path, const char *what, struct stat *st, char **wh
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0 || fstat(dirfd, &dst) != 0) {
         err = errno;
-        *why = pm_printf_alloc("cannot open %s: %s", dir, strerror(err));
+        *why = pm_printf_alloc("cannot open %s: %s", what, strerror(err));
         goto done;
     }
     /* Non-blocking: opening a FIFO would wait for a writer, a device may
@@ -96,12 +96,12 @@ int pm_input_open(const char *path, const char *what, struct stat *st, char **wh
     fd = openat(dirfd, base, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (real ? O_NOFOLLOW : 0));
     if (fd < 0 || fstat(fd, &fst) != 0) {
         err = errno;
-        *why = pm_printf_alloc("cannot open the %s: %s", what, strerror(err));
+        *why = pm_printf_alloc("cannot open %s: %s", what, strerror(err));
         goto done;
     }
     if (!S_ISREG(fst.st_mode)) {
         err = EINVAL;
-        *why = pm_printf_alloc("not a regular file (refusing to read the %s)", what);
+        *why = strdup("not a regular file");
         goto done;
     }
     /* protected_regular's rule, for any directory others can write. */
@@ -115,7 +115,7 @@ int pm_input_open(const char *path, const char *what, struct stat *st, char **wh
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
         err = errno;
-        *why = pm_printf_alloc("cannot open the %s: %s", what, strerror(err));
+        *why = pm_printf_alloc("cannot open %s: %s", what, strerror(err));
         goto done;
     }
     if (st)

@@ -36,7 +36,8 @@ struct archive *pm_archive_reader(int compressed);
  * (sticky or not: anyone could have put it there or swapped it).  Returns
  * the descriptor (O_NONBLOCK cleared) with *st its fstat (st may be NULL),
  * or -1 with errno set and *why a malloc'd one-line reason without the
- * path (NULL if out of memory), e.g. "refusing to read the bundle: it is
+ * path (NULL if out of memory): "cannot open bundle: REASON", "not a
+ * regular file", "refusing to read the bundle: it is
  * owned by uid N and its directory D is writable by everybody (move it to
  * a directory that is yours)". */
 int pm_input_open(const char *path, const char *what, struct stat *st, char **why);
