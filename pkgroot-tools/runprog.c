@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "log.h"
+#include "strutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,9 +120,21 @@ int pk_run_in(const char *cwd, char *const argv[], char *const envp[], int out_f
         posix_spawnattr_destroy(&attr);
         goto fail;
     }
+    /* The child changes directory before exec: a relative program is
+     * named from ours. */
+    errno = 0;
+    char *here = argv[0][0] == '/' ? NULL : getcwd(NULL, 0);
+    char *prog = here ? pm_path_join(here, argv[0]) : NULL;
+    free(here);
+    if (argv[0][0] != '/' && !prog) {
+        err = errno ? errno : ENOMEM;
+        posix_spawnattr_destroy(&attr);
+        goto fail;
+    }
     pid_t pid;
     pk_cleanup_hold();
-    err = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+    err = posix_spawn(&pid, prog ? prog : argv[0], &fa, &attr, argv, envp);
+    free(prog);
     if (err == 0)
         pk_cleanup_child(pid);
     pk_cleanup_release();
