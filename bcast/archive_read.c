@@ -85,7 +85,19 @@ int pm_input_open(const char *path, const char *what, struct stat *st, char **wh
         err = ENOMEM;
         goto done;
     }
-    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (real && real[0] == '/' && real[1]) {
+        /* The resolved path has no links: one now is a swap (a directory
+         * of the path renamed and replaced since), so none is followed. */
+        int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dirfd = root < 0 ? -1 : pm_openat_parent_beneath(root, real + 1, &base);
+        if (root >= 0) {
+            int saved = errno;
+            close(root);
+            errno = saved;
+        }
+    } else {
+        dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (dirfd < 0 || fstat(dirfd, &dst) != 0) {
         err = errno;
         *why = pm_printf_alloc("cannot open %s: %s", what, strerror(err));
