@@ -6,6 +6,7 @@
  * CHROOT/python-mpi-UID/JOBID), for scripts that then run many programs
  * against it (see scripts/activate.sh).  Rank 0 alone reads the bundles and
  * the list file; the directory is kept for the programs that follow. */
+#include "archive_read.h"
 #include "cache.h"
 #include "deliver.h"
 #include "jobdir.h"
@@ -84,19 +85,15 @@ static char *collect_names(const options *o)
     char *list = NULL;
     size_t listlen = 0;
     if (o->listfile) {
-        /* Not through a link another user planted in /tmp (trust.h). */
-        char *why = NULL;
-        char *real = pm_trust_realpath(o->listfile, &why);
-        if (!real && errno == EPERM) {
-            pm_error(o->listfile, "refusing to read the list file: %s", why ? why : "out of memory");
-            free(why);
+        /* Not through a link another user planted in /tmp, not a FIFO, not
+         * a file another user could have put there (archive_read.h). */
+        int fd = pm_input_open_or_say(o->listfile, "list file", NULL);
+        if (fd < 0)
             return NULL;
-        }
-        free(why);
-        FILE *f = fopen(real ? real : o->listfile, "r");
-        free(real);
+        FILE *f = fdopen(fd, "r");
         if (!f) {
             pm_error(o->listfile, "cannot open list file: %s", strerror(errno));
+            close(fd);
             return NULL;
         }
         char *line = NULL;

@@ -26,6 +26,7 @@
  * unpacker whatever the bundle's size.  Ranks that do not unpack take no
  * part at all: they sleep until their leader tells them the outcome. */
 #include "deliver.h"
+#include "archive_read.h"
 #include "cache.h"
 #include "chunk.h"
 #include "log.h"
@@ -374,20 +375,12 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR])
 {
     memset(hdr, 0, NHDR * sizeof *hdr);
     hdr[0] = 1;
-    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) {
-        pm_error(s->path, "cannot open bundle: %s", strerror(errno));
-        return;
-    }
+    /* Never blocks (a FIFO), only a regular file, not one another user
+     * could have put in a directory everybody can write (archive_read.h). */
     struct stat st;
-    if (fstat(s->fd, &st) != 0) {
-        pm_error(s->path, "cannot stat bundle: %s", strerror(errno));
+    s->fd = pm_input_open_or_say(s->path, "bundle", &st);
+    if (s->fd < 0)
         return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        pm_error(s->path, "not a regular file");
-        return;
-    }
     s->before = st;
     /* The marker's header and text (unpack.h). */
     unsigned char head[1024];

@@ -80,20 +80,39 @@ int pm_read_fd(int fd, size_t max, size_t hint, char **data, size_t *len)
     return 0;
 }
 
+int pm_open_regular_at(int dir, const char *name, int flags, struct stat *st)
+{
+    struct stat own;
+    if (!st)
+        st = &own;
+    /* Non-blocking until fstat says what it is: opening a FIFO would wait
+     * for a writer, a terminal may become ours. */
+    int fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
+    if (fd < 0)
+        return -1;
+    int fl;
+    if (fstat(fd, st) != 0 || (!S_ISREG(st->st_mode) && (errno = EINVAL)) ||
+        (!(flags & O_NONBLOCK) && ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0))) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 int pm_read_file_at(int dir, const char *name, int flags, size_t max, char **data, size_t *len,
                     struct stat *st)
 {
     struct stat own;
     if (!st)
         st = &own;
-    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | flags);
+    int fd = pm_open_regular_at(dir, name, flags, st);
     if (fd < 0)
         return -1;
     int rc = -1;
-    if (fstat(fd, st) == 0) {
-        if (!S_ISREG(st->st_mode))
-            errno = EINVAL;
-        else if ((uintmax_t)st->st_size > max)
+    {
+        if ((uintmax_t)st->st_size > max)
             errno = EFBIG;
         else
             rc = pm_read_fd(fd, max, (size_t)st->st_size, data, len);

@@ -24,6 +24,13 @@ int pm_write_full(int fd, const void *buf, size_t len);
  * *data untouched. */
 int pm_read_fd(int fd, size_t max, size_t hint, char **data, size_t *len);
 
+/* Open the regular file name (relative to dir, or AT_FDCWD) for reading:
+ * O_RDONLY | O_NOCTTY | O_CLOEXEC | flags, never blocking on a FIFO or a
+ * device (opened O_NONBLOCK, cleared again unless flags has it).  The
+ * descriptor with *st its fstat (st may be NULL), or -1 with errno set:
+ * open's, EINVAL (not a regular file). */
+int pm_open_regular_at(int dir, const char *name, int flags, struct stat *st);
+
 /* The whole regular file name (relative to the directory descriptor dir,
  * or AT_FDCWD), at most max bytes.  Opened O_RDONLY | O_CLOEXEC | flags:
  * flags O_NOFOLLOW refuses a symbolic link (ELOOP).  0 with *data and

@@ -1,6 +1,7 @@
 /* unpack.c - safe streaming extraction: libarchive reads, treewrite.h
  * writes beneath the destination's descriptor (see unpack.h). */
 #include "unpack.h"
+#include "archive_read.h"
 #include "log.h"
 #include "manifest.h"
 #include "strutil.h"
@@ -495,7 +496,7 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
         pm_error(label, "out of memory creating an archive reader");
         goto done;
     }
-    if (archive_read_support_filter_all(in) != ARCHIVE_OK ||
+    if (pm_archive_filters(in) != ARCHIVE_OK ||
         archive_read_support_format_tar(in) != ARCHIVE_OK) {
         pm_error(label, "libarchive: %s", archive_error_string(in));
         goto done;

@@ -214,6 +214,20 @@ static char *pip_error_line(const char *log)
     return msg;
 }
 
+/* arg as pip would find it from our working directory, where pip runs in
+ * the private temporary directory instead (pk_run_in): a relative path made
+ * absolute against cwd; path 0 (a SPEC) only when pip would take it as a
+ * path (a '/', a leading '.', or an existing file: a wheel or sdist), never
+ * a URL or a "NAME @ URL".  malloc'd, NULL if out of memory. */
+static char *abs_arg(const char *cwd, const char *arg, int path)
+{
+    struct stat st;
+    int rel = arg[0] != '/' && arg[0] != '\0' &&
+              (path || (!strstr(arg, "://") && !strchr(arg, '@') &&
+                        (arg[0] == '.' || strchr(arg, '/') || (stat(arg, &st) == 0 && S_ISREG(st.st_mode)))));
+    return rel ? pm_path_join(cwd, arg) : strdup(arg);
+}
+
 static int run_pip(const pk_pyinfo *info, const pk_make_opts *o, char **specs, int nspecs,
                    const char *tmp, const char *prefix)
 {
@@ -223,9 +237,16 @@ static int run_pip(const pk_pyinfo *info, const pk_make_opts *o, char **specs, i
     char *tmpvar = tmpdir ? pm_printf_alloc("TMPDIR=%s", tmpdir) : NULL;
     size_t max = 20 + 2 * (size_t)o->nlinks + 2 * (size_t)o->nreqs + (size_t)nspecs;
     char **argv = calloc(max, sizeof *argv);
+    char **owned = calloc(max, sizeof *owned);   /* argv's made here */
+    size_t nowned = 0;
+    char *cwd = getcwd(NULL, 0);
     char **env = NULL;
     int fd = -1;
-    if (!tmpdir || !log || !tmpvar || !argv) {
+    if (!cwd) {
+        pm_error(NULL, "cannot find the working directory: %s", strerror(errno));
+        goto done;
+    }
+    if (!tmpdir || !log || !tmpvar || !argv || !owned) {
         pm_error(NULL, "out of memory");
         goto done;
     }
@@ -251,28 +272,31 @@ static int run_pip(const pk_pyinfo *info, const pk_make_opts *o, char **specs, i
      * pip.conf, no PIP_* variables; --no-compile: the .pyc files pip
      * writes name the temporary prefix (co_filename). */
     const char *fixed[] = {
-        info->interpreter, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
+        /* -I: neither the working directory nor the user's site nor
+         * PYTHON* variables on sys.path (3.8 and later: sys.path[0] is
+         * skipped for -m too); pip runs in our private directory anyway. */
+        info->interpreter, "-I", "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
         "--no-input", "--no-cache-dir", "--no-index", "--no-build-isolation",
         "--no-warn-script-location", "--ignore-installed", "--no-compile", "--prefix", prefix,
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argv[k++] = (char *)fixed[i];
-    for (int i = 0; i < o->nlinks; i++) {
-        argv[k++] = "--find-links";
-        argv[k++] = o->links[i];
+    for (int i = 0; i < o->nlinks + o->nreqs + nspecs; i++) {
+        const char *arg = i < o->nlinks ? o->links[i] : i < o->nlinks + o->nreqs ? o->reqs[i - o->nlinks]
+                        : specs[i - o->nlinks - o->nreqs];
+        if (i < o->nlinks + o->nreqs)
+            argv[k++] = i < o->nlinks ? "--find-links" : "--requirement";
+        if (!(argv[k++] = owned[nowned++] = abs_arg(cwd, arg, i < o->nlinks + o->nreqs))) {
+            pm_error(NULL, "out of memory");
+            goto done;
+        }
     }
-    for (int i = 0; i < o->nreqs; i++) {
-        argv[k++] = "--requirement";
-        argv[k++] = o->reqs[i];
-    }
-    for (int i = 0; i < nspecs; i++)
-        argv[k++] = specs[i];
     argv[k] = NULL;
     if (o->verbose && fflush(stdout) != 0) {
         pm_error(NULL, "stdout: %s", strerror(errno));
         goto done;
     }
-    int status = pk_run(argv, env, o->verbose ? 1 : -1, fd, NULL);
+    int status = pk_run_in(tmp, argv, env, o->verbose ? 1 : -1, fd, NULL);
     if (status < 0)
         goto done;
     if (status != 0) {
@@ -289,6 +313,10 @@ done:
     if (fd >= 0)
         close(fd);
     pk_env_free(env);
+    for (size_t i = 0; owned && i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    free(cwd);
     free(argv);
     free(tmpvar);
     free(log);

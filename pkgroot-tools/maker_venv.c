@@ -3,6 +3,7 @@
  * scripts, for the same Python version as the embedded one; the venv's own
  * interpreter links, activate scripts and, unless --keep-installers,
  * pip/setuptools/wheel stay out. */
+#include "fileio.h"
 #include "log.h"
 #include "makers.h"
 #include "pyembed.h"
@@ -12,8 +13,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The X.Y of pyvenv.cfg's "version" (venv) or "version_info"
  * (virtualenv): malloc'd; NULL after printing why. */
@@ -24,8 +27,11 @@ static char *venv_version(const char *venv)
         pm_error(NULL, "out of memory");
         return NULL;
     }
-    FILE *fp = fopen(cfg, "re");
+    int fd = pm_open_regular_at(AT_FDCWD, cfg, 0, NULL);   /* never blocks on a FIFO */
+    FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!fp) {
+        if (fd >= 0)
+            close(fd);
         if (errno == ENOENT)
             pm_error(venv, "not a virtual environment (no pyvenv.cfg)");
         else

@@ -12,6 +12,7 @@
  * lib/pythonX.Y (the standard library) and the site directory Debian's
  * site.py adds for that prefix (lib/python3/dist-packages), which a runtime
  * bundle of another Python puts on sys.path with a .pth (pyinfo.h). */
+#include "archive_read.h"
 #include "exclude.h"
 #include "log.h"
 #include "makers.h"
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef PYMPI_VERSION
 #define PYMPI_VERSION "unknown"
@@ -156,14 +158,19 @@ static int cmd_ls(char **args, int n, pk_make_opts *o)
     (void)n;
     (void)o;
     const char *path = args[0];
-    struct archive *a = archive_read_new();
-    if (!a || archive_read_support_filter_all(a) != ARCHIVE_OK ||
-        archive_read_support_format_all(a) != ARCHIVE_OK) {
+    /* As python-mpi opens and reads it: no FIFO, no file another user could
+     * have put there, no external decompressor (archive_read.h). */
+    int fd = pm_input_open_or_say(path, "bundle", NULL);
+    if (fd < 0)
+        return 1;
+    struct archive *a = pm_archive_reader(1);
+    if (!a) {
         pm_error(path, "libarchive: out of memory");
+        close(fd);
         return 1;
     }
     int rc = 1;
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+    if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
         pm_error(path, "cannot read: %s", archive_error_string(a));
         goto done;
     }
@@ -198,6 +205,7 @@ static int cmd_ls(char **args, int n, pk_make_opts *o)
     rc = 0;
 done:
     archive_read_free(a);
+    close(fd);
     return rc;
 }
 

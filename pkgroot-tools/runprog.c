@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "log.h"
+#include "strutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,12 @@ void pk_env_free(char **env)
 
 int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture)
 {
+    return pk_run_in("/", argv, envp, out_fd, err_fd, capture);
+}
+
+int pk_run_in(const char *cwd, char *const argv[], char *const envp[], int out_fd, int err_fd,
+              char **capture)
+{
     posix_spawn_file_actions_t fa;
     int pipefd[2] = {-1, -1};
     int rc = -1, err;
@@ -74,7 +81,10 @@ int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char 
         err = errno;
         goto fail;
     }
-    if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
+    /* Never the caller's working directory: a Python puts it first on
+     * sys.path (-m, -c), and another user may write it (/tmp). */
+    if ((err = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0 ||
+        (err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
         goto fail;
     if (capture)
         err = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
@@ -110,9 +120,21 @@ int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char 
         posix_spawnattr_destroy(&attr);
         goto fail;
     }
+    /* The child changes directory before exec: a relative program is
+     * named from ours. */
+    errno = 0;
+    char *here = argv[0][0] == '/' ? NULL : getcwd(NULL, 0);
+    char *prog = here ? pm_path_join(here, argv[0]) : NULL;
+    free(here);
+    if (argv[0][0] != '/' && !prog) {
+        err = errno ? errno : ENOMEM;
+        posix_spawnattr_destroy(&attr);
+        goto fail;
+    }
     pid_t pid;
     pk_cleanup_hold();
-    err = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+    err = posix_spawn(&pid, prog ? prog : argv[0], &fa, &attr, argv, envp);
+    free(prog);
     if (err == 0)
         pk_cleanup_child(pid);
     pk_cleanup_release();

@@ -13,12 +13,19 @@
 char **pk_env_build(const char *const *drop, const char *const *set);
 void pk_env_free(char **env);
 
-/* Run argv[0] (a path: PATH is not searched) in a process group of its
+/* Run argv[0] (a path: PATH is never searched; give an absolute one) in a process group of its
  * own (a signal to pkgroot ends the group: cleanup.h) with envp, stdin from
  * /dev/null, stdout to out_fd and stderr to err_fd (-1: /dev/null).  With
  * capture not NULL, stdout is read into *capture (malloc'd, NUL-ended)
  * instead.  Returns the exit status, 128 + N if killed by signal N, or -1
  * after printing why it could not be run. */
 int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture);
+
+/* pk_run with the child's working directory cwd (pk_run: "/"): never the
+ * caller's, which another user may be able to write (a Python run with -m
+ * or -c imports from it).  A cwd the child cannot enter: -1 after saying
+ * so (posix_spawn fails). */
+int pk_run_in(const char *cwd, char *const argv[], char *const envp[], int out_fd, int err_fd,
+              char **capture);
 
 #endif

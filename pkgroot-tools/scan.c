@@ -76,7 +76,7 @@ int pk_scan_file(const char *path, const char *needle, int *found, int *has_nul)
         pm_error(path, "out of memory");
         return -1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = pm_open_regular_at(AT_FDCWD, path, 0, NULL);   /* never a FIFO */
     if (fd < 0) {
         pm_error(path, "cannot open: %s", strerror(errno));
         pk_scan_free(&s);

@@ -8,6 +8,7 @@
  * standard library version, extension modules' ABI tags and bytecode's
  * tags and magic number with the target Python (pytarget.h). */
 #include "verify.h"
+#include "archive_read.h"
 #include "log.h"
 #include "makers.h"
 #include "manifest.h"
@@ -439,11 +440,10 @@ static int walk(verifier *v, struct archive *a, const char *part)
     return rc;
 }
 
-static int verify_parts(verifier *v, const char *path)
+static int verify_parts(verifier *v, int fd)
 {
-    struct archive *outer = archive_read_new();
-    if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK ||
-        archive_read_open_filename(outer, path, 1 << 16) != ARCHIVE_OK) {
+    struct archive *outer = pm_archive_reader(0);
+    if (!outer || archive_read_open_fd(outer, fd, 1 << 16) != ARCHIVE_OK) {
         problem(v, NULL, "cannot read: %s", outer ? archive_error_string(outer) : "out of memory");
         if (outer)
             archive_read_free(outer);
@@ -462,9 +462,8 @@ static int verify_parts(verifier *v, const char *path)
             continue;
         }
         char *part = strdup(name ? name : "?");
-        struct archive *inner = archive_read_new();
-        if (!part || !inner || archive_read_support_filter_all(inner) != ARCHIVE_OK ||
-            archive_read_support_format_tar(inner) != ARCHIVE_OK) {
+        struct archive *inner = pm_archive_reader(1);
+        if (!part || !inner) {
             problem(v, NULL, "out of memory");
             rc = -1;
         } else if (archive_read_open(inner, outer, NULL, part_read, NULL) != ARCHIVE_OK) {
@@ -485,12 +484,10 @@ static int verify_parts(verifier *v, const char *path)
     return rc;
 }
 
-static int verify_single(verifier *v, const char *path)
+static int verify_single(verifier *v, int fd)
 {
-    struct archive *a = archive_read_new();
-    if (!a || archive_read_support_filter_all(a) != ARCHIVE_OK ||
-        archive_read_support_format_tar(a) != ARCHIVE_OK ||
-        archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+    struct archive *a = pm_archive_reader(1);
+    if (!a || archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
         problem(v, NULL, "cannot read: %s", a ? archive_error_string(a) : "out of memory");
         if (a)
             archive_read_free(a);
@@ -547,19 +544,24 @@ int pk_cmd_verify(char **args, int n, pk_make_opts *o)
     memset(&v, 0, sizeof v);
     v.bundle = bundle;
     v.py = &py;
-    int rc = 1;
+    int rc = 1, fd = -1;
     unsigned char head[512];
-    int fd = open(bundle, O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? pread(fd, head, sizeof head, 0) : -1;
-    int err = errno;
-    if (fd >= 0)
-        close(fd);
+    /* Opened once, as python-mpi opens it: never blocks on a FIFO, only a
+     * regular file nobody else could have put there (archive_read.h). */
+    char *why = NULL;
+    fd = pm_input_open(bundle, "bundle", NULL, &why);
+    if (fd < 0) {
+        problem(&v, NULL, "%s", why ? why : "out of memory");
+        free(why);
+        goto done;
+    }
+    ssize_t got = pread(fd, head, sizeof head, 0);
     if (got < 0) {
-        problem(&v, NULL, "cannot read: %s", strerror(err));
+        problem(&v, NULL, "cannot read: %s", strerror(errno));
         goto done;
     }
     int parts = pm_is_parts_bundle(head, (size_t)got);
-    if ((parts ? verify_parts(&v, bundle) : verify_single(&v, bundle)) != 0 && v.entries == 0)
+    if ((parts ? verify_parts(&v, fd) : verify_single(&v, fd)) != 0 && v.entries == 0)
         goto done;
     for (size_t i = 0; i < v.nvdirs; i++)
         problem(&v, v.vdirs[i].dir, v.vdirs[i].has_os
@@ -589,6 +591,8 @@ int pk_cmd_verify(char **args, int n, pk_make_opts *o)
     }
     rc = v.problems ? 1 : 0;
 done:
+    if (fd >= 0)
+        close(fd);
     verifier_free(&v);
     pk_pytarget_free(&py);
     return v.problems ? 1 : rc;

@@ -413,7 +413,7 @@ static int forbidden(pk_writer *w, const char *name)
 /* Contents of a regular file into the current entry. */
 static int copy_file(pk_writer *w, const char *path, const char *name)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = pm_open_regular_at(AT_FDCWD, path, 0, NULL);   /* swapped for a FIFO: refused */
     if (fd < 0) {
         pm_error(path, "cannot open: %s", strerror(errno));
         return -1;

@@ -154,7 +154,7 @@ rc=0; "$PK" verify "$RUNTIME" --max-size 1M >"$TMP/o" 2>"$TMP/e" || rc=$?
 [ $rc = 1 ] && grep -Eq "^pkgroot: verify: $RUNTIME: [0-9]+ bytes unpacked, more than --max-size 1M$" "$TMP/e" &&
     t_ok "--max-size: a bundle too big for the node is a problem" || t_fail "--max-size ($rc)" "$(cat "$TMP/e")"
 rc=0; "$PK" verify "$TMP/missing.tar" >"$TMP/o" 2>"$TMP/e" || rc=$?
-[ $rc = 1 ] && [ "$(cat "$TMP/e")" = "pkgroot: verify: $TMP/missing.tar: cannot read: No such file or directory" ] &&
+[ $rc = 1 ] && [ "$(cat "$TMP/e")" = "pkgroot: verify: $TMP/missing.tar: cannot open bundle: No such file or directory" ] &&
     t_ok "a missing bundle: one line, exit 1" || t_fail "missing ($rc)" "$(cat "$TMP/e")"
 grep -q ": PROBLEMS (above)$" "$TMP/o" || [ ! -s "$TMP/o" ] && t_ok "the summary says when there are problems" || t_fail "summary" "$(cat "$TMP/o")"
 for args in "" "a b" "--no-such-option x"; do
