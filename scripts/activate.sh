@@ -39,7 +39,11 @@
 # /tmp): it must be readable by rank 0, which runs where this shell runs
 # under srun, aprun and mpiexec.  PYTHON_MPI_PREFIX names the prefix.
 # Every tool (rm, mktemp, the launcher, bcast, pkgroot) runs by the
-# absolute path found at source time, never through PATH.
+# absolute path found at source time, never through PATH.  PYTHON_MPI_CHROOT
+# and the directory of bcast and pkgroot are resolved under the rule of
+# bcast/trust.h (_pm_resolve): no link another user could have planted in
+# /tmp or /dev/shm, no entry of a directory others can write that is not
+# sticky.
 # Nothing is removed automatically: call python_mpi_cleanup at the end.
 
 _pm_err() { echo "activate.sh: $*" >&2; }
@@ -62,79 +66,6 @@ _PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mk
     return 1
 }
 _PM_GETENT=$(_pm_tool getent || true)
-
-if [ -n "${BASH_VERSION:-}" ]; then
-    _pm_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-elif [ -n "${ZSH_VERSION:-}" ]; then
-    # shellcheck disable=SC2296  # zsh's own expansion for the sourced file
-    _pm_here=$(cd "$(dirname "${(%):-%x}")" && pwd)
-else
-    _pm_err "only bash and zsh are supported"
-    return 1
-fi
-
-# The bcast binary: $PYTHON_MPI_BIN, the install tree (share/python-mpi ->
-# bin), the build tree (scripts -> build/bin), or PATH.
-if [ -n "${PYTHON_MPI_BIN:-}" ] && [ -x "$PYTHON_MPI_BIN/bcast" ]; then
-    _PM_BCAST=$PYTHON_MPI_BIN/bcast
-elif [ -x "$_pm_here/../../bin/bcast" ]; then
-    _PM_BCAST=$(cd "$_pm_here/../../bin" && pwd)/bcast
-elif [ -x "$_pm_here/../build/bin/bcast" ]; then
-    _PM_BCAST=$(cd "$_pm_here/../build/bin" && pwd)/bcast
-elif command -v bcast >/dev/null 2>&1; then
-    _PM_BCAST=$(command -v bcast)
-else
-    _pm_err "cannot find the bcast program (set PYTHON_MPI_BIN)"
-    return 1
-fi
-# pkgroot, for python_mpi_devel: next to bcast, else on PATH.
-if [ -x "$(dirname "$_PM_BCAST")/pkgroot" ]; then
-    _PM_PKGROOT=$(dirname "$_PM_BCAST")/pkgroot
-else
-    _PM_PKGROOT=$(command -v pkgroot 2>/dev/null || true)
-fi
-unset _pm_here
-
-# _pm_trusted DIR [ancestors]: 0 if DIR is ours and 0700 (not checked with
-# "ancestors"), and every directory above it is owned by root or us and not
-# writable by others unless sticky and root-owned; else one line saying
-# which component is at fault.
-_pm_trusted() {
-    local _pm_d=$1 _pm_p="" _pm_rest _pm_c _pm_s _pm_u _pm_m _pm_me
-    _pm_me=$("$_PM_ID" -u)
-    _pm_rest=${_pm_d#/}
-    _pm_check_one() {   # PATH LAST
-        if [ -L "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is a symbolic link"; return 1; fi
-        if [ ! -d "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is not a directory"; return 1; fi
-        _pm_s=$("$_PM_STAT" -c '%u %a' -- "$1") || return 1
-        _pm_u=${_pm_s%% *}
-        _pm_m=$((8#${_pm_s#* }))
-        if [ "$2" = last ] && [ "$_pm_u" != "$_pm_me" ]; then
-            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u, not $_pm_me"; return 1
-        fi
-        if [ "$_pm_u" != 0 ] && [ "$_pm_u" != "$_pm_me" ]; then
-            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u"; return 1
-        fi
-        if [ "$2" = last ]; then
-            if [ $((_pm_m & 8#7777)) != $((8#700)) ]; then
-                _pm_err "refusing to use $_pm_d: $1 is not private (mode ${_pm_s#* }, not 700)"; return 1
-            fi
-        elif [ $((_pm_m & 8#022)) != 0 ] && { [ $((_pm_m & 8#1000)) = 0 ] || [ "$_pm_u" != 0 ]; }; then
-            _pm_err "refusing to use $_pm_d: $1 is writable by other users (mode ${_pm_s#* })"; return 1
-        fi
-    }
-    _pm_check_one / notlast || return 1
-    while [ -n "$_pm_rest" ]; do
-        _pm_c=${_pm_rest%%/*}
-        _pm_rest=${_pm_rest#"$_pm_c"}
-        _pm_rest=${_pm_rest#/}
-        [ -z "$_pm_c" ] && continue
-        _pm_p=$_pm_p/$_pm_c
-        if [ -n "$_pm_rest" ]; then _pm_check_one "$_pm_p" notlast || return 1
-        elif [ "${2:-}" != ancestors ]; then _pm_check_one "$_pm_p" last || return 1; fi
-    done
-    unset -f _pm_check_one
-}
 
 # _pm_resolve PATH: its canonical path on stdout (as pwd -P), resolved
 # under the rule of bcast/trust.h's pm_trust_realpath, in the same words:
@@ -208,6 +139,92 @@ _pm_group_alone() {
         [ -z "${_pm_m%%,*}" ] || [ "${_pm_m%%,*}" = "$_pm_name" ] || return 1
         _pm_m=${_pm_m#*,}
     done
+}
+
+if [ -n "${BASH_VERSION:-}" ]; then
+    _pm_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+elif [ -n "${ZSH_VERSION:-}" ]; then
+    # shellcheck disable=SC2296  # zsh's own expansion for the sourced file
+    _pm_here=$(cd "$(dirname "${(%):-%x}")" && pwd)
+else
+    _pm_err "only bash and zsh are supported"
+    return 1
+fi
+
+# The bcast binary: $PYTHON_MPI_BIN, the install tree (share/python-mpi ->
+# bin), the build tree (scripts -> build/bin), or PATH.  Its directory, and
+# the program itself, are resolved under _pm_resolve's rule: another user's
+# link must not choose what this shell runs.
+if [ -n "${PYTHON_MPI_BIN:-}" ] && [ -x "$PYTHON_MPI_BIN/bcast" ]; then
+    _pm_bin=$PYTHON_MPI_BIN
+elif [ -x "$_pm_here/../../bin/bcast" ]; then
+    _pm_bin=$_pm_here/../../bin
+elif [ -x "$_pm_here/../build/bin/bcast" ]; then
+    _pm_bin=$_pm_here/../build/bin
+elif _pm_bin=$(command -v bcast 2>/dev/null) && [ -n "$_pm_bin" ]; then
+    _pm_bin=$(dirname "$_pm_bin")
+else
+    _pm_err "cannot find the bcast program (set PYTHON_MPI_BIN)"
+    unset _pm_here _pm_bin
+    return 1
+fi
+unset _pm_here
+for _pm_p in "$_pm_bin" "$_pm_bin/bcast"; do
+    _pm_r=$(_pm_resolve "$_pm_p" 2>&1) || {
+        _pm_err "refusing to use $_pm_bin/bcast: $_pm_r"; unset _pm_bin _pm_p _pm_r; return 1; }
+    [ "$_pm_p" = "$_pm_bin" ] && _PM_BCAST=$_pm_r/bcast
+done
+unset _pm_bin _pm_p _pm_r
+# pkgroot, for python_mpi_devel: next to bcast, else on PATH (resolved so).
+if [ -x "$(dirname "$_PM_BCAST")/pkgroot" ]; then
+    _PM_PKGROOT=$(dirname "$_PM_BCAST")/pkgroot
+else
+    _PM_PKGROOT=$(command -v pkgroot 2>/dev/null || true)
+fi
+if [ -n "$_PM_PKGROOT" ] && ! _pm_r=$(_pm_resolve "$_PM_PKGROOT" 2>&1); then
+    _pm_err "refusing to use $_PM_PKGROOT: $_pm_r"; unset _pm_r _PM_PKGROOT; return 1
+fi
+unset _pm_r
+
+# _pm_trusted DIR [ancestors]: 0 if DIR is ours and 0700 (not checked with
+# "ancestors"), and every directory above it is owned by root or us and not
+# writable by others unless sticky and root-owned; else one line saying
+# which component is at fault.
+_pm_trusted() {
+    local _pm_d=$1 _pm_p="" _pm_rest _pm_c _pm_s _pm_u _pm_m _pm_me
+    _pm_me=$("$_PM_ID" -u)
+    _pm_rest=${_pm_d#/}
+    _pm_check_one() {   # PATH LAST
+        if [ -L "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is a symbolic link"; return 1; fi
+        if [ ! -d "$1" ]; then _pm_err "refusing to use $_pm_d: $1 is not a directory"; return 1; fi
+        _pm_s=$("$_PM_STAT" -c '%u %a' -- "$1") || return 1
+        _pm_u=${_pm_s%% *}
+        _pm_m=$((8#${_pm_s#* }))
+        if [ "$2" = last ] && [ "$_pm_u" != "$_pm_me" ]; then
+            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u, not $_pm_me"; return 1
+        fi
+        if [ "$_pm_u" != 0 ] && [ "$_pm_u" != "$_pm_me" ]; then
+            _pm_err "refusing to use $_pm_d: $1 is owned by uid $_pm_u"; return 1
+        fi
+        if [ "$2" = last ]; then
+            if [ $((_pm_m & 8#7777)) != $((8#700)) ]; then
+                _pm_err "refusing to use $_pm_d: $1 is not private (mode ${_pm_s#* }, not 700)"; return 1
+            fi
+        elif [ $((_pm_m & 8#022)) != 0 ] && { [ $((_pm_m & 8#1000)) = 0 ] || [ "$_pm_u" != 0 ]; }; then
+            _pm_err "refusing to use $_pm_d: $1 is writable by other users (mode ${_pm_s#* })"; return 1
+        fi
+    }
+    _pm_check_one / notlast || return 1
+    while [ -n "$_pm_rest" ]; do
+        _pm_c=${_pm_rest%%/*}
+        _pm_rest=${_pm_rest#"$_pm_c"}
+        _pm_rest=${_pm_rest#/}
+        [ -z "$_pm_c" ] && continue
+        _pm_p=$_pm_p/$_pm_c
+        if [ -n "$_pm_rest" ]; then _pm_check_one "$_pm_p" notlast || return 1
+        elif [ "${2:-}" != ancestors ]; then _pm_check_one "$_pm_p" last || return 1; fi
+    done
+    unset -f _pm_check_one
 }
 
 # _pm_make_private DIR: check every directory above DIR, create DIR 0700

@@ -105,6 +105,11 @@ rc=1 fn=no" ] && [ -z "$(ls -A "$C/open/dir")" ] &&
     out=$(PYTHON_MPI_CHROOT=$C/nowhere $sh -c 'source "$1" - "$2"; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
     [ "$out" = "activate.sh: cannot use $C/nowhere as PYTHON_MPI_CHROOT: cannot resolve $C/nowhere: No such file or directory
 rc=1" ] && t_ok "$sh: a missing PYTHON_MPI_CHROOT is named" || t_fail "$sh: missing chroot" "$out"
+    # PYTHON_MPI_BIN under the same rule: a bcast in a 0777 directory is not run
+    mkdir -m 755 "$C/open/bin"; cp "$TMP/bin/bcast" "$C/open/bin/bcast"
+    out=$(PYTHON_MPI_BIN=$C/open/bin $sh -c 'source "$1" - "$2"; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
+    [ "$out" = "activate.sh: refusing to use $C/open/bin/bcast: $C/open is writable by other users and not sticky (mode 0777): anyone there can replace $C/open/bin
+rc=1" ] && t_ok "$sh: PYTHON_MPI_BIN in a 0777 non-sticky directory is refused" || t_fail "$sh: PYTHON_MPI_BIN in a 0777 directory" "$out"
     rm -rf "$C"
     # Issue 21 (6): after python_mpi_cleanup, the environment is the one
     # before activate.sh, entry for entry (nothing names the removed
