@@ -149,6 +149,21 @@ static int group_alone(gid_t gid)
     return alone;
 }
 
+/* May others write to the directory dst: everybody, or a group that
+ * flags do not trust and that is not ours alone? */
+static int others_write(const struct stat *dst, unsigned flags)
+{
+    return (dst->st_mode & S_IWOTH) ||
+           ((dst->st_mode & S_IWGRP) && !(flags & PM_TRUST_GROUP) && !group_alone(dst->st_gid));
+}
+
+/* The refusal for an entry (shown) of such a directory that is not sticky. */
+static char *replaceable(const struct stat *dst, const char *dirname, const char *shown)
+{
+    return pm_printf_alloc("%s is writable by other users and not sticky (mode %04o): anyone there "
+                           "can replace %s", dirname, (unsigned)(dst->st_mode & 07777), shown);
+}
+
 /* May the entry comp (lst; shown: its path) of the directory dir
  * (dirname) be used on the way?  Only if nobody else could have placed or
  * replaced it (trust.h): in a directory others may write to (everybody;
@@ -162,13 +177,10 @@ static char *shared_refusal(int dir, const struct stat *lst, const char *shown, 
     struct stat dst;
     if (fstat(dir, &dst) != 0)
         return pm_printf_alloc("cannot stat %s: %s", dirname, strerror(errno));
-    int others = (dst.st_mode & S_IWOTH) ||
-                 ((dst.st_mode & S_IWGRP) && !(flags & PM_TRUST_GROUP) && !group_alone(dst.st_gid));
-    if (!others)
+    if (!others_write(&dst, flags))
         return NULL;
     if (!(dst.st_mode & S_ISVTX))
-        return pm_printf_alloc("%s is writable by other users and not sticky (mode %04o): anyone there "
-                               "can replace %s", dirname, (unsigned)(dst.st_mode & 07777), shown);
+        return replaceable(&dst, dirname, shown);
     if (!S_ISLNK(lst->st_mode) || lst->st_uid == geteuid() || lst->st_uid == dst.st_uid)
         return NULL;
     return pm_printf_alloc("%s is a symbolic link owned by uid %lu in the shared sticky directory %s",
@@ -630,6 +642,14 @@ char *pm_trust_realpath_parent(const char *path, int *refused, char **why)
     free(*why);
     *why = NULL;
     char *out = dir ? pm_path_join(dir, base) : strdup(path);
+    /* The file is an entry of dir: the rule above holds for it too. */
+    struct stat dst;
+    if (out && dir && stat(dir, &dst) == 0 && others_write(&dst, 0) && !(dst.st_mode & S_ISVTX)) {
+        *why = replaceable(&dst, dir, out);
+        *refused = *why != NULL;   /* else out of memory */
+        free(out);
+        out = NULL;
+    }
     free(dir);
     return out;
 }

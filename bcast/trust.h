@@ -83,7 +83,9 @@ char *pm_trust_realpath_flags(const char *path, unsigned flags, char **why);
 
 /* A file about to be written: path with its directory resolved as above
  * (the file itself need not exist), so nothing is written where another
- * user's link in /tmp or /dev/shm leads.  Returns "DIR/BASE" (malloc'd);
+ * user's link in /tmp or /dev/shm leads, nor in a directory others can
+ * write that is not sticky (they could replace the file: refused with the
+ * resolver's words).  Returns "DIR/BASE" (malloc'd);
  * a directory that cannot be resolved for another reason (missing) gives
  * path as it is, so creating the file says why.  NULL with *refused set
  * and *why the reason when the rule refuses, *refused 0 if out of

@@ -156,6 +156,19 @@ as "$V" env PYTHON_MPI_PACKAGES="$WW/own.tar" $MPI1 python-mpi -c 'print("ran")'
     t_ok "red-team 5: a bundle in a 0777 non-sticky directory is refused (anyone can replace it)" ||
     t_fail "red-team 5: bundle in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5p.out")"
 rm -f "/tmp/pmtp-$$-pwned-pkg"
+# ... and a file written there (anyone could replace it): pkgroot's OUT,
+# PYTHON_MPI_TIMING's JSON (red-team 4b, the writing side)
+as "$V" sh -c "mkdir -p $VD/src5 && echo 'X = 1' > $VD/src5/m.py"
+as "$V" pkgroot dir "$WW/out.tar" "$VD/src5" >"$SEC/5o.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ ! -e "$WW/out.tar" ] &&
+    first_is "^pkgroot: $R: $WW/out.tar: refusing to write the bundle: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/out.tar$" "$SEC/5o.out" &&
+    t_ok "red-team 5: pkgroot does not write a bundle into a 0777 non-sticky directory" ||
+    t_fail "red-team 5: pkgroot OUT in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5o.out")"
+as "$V" env PYTHON_MPI_TIMING="json:$WW/t.json" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5t.out" 2>&1; rc=$?
+[ ! -e "$WW/t.json" ] &&
+    grep -Eq "^python-mpi: $R: $WW/t.json: PYTHON_MPI_TIMING: refusing to write: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/t.json$" "$SEC/5t.out" &&
+    t_ok "red-team 5: PYTHON_MPI_TIMING=json:PATH is not written into a 0777 non-sticky directory" ||
+    t_fail "red-team 5: timing JSON in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5t.out")"
 
 # Red-team #15: activate.sh resolves PYTHON_MPI_CHROOT as python-mpi does
 # (no cd && pwd -P): another user's link in /tmp, or any entry of a 0777

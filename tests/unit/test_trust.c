@@ -523,6 +523,26 @@ static void realpath_nonsticky_rule(void **state)
     assert_int_equal(errno, EPERM);
     free(why);
     why = NULL;
+    /* a file about to be written there: refused too (anyone can replace
+     * it); in a directory of ours, or a sticky one, it is not */
+    int refused_out = 0;
+    char *outp = at("ns/open/out.json");
+    char *o = pm_trust_realpath_parent(outp, &refused_out, &why);
+    assert_null(o);
+    assert_int_equal(refused_out, 1);
+    assert_non_null(why);
+    if (!strstr(why, "ns/open is writable by other users and not sticky (mode 0777): anyone there can replace"))
+        fail_msg("realpath_parent: '%s'", why);
+    free(why);
+    why = NULL;
+    free(outp);
+    outp = at("ns/target/out.json");
+    o = pm_trust_realpath_parent(outp, &refused_out, &why);
+    assert_non_null(o);
+    assert_string_equal(o, outp);
+    assert_int_equal(refused_out, 0);
+    free(o);
+    free(outp);
     /* group-writable, a group we are not alone in (nogroup) */
     mkdir_at("ns/team", 02775);
     mkdir_at("ns/team/py", 0755);
