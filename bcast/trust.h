@@ -23,7 +23,7 @@ enum {
     PM_TRUST_PRIVATE = 2,  /* ... and has no group or other permission */
     PM_TRUST_CREATE = 4,   /* create the last component if missing (0700) */
     PM_TRUST_RESOLVE = 8,  /* resolve symbolic links first
-                            * (pm_trust_realpath), then check the resolved
+                            * (pm_trust_realpath_flags), then check the resolved
                             * path: for PYTHONHOME-like settings, where a
                             * root-owned link is fine */
     PM_TRUST_CONTAINER = 16, /* the last component is only a place to work
@@ -47,22 +47,45 @@ enum {
  * PYTHON_MPI_PKGROOT, bundles): the same canonical absolute path, walked
  * one component at a time through directory descriptors (lstat, readlink
  * beneath the directory that holds the link), at most PM_TRUST_MAX_LINKS
- * links.  A link in a sticky, world-writable directory (/tmp, /dev/shm) is
- * followed only if it is ours (the effective uid) or the directory owner's
- * (root's there): the rule fs.protected_symlinks would apply, so that
- * another user cannot plant the name we meant for ourselves.  A relative
- * path is taken from the working directory.  Returns the malloc'd path, or
- * NULL with errno and *why a malloc'd reason (NULL: out of memory):
+ * links.  One rule, that no other user can steer: an entry is used on the
+ * way only if nobody else could have placed or replaced it.  In a
+ * directory others may write to (writable by everybody, or by a group we
+ * are not alone in: scripts/activate.sh applies the same rule)
+ *   - sticky (/tmp, /dev/shm): others may add names but not replace ours,
+ *     so a symbolic link is followed only if it is ours (the effective
+ *     uid) or the directory owner's (root's there): the rule
+ *     fs.protected_symlinks would apply; any other entry is used;
+ *   - not sticky (a 0777 scratch): anyone there can rename any entry away
+ *     and put their own, link or directory, in its place, so no entry of
+ *     it is used at all.  pm_trust_open's checks of the resolved path
+ *     would catch a real directory there too, but callers of the resolver
+ *     alone (bundles, the chroot, pkgroot's source) have no such check,
+ *     and a link would hide the directory from it: refused here, always.
+ * Our group alone is the user-private-group convention: our primary group,
+ * named as we are, no other member listed.  A relative path is taken from
+ * the working directory.  Returns the malloc'd path, or NULL with errno
+ * and *why a malloc'd reason (NULL: out of memory):
  *   EPERM  refused by that rule: "/dev/shm/x is a symbolic link owned by
- *          uid N in the shared sticky directory /dev/shm";
+ *          uid N in the shared sticky directory /dev/shm", or "/srv/x is
+ *          writable by other users and not sticky (mode 0777): anyone
+ *          there can replace /srv/x/y";
  *   ELOOP  more than PM_TRUST_MAX_LINKS links;
  *   other  the failing step's errno: the bare strerror when the whole
  *          path failed, else "cannot resolve /a/b: REASON". */
 char *pm_trust_realpath(const char *path, char **why);
 
+/* The same, where flags may hold PM_TRUST_GROUP: a group-writable
+ * directory that is not sticky is then trusted like one of ours (a team's
+ * installation: the group is trusted by its members); one writable by
+ * everybody never is.  pm_trust_open with PM_TRUST_RESOLVE resolves
+ * so. */
+char *pm_trust_realpath_flags(const char *path, unsigned flags, char **why);
+
 /* A file about to be written: path with its directory resolved as above
  * (the file itself need not exist), so nothing is written where another
- * user's link in /tmp or /dev/shm leads.  Returns "DIR/BASE" (malloc'd);
+ * user's link in /tmp or /dev/shm leads, nor in a directory others can
+ * write that is not sticky (they could replace the file: refused with the
+ * resolver's words).  Returns "DIR/BASE" (malloc'd);
  * a directory that cannot be resolved for another reason (missing) gives
  * path as it is, so creating the file says why.  NULL with *refused set
  * and *why the reason when the rule refuses, *refused 0 if out of

@@ -39,7 +39,11 @@
 # /tmp): it must be readable by rank 0, which runs where this shell runs
 # under srun, aprun and mpiexec.  PYTHON_MPI_PREFIX names the prefix.
 # Every tool (rm, mktemp, the launcher, bcast, pkgroot) runs by the
-# absolute path found at source time, never through PATH.
+# absolute path found at source time, never through PATH.  PYTHON_MPI_CHROOT
+# and the directory of bcast and pkgroot are resolved under the rule of
+# bcast/trust.h (_pm_resolve): no link another user could have planted in
+# /tmp or /dev/shm, no entry of a directory others can write that is not
+# sticky.
 # Nothing is removed automatically: call python_mpi_cleanup at the end.
 
 _pm_err() { echo "activate.sh: $*" >&2; }
@@ -57,9 +61,84 @@ esac
 # PATH (and never in PREFIX).
 _pm_tool() { PATH=/usr/bin:/bin command -v "$1" 2>/dev/null; }
 _PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mktemp) &&
-    _PM_STAT=$(_pm_tool stat) && _PM_ID=$(_pm_tool id) || {
-    _pm_err "cannot find rm, mkdir, mktemp, stat and id in /usr/bin or /bin"
+    _PM_STAT=$(_pm_tool stat) && _PM_ID=$(_pm_tool id) && _PM_READLINK=$(_pm_tool readlink) || {
+    _pm_err "cannot find rm, mkdir, mktemp, stat, id and readlink in /usr/bin or /bin"
     return 1
+}
+_PM_GETENT=$(_pm_tool getent || true)
+
+# _pm_resolve PATH: its canonical path on stdout (as pwd -P), resolved
+# under the rule of bcast/trust.h's pm_trust_realpath, in the same words:
+# an entry of a directory others may write to (everybody, or a group we
+# are not alone in) is used only if nobody else could have placed or
+# replaced it: in a sticky one (/tmp, /dev/shm) a symbolic link only if
+# ours or the directory owner's, in one that is not sticky no entry at all.
+# At most 40 links.  Else one line on stderr (the reason) and 1.
+_pm_resolve() {
+    local _pm_todo=$1 _pm_res="" _pm_c _pm_p _pm_d _pm_s _pm_du _pm_dg _pm_dm _pm_lu _pm_t _pm_n=0 _pm_me _pm_o
+    _pm_me=$("$_PM_ID" -u) || return 1
+    case $_pm_todo in
+        "") echo "No such file or directory" >&2; return 1 ;;
+        /*) ;;
+        *) _pm_todo=$(pwd -P)/$_pm_todo || return 1 ;;
+    esac
+    while :; do
+        case $_pm_todo in /*) _pm_todo=${_pm_todo#/}; continue ;; "") break ;; esac
+        _pm_c=${_pm_todo%%/*}
+        _pm_todo=${_pm_todo#"$_pm_c"}
+        case $_pm_c in
+            .) continue ;;
+            ..) _pm_res=${_pm_res%/*}; continue ;;   # _pm_res holds no link
+        esac
+        _pm_d=${_pm_res:-/}
+        _pm_p=$_pm_res/$_pm_c
+        if [ ! -e "$_pm_p" ] && [ ! -L "$_pm_p" ]; then
+            echo "cannot resolve $_pm_p: No such file or directory" >&2; return 1
+        fi
+        _pm_s=$("$_PM_STAT" -c '%u %g %a' -- "$_pm_d") || return 1
+        _pm_du=${_pm_s%% *}; _pm_s=${_pm_s#* }
+        _pm_dg=${_pm_s%% *}; _pm_dm=$((8#${_pm_s#* }))
+        _pm_o=0
+        if [ $((_pm_dm & 8#002)) != 0 ]; then _pm_o=1
+        elif [ $((_pm_dm & 8#020)) != 0 ] && ! _pm_group_alone "$_pm_dg"; then _pm_o=1; fi
+        if [ $_pm_o = 1 ] && [ $((_pm_dm & 8#1000)) = 0 ]; then
+            printf '%s is writable by other users and not sticky (mode %04o): anyone there can replace %s\n' \
+                "$_pm_d" $((_pm_dm & 8#7777)) "$_pm_p" >&2
+            return 1
+        fi
+        if [ -L "$_pm_p" ]; then
+            _pm_lu=$("$_PM_STAT" -c '%u' -- "$_pm_p") || return 1
+            if [ $_pm_o = 1 ] && [ "$_pm_lu" != "$_pm_me" ] && [ "$_pm_lu" != "$_pm_du" ]; then
+                echo "$_pm_p is a symbolic link owned by uid $_pm_lu in the shared sticky directory $_pm_d" >&2
+                return 1
+            fi
+            _pm_n=$((_pm_n + 1))
+            if [ $_pm_n -gt 40 ]; then echo "more than 40 symbolic links in $1 (a loop?)" >&2; return 1; fi
+            _pm_t=$("$_PM_READLINK" -- "$_pm_p") || return 1
+            if [ -z "$_pm_t" ]; then echo "$_pm_p is an empty symbolic link" >&2; return 1; fi
+            case $_pm_t in /*) _pm_res="" ;; esac
+            _pm_todo=$_pm_t$_pm_todo
+            continue
+        fi
+        if [ ! -d "$_pm_p" ] && [ -n "$_pm_todo" ]; then echo "$_pm_p is not a directory" >&2; return 1; fi
+        _pm_res=$_pm_p
+    done
+    printf '%s\n' "${_pm_res:-/}"
+}
+
+# _pm_group_alone GID: 0 if GID is ours alone (trust.c's rule: our primary
+# group, named as we are, no other member listed).
+_pm_group_alone() {
+    local _pm_g _pm_name _pm_m
+    [ "$1" = "$("$_PM_ID" -g)" ] && [ -n "$_PM_GETENT" ] || return 1
+    _pm_name=$("$_PM_ID" -un) || return 1
+    _pm_g=$("$_PM_GETENT" group "$1") || return 1
+    [ "${_pm_g%%:*}" = "$_pm_name" ] || return 1
+    _pm_m=${_pm_g##*:},
+    while [ -n "$_pm_m" ]; do
+        [ -z "${_pm_m%%,*}" ] || [ "${_pm_m%%,*}" = "$_pm_name" ] || return 1
+        _pm_m=${_pm_m#*,}
+    done
 }
 
 if [ -n "${BASH_VERSION:-}" ]; then
@@ -73,26 +152,39 @@ else
 fi
 
 # The bcast binary: $PYTHON_MPI_BIN, the install tree (share/python-mpi ->
-# bin), the build tree (scripts -> build/bin), or PATH.
+# bin), the build tree (scripts -> build/bin), or PATH.  Its directory, and
+# the program itself, are resolved under _pm_resolve's rule: another user's
+# link must not choose what this shell runs.
 if [ -n "${PYTHON_MPI_BIN:-}" ] && [ -x "$PYTHON_MPI_BIN/bcast" ]; then
-    _PM_BCAST=$PYTHON_MPI_BIN/bcast
+    _pm_bin=$PYTHON_MPI_BIN
 elif [ -x "$_pm_here/../../bin/bcast" ]; then
-    _PM_BCAST=$(cd "$_pm_here/../../bin" && pwd)/bcast
+    _pm_bin=$_pm_here/../../bin
 elif [ -x "$_pm_here/../build/bin/bcast" ]; then
-    _PM_BCAST=$(cd "$_pm_here/../build/bin" && pwd)/bcast
-elif command -v bcast >/dev/null 2>&1; then
-    _PM_BCAST=$(command -v bcast)
+    _pm_bin=$_pm_here/../build/bin
+elif _pm_bin=$(command -v bcast 2>/dev/null) && [ -n "$_pm_bin" ]; then
+    _pm_bin=$(dirname "$_pm_bin")
 else
     _pm_err "cannot find the bcast program (set PYTHON_MPI_BIN)"
+    unset _pm_here _pm_bin
     return 1
 fi
-# pkgroot, for python_mpi_devel: next to bcast, else on PATH.
+unset _pm_here
+for _pm_p in "$_pm_bin" "$_pm_bin/bcast"; do
+    _pm_r=$(_pm_resolve "$_pm_p" 2>&1) || {
+        _pm_err "refusing to use $_pm_bin/bcast: $_pm_r"; unset _pm_bin _pm_p _pm_r; return 1; }
+    [ "$_pm_p" = "$_pm_bin" ] && _PM_BCAST=$_pm_r/bcast
+done
+unset _pm_bin _pm_p _pm_r
+# pkgroot, for python_mpi_devel: next to bcast, else on PATH (resolved so).
 if [ -x "$(dirname "$_PM_BCAST")/pkgroot" ]; then
     _PM_PKGROOT=$(dirname "$_PM_BCAST")/pkgroot
 else
     _PM_PKGROOT=$(command -v pkgroot 2>/dev/null || true)
 fi
-unset _pm_here
+if [ -n "$_PM_PKGROOT" ] && ! _pm_r=$(_pm_resolve "$_PM_PKGROOT" 2>&1); then
+    _pm_err "refusing to use $_PM_PKGROOT: $_pm_r"; unset _pm_r _PM_PKGROOT; return 1
+fi
+unset _pm_r
 
 # _pm_trusted DIR [ancestors]: 0 if DIR is ours and 0700 (not checked with
 # "ancestors"), and every directory above it is owned by root or us and not
@@ -148,8 +240,15 @@ if [ "$1" = - ]; then
     _pm_job=${SLURM_JOB_ID:-${PBS_JOBID:-${LSB_JOBID:-${COBALT_JOBID:-${FLUX_JOB_ID:-}}}}}
     _pm_job=$(printf '%s' "$_pm_job" | LC_ALL=C tr -c 'A-Za-z0-9._-' _)
     _pm_chroot=${PYTHON_MPI_CHROOT:-/dev/shm}
-    _pm_chroot=$(cd "$_pm_chroot" 2>/dev/null && pwd -P) || {
-        _pm_err "cannot use ${PYTHON_MPI_CHROOT:-/dev/shm} as PYTHON_MPI_CHROOT"; return 1; }
+    # Resolved as python-mpi and bcast resolve it (trust.h), never cd && pwd -P:
+    # another user's link must not choose where the prefix goes.
+    if ! _pm_chroot=$(_pm_resolve "$_pm_chroot" 2>&1); then
+        _pm_err "cannot use ${PYTHON_MPI_CHROOT:-/dev/shm} as PYTHON_MPI_CHROOT: $_pm_chroot"
+        unset _pm_job _pm_chroot; return 1
+    elif [ ! -d "$_pm_chroot" ]; then
+        _pm_err "cannot use ${PYTHON_MPI_CHROOT:-/dev/shm} as PYTHON_MPI_CHROOT: $_pm_chroot is not a directory"
+        unset _pm_job _pm_chroot; return 1
+    fi
     _PM_PREFIX=$_pm_chroot/python-mpi-$("$_PM_ID" -u)
     _pm_make_private "$_PM_PREFIX" || { unset _pm_job _pm_chroot; return 1; }
     _PM_PREFIX=$_PM_PREFIX/py-${_pm_job:+$_pm_job-}$$
@@ -297,7 +396,7 @@ python_mpi_deactivate() {
         unset "_PM_OLD_$_pm_v" "_PM_HAD_$_pm_v"
     done
     unset -f bcast python_mpi_cleanup python_mpi_deactivate _pm_launch _pm_err _pm_export \
-        _pm_tool _pm_trusted _pm_make_private python_mpi_runtime python_mpi_packages python_mpi_devel
+        _pm_tool _pm_trusted _pm_make_private _pm_resolve _pm_group_alone python_mpi_runtime python_mpi_packages python_mpi_devel
     unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS _PM_BCAST _PM_PKGROOT _PM_ACTIVE \
-        _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID _PM_SH
+        _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID _PM_SH _PM_READLINK _PM_GETENT
 }

@@ -83,6 +83,34 @@ rc=1 same-path=y fn=no" ] && [ ! -s "$LOG" ] && [ ! -e "$W2/p" ] &&
         *) t_fail "$sh: default prefix" "$out" ;;
     esac
     rm -rf "$out"
+    # Red-team #15: PYTHON_MPI_CHROOT is resolved under trust.h's rule, not
+    # with cd && pwd -P: a link of ours in a private directory is followed,
+    # any entry of a directory others can write and that is not sticky is
+    # refused in one line (the same words as python-mpi), nothing made.
+    C=$TMP/cr-$sh; mkdir -m 755 "$C" "$C/open"; chmod 777 "$C/open"; ln -s "$TMP/chroot" "$C/ours"
+    ln -s "$TMP/chroot" "$C/open/via"; mkdir -m 755 "$C/open/dir"
+    out=$(PYTHON_MPI_CHROOT=$C/ours/./ $sh -c 'source "$1" - "$2"; echo "$_PM_PREFIX"' x "$ACT" "$TMP/launch" 2>&1)
+    case $out in
+        "$TMP/chroot/python-mpi-$(id -u)/py-"[0-9]*) t_ok "$sh: PYTHON_MPI_CHROOT through a link of ours is resolved" ;;
+        *) t_fail "$sh: chroot through our link" "$out" ;;
+    esac
+    rm -rf "$out"
+    for e in via dir; do
+        out=$(PYTHON_MPI_CHROOT=$C/open/$e $sh -c 'source "$1" - "$2"; echo "rc=$? fn=$(type bcast >/dev/null 2>&1 && echo yes || echo no)"' x "$ACT" "$TMP/launch" 2>&1)
+        [ "$out" = "activate.sh: cannot use $C/open/$e as PYTHON_MPI_CHROOT: $C/open is writable by other users and not sticky (mode 0777): anyone there can replace $C/open/$e
+rc=1 fn=no" ] && [ -z "$(ls -A "$C/open/dir")" ] &&
+            t_ok "$sh: PYTHON_MPI_CHROOT: the $e in a 0777 non-sticky directory is refused in one line" ||
+            t_fail "$sh: chroot $e in a 0777 directory" "$out"
+    done
+    out=$(PYTHON_MPI_CHROOT=$C/nowhere $sh -c 'source "$1" - "$2"; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
+    [ "$out" = "activate.sh: cannot use $C/nowhere as PYTHON_MPI_CHROOT: cannot resolve $C/nowhere: No such file or directory
+rc=1" ] && t_ok "$sh: a missing PYTHON_MPI_CHROOT is named" || t_fail "$sh: missing chroot" "$out"
+    # PYTHON_MPI_BIN under the same rule: a bcast in a 0777 directory is not run
+    mkdir -m 755 "$C/open/bin"; cp "$TMP/bin/bcast" "$C/open/bin/bcast"
+    out=$(PYTHON_MPI_BIN=$C/open/bin $sh -c 'source "$1" - "$2"; echo "rc=$?"' x "$ACT" "$TMP/launch" 2>&1)
+    [ "$out" = "activate.sh: refusing to use $C/open/bin/bcast: $C/open is writable by other users and not sticky (mode 0777): anyone there can replace $C/open/bin
+rc=1" ] && t_ok "$sh: PYTHON_MPI_BIN in a 0777 non-sticky directory is refused" || t_fail "$sh: PYTHON_MPI_BIN in a 0777 directory" "$out"
+    rm -rf "$C"
     # Issue 21 (6): after python_mpi_cleanup, the environment is the one
     # before activate.sh, entry for entry (nothing names the removed
     # prefix), whether the variables were exported, set or unset; with "-"

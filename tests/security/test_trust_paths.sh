@@ -8,7 +8,9 @@
 #   - a symbolic link in a sticky shared directory (/tmp, /dev/shm) that
 #     the other user made is not followed for PYTHONHOME (issue 21 item 5),
 #     PYTHON_MPI_CHROOT, PYTHON_MPI_PKGROOT, a bundle path or bcast -p; one
-#     of the victim's own, or root's, still is;
+#     of the victim's own, or root's, still is; no entry of a 0777
+#     non-sticky directory is used (red-team 5); activate.sh resolves
+#     PYTHON_MPI_CHROOT under the same rule (red-team 15);
 #   - bundles (pkgroot) and PYTHON_MPI_TIMING=json:PATH follow the umask;
 #   - a per-user directory another user made 0700 is named by its owner;
 #   - pkgroot dir warns about another user's link to outside the tree;
@@ -133,6 +135,63 @@ ln -s /usr "$LR"
 as "$V" env PYTHONHOME="$LR" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5c.out" 2>&1; rc=$?
 [ $rc = 0 ] && grep -qx ran "$SEC/5c.out" && t_ok "item 5: PYTHONHOME through root's link in /tmp is followed" ||
     t_fail "item 5: root's link (rc=$rc)" "$(cat "$SEC/5c.out")"
+
+# Red-team #5: the same link in a world-writable directory that is NOT
+# sticky (a misconfigured scratch): anyone can replace any entry there, so
+# no entry of it is used, whoever owns it.
+WW=/tmp/pmtp-$$-ww
+mkdir -m 0777 "$WW"; chmod 0777 "$WW"
+as "$A" ln -s "$AH/evil" "$WW/vpy"
+as "$V" env PYTHONHOME="$WW/vpy" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5n.out" 2>&1; rc=$?
+if [ $rc != 0 ] && [ ! -e "/tmp/pmtp-$$-pwned-5" ] && ! grep -qx ran "$SEC/5n.out" &&
+   first_is "^python-mpi: $R: $WW/vpy: refusing to use PYTHONHOME: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/vpy$" "$SEC/5n.out"; then
+    t_ok "red-team 5: PYTHONHOME through another user's link in a 0777 non-sticky directory: refused, none of its code ran"
+else t_fail "red-team 5: PYTHONHOME through a link in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5n.out" "/tmp/pmtp-$$-pwned-5" 2>&1)"; fi
+rm -f "/tmp/pmtp-$$-pwned-5"
+# ... and a bundle path there (PYTHON_MPI_PACKAGES), even the victim's own file
+as "$V" cp "$AD/small.tar" "$WW/own.tar"
+as "$V" env PYTHON_MPI_PACKAGES="$WW/own.tar" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5p.out" 2>&1; rc=$?
+[ $rc != 0 ] && ! grep -qx ran "$SEC/5p.out" &&
+    first_is "^python-mpi: $R: $WW/own.tar: refusing to read the bundle: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/own.tar$" "$SEC/5p.out" &&
+    t_ok "red-team 5: a bundle in a 0777 non-sticky directory is refused (anyone can replace it)" ||
+    t_fail "red-team 5: bundle in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5p.out")"
+rm -f "/tmp/pmtp-$$-pwned-pkg"
+# ... and a file written there (anyone could replace it): pkgroot's OUT,
+# PYTHON_MPI_TIMING's JSON (red-team 4b, the writing side)
+as "$V" sh -c "mkdir -p $VD/src5 && echo 'X = 1' > $VD/src5/m.py"
+as "$V" pkgroot dir "$WW/out.tar" "$VD/src5" >"$SEC/5o.out" 2>&1; rc=$?
+[ $rc != 0 ] && [ ! -e "$WW/out.tar" ] &&
+    first_is "^pkgroot: $R: $WW/out.tar: refusing to write the bundle: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/out.tar$" "$SEC/5o.out" &&
+    t_ok "red-team 5: pkgroot does not write a bundle into a 0777 non-sticky directory" ||
+    t_fail "red-team 5: pkgroot OUT in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5o.out")"
+as "$V" env PYTHON_MPI_TIMING="json:$WW/t.json" $MPI1 python-mpi -c 'print("ran")' >"$SEC/5t.out" 2>&1; rc=$?
+[ ! -e "$WW/t.json" ] &&
+    grep -Eq "^python-mpi: $R: $WW/t.json: PYTHON_MPI_TIMING: refusing to write: $WW is writable by other users and not sticky \(mode 0777\): anyone there can replace $WW/t.json$" "$SEC/5t.out" &&
+    t_ok "red-team 5: PYTHON_MPI_TIMING=json:PATH is not written into a 0777 non-sticky directory" ||
+    t_fail "red-team 5: timing JSON in a 0777 non-sticky directory (rc=$rc)" "$(cat "$SEC/5t.out")"
+
+# Red-team #15: activate.sh resolves PYTHON_MPI_CHROOT as python-mpi does
+# (no cd && pwd -P): another user's link in /tmp, or any entry of a 0777
+# non-sticky directory, is refused in one line; the victim's own link is
+# followed.
+as "$A" ln -s /dev/shm "/tmp/pmtp-$$-c15"
+as "$A" ln -s /dev/shm "$WW/c15"
+for c in "/tmp/pmtp-$$-c15:/tmp/pmtp-$$-c15 is a symbolic link owned by uid $AU in the shared sticky directory /tmp" \
+         "$WW/c15:$WW is writable by other users and not sticky (mode 0777): anyone there can replace $WW/c15"; do
+    l=${c%%:*}; why=${c#*:}
+    out=$(as "$V" env PYTHON_MPI_CHROOT="$l" bash -c 'source "$1" - "mpiexec.mpich -n 1"; echo "rc=$? prefix=${_PM_PREFIX:-none}"' x "$ACT" 2>&1)
+    [ "$out" = "activate.sh: cannot use $l as PYTHON_MPI_CHROOT: $why
+rc=1 prefix=none" ] && t_ok "red-team 15: activate.sh refuses PYTHON_MPI_CHROOT=$l (${why#"$l "})" ||
+        t_fail "red-team 15: activate.sh with PYTHON_MPI_CHROOT=$l" "$out"
+done
+as "$V" ln -s /dev/shm "/tmp/pmtp-$$-v15"
+out=$(as "$V" env PYTHON_MPI_CHROOT="/tmp/pmtp-$$-v15" bash -c 'source "$1" - "mpiexec.mpich -n 1" && echo "$_PM_PREFIX"' x "$ACT" 2>&1)
+case $out in
+    "/dev/shm/python-mpi-$VU/py-"[0-9]*) t_ok "red-team 15: activate.sh follows the victim's own link in /tmp for PYTHON_MPI_CHROOT"
+        ;;
+    *) t_fail "red-team 15: own chroot link" "$out" ;;
+esac
+rm -rf "/dev/shm/python-mpi-$VU"   # made by activate.sh -: the tests below expect none
 
 # --- PYTHON_MPI_CHROOT through another user's link ----------------------------
 AC=/tmp/pmtp-$$-achroot; LC=/tmp/pmtp-$$-chroot

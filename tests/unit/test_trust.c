@@ -180,9 +180,19 @@ static void group_installations(void **state)
     assert_int_equal(chown(py, 65534, 65534), 0);
     if (strstr(cwd, "/tmp") != cwd && strstr(cwd, "/dev/shm") != cwd) {
         trusted(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
-        refused(py, PM_TRUST_RESOLVE, "team is owned by uid 65534");
+        /* a member's link in the team directory: followed for the team */
+        char *tl = pm_path_join(tmpl, "team/link");
+        assert_int_equal(symlink("py", tl), 0);
+        assert_int_equal(lchown(tl, 65534, 65534), 0);
+        trusted(tl, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
+        refused(tl, PM_TRUST_RESOLVE, "team is writable by other users and not sticky (mode 2775)");
+        free(tl);
+        /* without the flag the group is not trusted: py is one of its
+         * entries, which any member may replace */
+        refused(py, PM_TRUST_RESOLVE, "team is writable by other users and not sticky (mode 2775)");
         assert_int_equal(chmod(team, 0777), 0);
-        refused(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE, "team is writable by everybody (mode 0777)");
+        refused(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE,
+                "team is writable by other users and not sticky (mode 0777): anyone there can replace");
         assert_int_equal(chmod(team, 01777), 0);
         refused(py, PM_TRUST_GROUP, "team is writable by everybody (mode 1777)");   /* sticky, not root's */
     }
@@ -421,7 +431,8 @@ static void realpath_links_bounded(void **state)
 }
 
 /* The sticky rule: in a sticky, world-writable directory a link is
- * followed only if ours or the directory owner's; elsewhere any link.
+ * followed only if ours or the directory owner's; in a world-writable one
+ * that is not sticky none; elsewhere any link.
  * Needs root (lchown to other uids). */
 static void realpath_sticky_rule(void **state)
 {
@@ -445,7 +456,12 @@ static void realpath_sticky_rule(void **state)
             link_at("../target", rel);
             char *p = at(rel);
             assert_int_equal(lchown(p, uids[u], 0), 0);
-            if (d == 0 && u == 0) {
+            if (d == 1) {   /* not sticky: nobody's link is followed there */
+                char want[256];
+                snprintf(want, sizeof want, "/st/open is writable by other users and not sticky (mode 0777): "
+                         "anyone there can replace %s", p);
+                not_resolved(p, EPERM, want);
+            } else if (d == 0 && u == 0) {
                 char want[256];
                 snprintf(want, sizeof want,
                          "%s is a symbolic link owned by uid 4242 in the shared sticky directory %s", p, shared);
@@ -470,6 +486,91 @@ static void realpath_sticky_rule(void **state)
     free(why);
     free(via);
     free(shared);
+}
+
+
+/* The rule for directories others can write to that are not sticky
+ * (issue 21, red-team #5): no entry of theirs is used, link or directory,
+ * whoever owns it; a group-writable one only where the group is trusted
+ * (PM_TRUST_GROUP, or a group of ours alone); sticky ones keep the link
+ * owner rule.  Needs root (chown to other ids). */
+static void realpath_nonsticky_rule(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    mkdir_at("ns", 0755);
+    mkdir_at("ns/target", 0755);
+    mkdir_at("ns/open", 0777);
+    mkdir_at("ns/open/real", 0700);     /* ours, but replaceable by anyone */
+    link_at("../target", "ns/open/mine");
+    char *open_dir = at("ns/open"), *real = at("ns/open/real"), *mine = at("ns/open/mine");
+    char want[512];
+    snprintf(want, sizeof want, "%s is writable by other users and not sticky (mode 0777): anyone there can replace %s",
+             open_dir, mine);
+    not_resolved(mine, EPERM, want);
+    not_resolved(real, EPERM, "not sticky (mode 0777): anyone there can replace");
+    /* under every flag: PYTHONHOME's check says the same */
+    char *why = NULL;
+    assert_int_equal(pm_trust_open(mine, PM_TRUST_RESOLVE | PM_TRUST_GROUP, NULL, NULL, &why), -1);
+    assert_non_null(why);
+    if (!strstr(why, want))
+        fail_msg("pm_trust_open: '%s' lacks '%s'", why, want);
+    free(why);
+    why = NULL;
+    char *r = pm_trust_realpath_flags(mine, PM_TRUST_GROUP, &why);
+    assert_null(r);
+    assert_int_equal(errno, EPERM);
+    free(why);
+    why = NULL;
+    /* a file about to be written there: refused too (anyone can replace
+     * it); in a directory of ours, or a sticky one, it is not */
+    int refused_out = 0;
+    char *outp = at("ns/open/out.json");
+    char *o = pm_trust_realpath_parent(outp, &refused_out, &why);
+    assert_null(o);
+    assert_int_equal(refused_out, 1);
+    assert_non_null(why);
+    if (!strstr(why, "ns/open is writable by other users and not sticky (mode 0777): anyone there can replace"))
+        fail_msg("realpath_parent: '%s'", why);
+    free(why);
+    why = NULL;
+    free(outp);
+    outp = at("ns/target/out.json");
+    o = pm_trust_realpath_parent(outp, &refused_out, &why);
+    assert_non_null(o);
+    assert_string_equal(o, outp);
+    assert_int_equal(refused_out, 0);
+    free(o);
+    free(outp);
+    /* group-writable, a group we are not alone in (nogroup) */
+    mkdir_at("ns/team", 02775);
+    mkdir_at("ns/team/py", 0755);
+    link_at("py", "ns/team/link");
+    char *team = at("ns/team"), *tpy = at("ns/team/py"), *tlink = at("ns/team/link");
+    assert_int_equal(chown(team, 0, 65534), 0);
+    not_resolved(tlink, EPERM, "team is writable by other users and not sticky (mode 2775)");
+    not_resolved(tpy, EPERM, "anyone there can replace");
+    r = pm_trust_realpath_flags(tlink, PM_TRUST_GROUP, &why);   /* a team installation */
+    if (!r)
+        fail_msg("%s under PM_TRUST_GROUP: %s", tlink, why ? why : "?");
+    assert_string_equal(r, tpy);
+    free(r);
+    /* ... a group of ours alone (root's own group) is ours */
+    assert_int_equal(chown(team, 0, 0), 0);
+    resolves_as_realpath(tlink);
+    /* group-writable and sticky: the link owner rule */
+    assert_int_equal(chown(team, 0, 65534), 0);
+    assert_int_equal(chmod(team, 01775), 0);
+    resolves_as_realpath(tlink);   /* ours */
+    assert_int_equal(lchown(tlink, 4242, 0), 0);
+    not_resolved(tlink, EPERM, "is a symbolic link owned by uid 4242 in the shared sticky directory");
+    free(open_dir);
+    free(real);
+    free(mine);
+    free(team);
+    free(tpy);
+    free(tlink);
 }
 
 
@@ -605,6 +706,7 @@ int main(void)
         cmocka_unit_test(realpath_walk),
         cmocka_unit_test(realpath_links_bounded),
         cmocka_unit_test(realpath_sticky_rule),
+        cmocka_unit_test(realpath_nonsticky_rule),
         cmocka_unit_test(umask_modes),
         cmocka_unit_test(pkglist_resolved),
     };
