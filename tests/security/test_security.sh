@@ -16,58 +16,12 @@
 #       attacks against another tree's build: every one should succeed there)
 set -u
 . "$(dirname "$0")/../lib.sh"
-SEC_REPO=${SEC_REPO:-$REPO}
-T_SKIPPED=0
-t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
-
-if [ "$(id -u)" != 0 ]; then
-    t_fail "the security suite runs as root (it creates two users with useradd)"
-    echo "security: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
-    exit 1
-fi
-
-V=pmv$$; A=pma$$            # unique names: several suites may run at once
-SEC=$(mktemp -d /tmp/pmsec.XXXXXX)
-chmod 0755 "$SEC"
-cleanup() {
-    local u uid p
-    for u in "$V" "$A"; do
-        uid=$(id -u "$u" 2>/dev/null) || continue
-        # only processes of the users this suite made, each by its pid
-        for p in $(pgrep -u "$uid" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        find /dev/shm /tmp /var/tmp -xdev -mindepth 1 -maxdepth 1 -uid "$uid" -exec rm -rf {} + 2>/dev/null
-        userdel -r -f "$u" >/dev/null 2>&1
-    done
-    rm -rf "$SEC" "/tmp/pmsec-$$-ww"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-for u in "$V" "$A"; do
-    useradd -m -s /bin/bash "$u" || { t_fail "useradd $u"; echo "security: 0 passed, 1 failed, 0 skipped"; exit 1; }
-done
-VU=$(id -u "$V"); AU=$(id -u "$A")
-VH=/home/$V
+SUITE=security; TAG=sec
+. "$(dirname "$0")/two_users.sh"
+SEC_CLEAN="/tmp/pmsec-$$-ww"
 HOST=$(hostname)
 R="rank [0-9?]+ on [^:]+"     # the rank/node part of every diagnostic
-
-# The build, installed where both users can run it (the worktree may not be
-# readable by them).
-INST=$SEC/inst
-if ! make -s -C "$SEC_REPO" install PREFIX="$INST" BUILD="$BUILD" >"$SEC/install.log" 2>&1 ||
-   [ ! -x "$INST/bin/bcast" ]; then
-    t_fail "make install PREFIX=$INST" "$(tail -5 "$SEC/install.log")"
-    echo "security: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"; exit 1
-fi
-chmod -R a+rX "$INST"
 ACT=$INST/share/python-mpi/activate.sh
-
-# as USER CMD...: a login-like, minimal environment (no PYTHON* from ours).
-as() {
-    local u=$1; shift
-    runuser -u "$u" -- env -i HOME="/home/$u" USER="$u" LOGNAME="$u" LANG=C.UTF-8 \
-        PATH="$INST/bin:/usr/bin:/bin" "$@"
-}
 MPI1="timeout 120 mpiexec.mpich -n 1"   # split on purpose: as "$V" $MPI1 PROG...
 
 # Bundles the attacker makes and shares (readable by the victim).

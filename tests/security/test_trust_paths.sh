@@ -23,53 +23,12 @@
 #       (against another tree's build: the attacks should succeed there)
 set -u
 . "$(dirname "$0")/../lib.sh"
-SEC_REPO=${SEC_REPO:-$REPO}
-T_SKIPPED=0
-t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
-
-if [ "$(id -u)" != 0 ]; then
-    t_fail "this suite runs as root (it creates two users with useradd)"
-    echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
-    exit 1
-fi
-
-V=pmtv$$; A=pmta$$          # unique names: several suites may run at once
-SEC=$(mktemp -d /tmp/pmtp.XXXXXX)
-chmod 0755 "$SEC"
-cleanup() {
-    local u uid p
-    for u in "$V" "$A"; do
-        uid=$(id -u "$u" 2>/dev/null) || continue
-        for p in $(pgrep -u "$uid" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        find /dev/shm /tmp /var/tmp -xdev -mindepth 1 -maxdepth 1 -uid "$uid" -exec rm -rf {} + 2>/dev/null
-        userdel -r -f "$u" >/dev/null 2>&1
-    done
-    rm -rf "$SEC" "/tmp/pmtp-$$-"*
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-for u in "$V" "$A"; do
-    useradd -m -s /bin/bash "$u" || { t_fail "useradd $u"; echo "trust-paths: 0 passed, 1 failed, 0 skipped"; exit 1; }
-done
-VU=$(id -u "$V"); AU=$(id -u "$A")
-VH=/home/$V; AH=/home/$A
+SUITE=trust-paths; TAG=tp
+. "$(dirname "$0")/two_users.sh"
+SEC_CLEAN="/tmp/pmtp-$$-*"
 R="rank [0-9?]+ on [^:]+"
-
-INST=$SEC/inst
-if ! make -s -C "$SEC_REPO" install PREFIX="$INST" BUILD="$BUILD" >"$SEC/install.log" 2>&1 ||
-   [ ! -x "$INST/bin/bcast" ]; then
-    t_fail "make install PREFIX=$INST" "$(tail -5 "$SEC/install.log")"
-    echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"; exit 1
-fi
-chmod -R a+rX "$INST"
 ACT=$INST/share/python-mpi/activate.sh
 
-as() {   # USER CMD...: a login-like, minimal environment
-    local u=$1; shift
-    runuser -u "$u" -- env -i HOME="/home/$u" USER="$u" LOGNAME="$u" LANG=C.UTF-8 \
-        PATH="$INST/bin:/usr/bin:/bin" "$@"
-}
 MPI1="timeout 120 mpiexec.mpich -n 1"
 first_is() {   # REGEX FILE: the first diagnostic line matches
     grep -E '^(python-mpi|bcast|pkgroot): ' "$2" | head -n 1 | grep -Eq "$1"
