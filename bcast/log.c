@@ -118,6 +118,7 @@ size_t pm_log_escape(char *out, size_t cap, const char *in, size_t n)
 /* Prefix, then the formatted text escaped (pm_log_escape), then one
  * newline, written with one call so that lines of different ranks do not
  * interleave mid-line. */
+__attribute__((format(printf, 3, 0)))
 static void emit(const char *prefix, const char *file, const char *fmt, va_list ap)
 {
     char raw[1024];

@@ -3,8 +3,10 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "log.h"
+#include "pm_config.h"
 #include "strutil.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,6 +64,27 @@ void pk_env_free(char **env)
     free(env);
 }
 
+/* glibc 2.29's posix_spawn_file_actions_addchdir_np, looked up when the
+ * program runs (the binaries need nothing newer than glibc 2.28, as
+ * reaper.c's closefrom).  Without it the child keeps our working
+ * directory: the Pythons we run get -I, which keeps it off sys.path, and
+ * pip's operands are made absolute, so it is only a second guard. */
+typedef int addchdir_fn(posix_spawn_file_actions_t *, const char *);
+
+static int add_chdir(posix_spawn_file_actions_t *fa, const char *cwd)
+{
+#if PM_FORCED_FALLBACKS
+    (void)fa;
+    (void)cwd;
+    return 0;
+#else
+    void *f = dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addchdir_np");
+    addchdir_fn *fn;
+    memcpy(&fn, &f, sizeof fn);   /* ISO C has no object-to-function cast */
+    return fn ? fn(fa, cwd) : 0;
+#endif
+}
+
 int pk_run(char *const argv[], char *const envp[], int out_fd, int err_fd, char **capture)
 {
     return pk_run_in("/", argv, envp, out_fd, err_fd, capture);
@@ -83,7 +106,7 @@ int pk_run_in(const char *cwd, char *const argv[], char *const envp[], int out_f
     }
     /* Never the caller's working directory: a Python puts it first on
      * sys.path (-m, -c), and another user may write it (/tmp). */
-    if ((err = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0 ||
+    if ((err = add_chdir(&fa, cwd)) != 0 ||
         (err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0)
         goto fail;
     if (capture)
