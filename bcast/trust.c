@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
@@ -128,12 +130,31 @@ static char *read_link_at(int dir, const char *comp)
     }
 }
 
-/* May others write to the directory dst?  Everybody: a group's members
- * are trusted by it (team installations, project directories: trust.h),
- * as they can write the group's files anyway. */
-static int others_write(const struct stat *dst)
+/* Is gid a group of ours alone?  The user-private-group convention: our
+ * primary group, named as we are, with no other member listed.  (Users
+ * with it as their primary group cannot be listed without enumerating
+ * the password database: the name is the site's promise.) */
+static int group_alone(gid_t gid)
 {
-    return (dst->st_mode & S_IWOTH) != 0;
+    struct passwd *pw = getpwuid(geteuid());
+    if (!pw || pw->pw_gid != gid || !pw->pw_name)
+        return 0;
+    char *me = strdup(pw->pw_name);
+    struct group *gr = me ? getgrgid(gid) : NULL;
+    int alone = gr && gr->gr_name && strcmp(gr->gr_name, me) == 0;
+    for (char **m = alone ? gr->gr_mem : NULL; m && *m; m++)
+        if (strcmp(*m, me) != 0)
+            alone = 0;
+    free(me);
+    return alone;
+}
+
+/* May others write to the directory dst: everybody, or a group that
+ * flags do not trust and that is not ours alone? */
+static int others_write(const struct stat *dst, unsigned flags)
+{
+    return (dst->st_mode & S_IWOTH) ||
+           ((dst->st_mode & S_IWGRP) && !(flags & PM_TRUST_GROUP) && !group_alone(dst->st_gid));
 }
 
 /* The refusal for an entry (shown) of such a directory that is not sticky. */
@@ -145,16 +166,18 @@ static char *replaceable(const struct stat *dst, const char *dirname, const char
 
 /* May the entry comp (lst; shown: its path) of the directory dir
  * (dirname) be used on the way?  Only if nobody else could have placed or
- * replaced it (trust.h): in a directory everybody may write to, a sticky one lets
+ * replaced it (trust.h): in a directory others may write to (everybody;
+ * or a group not trusted by flags and not ours alone), a sticky one lets
  * them add names but not replace ours, so only a link of ours or of the
  * directory's owner is followed (fs.protected_symlinks); a directory that
  * is not sticky lets them replace any name, so none is used. */
-static char *shared_refusal(int dir, const struct stat *lst, const char *shown, const char *dirname)
+static char *shared_refusal(int dir, const struct stat *lst, const char *shown, const char *dirname,
+                            unsigned flags)
 {
     struct stat dst;
     if (fstat(dir, &dst) != 0)
         return pm_printf_alloc("cannot stat %s: %s", dirname, strerror(errno));
-    if (!others_write(&dst))
+    if (!others_write(&dst, flags))
         return NULL;
     if (!(dst.st_mode & S_ISVTX))
         return replaceable(&dst, dirname, shown);
@@ -174,6 +197,11 @@ static char *step_failure(const char *path, const char *shown, int err)
 }
 
 char *pm_trust_realpath(const char *path, char **why)
+{
+    return pm_trust_realpath_flags(path, 0, why);
+}
+
+char *pm_trust_realpath_flags(const char *path, unsigned flags, char **why)
 {
     *why = NULL;
     strbuf todo = {0}, res = {0};   /* what is left to walk; what is resolved */
@@ -242,7 +270,7 @@ char *pm_trust_realpath(const char *path, char **why)
             *why = step_failure(path, shown, err);
             goto fail;
         }
-        if ((*why = shared_refusal(dir, &st, shown, *res.s ? res.s : "/"))) {
+        if ((*why = shared_refusal(dir, &st, shown, *res.s ? res.s : "/", flags))) {
             err = EPERM;
             goto fail;
         }
@@ -340,7 +368,7 @@ int pm_trust_open(const char *path, unsigned flags, int *created, char **resolve
         *resolved = NULL;
     char *real = NULL;
     if (flags & PM_TRUST_RESOLVE) {
-        real = pm_trust_realpath(path, why);
+        real = pm_trust_realpath_flags(path, flags & PM_TRUST_GROUP, why);
         if (!real) {
             int err = errno;
             if (*why && strcmp(*why, strerror(err)) == 0) {   /* name the path */
@@ -618,7 +646,7 @@ char *pm_trust_realpath_parent(const char *path, int *refused, char **why)
     char *out = dir ? pm_path_join(dir, base) : strdup(path);
     /* The file is an entry of dir: the rule above holds for it too. */
     struct stat dst;
-    if (out && dir && stat(dir, &dst) == 0 && others_write(&dst) && !(dst.st_mode & S_ISVTX)) {
+    if (out && dir && stat(dir, &dst) == 0 && others_write(&dst, 0) && !(dst.st_mode & S_ISVTX)) {
         *why = replaceable(&dst, dir, out);
         *refused = *why != NULL;   /* else out of memory */
         free(out);

@@ -23,7 +23,7 @@ enum {
     PM_TRUST_PRIVATE = 2,  /* ... and has no group or other permission */
     PM_TRUST_CREATE = 4,   /* create the last component if missing (0700) */
     PM_TRUST_RESOLVE = 8,  /* resolve symbolic links first
-                            * (pm_trust_realpath), then check the resolved
+                            * (pm_trust_realpath_flags), then check the resolved
                             * path: for PYTHONHOME-like settings, where a
                             * root-owned link is fine */
     PM_TRUST_CONTAINER = 16, /* the last component is only a place to work
@@ -49,9 +49,8 @@ enum {
  * beneath the directory that holds the link), at most PM_TRUST_MAX_LINKS
  * links.  One rule, that no other user can steer: an entry is used on the
  * way only if nobody else could have placed or replaced it.  In a
- * directory everybody may write to (scripts/activate.sh applies the same
- * rule; a group-writable one is trusted: the group's members are trusted
- * by it, as for team installations, and can write its files anyway)
+ * directory others may write to (writable by everybody, or by a group we
+ * are not alone in: scripts/activate.sh applies the same rule)
  *   - sticky (/tmp, /dev/shm): others may add names but not replace ours,
  *     so a symbolic link is followed only if it is ours (the effective
  *     uid) or the directory owner's (root's there): the rule
@@ -62,7 +61,8 @@ enum {
  *     would catch a real directory there too, but callers of the resolver
  *     alone (bundles, the chroot, pkgroot's source) have no such check,
  *     and a link would hide the directory from it: refused here, always.
- * A relative path is taken from
+ * Our group alone is the user-private-group convention: our primary group,
+ * named as we are, no other member listed.  A relative path is taken from
  * the working directory.  Returns the malloc'd path, or NULL with errno
  * and *why a malloc'd reason (NULL: out of memory):
  *   EPERM  refused by that rule: "/dev/shm/x is a symbolic link owned by
@@ -73,6 +73,13 @@ enum {
  *   other  the failing step's errno: the bare strerror when the whole
  *          path failed, else "cannot resolve /a/b: REASON". */
 char *pm_trust_realpath(const char *path, char **why);
+
+/* The same, where flags may hold PM_TRUST_GROUP: a group-writable
+ * directory that is not sticky is then trusted like one of ours (a team's
+ * installation: the group is trusted by its members); one writable by
+ * everybody never is.  pm_trust_open with PM_TRUST_RESOLVE resolves
+ * so. */
+char *pm_trust_realpath_flags(const char *path, unsigned flags, char **why);
 
 /* A file about to be written: path with its directory resolved as above
  * (the file itself need not exist), so nothing is written where another

@@ -65,6 +65,7 @@ _PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mk
     _pm_err "cannot find rm, mkdir, mktemp, stat, id and readlink in /usr/bin or /bin"
     return 1
 }
+_PM_GETENT=$(_pm_tool getent || true)
 
 # _pm_resolve PATH: its canonical path on stdout (as pwd -P), resolved
 # under the rule of bcast/trust.h's pm_trust_realpath, in the same words:
@@ -74,7 +75,7 @@ _PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mk
 # ours or the directory owner's, in one that is not sticky no entry at all.
 # At most 40 links.  Else one line on stderr (the reason) and 1.
 _pm_resolve() {
-    local _pm_todo=$1 _pm_res="" _pm_c _pm_p _pm_d _pm_s _pm_du _pm_dm _pm_lu _pm_t _pm_n=0 _pm_me _pm_o
+    local _pm_todo=$1 _pm_res="" _pm_c _pm_p _pm_d _pm_s _pm_du _pm_dg _pm_dm _pm_lu _pm_t _pm_n=0 _pm_me _pm_o
     _pm_me=$("$_PM_ID" -u) || return 1
     case $_pm_todo in
         "") echo "No such file or directory" >&2; return 1 ;;
@@ -94,11 +95,12 @@ _pm_resolve() {
         if [ ! -e "$_pm_p" ] && [ ! -L "$_pm_p" ]; then
             echo "cannot resolve $_pm_p: No such file or directory" >&2; return 1
         fi
-        _pm_s=$("$_PM_STAT" -c '%u %a' -- "$_pm_d") || return 1
-        _pm_du=${_pm_s%% *}; _pm_dm=$((8#${_pm_s#* }))
+        _pm_s=$("$_PM_STAT" -c '%u %g %a' -- "$_pm_d") || return 1
+        _pm_du=${_pm_s%% *}; _pm_s=${_pm_s#* }
+        _pm_dg=${_pm_s%% *}; _pm_dm=$((8#${_pm_s#* }))
         _pm_o=0
-        # writable by everybody (a group-writable one is trusted: trust.h)
-        if [ $((_pm_dm & 8#002)) != 0 ]; then _pm_o=1; fi
+        if [ $((_pm_dm & 8#002)) != 0 ]; then _pm_o=1
+        elif [ $((_pm_dm & 8#020)) != 0 ] && ! _pm_group_alone "$_pm_dg"; then _pm_o=1; fi
         if [ $_pm_o = 1 ] && [ $((_pm_dm & 8#1000)) = 0 ]; then
             printf '%s is writable by other users and not sticky (mode %04o): anyone there can replace %s\n' \
                 "$_pm_d" $((_pm_dm & 8#7777)) "$_pm_p" >&2
@@ -122,6 +124,21 @@ _pm_resolve() {
         _pm_res=$_pm_p
     done
     printf '%s\n' "${_pm_res:-/}"
+}
+
+# _pm_group_alone GID: 0 if GID is ours alone (trust.c's rule: our primary
+# group, named as we are, no other member listed).
+_pm_group_alone() {
+    local _pm_g _pm_name _pm_m
+    [ "$1" = "$("$_PM_ID" -g)" ] && [ -n "$_PM_GETENT" ] || return 1
+    _pm_name=$("$_PM_ID" -un) || return 1
+    _pm_g=$("$_PM_GETENT" group "$1") || return 1
+    [ "${_pm_g%%:*}" = "$_pm_name" ] || return 1
+    _pm_m=${_pm_g##*:},
+    while [ -n "$_pm_m" ]; do
+        [ -z "${_pm_m%%,*}" ] || [ "${_pm_m%%,*}" = "$_pm_name" ] || return 1
+        _pm_m=${_pm_m#*,}
+    done
 }
 
 if [ -n "${BASH_VERSION:-}" ]; then
@@ -379,7 +396,7 @@ python_mpi_deactivate() {
         unset "_PM_OLD_$_pm_v" "_PM_HAD_$_pm_v"
     done
     unset -f bcast python_mpi_cleanup python_mpi_deactivate _pm_launch _pm_err _pm_export \
-        _pm_tool _pm_trusted _pm_make_private _pm_resolve python_mpi_runtime python_mpi_packages python_mpi_devel
+        _pm_tool _pm_trusted _pm_make_private _pm_resolve _pm_group_alone python_mpi_runtime python_mpi_packages python_mpi_devel
     unset _PM_PREFIX _PM_LAUNCHER _PM_LAUNCH_PROG _PM_LAUNCH_ARGS _PM_BCAST _PM_PKGROOT _PM_ACTIVE \
-        _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID _PM_SH _PM_READLINK
+        _PM_RM _PM_MKDIR _PM_MKTEMP _PM_STAT _PM_ID _PM_SH _PM_READLINK _PM_GETENT
 }

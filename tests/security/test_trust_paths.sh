@@ -290,5 +290,34 @@ else t_fail "activate.sh environment after cleanup (rc=$rc)" "$(cat "$SEC/a.out"
     t_ok "activate.sh -: the per-user directory stays, the victim's and 0700, after python_mpi_cleanup" ||
     t_fail "per-user directory after cleanup" "$(ls -ld "$U" 2>&1)"
 
+# --- red team round 2, row 2: a team directory (group-writable, not sticky)
+# The victim's private bundle in a 2770 directory of a group both belong to:
+# the other member cannot read it but can rename theirs over it, so nothing
+# in such a directory is used (trust.h); a sticky one would keep names apart.
+G=tpg$$
+if groupadd "$G" && usermod -a -G "$G" "$V" && usermod -a -G "$G" "$A"; then
+    TD=/tmp/pmtp-$$-team
+    mkdir -m 2770 "$TD" && chgrp "$G" "$TD"
+    as "$V" cp "$VD/mine.tar" "$TD/code.tar"
+    as "$A" sh -c "cp $AD/small.tar $TD/x.tar && mv -f $TD/x.tar $TD/code.tar" 2>/dev/null
+    as "$V" env PYTHON_MPI_PACKAGES="$TD/code.tar" $MPI1 python-mpi -c 'print("ran")' >"$SEC/team.out" 2>&1; rc=$?
+    if [ $rc != 0 ] && ! grep -qx ran "$SEC/team.out" &&
+       first_is "^python-mpi: $R: $TD/code.tar: refusing to read the bundle: $TD is writable by other users and not sticky \(mode 2770\): anyone there can replace $TD/code.tar$" "$SEC/team.out"; then
+        t_ok "a bundle in a team directory (2770, not sticky) another member can replace: refused in one line"
+    else t_fail "team directory bundle (rc=$rc)" "$(cat "$SEC/team.out")"; fi
+    chmod 3770 "$TD"   # sticky: members may add names, not replace ours
+    rm -f "$TD/code.tar"
+    as "$V" cp "$VD/mine.tar" "$TD/code.tar"
+    as "$A" sh -c "cp $AD/small.tar $TD/x.tar && mv -f $TD/x.tar $TD/code.tar" 2>/dev/null
+    as "$V" env PYTHON_MPI_PACKAGES="$TD/code.tar" $MPI1 python-mpi -c 'print("ran")' >"$SEC/team2.out" 2>&1
+    if grep -qx ran "$SEC/team2.out" && [ "$(stat -c %u "$TD/code.tar")" = "$VU" ]; then
+        t_ok "the same team directory made sticky (3770): the other member cannot replace it; the victim's own bundle is delivered"
+    else t_fail "sticky team directory" "$(cat "$SEC/team2.out")"; fi
+    rm -rf "$TD"
+else
+    t_fail "groupadd/usermod for the team directory case"
+fi
+groupdel "$G" 2>/dev/null
+
 echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
 [ "$T_FAILED" -eq 0 ]

@@ -185,10 +185,11 @@ static void group_installations(void **state)
         assert_int_equal(symlink("py", tl), 0);
         assert_int_equal(lchown(tl, 65534, 65534), 0);
         trusted(tl, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
-        refused(tl, PM_TRUST_RESOLVE, "team is owned by uid 65534");
+        refused(tl, PM_TRUST_RESOLVE, "team is writable by other users and not sticky (mode 2775)");
         free(tl);
-        /* without the flag another owner's directory is not ours */
-        refused(py, PM_TRUST_RESOLVE, "team is owned by uid 65534");
+        /* without the flag the group is not trusted: py is one of its
+         * entries, which any member may replace */
+        refused(py, PM_TRUST_RESOLVE, "team is writable by other users and not sticky (mode 2775)");
         assert_int_equal(chmod(team, 0777), 0);
         refused(py, PM_TRUST_GROUP | PM_TRUST_RESOLVE,
                 "team is writable by other users and not sticky (mode 0777): anyone there can replace");
@@ -517,6 +518,11 @@ static void realpath_nonsticky_rule(void **state)
         fail_msg("pm_trust_open: '%s' lacks '%s'", why, want);
     free(why);
     why = NULL;
+    char *r = pm_trust_realpath_flags(mine, PM_TRUST_GROUP, &why);
+    assert_null(r);
+    assert_int_equal(errno, EPERM);
+    free(why);
+    why = NULL;
     /* a file about to be written there: refused too (anyone can replace
      * it); in a directory of ours, or a sticky one, it is not */
     int refused_out = 0;
@@ -537,20 +543,27 @@ static void realpath_nonsticky_rule(void **state)
     assert_int_equal(refused_out, 0);
     free(o);
     free(outp);
-    /* group-writable, sticky or not: the group is trusted by its members
-     * (a team's directory), so it is resolved as realpath would */
+    /* group-writable, a group we are not alone in (nogroup) */
     mkdir_at("ns/team", 02775);
     mkdir_at("ns/team/py", 0755);
     link_at("py", "ns/team/link");
     char *team = at("ns/team"), *tpy = at("ns/team/py"), *tlink = at("ns/team/link");
     assert_int_equal(chown(team, 0, 65534), 0);
+    not_resolved(tlink, EPERM, "team is writable by other users and not sticky (mode 2775)");
+    not_resolved(tpy, EPERM, "anyone there can replace");
+    r = pm_trust_realpath_flags(tlink, PM_TRUST_GROUP, &why);   /* a team installation */
+    if (!r)
+        fail_msg("%s under PM_TRUST_GROUP: %s", tlink, why ? why : "?");
+    assert_string_equal(r, tpy);
+    free(r);
+    /* ... a group of ours alone (root's own group) is ours */
+    assert_int_equal(chown(team, 0, 0), 0);
     resolves_as_realpath(tlink);
-    resolves_as_realpath(tpy);
+    /* group-writable and sticky: the link owner rule */
+    assert_int_equal(chown(team, 0, 65534), 0);
     assert_int_equal(chmod(team, 01775), 0);
+    resolves_as_realpath(tlink);   /* ours */
     assert_int_equal(lchown(tlink, 4242, 0), 0);
-    resolves_as_realpath(tlink);
-    /* ... but world-writable and sticky: the link owner rule */
-    assert_int_equal(chmod(team, 01777), 0);
     not_resolved(tlink, EPERM, "is a symbolic link owned by uid 4242 in the shared sticky directory");
     free(open_dir);
     free(real);
