@@ -148,7 +148,7 @@ python-tests:
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/treewrite.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
+FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/treewrite.c bcast/archive_read.c bcast/fileio.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
 $(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
