@@ -581,6 +581,31 @@ static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned lon
     return 0;
 }
 
+/* The target of the link name in dfd; malloc'd, or NULL with errno set
+ * (EINVAL: not a link). */
+static char *readlink_at(int dfd, const char *name)
+{
+    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlinkat(dfd, name, buf, cap);
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    errno = ENAMETOOLONG;
+    return NULL;
+}
+
 /* The file an entry's bytes come from, opened once: a regular file
  * (follow = 0) with O_NOFOLLOW and the same inode as lst (what the walk's
  * lstat judged), or a link's target (follow = 1), whose fstat goes to *st.
@@ -588,11 +613,11 @@ static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned lon
  * others write to) is refused, never read by path again.  The descriptor,
  * or -1 after printing why; *gone = 1 when a followed link leads to no
  * regular file (the caller skips it, as before). */
-static int open_entry(const char *src, const struct stat *lst, int follow, struct stat *st,
-                      int *gone)
+static int open_entry(int dfd, const char *base, const char *src, const struct stat *lst,
+                      int follow, struct stat *st, int *gone)
 {
     *gone = 0;
-    int fd = pm_open_regular_at(AT_FDCWD, src, follow ? 0 : O_NOFOLLOW, st);
+    int fd = pm_open_regular_at(dfd, base, follow ? 0 : O_NOFOLLOW, st);
     if (fd < 0 && follow && (errno == ENOENT || errno == EINVAL || errno == ELOOP)) {
         *gone = 1;
         return -1;
@@ -612,16 +637,18 @@ static int open_entry(const char *src, const struct stat *lst, int follow, struc
 /* One entry: src on disk, name in the bundle, rel its path below the tree
  * root (to judge whether a symlink stays inside); data/len: a regular
  * file's new contents, or NULL; source_only: no bytecode for it.  A file
- * from disk is opened once (open_entry); that descriptor gives the owner
- * warning, the bytes bundled and the source of its bytecode. */
-static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
-                     const struct stat *lst, const char *data, size_t len, int source_only)
+ * from disk is opened once, as base relative to its directory's
+ * descriptor dfd (open_entry); that descriptor gives the owner warning,
+ * the bytes bundled and the source of its bytecode.  src: for messages. */
+static int add_entry(pk_writer *w, int dfd, const char *base, const char *src, const char *name,
+                     const char *rel, const struct stat *lst, const char *data, size_t len,
+                     int source_only)
 {
     struct stat st = *lst;
     char *target = NULL, *own = NULL;
     int fd = -1, rc = 0, gone;
     if (S_ISLNK(st.st_mode)) {
-        target = pm_readlink(src);
+        target = readlink_at(dfd, base);
         if (!target && (errno == EINVAL || errno == ENOENT)) {   /* no longer the link lstat saw */
             pm_error(src, "changed while being read (replaced by another file or a link)");
             return -1;
@@ -632,27 +659,26 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
         }
         if (pm_path_is_contained(rel, target) != 0) {
             /* Outside the tree: store what it points to instead. */
-            free(target);
+            char *shown = target;
             target = NULL;
-            fd = open_entry(src, lst, 1, &st, &gone);
-            if (fd < 0 && gone) {
+            fd = open_entry(dfd, base, src, lst, 1, &st, &gone);
+            if (fd < 0) {
+                free(shown);
+                if (!gone)
+                    return -1;
                 /* Said even without -v: the bundle lacks something. */
                 pm_error(src, "skipped: a link to outside the tree, not to a regular file");
                 return 0;
             }
-            if (fd < 0)
-                return -1;
             /* In a group-writable team directory another member's link
              * can point at a file only we may read: say so (not fatal,
              * the file is bundled as documented; pkgroot.1).  The owner
              * is the opened file's, so a retargeted link cannot hide it. */
-            if (lst->st_uid != geteuid()) {
-                char *shown = pm_readlink(src);
+            if (lst->st_uid != geteuid())
                 pm_error(src, "warning: bundled the file outside the tree that this symbolic link, "
                          "owned by uid %lu, points to: %s (owned by uid %lu)",
-                         (unsigned long)lst->st_uid, shown ? shown : "?", (unsigned long)st.st_uid);
-                free(shown);
-            }
+                         (unsigned long)lst->st_uid, shown, (unsigned long)st.st_uid);
+            free(shown);
         } else if (w->has_forbid && strstr(target, w->forbid.needle)) {
             pm_error(w->out, "entry '%s' is a link to %s (%s): refusing to bundle it", name,
                      w->forbid_what, target);
@@ -662,7 +688,7 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         pm_error(src, "skipped: not a regular file, directory or link");
         return 0;
-    } else if (S_ISREG(st.st_mode) && !data && (fd = open_entry(src, lst, 0, &st, &gone)) < 0) {
+    } else if (S_ISREG(st.st_mode) && !data && (fd = open_entry(dfd, base, src, lst, 0, &st, &gone)) < 0) {
         return -1;
     }
     if (!S_ISREG(st.st_mode))
@@ -674,7 +700,7 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     int module = w->pyc < PK_PYC_KEEP && !source_only && nl > 3 && strcmp(name + nl - 3, ".py") == 0;
     if (module && S_ISLNK(st.st_mode)) {
         /* An inside link: its target, opened once for mtime and source. */
-        fd = pm_open_regular_at(AT_FDCWD, src, 0, &tst);
+        fd = pm_open_regular_at(dfd, base, 0, &tst);
         module = fd >= 0;
     }
     time_t src_mtime = !module ? 0 : S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime;
@@ -752,12 +778,34 @@ static int by_name(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Depth-first, sorted, so bundles of the same tree list the same way. */
-static int add_dir(pk_writer *w, const char *src, const char *name, const char *rel,
+/* The subdirectory d of dfd that the walk's lstat saw as st, opened
+ * O_NOFOLLOW (a swapped-in link is refused, never followed; follow = 1:
+ * the tree's top, stat'd through links), and the same inode; -1 after
+ * printing why. */
+static int open_subdir(int dfd, const char *d, const char *src, const struct stat *st, int follow)
+{
+    struct stat dst;
+    int fd = openat(dfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (fd >= 0 && (fstat(fd, &dst) != 0 || dst.st_dev != st->st_dev || dst.st_ino != st->st_ino)) {
+        close(fd);
+        fd = -1;
+        errno = ESTALE;
+    }
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT || errno == ESTALE))
+        pm_error(src, "changed while being read (replaced by another file or a link)");
+    else if (fd < 0)
+        pm_error(src, "cannot open: %s", strerror(errno));
+    return fd;
+}
+
+/* Depth-first, sorted, so bundles of the same tree list the same way.
+ * dfd: src's descriptor; every entry is looked at relative to it, so a
+ * directory swapped for a link while the walk is below it changes nothing. */
+static int add_dir(pk_writer *w, int dfd, const char *src, const char *name, const char *rel,
                    const char *const *skip, pk_entry_fn fn, void *ctx)
 {
     struct dirent **list;
-    int n = scandir(src, &list, NULL, by_name);
+    int n = scandirat(dfd, ".", &list, NULL, by_name);
     if (n < 0) {
         pm_error(src, "cannot list: %s", strerror(errno));
         return -1;
@@ -775,7 +823,7 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
                 rc = -1;
             } else if (skipped(crel, skip)) {
                 /* left out */
-            } else if (lstat(csrc, &st) != 0) {
+            } else if (fstatat(dfd, d, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 pm_error(csrc, "cannot stat: %s", strerror(errno));
                 rc = -1;
             } else if (is_self(w, &st)) {
@@ -786,9 +834,13 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
                 if (verdict < 0)
                     rc = -1;
                 else if (verdict == PK_ADD && !replaced_by_pyc(w, d)) {
-                    rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len, pe.source_only);
-                    if (rc == 0 && S_ISDIR(st.st_mode))
-                        rc = add_dir(w, csrc, cname, crel, skip, fn, ctx);
+                    rc = add_entry(w, dfd, d, csrc, cname, crel, &st, pe.data, pe.len, pe.source_only);
+                    if (rc == 0 && S_ISDIR(st.st_mode)) {
+                        int cfd = open_subdir(dfd, d, csrc, &st, 0);
+                        rc = cfd < 0 ? -1 : add_dir(w, cfd, csrc, cname, crel, skip, fn, ctx);
+                        if (cfd >= 0)
+                            close(cfd);
+                    }
                 }
                 free(pe.data);
             }
@@ -821,7 +873,7 @@ static int add_parents(pk_writer *w, const char *src, const char *dest, const st
         *p = '\0';
         struct stat dst = *st;
         dst.st_mode = S_IFDIR | 0755;
-        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst, NULL, 0, 0);
+        int rc = dir_written(w, prefix) ? 0 : add_entry(w, AT_FDCWD, src, src, prefix, prefix, &dst, NULL, 0, 0);
         *p = '/';
         if (rc != 0) {
             free(prefix);
@@ -872,13 +924,18 @@ static int add_tree_resolved(pk_writer *w, const char *src, const char *dest,
         pk_entry pe = {src, base, dest, &st, NULL, 0, 0};
         int verdict = fn ? fn(ctx, &pe) : PK_ADD;
         int rc = verdict < 0 ? -1 : verdict == PK_SKIP ? 0
-               : add_entry(w, src, dest, base, &st, pe.data, pe.len, pe.source_only);
+               : add_entry(w, AT_FDCWD, src, src, dest, base, &st, pe.data, pe.len, pe.source_only);
         free(pe.data);
         return rc;
     }
-    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st, NULL, 0, 0) != 0)
+    if (*dest && !dir_written(w, dest) && add_entry(w, AT_FDCWD, src, src, dest, "", &st, NULL, 0, 0) != 0)
         return -1;
-    return add_dir(w, src, dest, "", skip, fn, ctx);
+    int dfd = open_subdir(AT_FDCWD, src, src, &st, 1);
+    if (dfd < 0)
+        return -1;
+    int rc = add_dir(w, dfd, src, dest, "", skip, fn, ctx);
+    close(dfd);
+    return rc;
 }
 
 int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t len,
