@@ -410,30 +410,22 @@ static int forbidden(pk_writer *w, const char *name)
     return 1;
 }
 
-/* Contents of a regular file into the current entry. */
-static int copy_file(pk_writer *w, const char *path, const char *name)
+/* Contents of a regular file, already open (fd, see open_entry), into the
+ * current entry: never reopened by path, which a swap could redirect. */
+static int copy_file(pk_writer *w, int fd, const char *path, const char *name)
 {
-    int fd = pm_open_regular_at(AT_FDCWD, path, 0, NULL);   /* swapped for a FIFO: refused */
-    if (fd < 0) {
-        pm_error(path, "cannot open: %s", strerror(errno));
-        return -1;
-    }
     char buf[1 << 16];
     for (;;) {
         ssize_t n = pm_read_full(fd, buf, sizeof buf);
         if (n < 0) {
             pm_error(path, "read failed: %s", strerror(errno));
-            close(fd);
             return -1;
         }
         if (n == 0)
             break;
-        if (put_bytes(w, name, buf, (size_t)n) != 0) {
-            close(fd);
+        if (put_bytes(w, name, buf, (size_t)n) != 0)
             return -1;
-        }
     }
-    close(fd);
     return 0;
 }
 
@@ -478,7 +470,7 @@ static int is_self(const pk_writer *w, const struct stat *st)
  * ready but for the size.  A hook that adds derived files (compiled .pyc
  * next to each .py) belongs here. */
 static int put_file(pk_writer *w, struct archive_entry *e, const char *name, const char *src,
-                    const void *data, size_t len)
+                    int fd, const void *data, size_t len)
 {
     if (data)
         archive_entry_set_size(e, (la_int64_t)len);
@@ -492,7 +484,7 @@ static int put_file(pk_writer *w, struct archive_entry *e, const char *name, con
     if (data)
         rc = len > 0 ? put_bytes(w, name, data, len) : 0;
     else if (archive_entry_size(e) > 0)
-        rc = copy_file(w, src, name);
+        rc = copy_file(w, fd, src, name);
     if (rc == 0 && forbidden(w, name))
         rc = -1;
     return rc;
@@ -526,34 +518,25 @@ static int replaced_by_pyc(const pk_writer *w, const char *base)
 }
 
 /* The bytecode of the module at name, made by the embedded Python now so
- * that no rank compiles it at start-up; its source is data (len bytes), or
- * read from src.  0 with *pyc; 1 if it is not Python 3 (a few packages ship
- * such files: they go as they are); -1 after printing why. */
-static int compile_module(pk_writer *w, const char *name, const char *src, const char *data,
-                          size_t len, time_t mtime, char **pyc, size_t *pyc_len)
+ * that no rank compiles it at start-up, from its source data (len bytes:
+ * what the bundle holds, read once; never the path again).  0 with *pyc;
+ * 1 if it is not Python 3 (a few packages ship such files: they go as they
+ * are); -1 after printing why. */
+static int compile_module(pk_writer *w, const char *name, const char *data, size_t len,
+                          time_t mtime, char **pyc, size_t *pyc_len)
 {
-    char *own = NULL;
-    if (!data) {
-        if (pm_read_file_at(AT_FDCWD, src, 0, SIZE_MAX, &own, &len, NULL) != 0) {
-            pm_error(src, "cannot read: %s", strerror(errno));
-            return -1;
-        }
-        data = own;
-    }
     int rc = pk_pyc_compile(data, len, name, mtime, w->pyc, pyc, pyc_len);
     w->pycs += rc == 0;
     w->pyc_failed += rc == 1;
-    free(own);
     return rc;
 }
 
 /* The .py just added at name gets its pyc next to it, in __pycache__. */
-static int add_pyc(pk_writer *w, const char *name, const char *src, const char *data,
-                   size_t len, time_t mtime)
+static int add_pyc(pk_writer *w, const char *name, const char *data, size_t len, time_t mtime)
 {
     char *pyc = NULL, *path = NULL;
     size_t pyc_len;
-    int rc = compile_module(w, name, src, data, len, mtime, &pyc, &pyc_len);
+    int rc = compile_module(w, name, data, len, mtime, &pyc, &pyc_len);
     if (rc == 0)
         rc = (path = pk_pyc_path(name)) ? pk_writer_add_data(w, path, pyc, pyc_len, 0644, mtime) : -1;
     free(pyc);
@@ -563,12 +546,12 @@ static int add_pyc(pk_writer *w, const char *name, const char *src, const char *
 
 /* --pyc sourceless: NAME.pyc in place of NAME.py.  Returns 1 when the
  * source does not compile and is to be added itself. */
-static int add_sourceless(pk_writer *w, const char *name, const char *src, const char *data,
-                          size_t len, time_t mtime)
+static int add_sourceless(pk_writer *w, const char *name, const char *data, size_t len,
+                          time_t mtime)
 {
     char *pyc = NULL, *path = NULL;
     size_t pyc_len;
-    int rc = compile_module(w, name, src, data, len, mtime, &pyc, &pyc_len);
+    int rc = compile_module(w, name, data, len, mtime, &pyc, &pyc_len);
     if (rc == 0) {
         path = pm_printf_alloc("%sc", name);
         if (!path)
@@ -598,39 +581,104 @@ static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned lon
     return 0;
 }
 
+/* The target of the link name in dfd; malloc'd, or NULL with errno set
+ * (EINVAL: not a link). */
+static char *readlink_at(int dfd, const char *name)
+{
+    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlinkat(dfd, name, buf, cap);
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    errno = ENAMETOOLONG;
+    return NULL;
+}
+
+/* The file an entry's bytes come from, opened once: a regular file
+ * (follow = 0) with O_NOFOLLOW and the same inode as lst (what the walk's
+ * lstat judged), or a link's target (follow = 1), whose fstat goes to *st.
+ * A file swapped meanwhile for a link or another file (in a directory
+ * others write to) is refused, never read by path again.  The descriptor,
+ * or -1 after printing why; *gone = 1 when a followed link leads to no
+ * regular file (the caller skips it, as before). */
+static int open_entry(int dfd, const char *base, const char *src, const struct stat *lst,
+                      int follow, struct stat *st, int *gone)
+{
+    *gone = 0;
+    int fd = pm_open_regular_at(dfd, base, follow ? 0 : O_NOFOLLOW, st);
+    if (fd < 0 && follow && (errno == ENOENT || errno == EINVAL || errno == ELOOP)) {
+        *gone = 1;
+        return -1;
+    }
+    if (fd >= 0 && !follow && (st->st_dev != lst->st_dev || st->st_ino != lst->st_ino)) {
+        close(fd);
+        fd = -1;
+        errno = ESTALE;
+    }
+    if (fd < 0 && !follow && (errno == ELOOP || errno == EINVAL || errno == ENOENT || errno == ESTALE))
+        pm_error(src, "changed while being read (replaced by another file or a link)");
+    else if (fd < 0)
+        pm_error(src, "cannot open: %s", strerror(errno));
+    return fd;
+}
+
 /* One entry: src on disk, name in the bundle, rel its path below the tree
  * root (to judge whether a symlink stays inside); data/len: a regular
- * file's new contents, or NULL; source_only: no bytecode for it. */
-static int add_entry(pk_writer *w, const char *src, const char *name, const char *rel,
-                     const struct stat *lst, const char *data, size_t len, int source_only)
+ * file's new contents, or NULL; source_only: no bytecode for it.  A file
+ * from disk is opened once, as base relative to its directory's
+ * descriptor dfd (open_entry); that descriptor gives the owner warning,
+ * the bytes bundled and the source of its bytecode.  src: for messages. */
+static int add_entry(pk_writer *w, int dfd, const char *base, const char *src, const char *name,
+                     const char *rel, const struct stat *lst, const char *data, size_t len,
+                     int source_only)
 {
     struct stat st = *lst;
-    char *target = NULL;
+    char *target = NULL, *own = NULL;
+    int fd = -1, rc = 0, gone;
     if (S_ISLNK(st.st_mode)) {
-        target = pm_readlink(src);
+        target = readlink_at(dfd, base);
+        if (!target && (errno == EINVAL || errno == ENOENT)) {   /* no longer the link lstat saw */
+            pm_error(src, "changed while being read (replaced by another file or a link)");
+            return -1;
+        }
         if (!target) {
             pm_error(src, "cannot read link: %s", strerror(errno));
             return -1;
         }
         if (pm_path_is_contained(rel, target) != 0) {
             /* Outside the tree: store what it points to instead. */
-            free(target);
+            char *shown = target;
             target = NULL;
-            if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+            fd = open_entry(dfd, base, src, lst, 1, &st, &gone);
+            if (fd < 0) {
+                free(shown);
+                if (!gone)
+                    return -1;
                 /* Said even without -v: the bundle lacks something. */
                 pm_error(src, "skipped: a link to outside the tree, not to a regular file");
                 return 0;
             }
             /* In a group-writable team directory another member's link
              * can point at a file only we may read: say so (not fatal,
-             * the file is bundled as documented; pkgroot.1). */
-            if (lst->st_uid != geteuid()) {
-                char *shown = pm_readlink(src);
+             * the file is bundled as documented; pkgroot.1).  The owner
+             * is the opened file's, so a retargeted link cannot hide it. */
+            if (lst->st_uid != geteuid())
                 pm_error(src, "warning: bundled the file outside the tree that this symbolic link, "
                          "owned by uid %lu, points to: %s (owned by uid %lu)",
-                         (unsigned long)lst->st_uid, shown ? shown : "?", (unsigned long)st.st_uid);
-                free(shown);
-            }
+                         (unsigned long)lst->st_uid, shown, (unsigned long)st.st_uid);
+            free(shown);
         } else if (w->has_forbid && strstr(target, w->forbid.needle)) {
             pm_error(w->out, "entry '%s' is a link to %s (%s): refusing to bundle it", name,
                      w->forbid_what, target);
@@ -640,29 +688,47 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
     } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         pm_error(src, "skipped: not a regular file, directory or link");
         return 0;
+    } else if (S_ISREG(st.st_mode) && !data && (fd = open_entry(dfd, base, src, lst, 0, &st, &gone)) < 0) {
+        return -1;
     }
     if (!S_ISREG(st.st_mode))
         data = NULL;
     /* A module, or a link to one inside the tree (imported under its own
-     * name): its bytecode is made now (--pyc). */
+     * name): its bytecode is made now (--pyc), from the bytes bundled. */
     size_t nl = strlen(name);
     struct stat tst;
-    int module = w->pyc < PK_PYC_KEEP && !source_only && nl > 3 && strcmp(name + nl - 3, ".py") == 0 &&
-                 (S_ISREG(st.st_mode) ||
-                  (S_ISLNK(st.st_mode) && stat(src, &tst) == 0 && S_ISREG(tst.st_mode)));
+    int module = w->pyc < PK_PYC_KEEP && !source_only && nl > 3 && strcmp(name + nl - 3, ".py") == 0;
+    if (module && S_ISLNK(st.st_mode)) {
+        /* An inside link: its target, opened once for mtime and source. */
+        fd = pm_open_regular_at(dfd, base, 0, &tst);
+        module = fd >= 0;
+    }
     time_t src_mtime = !module ? 0 : S_ISREG(st.st_mode) ? st.st_mtime : tst.st_mtime;
-    if (module && w->pyc == PK_PYC_SOURCELESS) {
-        int rc = add_sourceless(w, name, src, data, len, src_mtime);
-        if (rc <= 0) {
-            free(target);
-            return rc;
+    const char *cdata = data;   /* the module's source */
+    size_t clen = len;
+    if (module && !data) {
+        if (pm_read_fd(fd, SIZE_MAX, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, &own, &clen) != 0) {
+            pm_error(src, "cannot read: %s", strerror(errno));
+            rc = -1;
+            goto out;
         }
+        cdata = own;
+        if (S_ISREG(st.st_mode)) {   /* what is bundled is what was compiled */
+            data = own;
+            len = clen;
+        }
+    }
+    if (module && w->pyc == PK_PYC_SOURCELESS) {
+        rc = add_sourceless(w, name, cdata, clen, src_mtime);
+        if (rc <= 0)
+            goto out;
+        rc = 0;
     }
     struct archive_entry *e = archive_entry_new();
     if (!e) {
-        free(target);
         pm_error(src, "out of memory");
-        return -1;
+        rc = -1;
+        goto out;
     }
     archive_entry_copy_stat(e, &st);
     archive_entry_set_pathname(e, name);
@@ -673,20 +739,23 @@ static int add_entry(pk_writer *w, const char *src, const char *name, const char
         archive_entry_set_symlink(e, target);
     if (!S_ISREG(st.st_mode))
         archive_entry_set_size(e, 0);
-    int rc = 0;
     if (S_ISREG(st.st_mode)) {
-        rc = put_file(w, e, name, src, data, len);
+        rc = put_file(w, e, name, src, fd, data, len);
     } else if (archive_write_header(w->a, e) != ARCHIVE_OK) {
         pm_error(w->out, "adding %s: %s", name, archive_error_string(w->a));
         rc = -1;
     }
     archive_entry_free(e);
-    free(target);
     if (rc == 0)
         rc = entry_added(w, name, st.st_mode,
                          data ? len : (unsigned long long)(st.st_size > 0 ? st.st_size : 0));
     if (rc == 0 && module && w->pyc != PK_PYC_SOURCELESS)
-        rc = add_pyc(w, name, src, data, len, src_mtime);
+        rc = add_pyc(w, name, cdata, clen, src_mtime);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(own);
+    free(target);
     return rc;
 }
 
@@ -709,12 +778,34 @@ static int by_name(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Depth-first, sorted, so bundles of the same tree list the same way. */
-static int add_dir(pk_writer *w, const char *src, const char *name, const char *rel,
+/* The subdirectory d of dfd that the walk's lstat saw as st, opened
+ * O_NOFOLLOW (a swapped-in link is refused, never followed; follow = 1:
+ * the tree's top, stat'd through links), and the same inode; -1 after
+ * printing why. */
+static int open_subdir(int dfd, const char *d, const char *src, const struct stat *st, int follow)
+{
+    struct stat dst;
+    int fd = openat(dfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (fd >= 0 && (fstat(fd, &dst) != 0 || dst.st_dev != st->st_dev || dst.st_ino != st->st_ino)) {
+        close(fd);
+        fd = -1;
+        errno = ESTALE;
+    }
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT || errno == ESTALE))
+        pm_error(src, "changed while being read (replaced by another file or a link)");
+    else if (fd < 0)
+        pm_error(src, "cannot open: %s", strerror(errno));
+    return fd;
+}
+
+/* Depth-first, sorted, so bundles of the same tree list the same way.
+ * dfd: src's descriptor; every entry is looked at relative to it, so a
+ * directory swapped for a link while the walk is below it changes nothing. */
+static int add_dir(pk_writer *w, int dfd, const char *src, const char *name, const char *rel,
                    const char *const *skip, pk_entry_fn fn, void *ctx)
 {
     struct dirent **list;
-    int n = scandir(src, &list, NULL, by_name);
+    int n = scandirat(dfd, ".", &list, NULL, by_name);
     if (n < 0) {
         pm_error(src, "cannot list: %s", strerror(errno));
         return -1;
@@ -732,7 +823,7 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
                 rc = -1;
             } else if (skipped(crel, skip)) {
                 /* left out */
-            } else if (lstat(csrc, &st) != 0) {
+            } else if (fstatat(dfd, d, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 pm_error(csrc, "cannot stat: %s", strerror(errno));
                 rc = -1;
             } else if (is_self(w, &st)) {
@@ -743,9 +834,13 @@ static int add_dir(pk_writer *w, const char *src, const char *name, const char *
                 if (verdict < 0)
                     rc = -1;
                 else if (verdict == PK_ADD && !replaced_by_pyc(w, d)) {
-                    rc = add_entry(w, csrc, cname, crel, &st, pe.data, pe.len, pe.source_only);
-                    if (rc == 0 && S_ISDIR(st.st_mode))
-                        rc = add_dir(w, csrc, cname, crel, skip, fn, ctx);
+                    rc = add_entry(w, dfd, d, csrc, cname, crel, &st, pe.data, pe.len, pe.source_only);
+                    if (rc == 0 && S_ISDIR(st.st_mode)) {
+                        int cfd = open_subdir(dfd, d, csrc, &st, 0);
+                        rc = cfd < 0 ? -1 : add_dir(w, cfd, csrc, cname, crel, skip, fn, ctx);
+                        if (cfd >= 0)
+                            close(cfd);
+                    }
                 }
                 free(pe.data);
             }
@@ -778,7 +873,7 @@ static int add_parents(pk_writer *w, const char *src, const char *dest, const st
         *p = '\0';
         struct stat dst = *st;
         dst.st_mode = S_IFDIR | 0755;
-        int rc = dir_written(w, prefix) ? 0 : add_entry(w, src, prefix, prefix, &dst, NULL, 0, 0);
+        int rc = dir_written(w, prefix) ? 0 : add_entry(w, AT_FDCWD, src, src, prefix, prefix, &dst, NULL, 0, 0);
         *p = '/';
         if (rc != 0) {
             free(prefix);
@@ -829,13 +924,18 @@ static int add_tree_resolved(pk_writer *w, const char *src, const char *dest,
         pk_entry pe = {src, base, dest, &st, NULL, 0, 0};
         int verdict = fn ? fn(ctx, &pe) : PK_ADD;
         int rc = verdict < 0 ? -1 : verdict == PK_SKIP ? 0
-               : add_entry(w, src, dest, base, &st, pe.data, pe.len, pe.source_only);
+               : add_entry(w, AT_FDCWD, src, src, dest, base, &st, pe.data, pe.len, pe.source_only);
         free(pe.data);
         return rc;
     }
-    if (*dest && !dir_written(w, dest) && add_entry(w, src, dest, "", &st, NULL, 0, 0) != 0)
+    if (*dest && !dir_written(w, dest) && add_entry(w, AT_FDCWD, src, src, dest, "", &st, NULL, 0, 0) != 0)
         return -1;
-    return add_dir(w, src, dest, "", skip, fn, ctx);
+    int dfd = open_subdir(AT_FDCWD, src, src, &st, 1);
+    if (dfd < 0)
+        return -1;
+    int rc = add_dir(w, dfd, src, dest, "", skip, fn, ctx);
+    close(dfd);
+    return rc;
 }
 
 int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t len,
@@ -859,7 +959,7 @@ int pk_writer_add_data(pk_writer *w, const char *name, const void *data, size_t 
     archive_entry_set_uid(e, 0);
     archive_entry_set_gid(e, 0);
     archive_entry_set_nlink(e, 1);
-    int rc = put_file(w, e, name, NULL, data ? data : "", len);
+    int rc = put_file(w, e, name, NULL, -1, data ? data : "", len);
     archive_entry_free(e);
     return rc == 0 ? entry_added(w, name, S_IFREG, len) : -1;
 }

@@ -83,6 +83,7 @@ security-tests: all
 	@BUILD=$(BUILD) bash tests/security/test_trust_paths.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/security/test_unpack_race.sh
 	@BUILD=$(BUILD) bash tests/security/test_foreign.sh
+	@BUILD=$(BUILD) bash tests/security/test_pkgroot_race.sh
 
 # Once per MPI build (not per Python): python-mpi directly, under mpiexec
 # -n 1 and on a delivered runtime, each against /usr/bin/python3.
