@@ -398,7 +398,7 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir)
     s->before = st;
     uint64_t limit = bundle_limit(destdir);
     if ((uint64_t)st.st_size > limit) {   /* before reading any of it */
-        pm_error(s->path, "BUNDLE: the bundle is %llu bytes, more than the limit %llu "
+        pm_error(s->path, "the bundle is %llu bytes, more than the limit %llu "
                  "(PYTHON_MPI_MAX_UNPACKED, default the size of the node-local file system)",
                  (unsigned long long)st.st_size, (unsigned long long)limit);
         close(s->fd);

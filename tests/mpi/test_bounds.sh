@@ -209,7 +209,7 @@ fi
 # 7. A bundle bigger than the limit is refused before it is read (red
 #    team 2, row 7: a small tar followed by a hole).
 refused "a 64 MiB bundle (a small tar and a hole), 8M limit" \
-    "hole.tar: BUNDLE: the bundle is 67108864 bytes, more than the limit 8388608 \(PYTHON_MPI_MAX_UNPACKED" \
+    "hole.tar: the bundle is 67108864 bytes, more than the limit 8388608 \(PYTHON_MPI_MAX_UNPACKED" \
     "$TMP/p8" env PYTHON_MPI_MAX_UNPACKED=8M "$MPIEXEC" -n 2 "$BCAST" -p "$TMP/p8" "$TMP/hole.tar"
 if PYTHON_MPI_MAX_UNPACKED=65M "$MPIEXEC" -n 2 "$BCAST" -p "$TMP/p8" "$TMP/hole.tar" >/dev/null 2>"$TMP/err" &&
    [ -f "$TMP/p8/z.py" ]; then
