@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -371,7 +372,20 @@ static ssize_t pull(void *ctx, const void **buf)
  * (0: not known)}. */
 #define HDR_NPARTS (3 + PM_BUNDLE_ID_WORDS)
 #define NHDR (HDR_NPARTS + 1)
-static void open_bundle(stream *s, uint64_t hdr[NHDR])
+/* The most bytes a bundle may hold: PYTHON_MPI_MAX_UNPACKED, else the
+ * size of destdir's file system (rank 0's; NULL or unknown: no bound).
+ * A bundle is read, hashed and sent to every node whole, so its own size
+ * is bounded too, not only what it unpacks to. */
+static uint64_t bundle_limit(const char *destdir)
+{
+    struct statvfs sv;
+    uint64_t max = pm_unpack_get_max();
+    if (max || !destdir || statvfs(destdir, &sv) != 0 || !sv.f_blocks)
+        return max ? max : UINT64_MAX;
+    return (uint64_t)sv.f_blocks * sv.f_frsize;
+}
+
+static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir)
 {
     memset(hdr, 0, NHDR * sizeof *hdr);
     hdr[0] = 1;
@@ -382,6 +396,15 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR])
     if (s->fd < 0)
         return;
     s->before = st;
+    uint64_t limit = bundle_limit(destdir);
+    if ((uint64_t)st.st_size > limit) {   /* before reading any of it */
+        pm_error(s->path, "the bundle is %llu bytes, more than the limit %llu "
+                 "(PYTHON_MPI_MAX_UNPACKED, default the size of the node-local file system)",
+                 (unsigned long long)st.st_size, (unsigned long long)limit);
+        close(s->fd);
+        s->fd = -1;
+        return;
+    }
     /* The marker's header and text (unpack.h). */
     unsigned char head[1024];
     ssize_t n = pread(s->fd, head, sizeof head, 0);
@@ -404,7 +427,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
                 .nslots = 2, .req = d->reqs, .st = d->st};
     uint64_t hdr[NHDR] = {0};
     if (t->rank == 0)
-        open_bundle(&s, hdr);
+        open_bundle(&s, hdr, d->destdir);
     int rc = MPI_SUCCESS;
     if (s.leader)
         rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, t->leaders);
@@ -494,7 +517,7 @@ int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
         for (size_t i = 0; i < bundles->n; i++) {
             stream s = {.path = bundles->paths[i], .fd = -1};
             uint64_t hdr[NHDR];
-            open_bundle(&s, hdr);
+            open_bundle(&s, hdr, NULL);   /* the explicit limit only */
             if (s.fd >= 0)
                 close(s.fd);
             failed |= hdr[0] != 0;

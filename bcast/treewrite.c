@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ struct pm_tree {
     size_t kept_cap[MAX_DEPTH + 1];
     dirfix *fix;
     size_t nfix, fixcap;
+    /* fix[] indexes by name hash (open addressing, 0 empty, else index
+     * + 1): a directory repeated in a bundle is recorded once. */
+    size_t *slot, nslot;
+    size_t fixbytes;   /* the recorded names' bytes */
     const char *why;
     int err;
 };
@@ -139,6 +144,7 @@ void pm_tree_close(pm_tree *t)
     for (size_t i = 0; i < t->nfix; i++)
         free(t->fix[i].rel);
     free(t->fix);
+    free(t->slot);
     free(t->cur);
     free(t);
 }
@@ -300,6 +306,8 @@ static int clear(pm_tree *t, int dir, const char *base)
                                              : fail(t, "cannot remove what is in the way", errno);
 }
 
+static int record_dir(pm_tree *t, const char *rel, const struct timespec *mtime);
+
 int pm_tree_mkdir(pm_tree *t, const char *rel, mode_t mode, const struct timespec *mtime)
 {
     const char *base;
@@ -340,6 +348,56 @@ int pm_tree_mkdir(pm_tree *t, const char *rel, mode_t mode, const struct timespe
     push_fd(t, fd);   /* its entries come next in tar order */
     if (!mtime)
         return 0;
+    return record_dir(t, rel, mtime);
+}
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of rel in t->slot: its entry, or the empty one it would take. */
+static size_t *find_slot(const pm_tree *t, const char *rel)
+{
+    size_t i = name_hash(rel) & (t->nslot - 1);
+    while (t->slot[i] && strcmp(t->fix[t->slot[i] - 1].rel, rel) != 0)
+        i = (i + 1) & (t->nslot - 1);
+    return &t->slot[i];
+}
+
+/* Keep room for one more record: table at most half full. */
+static int grow_slots(pm_tree *t)
+{
+    if (2 * (t->nfix + 1) <= t->nslot)
+        return 0;
+    size_t n = t->nslot ? 2 * t->nslot : 128;
+    size_t *old = t->slot, oldn = t->nslot;
+    if (!(t->slot = calloc(n, sizeof *t->slot))) {
+        t->slot = old;
+        return -1;
+    }
+    t->nslot = n;
+    for (size_t i = 0; i < oldn; i++)
+        if (old[i])
+            *find_slot(t, t->fix[old[i] - 1].rel) = old[i];
+    free(old);
+    return 0;
+}
+
+/* rel's mtime for pm_tree_finish_dirs: a repeat takes the later time
+ * (tar's order) and no memory. */
+static int record_dir(pm_tree *t, const char *rel, const struct timespec *mtime)
+{
+    if (grow_slots(t) != 0)
+        return fail(t, "out of memory", ENOMEM);
+    size_t *s = find_slot(t, rel);
+    if (*s) {
+        t->fix[*s - 1].ts[1] = *mtime;
+        return 0;
+    }
     if (t->nfix == t->fixcap) {
         size_t cap = t->fixcap ? 2 * t->fixcap : 64;
         dirfix *f = realloc(t->fix, cap * sizeof *f);
@@ -355,7 +413,14 @@ int pm_tree_mkdir(pm_tree *t, const char *rel, mode_t mode, const struct timespe
     f->ts[0].tv_nsec = UTIME_OMIT;
     f->ts[1] = *mtime;
     t->nfix++;
+    *s = t->nfix;
+    t->fixbytes += strlen(rel) + 1;
     return 0;
+}
+
+size_t pm_tree_dir_bytes(const pm_tree *t)
+{
+    return t->fixbytes;
 }
 
 int pm_tree_create(pm_tree *t, const char *rel, mode_t mode)

@@ -55,6 +55,11 @@ int pm_tree_parent(pm_tree *t, const char *rel, const char **base);
  * (may be NULL) set at pm_tree_finish_dirs, after its contents. */
 int pm_tree_mkdir(pm_tree *t, const char *rel, mode_t mode, const struct timespec *mtime);
 
+/* The bytes of the names kept for pm_tree_finish_dirs (each directory
+ * once, however often a bundle repeats it): the caller charges them to
+ * its budget, as it does links' names. */
+size_t pm_tree_dir_bytes(const pm_tree *t);
+
 /* A regular file, created O_EXCL|O_NOFOLLOW (what is in the way replaced,
  * see above), mode as given.  Returns its write descriptor, for
  * pm_tree_write and pm_tree_finish_file. */

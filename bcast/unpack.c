@@ -443,8 +443,14 @@ static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, 
     } else if (type == AE_IFDIR) {
         struct timespec ts[2];
         const struct timespec *times = entry_times(e, ts);
+        size_t kept = pm_tree_dir_bytes(t);
         rc = pm_tree_mkdir(t, rel, archive_entry_perm(e),
                            times && archive_entry_mtime_is_set(e) ? &times[1] : NULL);
+        /* Its name is kept for the last pass (memory): counted as bytes. */
+        if (rc == 0 && charge(B_BYTES, pm_tree_dir_bytes(t) - kept) != 0) {
+            over_bytes(label, name, destdir);
+            return -1;
+        }
     } else {
         return write_file(t, in, e, rel, label, name, destdir, ps, st);
     }

@@ -67,6 +67,25 @@ char pk_nameset_get(const pk_nameset *s, const char *name, size_t len)
     return s->keys[i] ? s->vals[i] : 0;
 }
 
+int pk_nameset_find_prefix(const pk_nameset *s, const char *name, size_t *len)
+{
+    if (!s->n)
+        return 0;
+    /* One pass: the hash of each prefix is the running hash at its '/'. */
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t k = 0; name[k]; k++) {
+        if (name[k] == '/') {
+            for (size_t i = (size_t)h & (s->cap - 1); s->keys[i]; i = (i + 1) & (s->cap - 1))
+                if (strncmp(s->keys[i], name, k) == 0 && s->keys[i][k] == '\0') {
+                    *len = k;
+                    return 1;
+                }
+        }
+        h = (h ^ (unsigned char)name[k]) * 1099511628211ULL;
+    }
+    return 0;
+}
+
 void pk_nameset_free(pk_nameset *s)
 {
     for (size_t i = 0; i < s->cap; i++)

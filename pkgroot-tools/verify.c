@@ -48,12 +48,18 @@ typedef struct verifier {
     unsigned long long problems;
     pk_nameset names;          /* every entry: its type ('-', 'd', 'l', 'h') */
     pk_nameset twice;          /* names reported as appearing twice */
+    pk_nameset symlinks;       /* the 'l' names: checked under each name's prefixes */
+    size_t name_bytes;         /* kept in names (bounded: NAMES_MAX) */
     verdir *vdirs;             /* lib/pythonX.Y of other versions */
     size_t nvdirs;
     manifest_copy *mans;
     size_t nmans;
-    int oom;
+    int oom, too_big;
 } verifier;
+
+/* The names kept to compare later entries with: a bundle of more names
+ * than this (real bundles hold a few MB) is refused, not held. */
+#define NAMES_MAX ((size_t)1 << 30)
 
 static void problem(verifier *v, const char *entry, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -292,12 +298,12 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
         goto out;
     /* The unpacker refuses to write below a symbolic link that an earlier
      * entry made. */
-    for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/'))
-        if (pk_nameset_get(&v->names, name, (size_t)(s - name)) == 'l') {
-            problem(v, raw, "would be written through the symbolic link '%.*s' (the unpacker refuses it)",
-                    (int)(s - name), name);
-            goto out;
-        }
+    size_t plen;
+    if (pk_nameset_find_prefix(&v->symlinks, name, &plen)) {
+        problem(v, raw, "would be written through the symbolic link '%.*s' (the unpacker refuses it)",
+                (int)plen, name);
+        goto out;
+    }
     /* The unpacker links only to a regular file already in the tree,
      * reached without a symbolic link: "a/b/c/s -> ../../.." is contained,
      * a hard link "h" to it is not. */
@@ -307,12 +313,11 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
             goto out;
         }
         size_t tlen = strlen(target);
-        for (const char *s = strchr(target, '/'); s; s = strchr(s + 1, '/'))
-            if (pk_nameset_get(&v->names, target, (size_t)(s - target)) == 'l') {
-                problem(v, raw, "hard link to '%s', which lies under the symbolic link '%.*s' "
-                        "(the unpacker refuses it)", archive_entry_hardlink(e), (int)(s - target), target);
-                goto out;
-            }
+        if (pk_nameset_find_prefix(&v->symlinks, target, &plen)) {
+            problem(v, raw, "hard link to '%s', which lies under the symbolic link '%.*s' "
+                    "(the unpacker refuses it)", archive_entry_hardlink(e), (int)plen, target);
+            goto out;
+        }
         char tt = pk_nameset_get(&v->names, target, tlen);
         if (tt != '-' && tt != 'h') {
             problem(v, raw, "hard link to '%s', which %s (the unpacker refuses it)",
@@ -336,7 +341,12 @@ static void check_entry(verifier *v, struct archive_entry *e, struct archive *a)
         }
         goto out;
     }
-    if (pk_nameset_put(&v->names, name, nlen, t) != 0)
+    if ((v->name_bytes += nlen + 1) > NAMES_MAX) {
+        v->too_big = 1;
+        goto out;
+    }
+    if (pk_nameset_put(&v->names, name, nlen, t) != 0 ||
+        (t == 'l' && pk_nameset_put(&v->symlinks, name, nlen, t) != 0))
         v->oom = 1;
     if (t == 'd')
         v->dirs++;
@@ -425,9 +435,15 @@ static int walk(verifier *v, struct archive *a, const char *part)
         free(last);
         last = archive_entry_pathname(e) ? strdup(archive_entry_pathname(e)) : NULL;
         check_entry(v, e, a);
+        if (v->too_big)
+            break;
     }
     int rc = 0;
-    if (r != ARCHIVE_EOF) {
+    if (v->too_big) {
+        problem(v, part, "the bundle's names add up to more than %zu bytes: refused, not checked further",
+                NAMES_MAX);
+        rc = -1;
+    } else if (r != ARCHIVE_EOF) {
         const char *msg = archive_error_string(a);
         problem(v, last ? last : part ? part : NULL, "%s%s%s (the unpacker stops here)",
                 part && last ? part : "", part && last ? ": " : "", msg ? msg : "unreadable");
@@ -513,6 +529,7 @@ static void verifier_free(verifier *v)
 {
     pk_nameset_free(&v->names);
     pk_nameset_free(&v->twice);
+    pk_nameset_free(&v->symlinks);
     for (size_t i = 0; i < v->nvdirs; i++)
         free(v->vdirs[i].dir);
     free(v->vdirs);

@@ -30,6 +30,11 @@ with tarfile.open(d + "/sparse.tar", "w", format=tarfile.PAX_FORMAT) as t:
     i.pax_headers = {"GNU.sparse.size": "1", "GNU.sparse.numblocks": "1",
                      "GNU.sparse.map": "0,%d" % n}
     t.addfile(i, io.BytesIO(b"\0" * n))
+# gzip'd: the bundle itself stays under the limit (a bundle bigger than
+# it is refused before it is read, 7.).
+import gzip, shutil
+with open(d + "/sparse.tar", "rb") as f, gzip.open(d + "/sparse.tar.gz", "wb") as g:
+    shutil.copyfileobj(f, g)
 # 601 zero-byte entries: a file, hard links, directories, symlinks.
 with tarfile.open(d + "/many.tar", "w", format=tarfile.GNU_FORMAT) as t:
     add(t, "f0")
@@ -55,12 +60,33 @@ for name in ("five1", "five2"):
     with tarfile.open(d + "/%s.tar" % name, "w") as t:
         add(t, name + ".bin", os.urandom(5 << 20))
 os.makedirs(d + "/src12/pkg")
-for k in range(12):
+for k in range(12):   # 32 KiB of noise, 32 times: lz4's parts stay small
     with open(d + "/src12/pkg/m%02d.bin" % k, "wb") as f:
-        f.write(os.urandom(1 << 20))
+        f.write(os.urandom(1 << 15) * 32)
+# One directory of a 32 KB name (126 levels), its entry 2000 times; and
+# 1500 directories of 750-byte names (1.1 MB): xz'd, a few KB each.
+import lzma
+deep = "/".join(["%03d" % k + "a" * 247 for k in range(126)])
+def dirs(names):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for nm in names:
+            add(t, nm, type=tarfile.DIRTYPE, mode=0o755, mtime=1)
+    return out.getvalue()
+mid = "/".join(["%03d" % k + "b" * 247 for k in range(3)])
+for name, names in (("dirrep", [deep] * 2000), ("dirmany", ["%s/%d" % (mid, k) for k in range(1500)])):
+    with lzma.open(d + "/%s.tar.xz" % name, "wb") as f:
+        f.write(dirs(names))
+    if name == "dirrep":
+        with open(d + "/dirrep.tar", "wb") as f:
+            f.write(dirs(names))
+# A small tar followed by a hole: 64 MiB (a sparse file).
+with tarfile.open(d + "/hole.tar", "w") as t:
+    add(t, "z.py", b"x = 1\n")
+os.truncate(d + "/hole.tar", 64 << 20)
 EOF
 [ -s "$TMP/sparse.tar" ] || { t_fail "make the hostile tars"; t_done bounds; exit 1; }
-"$PKGROOT" --parts stored dir "$TMP/mid.ptar" "$TMP/src12" >/dev/null 2>"$TMP/err" ||
+"$PKGROOT" --parts lz4 dir "$TMP/mid.ptar" "$TMP/src12" >/dev/null 2>"$TMP/err" ||
     t_fail "pkgroot --parts stored dir" "$(cat "$TMP/err")"
 
 # refused NAME REGEX PREFIX CMD...: a non-zero exit, at least one error line
@@ -82,8 +108,8 @@ refused() {
 
 # 1. The bytes written count, not the size a header declares.
 refused "sparse map of 16 MiB declared as 1 byte, under an 8M limit" \
-    "sparse.tar: entry 'big.bin': the bundle unpacks to more than 8388608 bytes" "$TMP/p1" \
-    env PYTHON_MPI_MAX_UNPACKED=8M "$MPIEXEC" -n 1 "$BCAST" -p "$TMP/p1" "$TMP/sparse.tar"
+    "sparse.tar.gz: entry 'big.bin': the bundle unpacks to more than 8388608 bytes" "$TMP/p1" \
+    env PYTHON_MPI_MAX_UNPACKED=8M "$MPIEXEC" -n 1 "$BCAST" -p "$TMP/p1" "$TMP/sparse.tar.gz"
 
 # 2. Entries are counted, every kind; the setting is honoured both ways.
 refused "601 entries under PYTHON_MPI_MAX_ENTRIES=100" \
@@ -150,5 +176,47 @@ rm -rf "$TMP/p6"
 timeout 60 "$MPIEXEC" -n 1 "$BCAST" -p "$TMP/p6" "$TMP/inv.tar" 2>"$TMP/err" >/dev/null
 t_check "inv.tar: bytes that are not UTF-8 show as \\xNN" grep -q "entry '/inv\\\\xff\\\\xfe\\\\xc2'" "$TMP/err"
 rm -rf "$TMP/p6"
+
+# 6. A directory's name is kept for its mtime once, however often the
+#    bundle repeats it, and is counted as bytes (red team 2, row 1).
+if [ -x /usr/bin/time ]; then
+    PYTHON_MPI_MAX_UNPACKED=8M /usr/bin/time -o "$TMP/rss" -f %M "$BCAST" -p "$TMP/p7" "$TMP/dirrep.tar.xz" \
+        >/dev/null 2>"$TMP/err"; rc=$?
+    rss=$(tail -n 1 "$TMP/rss")
+    # Kept 2000 times, the names alone are 64 MB.
+    if [ $rc = 0 ] && [ "${rss:-999999}" -lt 40000 ]; then
+        t_ok "a 32 KB directory entry 2000 times, 8M limit: delivered, max RSS ${rss} KiB"
+    else
+        t_fail "a 32 KB directory entry 2000 times (rc=$rc, max RSS ${rss:-?} KiB)" "$(cat "$TMP/err")"
+    fi
+else
+    t_skip "a 32 KB directory entry 2000 times: no /usr/bin/time"
+fi
+rm -rf "$TMP/p7"
+refused "1500 directories of 750-byte names (1.1 MB of names), 1M limit" \
+    "dirmany.tar.xz: entry '[^']*': the bundle unpacks to more than 1048576 bytes" "$TMP/p7" \
+    env PYTHON_MPI_MAX_UNPACKED=1M "$MPIEXEC" -n 1 "$BCAST" -p "$TMP/p7" "$TMP/dirmany.tar.xz"
+# pkgroot verify: linear in the names (was 2.5 ms per entry here).
+start=$(date +%s%N)
+timeout 60 "$PKGROOT" verify "$TMP/dirrep.tar" >"$TMP/out" 2>"$TMP/err"; rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc = 0 ] && [ $ms -lt 2000 ] && grep -q ': ok$' "$TMP/out"; then
+    t_ok "pkgroot verify of a 32 KB directory entry 2000 times: ok in $ms ms"
+else
+    t_fail "pkgroot verify of a 32 KB directory entry 2000 times (rc=$rc, $ms ms)" "$(cat "$TMP/err" "$TMP/out")"
+fi
+
+# 7. A bundle bigger than the limit is refused before it is read (red
+#    team 2, row 7: a small tar followed by a hole).
+refused "a 64 MiB bundle (a small tar and a hole), 8M limit" \
+    "hole.tar: the bundle is 67108864 bytes, more than the limit 8388608 \(PYTHON_MPI_MAX_UNPACKED" \
+    "$TMP/p8" env PYTHON_MPI_MAX_UNPACKED=8M "$MPIEXEC" -n 2 "$BCAST" -p "$TMP/p8" "$TMP/hole.tar"
+if PYTHON_MPI_MAX_UNPACKED=65M "$MPIEXEC" -n 2 "$BCAST" -p "$TMP/p8" "$TMP/hole.tar" >/dev/null 2>"$TMP/err" &&
+   [ -f "$TMP/p8/z.py" ]; then
+    t_ok "the same bundle under a 65M limit: delivered"
+else
+    t_fail "the same bundle under a 65M limit" "$(cat "$TMP/err")"
+fi
+rm -rf "$TMP/p8"
 
 t_done bounds
