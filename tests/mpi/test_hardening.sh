@@ -160,9 +160,16 @@ done
 
 # --- resources: node-local storage full ---------------------------------------
 mkdir -p "$TMP/tiny"
-if mount -t tmpfs -o size=8m tmpfs "$TMP/tiny" 2>/dev/null; then
+# The runtime bundle (about 16 MB, 65 MB unpacked) fits a 24 MB file system
+# as a file, not unpacked; a bundle larger than the node-local file system
+# itself is refused before it is read (the default limit, issue 21).
+if mount -t tmpfs -o size=24m tmpfs "$TMP/tiny" 2>/dev/null; then
     SHM_SAVE=$SHM; SHM=$TMP/tiny
     bad "node-local storage full" "rank 0 on [^:]+: $ROOT/runtime.tar.zst: entry '.*': cannot write under $TMP/tiny/.*No space left on device" \
+        env PYTHON_MPI_CHROOT=$TMP/tiny PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
+    umount "$TMP/tiny"
+    mount -t tmpfs -o size=8m tmpfs "$TMP/tiny"
+    bad "a bundle larger than the node-local file system" "rank 0 on [^:]+: $ROOT/runtime.tar.zst: the bundle is [0-9]+ bytes, more than the limit 8388608 \\(PYTHON_MPI_MAX_UNPACKED, default the size of the node-local file system\\)" \
         env PYTHON_MPI_CHROOT=$TMP/tiny PYTHON_MPI_PACKAGES=runtime.tar.zst "$MPIEXEC" -n 2 "$PM" -c pass
     SHM=$SHM_SAVE
     umount "$TMP/tiny"
