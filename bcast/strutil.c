@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,13 +61,13 @@ int pm_parse_size(const char *s, size_t max, size_t *out)
     return 0;
 }
 
-char *pm_readlink(const char *path)
+char *pm_readlinkat(int dirfd, const char *name)
 {
     for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
         char *buf = malloc(cap);
         if (!buf)
             return NULL;
-        ssize_t n = readlink(path, buf, cap);
+        ssize_t n = readlinkat(dirfd, name, buf, cap);
         if (n < 0) {
             int e = errno;
             free(buf);
@@ -81,4 +82,9 @@ char *pm_readlink(const char *path)
     }
     errno = ENAMETOOLONG;
     return NULL;
+}
+
+char *pm_readlink(const char *path)
+{
+    return pm_readlinkat(AT_FDCWD, path);
 }

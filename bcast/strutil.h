@@ -18,5 +18,7 @@ int pm_ends_with(const char *s, const char *suf);
 
 /* readlink(2) into a buffer grown to fit; malloc'd or NULL (errno set). */
 char *pm_readlink(const char *path);
+/* The same for name relative to dirfd (readlinkat). */
+char *pm_readlinkat(int dirfd, const char *name);
 
 #endif

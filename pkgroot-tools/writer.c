@@ -581,30 +581,6 @@ static int entry_added(pk_writer *w, const char *name, mode_t type, unsigned lon
     return 0;
 }
 
-/* The target of the link name in dfd; malloc'd, or NULL with errno set
- * (EINVAL: not a link). */
-static char *readlink_at(int dfd, const char *name)
-{
-    for (size_t cap = 128; cap <= (1u << 20); cap *= 4) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return NULL;
-        ssize_t n = readlinkat(dfd, name, buf, cap);
-        if (n < 0) {
-            int e = errno;
-            free(buf);
-            errno = e;
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-    }
-    errno = ENAMETOOLONG;
-    return NULL;
-}
 
 /* The file an entry's bytes come from, opened once: a regular file
  * (follow = 0) with O_NOFOLLOW and the same inode as lst (what the walk's
@@ -648,7 +624,7 @@ static int add_entry(pk_writer *w, int dfd, const char *base, const char *src, c
     char *target = NULL, *own = NULL;
     int fd = -1, rc = 0, gone;
     if (S_ISLNK(st.st_mode)) {
-        target = readlink_at(dfd, base);
+        target = pm_readlinkat(dfd, base);
         if (!target && (errno == EINVAL || errno == ENOENT)) {   /* no longer the link lstat saw */
             pm_error(src, "changed while being read (replaced by another file or a link)");
             return -1;
