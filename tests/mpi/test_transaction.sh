@@ -143,7 +143,12 @@ kill_at() {
 }
 
 # --- issue 21, item 2: A; B2 killed mid-unpack; C; A ------------------------
-if [ $HAVE_STRACE = 1 ]; then
+# The kills exercise bcast's own transaction, the same code whatever the MPI
+# or the Python: make check runs them with MPICH and Debian's Python, and
+# TXN_KILLS=0 (Open MPI's and the other Pythons' runs) counts them skipped.
+if [ "${TXN_KILLS:-1}" = 0 ]; then
+    for i in $(seq 23); do t_skip "SIGKILL point $i" "run with MPICH and the default Python (TXN_KILLS=0)"; done
+elif [ $HAVE_STRACE = 1 ]; then
     kill_at "mid-unpack of B2 (the 100th file)" B2.tar openat '"f099\.py", O_WRONLY' 1
     # -p: after the refusal, removing the prefix is the way back
     p=$(fresh)
