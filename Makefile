@@ -1,6 +1,7 @@
 # Build, test and install python-mpi, bcast and pkgroot.
 #
 #   make                 build build/bin/{python-mpi,bcast,pkgroot}
+#   make deps-graph      the layers (core, delivery, programs) and their arrows
 #   make check           install missing Debian packages, build, run every test
 #   make demo            install missing Debian packages, build, run the demo
 #   make install PREFIX=/opt/python-mpi [DESTDIR=...]
@@ -27,7 +28,7 @@ DESTDIR    ?=
 # Python that cannot be embedded stops make here with one line.  Not asked
 # for the goals that only install packages or start sub-makes (a fresh
 # machine may not have the Python yet).
-ifneq ($(filter-out deps check demo,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps deps-graph check demo,$(or $(MAKECMDGOALS),all)),)
 PY_CONF    := $(shell if command -v '$(PYTHON)' >/dev/null 2>&1; then \
                 '$(PYTHON)' $(CURDIR)/scripts/python-flags.py --name '$(PYTHON)' \
                 $(if $(filter 1,$(STATIC_PYTHON)),--static) 2>&1 || echo py-conf-failed; \
@@ -90,7 +91,7 @@ MPI_CFLAGS  = $(shell pkg-config --cflags $(MPI_PC))
 MPI_LIBS    = $(shell pkg-config --libs $(MPI_PC))
 AR_CFLAGS   = $(shell pkg-config --cflags libarchive)
 AR_LIBS     = $(shell pkg-config --libs libarchive libxxhash)
-# dlsym (bcast/reaper.c): in libc since glibc 2.34, in libdl before (RHEL 8);
+# dlsym (bcast/delivery/reaper.c): in libc since glibc 2.34, in libdl before (RHEL 8);
 # newer glibc keeps an empty libdl.a, so -ldl links everywhere.
 SYS_LIBS   := -ldl -lm
 
@@ -109,10 +110,22 @@ ifeq ($(SANITIZE),1)
 SAN_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LDFLAGS:= -fsanitize=address,undefined
 endif
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Ibcast -Iinterp -Ipkgroot-tools $(CONFIG_CFLAGS) \
-              $(MPI_CFLAGS) $(PY_CFLAGS) $(AR_CFLAGS) \
-              -DPYMPI_DEFAULT_HOME='"$(PY_HOME)"' -DPYMPI_VERSION='"$(VERSION)"'
-ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) $(PY_LDFLAGS)
+# Three layers, one direction (docs/architecture.md): each compiles with
+# its own include path, so a lower layer cannot even name a higher one's
+# header, and with only the flags of what it uses - the core sees neither
+# mpi.h nor Python.h.  `make deps-graph` prints the arrows.
+CORE_INC    := -Ibcast/core
+DELIVERY_INC:= $(CORE_INC) -Ibcast/delivery
+COMMON_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_CFLAGS) $(CONFIG_CFLAGS) $(AR_CFLAGS)
+LAYER_CFLAGS  = $(CORE_INC)
+ALL_CFLAGS  = $(COMMON_CFLAGS) $(LAYER_CFLAGS)
+PY_DEFINES  = -DPYMPI_DEFAULT_HOME='"$(PY_HOME)"' -DPYMPI_VERSION='"$(VERSION)"'
+$(BUILD)/bcast/delivery/%.o: LAYER_CFLAGS = $(DELIVERY_INC) $(MPI_CFLAGS)
+$(BUILD)/bcast/bcast.o:      LAYER_CFLAGS = $(DELIVERY_INC) $(MPI_CFLAGS) -DPYMPI_VERSION='"$(VERSION)"'
+$(BUILD)/python-mpi.o $(BUILD)/interp/%.o: \
+                             LAYER_CFLAGS = $(DELIVERY_INC) -Iinterp $(MPI_CFLAGS) $(PY_CFLAGS) $(PY_DEFINES)
+$(BUILD)/pkgroot-tools/%.o:  LAYER_CFLAGS = $(CORE_INC) -Ipkgroot-tools $(PY_CFLAGS) $(PY_DEFINES)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 VERSION    := 0.1.0
 
 # What the C library and kernel headers offer (features newer than glibc
@@ -134,10 +147,12 @@ $(file >$(CONFIG_IN),$(CONFIG_ARGS))
 endif
 endif
 
-LIB_SRC    := $(filter-out bcast/bcast.c,$(wildcard bcast/*.c))
+CORE_SRC   := $(wildcard bcast/core/*.c)
+DELIVERY_SRC:= $(wildcard bcast/delivery/*.c)
 INTERP_SRC := $(wildcard interp/*.c)
 PKGROOT_SRC:= $(wildcard pkgroot-tools/*.c)
-LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+DELIVERY_OBJ:= $(DELIVERY_SRC:%.c=$(BUILD)/%.o)
 INTERP_OBJ := $(INTERP_SRC:%.c=$(BUILD)/%.o)
 PKGROOT_OBJ:= $(PKGROOT_SRC:%.c=$(BUILD)/%.o)
 # pkgroot's Python (pkgroot-tools/py/*.py, pysrc.h) is built in as C that
@@ -145,11 +160,15 @@ PKGROOT_OBJ:= $(PKGROOT_SRC:%.c=$(BUILD)/%.o)
 PKGROOT_PY := $(wildcard pkgroot-tools/py/*.py)
 PKGROOT_PYC:= $(PKGROOT_PY:%.py=$(BUILD)/%.c)
 PKGROOT_OBJ+= $(PKGROOT_PYC:.c=.o)
-LIBBCAST   := $(BUILD)/libbcast.a
+LIBCORE    := $(BUILD)/libpmcore.a
+LIBDELIVERY:= $(BUILD)/libpmdelivery.a
+# What each layer links (a program names the layers it stands on).
+CORE_LIBS   = $(LIBCORE) $(AR_LIBS) $(SYS_LIBS)
+DELIVERY_LIBS = $(LIBDELIVERY) $(LIBCORE) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
 
 BINS       := $(BUILD)/bin/python-mpi $(BUILD)/bin/bcast $(BUILD)/bin/pkgroot
 
-.PHONY: all deps check check-build check-python python-tests demo demo-run install uninstall clean
+.PHONY: all deps deps-graph check check-build check-python python-tests demo demo-run install uninstall clean
 all: $(BINS)
 
 $(CONFIG_H): $(CONFIG_IN) scripts/probe-config.sh
@@ -160,7 +179,7 @@ $(CONFIG_H): $(CONFIG_IN) scripts/probe-config.sh
 $(BUILD)/%.o: %.c $(PY_STAMP) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
--include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d $(BUILD)/*/*/*.d)
 
 $(PKGROOT_PYC): $(BUILD)/%.c: %.py scripts/embed-py.sh
 	@mkdir -p $(dir $@)
@@ -168,7 +187,10 @@ $(PKGROOT_PYC): $(BUILD)/%.c: %.py scripts/embed-py.sh
 $(PKGROOT_PYC:.c=.o): %.o: %.c pkgroot-tools/pysrc.h $(PY_STAMP) $(CONFIG_H)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIBBCAST): $(LIB_OBJ)
+$(LIBCORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBDELIVERY): $(DELIVERY_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -178,17 +200,18 @@ $(LIBBCAST): $(LIB_OBJ)
 # ld (2.30 on RHEL 8 too; --export-dynamic-symbol needs 2.35), gold and
 # lld all take.
 SPAWN_EXPORTS := -Wl,--dynamic-list=interp/exports.dynamic-list
-$(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBBCAST) interp/exports.dynamic-list
+$(BUILD)/bin/python-mpi: $(BUILD)/python-mpi.o $(INTERP_OBJ) $(LIBDELIVERY) $(LIBCORE) interp/exports.dynamic-list
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $(SPAWN_EXPORTS) -o $@ $(filter %.o %.a,$^) $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
+	$(CC) $(ALL_LDFLAGS) $(SPAWN_EXPORTS) -o $@ $(filter %.o,$^) $(PY_LDFLAGS) $(PY_LIBS) $(DELIVERY_LIBS)
 
-$(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBBCAST)
+$(BUILD)/bin/bcast: $(BUILD)/bcast/bcast.o $(LIBDELIVERY) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(DELIVERY_LIBS)
 
-$(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBBCAST)
+# pkgroot embeds Python and stands on the core alone: no MPI.
+$(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(PY_LDFLAGS) $(PY_LIBS) $(CORE_LIBS)
 
 # `make check` tests both MPIs (CI does); `make check MPI=X` only X.
 CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)
@@ -199,6 +222,10 @@ CHECK_PYTHONS ?= 3.12 3.13
 
 deps:
 	@sh scripts/install-deps.sh $(MPI)
+
+# The layers and the arrows between them (docs/architecture.md).
+deps-graph:
+	@/usr/bin/python3 scripts/layers.py --check
 
 include tests/tests.mk
 

@@ -1,7 +1,7 @@
 /* pyrun.c - PyConfig set-up and the hand-off to Py_RunMain (pyrun.h). */
 #include "pyrun.h"
 #include "log.h"
-#include "mpi_util.h"
+#include "phases.h"
 #include "rank_end.h"
 #include "strutil.h"
 #include "trust.h"

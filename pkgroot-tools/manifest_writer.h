@@ -1,5 +1,5 @@
 /* manifest_writer.h - building the relocation manifest a conda bundle
- * carries at PM_MANIFEST_DIR/NAME, in the format bcast/manifest.h defines
+ * carries at PM_MANIFEST_DIR/NAME, in the format bcast/core/manifest.h defines
  * (and python-mpi and `pkgroot verify` read with pm_manifest_parse). */
 #ifndef PK_MANIFEST_WRITER_H
 #define PK_MANIFEST_WRITER_H

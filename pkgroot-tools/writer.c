@@ -26,7 +26,7 @@
  * the marker PM_PARTS_MARKER (which records the number of parts) and whose
  * other entries are independently compressed tars (lz4 unless told
  * otherwise) of about PART_BYTES of files each, so that every rank of a
- * node can unpack some of them in parallel (bcast/unpack.c).  Each part's
+ * node can unpack some of them in parallel (bcast/core/unpack.c).  Each part's
  * tar is built here and compressed by a pool of threads (partpool.h). */
 #define PART_BYTES ((unsigned long long)1 << 20)
 

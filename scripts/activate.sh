@@ -41,7 +41,7 @@
 # Every tool (rm, mktemp, the launcher, bcast, pkgroot) runs by the
 # absolute path found at source time, never through PATH.  PYTHON_MPI_CHROOT
 # and the directory of bcast and pkgroot are resolved under the rule of
-# bcast/trust.h (_pm_resolve): no link another user could have planted in
+# bcast/core/trust.h (_pm_resolve): no link another user could have planted in
 # /tmp or /dev/shm, no entry of a directory others can write that is not
 # sticky.
 # Nothing is removed automatically: call python_mpi_cleanup at the end.
@@ -68,7 +68,7 @@ _PM_RM=$(_pm_tool rm) && _PM_MKDIR=$(_pm_tool mkdir) && _PM_MKTEMP=$(_pm_tool mk
 _PM_GETENT=$(_pm_tool getent || true)
 
 # _pm_resolve PATH: its canonical path on stdout (as pwd -P), resolved
-# under the rule of bcast/trust.h's pm_trust_realpath, in the same words:
+# under the rule of bcast/core/trust.h's pm_trust_realpath, in the same words:
 # an entry of a directory others may write to (everybody, or a group we
 # are not alone in) is used only if nobody else could have placed or
 # replaced it: in a sticky one (/tmp, /dev/shm) a symbolic link only if

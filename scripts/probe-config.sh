@@ -7,7 +7,7 @@
 # writes DIR/pm_config.h (PM_HAVE_X 1 or 0, one per feature newer than
 # glibc 2.28 / Linux 4.18, i.e. RHEL/Rocky 8) and, where the headers lack
 # <linux/openat2.h> or SYS_openat2, DIR/compat/linux/openat2.h in their
-# place (the Makefile puts DIR/compat on the include path; bcast/trust.c
+# place (the Makefile puts DIR/compat on the include path; bcast/core/trust.c
 # includes <linux/openat2.h> and calls openat2 only through syscall(), and
 # falls back to a walk on ENOSYS).  Each probe compiles and links a tiny
 # program with $CC; what the compiler said is kept in DIR/probe.log.
@@ -41,7 +41,7 @@ probe() {
     fi
 }
 
-# glibc 2.34.  bcast/reaper.c looks it up when it runs (so that no binary
+# glibc 2.34.  bcast/delivery/reaper.c looks it up when it runs (so that no binary
 # needs more than glibc 2.28) and has a fallback; this answer lets
 # tests/unit/test_reaper.c check that the lookup finds it where it is.
 closefrom=$(probe addclosefrom_np <<'EOF'

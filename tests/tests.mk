@@ -30,10 +30,21 @@ WRAP_test_argv := -Wl,--wrap=MPI_Init_thread
 OBJS_test_manifest := $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
 $(BUILD)/tests/test_manifest: $(BUILD)/pkgroot-tools/manifest_writer.o $(BUILD)/pkgroot-tools/nameset.o
 
-$(BUILD)/tests/%: tests/unit/%.c $(INTERP_OBJ) $(LIBBCAST) $(CONFIG_H)
+# Each unit links the layer it tests and those below, no more: the core's
+# units link neither MPI nor libpython (docs/architecture.md).
+UNIT_DELIVERY := test_cache test_reaper test_ring test_timing test_topology test_unpackers
+UNIT_PROGRAM  := test_argv test_lineage test_rank_end
+$(UNIT_DELIVERY:%=$(BUILD)/tests/%): LAYER_CFLAGS = $(DELIVERY_INC) $(MPI_CFLAGS)
+$(UNIT_DELIVERY:%=$(BUILD)/tests/%): UNIT_LIBS = $(DELIVERY_LIBS)
+$(UNIT_PROGRAM:%=$(BUILD)/tests/%): LAYER_CFLAGS = $(DELIVERY_INC) -Iinterp $(MPI_CFLAGS) $(PY_CFLAGS) $(PY_DEFINES)
+$(UNIT_PROGRAM:%=$(BUILD)/tests/%): UNIT_LIBS = $(INTERP_OBJ) $(PY_LDFLAGS) $(PY_LIBS) $(DELIVERY_LIBS)
+$(UNIT_PROGRAM:%=$(BUILD)/tests/%): $(INTERP_OBJ)
+$(BUILD)/tests/test_manifest: LAYER_CFLAGS = $(CORE_INC) -Ipkgroot-tools
+UNIT_LIBS = $(CORE_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBDELIVERY) $(LIBCORE) $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(INTERP_OBJ) $(OBJS_$*) $(LIBBCAST) $(WRAP_$*) \
-	    -lcmocka $(PY_LIBS) $(AR_LIBS) $(MPI_LIBS) $(SYS_LIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(OBJS_$*) $(WRAP_$*) -lcmocka $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)
 	@sh tests/run-units.sh $(UNIT_BINS)
@@ -55,7 +66,7 @@ cluster-tests: all
 
 # The other builds ($(BUILD)-clang/, $(BUILD)-fallback/) are made by the
 # suite itself, with this make.
-portability-tests: all
+portability-tests: all $(UNIT_BINS)
 	@MAKE='$(MAKE)' CC='$(CC)' BUILD=$(BUILD) bash tests/portability/test_portability.sh
 
 # Every ending, 10 times each, on 2 simulated nodes x 2 ranks.
@@ -152,11 +163,13 @@ python-tests:
 # libFuzzer over the unpack path (clang, ASan + UBSan), seeded from the
 # corpus in the repo; `make fuzz FUZZ_SECONDS=N` bounds the run.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := tests/fuzz/fuzz_unpack.c bcast/unpack.c bcast/links.c bcast/treewrite.c bcast/archive_read.c bcast/fileio.c bcast/jobdir.c bcast/log.c bcast/strutil.c bcast/trust.c
-$(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/*.h) $(CONFIG_H)
+# The target is the core library itself, built again with the fuzzer's
+# instrumentation: whatever the core does with a bundle is fuzzed.
+FUZZ_SRC := tests/fuzz/fuzz_unpack.c $(CORE_SRC)
+$(BUILD)/fuzz/fuzz_unpack: $(FUZZ_SRC) $(wildcard bcast/core/*.h) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -Ibcast $(CONFIG_CFLAGS) $(AR_CFLAGS) -o $@ $(FUZZ_SRC) $(AR_LIBS)
+	    -fno-sanitize-recover=undefined $(CORE_INC) $(CONFIG_CFLAGS) $(AR_CFLAGS) -o $@ $(FUZZ_SRC) $(AR_LIBS) $(SYS_LIBS)
 
 fuzz: $(BUILD)/fuzz/fuzz_unpack
 	@mkdir -p $(BUILD)/fuzz/corpus

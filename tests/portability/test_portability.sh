@@ -76,6 +76,37 @@ if [ "$want" = "$got" ] && { [ $got = 0 ] || [ ! -e "$BUILD/config/compat/linux/
     t_ok "probe: <linux/openat2.h> $([ $got = 1 ] || echo "not ")found, compat header only where needed"
 else t_fail "probe: <linux/openat2.h>: found $got, the preprocessor $want" "$(cat "$BUILD/config/probe.log"; ls -R "$BUILD/config")"; fi
 
+# The layers (docs/architecture.md): one direction, no cycle (layers.py,
+# which must also catch a broken rule: an upward include planted in a
+# copy); the per-layer include path refuses a delivery header in the core;
+# pkgroot and the core's units link neither MPI nor, where they do not
+# embed Python, libpython.
+if out=$(/usr/bin/python3 scripts/layers.py --check 2>&1); then
+    t_ok "layers: $(tail -1 <<< "$out" | sed 's/^layers: //')"
+else t_fail "layers: a broken rule (python3 scripts/layers.py)" "$out"; fi
+mkdir -p "$TMP/tree/scripts" && cp -r bcast interp pkgroot-tools python-mpi.c "$TMP/tree/" &&
+    cp scripts/layers.py "$TMP/tree/scripts/" && printf '#include "deliver.h"\n' >> "$TMP/tree/bcast/core/log.c"
+if out=$(/usr/bin/python3 "$TMP/tree/scripts/layers.py" --check 2>&1); then
+    t_fail "layers: an upward include (core -> delivery) passed" "$out"
+elif grep -q 'bcast/core/log.c (core) includes bcast/delivery/deliver.h (delivery): not downward' <<< "$out"; then
+    t_ok "layers: an upward include planted in a copy is named"
+else t_fail "layers: an upward include, wrong report" "$out"; fi
+if out=$(printf '#include "mpi_util.h"\n' | ${CC:-cc} -fsyntax-only -Ibcast/core -I"$BUILD/config" -x c - 2>&1); then
+    t_fail "the core's include path reaches a delivery header" "$out"
+else t_ok "the core's include path (-Ibcast/core) cannot reach a delivery header"; fi
+needed() { readelf -d "$1" 2>/dev/null | awk '/NEEDED/ {gsub(/[][]/, "", $NF); print $NF}' | paste -sd' '; }
+if command -v readelf >/dev/null; then
+    bad=
+    for b in "$BIN/pkgroot" "$BUILD"/tests/test_unpack "$BUILD"/tests/test_trust "$BUILD"/tests/test_relocate; do
+        [ -x "$b" ] || { bad="$bad $b: missing;"; continue; }
+        n=$(needed "$b")
+        case " $n " in *mpi*|*open-pal*|*ucp*) bad="$bad $b: $n;";; esac
+        case "$b" in */bin/pkgroot) ;; *) case " $n " in *python*) bad="$bad $b: $n;";; esac;; esac
+    done
+    [ -z "$bad" ] && t_ok "pkgroot and the core's units link no MPI; the units no libpython" ||
+        t_fail "a lower layer links a higher one's library" "$bad"
+else t_skip "what pkgroot and the core's units link" "no readelf (binutils)"; fi
+
 # sub NAME LOG MAKE-ARGS...: one more build with this make.
 sub() {
     local name=$1 log=$TMP/$2; shift 2

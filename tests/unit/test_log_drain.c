@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "mpi_util.h"
+#include "phases.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,14 +1,16 @@
-/* timing.h - PYTHON_MPI_TIMING: how long each start-up phase took, as the
- * minimum and maximum over all ranks, reported once by rank 0 at exit.
+/* phases.h - the start-up phases python-mpi times, the PYTHON_MPI_TIMING
+ * setting, the report's text, and the clock (MPI-free: settings.h and
+ * pyrun.c need them; delivery/timing.h reduces the times over the ranks).
  *
  *   PYTHON_MPI_TIMING=1 (or text)   a few lines on stderr
  *   PYTHON_MPI_TIMING=json          one JSON line on stderr
  *   PYTHON_MPI_TIMING=json:PATH     the JSON written to PATH (atomically) */
-#ifndef PM_TIMING_H
-#define PM_TIMING_H
+#ifndef PM_PHASES_H
+#define PM_PHASES_H
 
-#include <mpi.h>
 #include <stdint.h>
+
+#include "err.h"
 
 enum pm_phase {
     PM_PHASE_MPI_INIT,   /* MPI_Init_thread */
@@ -35,14 +37,17 @@ typedef struct pm_timing {
  * pointing into value) set, or -1 if it means nothing. */
 int pm_timing_parse(const char *value, enum pm_timing_mode *mode, const char **path);
 
-/* Collective over comm: reduce every rank's times to min and max, and have
- * rank 0 print or write them.  Returns 0, or -1 after printing why. */
-int pm_timing_report(const pm_timing *t, MPI_Comm comm, enum pm_timing_mode mode,
-                     const char *path);
-
 /* The report itself, from reduced values (unit-testable without MPI):
  * a malloc'd string, or NULL if out of memory. */
 char *pm_timing_format(const double *min, const double *max, int nranks, int nnodes,
                        uint64_t bytes, enum pm_timing_mode mode);
+
+/* Write text to PATH so that it appears complete or not at all (a new
+ * temporary file beside it, then rename; PATH's directory resolved under
+ * trust.h's sticky-directory rule).  0, or -1 with e set. */
+int pm_timing_write(const char *path, const char *text, pm_err *e);
+
+/* Seconds on a monotonic clock. */
+double pm_now(void);
 
 #endif

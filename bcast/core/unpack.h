@@ -4,7 +4,7 @@
  * nothing is staged in a temporary tarball.  A bundle is untrusted input:
  * absolute paths, ".." components, links leading outside the directory,
  * hard links to anything but a regular file already in the tree, names
- * reserved for python-mpi's own files (PM_RESERVED_PREFIX), devices and
+ * reserved for python-mpi's own files (PM_RESERVED_PREFIX, manifest.h), devices and
  * FIFOs are refused; set-id bits and group/other write permission are
  * dropped; an entry for the destination itself ("." or "./") is skipped,
  * so the destination keeps its owner's mode; and a node's delivery may not
@@ -34,12 +34,8 @@
 #define PM_PARTS_COUNT_TAG "parts "
 #define PM_PARTS_COUNT_DIGITS 10
 
-/* Names python-mpi keeps in a tree (stamps, locks, markers): no entry of a
- * bundle may have a component that starts with this, except the
- * relocation manifests (PM_MANIFEST_DIR of manifest.h at the top, plain
- * files directly in it), which pkgroot writes; the parts marker is the
- * first entry of a parts bundle's outer archive, never extracted. */
-#define PM_RESERVED_PREFIX ".python-mpi-"
+/* PM_RESERVED_PREFIX, the names python-mpi keeps in a tree: manifest.h. */
+#include "manifest.h"
 
 /* Bounded work: whatever a bundle says, a node writes at most
  *   - PYTHON_MPI_MAX_UNPACKED bytes (pm_unpack_set_max; 0: the size of

@@ -7,7 +7,7 @@
  *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
  *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
  *                          "hostname" (the MPI-1/2 fallback, forced)
- *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see timing.h)
+ *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see phases.h)
  *   PYTHON_MPI_MAX_UNPACKED  the most one bundle may unpack to, e.g. 8G
  *                          (default: the node-local file system's size)
  *   PYTHON_MPI_MAX_ENTRIES the most entries a node's delivery may create
@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "timing.h"
+#include "phases.h"
 
 /* More unpackers than this on one node is surely a typo. */
 #define PM_UNPACKERS_MAX 4096

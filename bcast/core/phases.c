@@ -1,11 +1,8 @@
-/* timing.c - reducing per-phase times over the ranks and reporting them
- * (PYTHON_MPI_TIMING).  Min and max, not a mean: at scale the slowest rank
- * is the one everybody waits for, and the spread shows contention. */
-#include "timing.h"
+/* phases.c - the PYTHON_MPI_TIMING setting, the report's text, writing
+ * it to a file, and the clock (see phases.h). */
+#include "phases.h"
 
 #include "fileio.h"
-#include "log.h"
-#include "mpi_util.h"
 #include "strutil.h"
 #include "trust.h"
 
@@ -15,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const phase_name[PM_NPHASES] = {
@@ -89,7 +87,7 @@ char *pm_timing_format(const double *min, const double *max, int nranks, int nno
  * planted there by somebody else is never opened), then rename.  Its mode
  * is what the umask gives (0644 under 022, 0600 under 077), as for any
  * file the user creates. */
-static int write_file(const char *path, const char *text)
+int pm_timing_write(const char *path, const char *text, pm_err *e)
 {
     /* PATH's directory resolved under the sticky-directory rule (trust.h):
      * not into a directory another user's link in /tmp leads to. */
@@ -97,7 +95,7 @@ static int write_file(const char *path, const char *text)
     char *why;
     char *final = pm_trust_realpath_parent(path, &refused, &why);
     if (!final && refused)
-        pm_error(path, "PYTHON_MPI_TIMING: refusing to write: %s", why);
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: refusing to write: %s", why);
     free(why);
     if (!final && refused)
         return -1;
@@ -108,20 +106,20 @@ static int write_file(const char *path, const char *text)
     if (!tmp || !final) {
         free(tmp);
         free(final);
-        pm_error(path, "PYTHON_MPI_TIMING: out of memory");
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: out of memory");
         return -1;
     }
     int fd = mkostemp(tmp, O_CLOEXEC);
     int rc = -1, made = fd >= 0;
     if (fd < 0) {
-        pm_error(path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: cannot create: %s", strerror(errno));
     } else if (fchmod(fd, pm_umask_mode(0666)) != 0 || pm_write_full(fd, text, strlen(text)) != 0) {
-        pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
     } else if (close(fd) != 0) {
         fd = -1;
-        pm_error(path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: cannot write: %s", strerror(errno));
     } else if ((fd = -1, rename(tmp, final) != 0)) {
-        pm_error(path, "PYTHON_MPI_TIMING: cannot rename into place: %s", strerror(errno));
+        pm_err_set(e, path, "PYTHON_MPI_TIMING: cannot rename into place: %s", strerror(errno));
     } else {
         rc = 0;
     }
@@ -134,40 +132,9 @@ static int write_file(const char *path, const char *text)
     return rc;
 }
 
-int pm_timing_report(const pm_timing *t, MPI_Comm comm, enum pm_timing_mode mode,
-                     const char *path)
+double pm_now(void)
 {
-    if (mode == PM_TIMING_OFF)
-        return 0;
-    int rank, size;
-    double min[PM_NPHASES], max[PM_NPHASES];
-    if (pm_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank") ||
-        pm_mpi_check(MPI_Comm_size(comm, &size), "MPI_Comm_size") ||
-        pm_mpi_check(MPI_Reduce(t->t, min, PM_NPHASES, MPI_DOUBLE, MPI_MIN, 0, comm), "MPI_Reduce") ||
-        pm_mpi_check(MPI_Reduce(t->t, max, PM_NPHASES, MPI_DOUBLE, MPI_MAX, 0, comm), "MPI_Reduce"))
-        return -1;
-    if (rank != 0)
-        return 0;
-    char *text = pm_timing_format(min, max, size, t->nnodes, t->bytes, mode);
-    if (!text) {
-        pm_error(NULL, "PYTHON_MPI_TIMING: out of memory");
-        return -1;
-    }
-    int rc = 0;
-    if (path) {
-        rc = write_file(path, text);
-    } else {
-        /* One write per line, each with our prefix, like every message. */
-        char *line = text;
-        for (char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-            *nl = '\0';
-            if (mode == PM_TIMING_JSON)
-                fprintf(stderr, "%s\n", line);
-            else
-                fprintf(stderr, "%s: %s\n", pm_log_prog(), line);
-        }
-        fflush(stderr);
-    }
-    free(text);
-    return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -2,7 +2,6 @@
 #include "manifest.h"
 
 #include "strutil.h"
-#include "unpack.h"
 
 #include <stdlib.h>
 #include <string.h>

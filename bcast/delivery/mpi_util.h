@@ -5,6 +5,8 @@
 
 #include <mpi.h>
 
+#include "phases.h"   /* pm_now, for the callers of the polite waits */
+
 /* MPI_Init_thread (MPI-2 and later) or MPI_Init, given the real argc/argv so that
  * implementations that read or strip arguments (MPICH-1's p4 device) work;
  * afterwards *argc and *argv are what MPI left for the program. */
@@ -43,8 +45,6 @@ int pm_polite_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm 
  * the others wait asleep.  For a node's ranks, a few to a few hundred.
  * Returns MPI_SUCCESS or the error, after printing a line. */
 int pm_polite_share(int *value, int root, MPI_Comm comm);
-
-double pm_now(void);
 
 /* Collective: rank 0's NUL-terminated string (which it owns and passes in
  * as mine; others pass NULL) reaches every rank.  Returns mine on rank 0 and

@@ -12,7 +12,7 @@
  *     text PATH | binary PATH         one line per file to rewrite
  * PATH is relative to the tree: not empty, not absolute, no ".." and no
  * component starting with PM_RESERVED_PREFIX (python-mpi's own files,
- * unpack.h).  Empty lines are skipped; a path holding a newline cannot be
+ * below).  Empty lines are skipped; a path holding a newline cannot be
  * listed; a NUL byte is refused.  Each file is listed once: a second line
  * naming it (as text or binary, spelled the same or with other "." or
  * empty components, "./a" or "a//b") is refused, since every listing is
@@ -24,6 +24,13 @@
 #define PM_MANIFEST_H
 
 #include <stddef.h>
+
+/* Names python-mpi keeps in a tree (stamps, locks, markers): no entry of a
+ * bundle may have a component that starts with this, except the
+ * relocation manifests (PM_MANIFEST_DIR at the top, plain files directly
+ * in it), which pkgroot writes (unpack.h); the manifests' own names are
+ * checked against it here. */
+#define PM_RESERVED_PREFIX ".python-mpi-"
 
 #define PM_MANIFEST_DIR ".python-mpi-relocate"
 #define PM_MANIFEST_MAGIC "python-mpi-relocate 1"

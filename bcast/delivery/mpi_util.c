@@ -76,13 +76,6 @@ int pm_mpi_check(int rc, const char *what)
     return rc;
 }
 
-double pm_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 #if MPI_VERSION >= 3
 /* Poll a request, sleeping 50 us doubling to 2 ms between tests. */
 static int polite_wait(MPI_Request *req)
