@@ -81,6 +81,8 @@ script-tests: all
 	@bash tests/scripts/test_activate.sh
 	@BUILD=$(BUILD) bash tests/scripts/test_jobs.sh
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
+	@bash tests/scripts/test_env_docs.sh
+	@bash tests/scripts/test_doc_links.sh
 
 # The STATIC_PYTHON=1 variant, built in its own directory.
 static-tests:

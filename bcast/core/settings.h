@@ -1,20 +1,8 @@
-/* settings.h - the environment variables shared by python-mpi and bcast.
- *
- *   PYTHON_MPI_PKGROOT     directory relative bundle names are found in
- *   PYTHON_MPI_PACKAGES    colon-separated bundles (python-mpi only)
- *   PYTHON_MPI_CHROOT      node-local directory to unpack under (/dev/shm)
- *   PYTHON_MPI_VERBOSE     0, 1 (rank 0 reports phases), 2 (every rank)
- *   PYTHON_MPI_CHUNK       broadcast chunk size, e.g. 4M (default)
- *   PYTHON_MPI_NODE_GROUPING  "shared" (MPI-3 split_type, default) or
- *                          "hostname" (the MPI-1/2 fallback, forced)
- *   PYTHON_MPI_TIMING      1|text, json or json:PATH (see phases.h)
- *   PYTHON_MPI_MAX_UNPACKED  the most one bundle may unpack to, e.g. 8G
- *                          (default: the node-local file system's size)
- *   PYTHON_MPI_MAX_ENTRIES the most entries a node's delivery may create
- *                          (default: half the file system's free inodes)
- *   PYTHON_MPI_UNPACKERS   ranks per node that unpack parts bundles: a
- *                          number, or auto (default: the node's online
- *                          CPUs; see unpackers.h) */
+/* settings.h - the environment variables shared by python-mpi and bcast,
+ * read once at start-up into one struct.  Their names, defaults and
+ * meanings are written once, in docs/environment.tsv (README's table and
+ * the man pages are made from it: scripts/gen-env-docs.sh); a new or
+ * changed variable goes there, not here. */
 #ifndef PM_SETTINGS_H
 #define PM_SETTINGS_H
 
