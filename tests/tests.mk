@@ -70,6 +70,7 @@ script-tests: all
 	@bash tests/scripts/test_activate.sh
 	@BUILD=$(BUILD) bash tests/scripts/test_jobs.sh
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_modules.sh
 
 # The STATIC_PYTHON=1 variant, built in its own directory.
 static-tests:
