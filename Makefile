@@ -6,6 +6,7 @@
 #   make demo            install missing Debian packages, build, run the demo
 #   make install PREFIX=/opt/python-mpi [DESTDIR=...]
 #   make uninstall PREFIX=/opt/python-mpi [DESTDIR=...]
+#                        (also module files: MODULEFILESDIR, TCL_MODULEFILESDIR)
 #   make WERROR=1        warnings are errors (make check and CI set it)
 #   make PYTHON=/path/to/python3.X   embed that CPython (3.8 or newer)
 #   make CC=clang        build with clang (make check builds with it too)
@@ -253,21 +254,41 @@ demo-run: all
 
 MAN_PAGES  := $(wildcard docs/man/*.1)
 
+# Environment modules, so a site can `module use DIR; module load
+# python-mpi-bcast`: Lmod's VERSION.lua under MODULEFILESDIR, and the Tcl one
+# (environment-modules; Lmod reads it too) under TCL_MODULEFILESDIR, each in
+# a python-mpi-bcast/ directory.  Both name PREFIX (not DESTDIR), so PREFIX
+# must be absolute and plain (it goes into Lua and Tcl strings as it is).
+MODULEFILESDIR     ?= $(PREFIX)/share/modulefiles
+TCL_MODULEFILESDIR ?= $(PREFIX)/share/modulefiles-tcl
+MODULE_LUA  = $(DESTDIR)$(MODULEFILESDIR)/python-mpi-bcast/$(VERSION).lua
+MODULE_TCL  = $(DESTDIR)$(TCL_MODULEFILESDIR)/python-mpi-bcast/$(VERSION)
+MODULE_SED  = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g'
+
 install: all
+	@case '$(PREFIX)' in \
+	    /*[!A-Za-z0-9/._+@%~,=-]*) echo "make install: PREFIX=$(PREFIX): only letters, digits and / . _ + @ % ~ , = - (it is written into the module files)" >&2; exit 1 ;; \
+	    /*) ;; \
+	    *) echo "make install: PREFIX=$(PREFIX): not an absolute path (the module files name it)" >&2; exit 1 ;; \
+	esac
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/python-mpi \
-	    $(DESTDIR)$(PREFIX)/share/man/man1
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(dir $(MODULE_LUA)) $(dir $(MODULE_TCL)) $(BUILD)/modulefiles
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 scripts/activate.sh $(DESTDIR)$(PREFIX)/share/python-mpi/
 	install -m 0755 scripts/job-slurm.sh scripts/job-pbs-aprun.sh scripts/job-mpiexec.sh \
 	    $(DESTDIR)$(PREFIX)/share/python-mpi/
 	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(MODULE_SED) scripts/modulefiles/python-mpi-bcast.lua.in > $(BUILD)/modulefiles/python-mpi-bcast.lua
+	$(MODULE_SED) scripts/modulefiles/python-mpi-bcast.tcl.in > $(BUILD)/modulefiles/python-mpi-bcast.tcl
+	install -m 0644 $(BUILD)/modulefiles/python-mpi-bcast.lua $(MODULE_LUA)
+	install -m 0644 $(BUILD)/modulefiles/python-mpi-bcast.tcl $(MODULE_TCL)
 
-# What install put there, and the directory of ours if it is then empty.
+# What install put there, and the directories of ours if they are then empty.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) \
 	    $(addprefix $(DESTDIR)$(PREFIX)/share/python-mpi/,activate.sh job-slurm.sh job-pbs-aprun.sh job-mpiexec.sh) \
-	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN_PAGES)))
-	-rmdir $(DESTDIR)$(PREFIX)/share/python-mpi 2>/dev/null
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN_PAGES))) $(MODULE_LUA) $(MODULE_TCL)
+	-rmdir $(DESTDIR)$(PREFIX)/share/python-mpi $(dir $(MODULE_LUA)) $(dir $(MODULE_TCL)) 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

@@ -9,10 +9,14 @@ pkgs="build-essential pkg-config libarchive-dev libxxhash-dev libcmocka-dev
       libpython3-dev python3-numpy zstd lz4 strace util-linux procps bc
       clang libclang-rt-14-dev zsh shellcheck groff-base
       python3-pip python3-venv python3-setuptools python3-wheel
-      libpython3.11-testsuite slurm-wlm iproute2"
+      libpython3.11-testsuite slurm-wlm iproute2 lmod"
 # slurm-wlm: tests/cluster/slurm-cluster runs its daemons with a config of
 # its own (with no /etc/slurm/slurm.conf Debian's init scripts start none).
 # srun --mpi=pmix (Open MPI) loads libpmix.so, which libpmix-dev provides.
+# lmod: tests/scripts/test_modules.sh loads the installed module files
+# with it, the .lua one and the Tcl one (Lmod reads both).  Debian's
+# environment-modules conflicts with lmod, so it is not installed: that
+# suite uses its modulecmd.tcl only when ENVMOD_CMD names one.
 for mpi in "$@"; do
     case $mpi in
         mpich) pkgs="$pkgs mpich libmpich-dev" ;;

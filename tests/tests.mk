@@ -83,6 +83,7 @@ script-tests: all
 	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_install.sh
 	@bash tests/scripts/test_env_docs.sh
 	@bash tests/scripts/test_doc_links.sh
+	@MPI=$(MPI) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/scripts/test_modules.sh
 
 # The STATIC_PYTHON=1 variant, built in its own directory.
 static-tests:
