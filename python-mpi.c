@@ -216,7 +216,7 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 0;
     }
-    if (pm_deliver_check(topo, &bundles) != 0 ||
+    if (pm_deliver_check(topo, &bundles, cfg->max_unpacked) != 0 ||
         pm_stage_open(stage, topo, cfg->chroot, NULL, NULL) != 0) {
         pm_pkglist_free(&bundles);
         return 1;
@@ -286,8 +286,11 @@ static int prepare_tree(rank_state *r)
     /* An inherited tree is used only if it is ours (trust.h); a refusal
      * is this rank's own: the others may not have inherited the same. */
     const char *inherited;
-    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited) != 0)
+    pm_err err = PM_ERR_INIT;
+    if (pm_trust_env_dir("PYTHON_MPI_HOME", PM_TRUST_MINE, &inherited, &err) != 0) {
+        pm_err_print(&err);
         pm_abort(MPI_COMM_WORLD, 1);
+    }
     const char *tree = NULL;
     if (r->spawned) {
         tree = r->spawned;

@@ -11,6 +11,7 @@
 #include "deliver.h"
 #include "jobdir.h"
 #include "log.h"
+#include "say.h"
 #include "mpi_util.h"
 #include "pkglist.h"
 #include "reaper.h"
@@ -87,7 +88,7 @@ static char *collect_names(const options *o)
     if (o->listfile) {
         /* Not through a link another user planted in /tmp, not a FIFO, not
          * a file another user could have put there (archive_read.h). */
-        int fd = pm_input_open_or_say(o->listfile, "list file", NULL);
+        int fd = pm_input_open_say(o->listfile, "list file", NULL);
         if (fd < 0)
             return NULL;
         FILE *f = fdopen(fd, "r");
@@ -193,7 +194,7 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
     }
     char *jobid = pm_batch_job_id();
     pm_stage stage;
-    failed = pm_agree_failed(t->world, refused) || pm_deliver_check(t, &bundles) ||
+    failed = pm_agree_failed(t->world, refused) || pm_deliver_check(t, &bundles, cfg->max_unpacked) ||
              pm_stage_open(&stage, t, cfg->chroot, o->prefix, jobid ? jobid : "interactive");
     free(jobid);
     if (failed) {

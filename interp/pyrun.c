@@ -43,7 +43,10 @@ static int check_pythonhome(PyConfig *config)
     if (!config->use_environment)
         return 0;
     const char *checked;
-    return pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE | PM_TRUST_GROUP, &checked);
+    pm_err err = PM_ERR_INIT;
+    int rc = pm_trust_env_dir("PYTHONHOME", PM_TRUST_RESOLVE | PM_TRUST_GROUP, &checked, &err);
+    pm_err_print(&err);
+    return rc;
 }
 
 int pm_python_beside_stdlib(const char *argv0)

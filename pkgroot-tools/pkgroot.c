@@ -160,7 +160,9 @@ static int cmd_ls(char **args, int n, pk_make_opts *o)
     const char *path = args[0];
     /* As python-mpi opens and reads it: no FIFO, no file another user could
      * have put there, no external decompressor (archive_read.h). */
-    int fd = pm_input_open_or_say(path, "bundle", NULL);
+    pm_err err = PM_ERR_INIT;
+    int fd = pm_input_open_err(path, "bundle", NULL, &err);
+    pm_err_print(&err);
     if (fd < 0)
         return 1;
     struct archive *a = pm_archive_reader(1);

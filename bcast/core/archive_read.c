@@ -145,15 +145,15 @@ done:
     return fd;
 }
 
-int pm_input_open_or_say(const char *path, const char *what, struct stat *st)
+int pm_input_open_err(const char *path, const char *what, struct stat *st, pm_err *err)
 {
     char *why = NULL;
     int fd = pm_input_open(path, what, st, &why);
     if (fd < 0) {
-        int err = errno;
-        pm_error(path, "%s", why ? why : "out of memory");
+        int saved = errno;
+        pm_err_set(err, path, "%s", why ? why : "out of memory");
         free(why);
-        errno = err;
+        errno = saved;
     }
     return fd;
 }

@@ -12,6 +12,8 @@
 
 #include <sys/stat.h>
 
+#include "err.h"
+
 struct archive;
 
 /* The compressions a bundle (or a part) may use: README. */
@@ -42,7 +44,7 @@ struct archive *pm_archive_reader(int compressed);
  * a directory that is yours)". */
 int pm_input_open(const char *path, const char *what, struct stat *st, char **why);
 
-/* pm_input_open printing the reason with pm_error(path, ...). */
-int pm_input_open_or_say(const char *path, const char *what, struct stat *st);
+/* pm_input_open with the reason in *err (err.h), naming path. */
+int pm_input_open_err(const char *path, const char *what, struct stat *st, pm_err *err);
 
 #endif

@@ -11,6 +11,7 @@
 #define PM_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef struct pm_err {
     char *file;     /* what the reason concerns (a bundle, a path), or NULL */

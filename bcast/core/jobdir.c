@@ -89,27 +89,27 @@ char *pm_run_name(void)
     return name;
 }
 
-int pm_userdir_ensure(const char *userdir)
+int pm_userdir_ensure(const char *userdir, pm_err *err)
 {
     int made;
-    return pm_userdir_ensure_made(userdir, &made);
+    return pm_userdir_ensure_made(userdir, &made, err);
 }
 
-int pm_userdir_ensure_made(const char *userdir, int *made)
+int pm_userdir_ensure_made(const char *userdir, int *made, pm_err *err)
 {
     /* Someone else may have planted this name (or one above it) in a
      * world-writable chroot: every component is checked (trust.h). */
-    int fd = pm_trust_open_or_say(userdir, PM_TRUST_CREATE | PM_TRUST_MINE, made);
+    int fd = pm_trust_open_err(userdir, PM_TRUST_CREATE | PM_TRUST_MINE, made, err);
     if (fd < 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        pm_error(userdir, "cannot stat: %s", strerror(errno));
+        pm_err_set(err, userdir, "cannot stat: %s", strerror(errno));
         close(fd);
         return -1;
     }
     if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0) {
-        pm_error(userdir, "cannot make private (chmod 0700): %s", strerror(errno));
+        pm_err_set(err, userdir, "cannot make private (chmod 0700): %s", strerror(errno));
         close(fd);
         return -1;
     }
@@ -117,10 +117,10 @@ int pm_userdir_ensure_made(const char *userdir, int *made)
     return 0;
 }
 
-int pm_mkdir_private(const char *path)
+int pm_mkdir_private(const char *path, pm_err *err)
 {
     if (mkdir(path, 0700) != 0) {
-        pm_error(path, "cannot create directory: %s", strerror(errno));
+        pm_err_set(err, path, "cannot create directory: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -129,30 +129,30 @@ int pm_mkdir_private(const char *path)
 /* Remove name in dir and everything below it, through descriptors only:
  * never following a symbolic link, never leaving the file system dev.
  * shown: the path, for messages. */
-static int rm_at(int dir, const char *name, const char *shown, dev_t dev, int top)
+static int rm_at(int dir, const char *name, const char *shown, dev_t dev, int top, pm_err *err)
 {
     struct stat st;
     if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT)
             return 0;
-        pm_error(shown, "cannot stat: %s", strerror(errno));
+        pm_err_set(err, shown, "cannot stat: %s", strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
         if (unlinkat(dir, name, 0) != 0 && errno != ENOENT) {
-            pm_error(shown, "cannot remove: %s", strerror(errno));
+            pm_err_set(err, shown, "cannot remove: %s", strerror(errno));
             return -1;
         }
         return 0;
     }
     if (!top && st.st_dev != dev) {
-        pm_error(shown, "cannot remove: another file system is mounted there");
+        pm_err_set(err, shown, "cannot remove: another file system is mounted there");
         return -1;
     }
     int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        pm_error(shown, "cannot open: %s", strerror(errno));
+        pm_err_set(err, shown, "cannot open: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -163,33 +163,33 @@ static int rm_at(int dir, const char *name, const char *shown, dev_t dev, int to
             continue;
         char *sub = pm_path_join(shown, e->d_name);
         if (!sub) {
-            pm_error(shown, "out of memory");
+            pm_err_set(err, shown, "out of memory");
             rc = -1;
             break;
         }
         /* Unpacked directories are always u+rwx (unpack.c), so depth-first
          * removal never meets a directory it cannot empty. */
-        rc = rm_at(dirfd(d), e->d_name, sub, st.st_dev, 0);
+        rc = rm_at(dirfd(d), e->d_name, sub, st.st_dev, 0, err);
         free(sub);
     }
     closedir(d);
     if (rc == 0 && unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-        pm_error(shown, "cannot remove: %s", strerror(errno));
+        pm_err_set(err, shown, "cannot remove: %s", strerror(errno));
         rc = -1;
     }
     return rc;
 }
 
-int pm_rmtree_at(int dir, const char *name, const char *shown)
+int pm_rmtree_at(int dir, const char *name, const char *shown, pm_err *err)
 {
     if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        pm_error(shown, "cannot remove: not a plain name");
+        pm_err_set(err, shown, "cannot remove: not a plain name");
         return -1;
     }
-    return rm_at(dir, name, shown, 0, 1);
+    return rm_at(dir, name, shown, 0, 1, err);
 }
 
-int pm_rmtree(const char *path)
+int pm_rmtree(const char *path, pm_err *err)
 {
     const char *slash = strrchr(path, '/');
     while (slash && slash[1] == '\0' && slash != path) {   /* "dir/": strip */
@@ -197,17 +197,17 @@ int pm_rmtree(const char *path)
         while (p > path && p[-1] == '/')
             p--;
         char *trimmed = strndup(path, (size_t)(p - path));
-        int rc = trimmed ? pm_rmtree(trimmed) : -1;
+        int rc = trimmed ? pm_rmtree(trimmed, err) : (pm_err_set(err, path, "out of memory"), -1);
         free(trimmed);
         return rc;
     }
     if (slash == path && slash[1] == '\0') {
-        pm_error(path, "refusing to remove the root directory");
+        pm_err_set(err, path, "refusing to remove the root directory");
         return -1;
     }
     char *parent = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!parent) {
-        pm_error(path, "out of memory");
+        pm_err_set(err, path, "out of memory");
         return -1;
     }
     /* The parent's every component checked, then worked through by its
@@ -218,10 +218,10 @@ int pm_rmtree(const char *path)
     if (dir < 0 && errno == ENOENT) {
         rc = 0;
     } else if (dir < 0) {
-        pm_error(path, "refusing to remove: %s", why ? why : "out of memory");
+        pm_err_set(err, path, "refusing to remove: %s", why ? why : "out of memory");
         rc = -1;
     } else {
-        rc = pm_rmtree_at(dir, slash ? slash + 1 : path, path);
+        rc = pm_rmtree_at(dir, slash ? slash + 1 : path, path, err);
         close(dir);
     }
     free(why);
@@ -234,16 +234,16 @@ static char *lock_path(const char *dir)
     return pm_printf_alloc("%s.lock", dir);
 }
 
-int pm_run_lock(const char *dir)
+int pm_run_lock(const char *dir, pm_err *err)
 {
     char *path = lock_path(dir);
     if (!path) {
-        pm_error(dir, "out of memory");
+        pm_err_set(err, dir, "out of memory");
         return -1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        pm_error(path, "cannot create run lock: %s", strerror(errno));
+        pm_err_set(err, path, "cannot create run lock: %s", strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(path);
@@ -254,17 +254,22 @@ int pm_run_lock(const char *dir)
     return fd;
 }
 
-void pm_run_unlock(const char *dir, int fd)
+int pm_run_unlock(const char *dir, int fd, pm_err *err)
 {
     char *path = lock_path(dir);
-    if (path && unlink(path) != 0 && errno != ENOENT)
-        pm_error(path, "cannot remove: %s", strerror(errno));
+    int rc = 0;
+    if (!path || (unlink(path) != 0 && errno != ENOENT)) {
+        pm_err_set(err, path ? path : dir, "cannot remove%s: %s", path ? "" : " the run lock",
+                   path ? strerror(errno) : "out of memory");
+        rc = -1;
+    }
     free(path);
     if (fd >= 0)
         close(fd);
+    return rc;
 }
 
-int pm_reclaim_stale(const char *userdir)
+int pm_reclaim_stale(const char *userdir, pm_reclaimed_fn said, void *ctx)
 {
     DIR *d = opendir(userdir);
     if (!d)
@@ -283,9 +288,12 @@ int pm_reclaim_stale(const char *userdir)
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
             char *lock = pm_path_join(userdir, e->d_name);
             char *dir = lock ? strndup(lock, strlen(lock) - 5) : NULL;
-            if (dir && pm_rmtree(dir) == 0) {
-                pm_info(1, "reclaimed %s, left by a job that died", dir);
-                pm_run_unlock(dir, -1);
+            /* A tree that cannot be removed now stays for a later run:
+             * the reason is not this run's failure. */
+            if (dir && pm_rmtree(dir, NULL) == 0) {
+                if (said)
+                    said(ctx, dir);
+                (void)pm_run_unlock(dir, -1, NULL);
                 reclaimed++;
             }
             free(dir);

@@ -13,6 +13,8 @@
 
 #include <sys/types.h>
 
+#include "err.h"
+
 /* malloc'd "CHROOT/python-mpi-UID" or NULL. */
 char *pm_userdir_path(const char *chroot, uid_t uid);
 
@@ -29,34 +31,36 @@ char *pm_batch_job_id(void);
  * this and broadcasts the result).  malloc'd or NULL. */
 char *pm_run_name(void);
 
-/* Create userdir if missing (0700) and check it and every directory above
- * it (trust.h): a directory, not a symlink, owned by us, made 0700.  Prints one line and returns
- * -1 on refusal or failure. */
-int pm_userdir_ensure(const char *userdir);
-/* The same; *made says whether this call created userdir. */
-int pm_userdir_ensure_made(const char *userdir, int *made);
+/* Every function here that fails returns -1 with the reason in *err
+ * (err.h; err may be NULL), and prints nothing. */
 
-/* mkdir path 0700; it must not exist yet.  Prints and returns -1 on error. */
-int pm_mkdir_private(const char *path);
+/* Create userdir if missing (0700) and check it and every directory above
+ * it (trust.h): a directory, not a symlink, owned by us, made 0700. */
+int pm_userdir_ensure(const char *userdir, pm_err *err);
+/* The same; *made says whether this call created userdir. */
+int pm_userdir_ensure_made(const char *userdir, int *made, pm_err *err);
+
+/* mkdir path 0700; it must not exist yet. */
+int pm_mkdir_private(const char *path, pm_err *err);
 
 /* Liveness of a run directory: its leader holds flock(LOCK_EX) on
  * "DIR.lock" for as long as it lives; the kernel drops the lock when the
- * process dies however it dies.  Returns the lock's fd, or -1 after
- * printing why. */
-int pm_run_lock(const char *dir);
+ * process dies however it dies.  Returns the lock's fd, or -1. */
+int pm_run_lock(const char *dir, pm_err *err);
 /* Remove "DIR.lock" and close fd (after the directory itself is gone). */
-void pm_run_unlock(const char *dir, int fd);
+int pm_run_unlock(const char *dir, int fd, pm_err *err);
 /* In userdir, remove every run directory whose lock nobody holds: left by a
- * job that died where even the clean-up watcher could not run.  Returns the
- * number reclaimed. */
-int pm_reclaim_stale(const char *userdir);
+ * job that died where even the clean-up watcher could not run; said(ctx,
+ * dir) for each (may be NULL).  Returns the number reclaimed. */
+typedef void (*pm_reclaimed_fn)(void *ctx, const char *dir);
+int pm_reclaim_stale(const char *userdir, pm_reclaimed_fn said, void *ctx);
 
 /* rm -r path without following symlinks or crossing mounts; ENOENT is
  * success.  path's parent must be trusted (trust.h): the removal works
- * through its descriptor.  Prints and returns -1 on error. */
-int pm_rmtree(const char *path);
+ * through its descriptor. */
+int pm_rmtree(const char *path, pm_err *err);
 /* The same for the plain name in the directory dir; shown names it in
- * messages. */
-int pm_rmtree_at(int dir, const char *name, const char *shown);
+ * reasons. */
+int pm_rmtree_at(int dir, const char *name, const char *shown, pm_err *err);
 
 #endif

@@ -1,7 +1,6 @@
 /* links.c - deferred symbolic links (see links.h). */
 #include "links.h"
 
-#include "log.h"
 #include "strutil.h"
 #include "treewrite.h"
 
@@ -43,13 +42,13 @@ void pm_links_free(pm_links *l)
     free(l);
 }
 
-int pm_links_add(pm_links *l, const char *label, const char *path, const char *target)
+int pm_links_add(pm_links *l, const char *label, const char *path, const char *target, pm_err *err)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         link_entry *v = realloc(l->v, cap * sizeof *v);
         if (!v) {
-            pm_error(label, "out of memory");
+            pm_err_set(err, label, "out of memory");
             return -1;
         }
         l->v = v;
@@ -63,21 +62,21 @@ int pm_links_add(pm_links *l, const char *label, const char *path, const char *t
         free(e->label);
         free(e->path);
         free(e->target);
-        pm_error(label, "out of memory");
+        pm_err_set(err, label, "out of memory");
         return -1;
     }
     l->n++;
     return 0;
 }
 
-long pm_links_create(pm_links *l, const char *destdir)
+long pm_links_create(pm_links *l, const char *destdir, pm_err *err)
 {
     if (!l || l->n == 0)
         return 0;
     char *why = NULL;
     pm_tree *t = pm_tree_open(destdir, &why);
     if (!t) {
-        pm_error(l->v[0].label, "cannot open %s: %s", destdir, why ? why : "out of memory");
+        pm_err_set(err, l->v[0].label, "cannot open %s: %s", destdir, why ? why : "out of memory");
         free(why);
         return -1;
     }
@@ -91,10 +90,10 @@ long pm_links_create(pm_links *l, const char *destdir)
         char *rel = pm_path_normal(e->path);
         int dir = rel && *rel ? pm_tree_parent(t, rel, &base) : (errno = rel ? EEXIST : ENOMEM, -1);
         if (dir < 0 || symlinkat(e->target, dir, base) != 0) {
-            pm_error(e->label, "entry '%s': cannot create the symbolic link under %s: %s", e->path,
-                     destdir, errno == ELOOP || errno == ENOTDIR
-                         ? "its directory is a symbolic link"
-                         : strerror(errno));
+            pm_err_set(err, e->label, "entry '%s': cannot create the symbolic link under %s: %s", e->path,
+                       destdir, errno == ELOOP || errno == ENOTDIR
+                           ? "its directory is a symbolic link"
+                           : strerror(errno));
             free(rel);
             made = -1;
             break;

@@ -10,18 +10,21 @@
 #ifndef PM_LINKS_H
 #define PM_LINKS_H
 
+#include "err.h"
+
 typedef struct pm_links pm_links;
 
 pm_links *pm_links_new(void);
 void pm_links_free(pm_links *l);
 
 /* Remember a link (path relative to the tree, target as in the bundle);
- * label names the bundle.  0, or -1 after printing why (out of memory). */
-int pm_links_add(pm_links *l, const char *label, const char *path, const char *target);
+ * label names the bundle.  0, or -1 with the reason in *err (out of
+ * memory). */
+int pm_links_add(pm_links *l, const char *label, const char *path, const char *target, pm_err *err);
 
 /* Create every remembered link under destdir, in the order added, making
  * missing parent directories; then forget them.  Returns the number made,
- * or -1 after printing one line naming the bundle and the entry. */
-long pm_links_create(pm_links *l, const char *destdir);
+ * or -1 with the reason in *err, naming the bundle and the entry. */
+long pm_links_create(pm_links *l, const char *destdir, pm_err *err);
 
 #endif

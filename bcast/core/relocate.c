@@ -111,12 +111,13 @@ int pm_relocate_binary(const char *data, size_t len, const char *from, const cha
  * of listed files (relocate.h). */
 typedef struct budget {
     uint64_t limit, read, written;
+    pm_err *err;   /* where the reason goes */
 } budget;
 
-/* unpack.c's limit: PYTHON_MPI_MAX_UNPACKED, else the file system's size. */
-static uint64_t budget_limit(int treefd)
+/* unpack.h's limit: max (PYTHON_MPI_MAX_UNPACKED), else the file
+ * system's size. */
+static uint64_t budget_limit(int treefd, uint64_t max)
 {
-    uint64_t max = pm_unpack_get_max();
     struct statvfs sv;
     if (max)
         return max;
@@ -127,7 +128,7 @@ static uint64_t budget_limit(int treefd)
 
 static void over_budget(const char *path, const budget *b, const char *verb)
 {
-    pm_error(path, "cannot relocate: relocation would %s more than %llu bytes in all, the limit "
+    pm_err_set(b->err, path, "cannot relocate: relocation would %s more than %llu bytes in all, the limit "
              "(PYTHON_MPI_MAX_UNPACKED, default the size of the tree's file system)", verb,
              (unsigned long long)b->limit);
 }
@@ -181,7 +182,7 @@ static void cannot_read(const char *path, const budget *b)
     if (errno == EFBIG)
         over_budget(path, b, "read");
     else
-        pm_error(path, "cannot relocate: %s", errno == ELOOP || errno == EXDEV
+        pm_err_set(b->err, path, "cannot relocate: %s", errno == ELOOP || errno == EXDEV
                  ? "it or a directory above it is a symbolic link"
                  : errno == EINVAL ? "not a regular file" : strerror(errno));
 }
@@ -198,24 +199,24 @@ static int relocate_file(const char *tree, int treefd, budget *b, const char *pr
     size_t dlen = 0, olen = 0;
     struct stat st;
     if (!path) {
-        pm_error(tree, "out of memory");
+        pm_err_set(b->err, tree, "out of memory");
     } else if ((dir = pm_openat_parent_beneath(treefd, f->path, &base)) < 0 ||
                read_listed(dir, base, b, &data, &dlen, &st) != 0) {
         cannot_read(path, b);
     } else if ((f->binary ? pm_relocate_binary : pm_relocate_text)(data, dlen, prefix, tree, &out,
                                                                     &olen, &why) != 0) {
-        pm_error(path, "cannot relocate from %s to %s: %s", prefix, tree, why);
+        pm_err_set(b->err, path, "cannot relocate from %s to %s: %s", prefix, tree, why);
     } else if (!out) {
         rc = 0;
     } else if (olen > 2 * dlen + MAX_GROWTH_SLACK) {
-        pm_error(path, "cannot relocate: it would grow from %zu to %zu bytes (the limit is "
+        pm_err_set(b->err, path, "cannot relocate: it would grow from %zu to %zu bytes (the limit is "
                  "twice its size plus 64 KiB)", dlen, olen);
     } else if ((uint64_t)olen > b->limit - b->written) {
         over_budget(path, b, "write");
     } else if ((r = rewrite(dir, base, &st, out, olen)) == -2) {
-        pm_error(path, "cannot relocate: it changed while being relocated");
+        pm_err_set(b->err, path, "cannot relocate: it changed while being relocated");
     } else if (r != 0) {
-        pm_error(path, "cannot rewrite while relocating: %s", strerror(errno));
+        pm_err_set(b->err, path, "cannot rewrite while relocating: %s", strerror(errno));
     } else {
         b->written += olen;
         rc = 1;
@@ -237,7 +238,7 @@ static long apply_manifest(const char *tree, int treefd, int mandir, const char 
     char *text, *why = NULL;
     size_t len;
     if (pm_read_file_at(mandir, leaf, O_NOFOLLOW | O_NONBLOCK, PM_MANIFEST_MAX, &text, &len, NULL) != 0) {
-        pm_error(manifest, "cannot read relocation manifest: %s",
+        pm_err_set(b->err, manifest, "cannot read relocation manifest: %s",
                  errno == EFBIG ? "more than 64 MiB: too big to be one"
                  : errno == EINVAL ? "not a regular file"
                  : errno == ELOOP ? "it is a symbolic link" : strerror(errno));
@@ -247,13 +248,13 @@ static long apply_manifest(const char *tree, int treefd, int mandir, const char 
     int parsed = pm_manifest_parse(text, len, &m, &why);
     free(text);
     if (parsed != 0) {
-        pm_error(manifest, "%s", why ? why : "out of memory");
+        pm_err_set(b->err, manifest, "%s", why ? why : "out of memory");
         free(why);
         return -1;
     }
     long done = 0;
     if (unlinkat(mandir, leaf, 0) != 0) {
-        pm_error(manifest, "cannot remove relocation manifest: %s", strerror(errno));
+        pm_err_set(b->err, manifest, "cannot remove relocation manifest: %s", strerror(errno));
         done = -1;
     }
     for (size_t i = 0; done >= 0 && i < m.nfiles; i++) {
@@ -318,11 +319,11 @@ static int list_names(int dir, char ***names, size_t *n)
 
 /* Every manifest, in name order, against one budget; then the directory
  * that held them. */
-static long relocate_all(const char *tree, int treefd)
+static long relocate_all(const char *tree, int treefd, uint64_t max, pm_err *err)
 {
     char *dir = pm_path_join(tree, PM_MANIFEST_DIR);
     if (!dir) {
-        pm_error(tree, "out of memory");
+        pm_err_set(err, tree, "out of memory");
         return -1;
     }
     int mandir = pm_openat_beneath(treefd, PM_MANIFEST_DIR, O_RDONLY | O_DIRECTORY, 0);
@@ -331,18 +332,18 @@ static long relocate_all(const char *tree, int treefd)
     if (mandir < 0 || list_names(mandir, &names, &n) != 0) {
         int missing = mandir < 0 && errno == ENOENT;
         if (!missing)
-            pm_error(dir, "cannot open: %s", errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+            pm_err_set(err, dir, "cannot open: %s", errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         if (mandir >= 0)
             close(mandir);
         free(dir);
         return missing ? 0 : -1;
     }
-    budget b = {budget_limit(treefd), 0, 0};
+    budget b = {budget_limit(treefd, max), 0, 0, err};
     long total = 0;
     for (size_t i = 0; i < n; i++) {
         char *manifest = total >= 0 ? pm_path_join(dir, names[i]) : NULL;
         if (total >= 0 && !manifest)
-            pm_error(dir, "out of memory");
+            pm_err_set(err, dir, "out of memory");
         long k = manifest ? apply_manifest(tree, treefd, mandir, manifest, names[i], &b) : -1;
         total = k < 0 ? -1 : total + k;
         free(manifest);
@@ -351,26 +352,27 @@ static long relocate_all(const char *tree, int treefd)
     free(names);
     close(mandir);
     if (total >= 0 && unlinkat(treefd, PM_MANIFEST_DIR, AT_REMOVEDIR) != 0) {
-        pm_error(dir, "cannot remove: %s", strerror(errno));
+        pm_err_set(err, dir, "cannot remove: %s", strerror(errno));
         total = -1;
     }
     free(dir);
     return total;
 }
 
-long pm_relocate_tree(const char *tree)
+long pm_relocate_tree(const char *tree, uint64_t max_bytes, pm_err *err)
 {
     char *why = NULL;
     int treefd = pm_trust_open(tree, PM_TRUST_MINE, NULL, NULL, &why);
     if (treefd < 0) {
-        pm_error(tree, "cannot relocate: refusing to use: %s", why ? why : "out of memory");
+        pm_err_set(err, tree, "cannot relocate: refusing to use: %s", why ? why : "out of memory");
         free(why);
         return -1;
     }
-    long total = relocate_all(tree, treefd);
-    /* What failed is not tried again by a later delivery. */
+    long total = relocate_all(tree, treefd, max_bytes, err);
+    /* What failed is not tried again by a later delivery (the reason
+     * already set is the one kept). */
     if (total < 0)
-        (void)pm_relocate_discard(treefd);
+        (void)pm_relocate_discard(treefd, err);
     close(treefd);
     return total;
 }
@@ -398,29 +400,29 @@ static char *fd_path(int fd)
     return NULL;
 }
 
-int pm_relocate_discard(int treefd)
+int pm_relocate_discard(int treefd, pm_err *err)
 {
     struct stat st;
     if (fstatat(treefd, PM_MANIFEST_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
         return 0;
     char *tree = fd_path(treefd);
     char *shown = tree ? pm_path_join(tree, PM_MANIFEST_DIR) : NULL;
-    int rc = pm_rmtree_at(treefd, PM_MANIFEST_DIR, shown ? shown : PM_MANIFEST_DIR) == 0 ? 1 : -1;
+    int rc = pm_rmtree_at(treefd, PM_MANIFEST_DIR, shown ? shown : PM_MANIFEST_DIR, err) == 0 ? 1 : -1;
     free(shown);
     free(tree);
     return rc;
 }
 
-int pm_relocate_discard_tree(const char *tree)
+int pm_relocate_discard_tree(const char *tree, pm_err *err)
 {
     char *why = NULL;
     int treefd = pm_trust_open(tree, PM_TRUST_MINE, NULL, NULL, &why);
     if (treefd < 0) {
-        pm_error(tree, "cannot drop relocation manifests: refusing to use: %s", why ? why : "out of memory");
+        pm_err_set(err, tree, "cannot drop relocation manifests: refusing to use: %s", why ? why : "out of memory");
         free(why);
         return -1;
     }
-    int rc = pm_relocate_discard(treefd);
+    int rc = pm_relocate_discard(treefd, err);
     close(treefd);
     return rc;
 }

@@ -16,13 +16,13 @@
  *
  * Bounded work (issue 21).  One call of pm_relocate_tree, every manifest
  * and every file together, reads at most L bytes of listed files and
- * writes at most L, where L is PYTHON_MPI_MAX_UNPACKED (pm_unpack_get_max)
- * or, when that is 0, the size of the tree's file system (as unpack.h's
+ * writes at most L, where L is max_bytes (PYTHON_MPI_MAX_UNPACKED) or,
+ * when that is 0, the size of the tree's file system (as unpack.h's
  * limit): so the files grow by at most L in all, whatever the passes (a
  * file named by several manifests, a new path that contains the old
  * prefix), and the time is bounded as the bytes are (each rewrite is
  * linear in the file's size).  One file may also grow to at most twice
- * its size plus 64 KiB.  Over either: one line naming the file and the
+ * its size plus 64 KiB.  Over either: the reason names the file and the
  * limit, nothing more is rewritten, -1.
  *
  * No temporaries.  A listed file is opened through its directory, which is
@@ -46,21 +46,24 @@
 #define PM_RELOCATE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
 
 /* Apply and remove every manifest in the tree.  Returns the number of files
- * rewritten, or -1 after printing one line naming the file and why (and
- * then every manifest is removed). */
-long pm_relocate_tree(const char *tree);
+ * rewritten, or -1 with the reason in *err naming the file (and then every
+ * manifest is removed). */
+long pm_relocate_tree(const char *tree, uint64_t max_bytes, pm_err *err);
 
 /* Before a delivery writes anything into the tree whose trusted descriptor
  * (trust.h) is treefd: remove PM_MANIFEST_DIR and all in it, never
  * following a link.  Any manifest there is stale by definition (applied
  * ones are removed), left by a delivery that was killed, and must never be
  * applied to the bundles of this one.  1 if there was one, 0 if not, -1
- * after printing why. */
-int pm_relocate_discard(int treefd);
+ * with the reason in *err. */
+int pm_relocate_discard(int treefd, pm_err *err);
 /* The same for the tree's path, opened as pm_relocate_tree opens it. */
-int pm_relocate_discard_tree(const char *tree);
+int pm_relocate_discard_tree(const char *tree, pm_err *err);
 
 /* The rewriting itself, in memory (unit-testable).  data/len is the file;
  * on success returns 0 and *out and *out_len the new content (malloc'd; NULL

@@ -482,17 +482,17 @@ fail:
     return -1;
 }
 
-int pm_trust_open_or_say(const char *path, unsigned flags, int *created)
+int pm_trust_open_err(const char *path, unsigned flags, int *created, pm_err *err)
 {
     char *why;
     int fd = pm_trust_open(path, flags, created, NULL, &why);
     if (fd < 0)
-        pm_error(path, "refusing to use: %s", why ? why : "out of memory");
+        pm_err_set(err, path, "refusing to use: %s", why ? why : "out of memory");
     free(why);
     return fd;
 }
 
-int pm_trust_env_dir(const char *var, unsigned flags, const char **value)
+int pm_trust_env_dir(const char *var, unsigned flags, const char **value, pm_err *err)
 {
     static char *kept[4];   /* resolved paths handed out: live until exit */
     static size_t nkept;
@@ -503,7 +503,7 @@ int pm_trust_env_dir(const char *var, unsigned flags, const char **value)
     char *why = NULL, *res = NULL;
     int fd = pm_trust_open(v, flags & ~(unsigned)(PM_TRUST_CREATE | PM_TRUST_CREATE_ALL), NULL, &res, &why);
     if (fd < 0) {
-        pm_error(v, "refusing to use %s: %s", var, why ? why : "out of memory");
+        pm_err_set(err, v, "refusing to use %s: %s", var, why ? why : "out of memory");
         free(why);
         return -1;
     }
@@ -515,7 +515,7 @@ int pm_trust_env_dir(const char *var, unsigned flags, const char **value)
         free(res);
         *value = v;   /* unresolved, or too many calls: the checked spelling */
         if (flags & PM_TRUST_RESOLVE) {
-            pm_error(v, "refusing to use %s: out of memory", var);
+            pm_err_set(err, v, "refusing to use %s: out of memory", var);
             return -1;
         }
     }

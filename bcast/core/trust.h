@@ -18,6 +18,8 @@
 
 #include <sys/types.h>
 
+#include "err.h"
+
 enum {
     PM_TRUST_MINE = 1,     /* the last component is owned by us (not root) */
     PM_TRUST_PRIVATE = 2,  /* ... and has no group or other permission */
@@ -103,19 +105,19 @@ char *pm_trust_realpath_parent(const char *path, int *refused, char **why);
  * the malloc'd path that was checked. */
 int pm_trust_open(const char *path, unsigned flags, int *created, char **resolved, char **why);
 
-/* pm_trust_open for error-reporting callers: prints
- *     PROG: rank R on NODE: PATH: refusing to use: REASON
- * and returns -1 on refusal. */
-int pm_trust_open_or_say(const char *path, unsigned flags, int *created);
+/* pm_trust_open with the reason in *err (err.h) as
+ *     PATH: refusing to use: REASON
+ * on refusal (-1). */
+int pm_trust_open_err(const char *path, unsigned flags, int *created, pm_err *err);
 
 /* A directory named by an inherited environment variable (PYTHON_MPI_HOME,
  * PYTHONHOME): 0 with *value the directory to use (NULL when var is unset
  * or empty; with PM_TRUST_RESOLVE the resolved path, kept until exit), or
- * -1 after printing
- *     PROG: rank R on NODE: VALUE: refusing to use VAR: REASON
+ * -1 with the reason in *err:
+ *     VALUE: refusing to use VAR: REASON
  * A directory that does not exist is refused too: a missing name in a
  * shared directory is one that somebody else can create. */
-int pm_trust_env_dir(const char *var, unsigned flags, const char **value);
+int pm_trust_env_dir(const char *var, unsigned flags, const char **value, pm_err *err);
 
 /* Open rel (relative, no "..") beneath dirfd without following any
  * symbolic link in any component: openat2(RESOLVE_BENEATH |

@@ -18,108 +18,99 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-static uint64_t max_unpacked;   /* 0: the destination file system's size */
-static uint64_t max_entries;    /* 0: half its free inodes */
-
-void pm_unpack_set_max(uint64_t bytes)
-{
-    max_unpacked = bytes;
-}
-
-uint64_t pm_unpack_get_max(void)
-{
-    return max_unpacked;
-}
-
-void pm_unpack_set_max_entries(uint64_t entries)
-{
-    max_entries = entries;
-}
-
-/* The budget (unpack.h): what this node may still write.  One per
- * delivery (pm_unpack_budget_begin .. _end), else one per pm_unpack call.
- * count[] is this process's own; shared, once set, the node's words in
- * the ring, which every unpacker adds to before it writes. */
+/* The budget (unpack.h): what this node may still write.  count[] is this
+ * process's own; shared, once set, the node's words in the ring, which
+ * every unpacker adds to before it writes. */
 enum { B_BYTES, B_ENTRIES };
-static struct {
+struct pm_budget {
+    uint64_t max[2];     /* as asked: 0 for the file system's figures */
     uint64_t limit[2];
     uint64_t count[2];
     _Atomic uint64_t *shared;
-    int delivery;   /* a delivery's budget, across pm_unpack calls */
-    int sized;      /* limits from the file system's figures */
-} budget;
+    int sized;           /* limits from the file system's figures */
+};
 
 /* When a file system does not count inodes (f_files 0), entries are still
  * bounded. */
 #define ENTRIES_FALLBACK ((uint64_t)1 << 24)
 
 /* The limits, from the destination's file system (NULL: not known). */
-static void budget_size(const struct statvfs *sv)
+static void budget_size(pm_budget *b, const struct statvfs *sv)
 {
-    budget.limit[B_BYTES] = max_unpacked ? max_unpacked
-                            : sv && sv->f_blocks ? (uint64_t)sv->f_blocks * sv->f_frsize : UINT64_MAX;
-    budget.limit[B_ENTRIES] = max_entries ? max_entries
-                              : sv && sv->f_files ? (uint64_t)sv->f_ffree / 2 : ENTRIES_FALLBACK;
-    budget.sized = sv != NULL;
+    b->limit[B_BYTES] = b->max[B_BYTES] ? b->max[B_BYTES]
+                        : sv && sv->f_blocks ? (uint64_t)sv->f_blocks * sv->f_frsize : UINT64_MAX;
+    b->limit[B_ENTRIES] = b->max[B_ENTRIES] ? b->max[B_ENTRIES]
+                          : sv && sv->f_files ? (uint64_t)sv->f_ffree / 2 : ENTRIES_FALLBACK;
+    b->sized = sv != NULL;
 }
 
-static void budget_reset(void)
+static void budget_init(pm_budget *b, uint64_t max_bytes, uint64_t max_entries)
 {
-    budget.count[B_BYTES] = budget.count[B_ENTRIES] = 0;
-    budget.shared = NULL;
+    memset(b, 0, sizeof *b);
+    b->max[B_BYTES] = max_bytes;
+    b->max[B_ENTRIES] = max_entries;
 }
 
-void pm_unpack_budget_begin(const char *destdir)
+pm_budget *pm_budget_new(const char *destdir, uint64_t max_bytes, uint64_t max_entries)
 {
+    pm_budget *b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    budget_init(b, max_bytes, max_entries);
     struct statvfs sv;
-    budget_reset();
-    budget_size(statvfs(destdir, &sv) == 0 ? &sv : NULL);
-    budget.delivery = 1;
+    budget_size(b, destdir && statvfs(destdir, &sv) == 0 ? &sv : NULL);
+    return b;
 }
 
-void pm_unpack_budget_share(_Atomic uint64_t *words)
+void pm_budget_share(pm_budget *b, _Atomic uint64_t *words)
 {
-    if (!budget.delivery || !words || budget.shared)
+    if (!b || !words || b->shared)
         return;
-    atomic_fetch_add(&words[B_BYTES], budget.count[B_BYTES]);
-    atomic_fetch_add(&words[B_ENTRIES], budget.count[B_ENTRIES]);
-    budget.shared = words;
+    atomic_fetch_add(&words[B_BYTES], b->count[B_BYTES]);
+    atomic_fetch_add(&words[B_ENTRIES], b->count[B_ENTRIES]);
+    b->shared = words;
 }
 
-void pm_unpack_budget_end(void)
+void pm_budget_free(pm_budget *b)
 {
-    budget.delivery = 0;
-    budget.shared = NULL;
+    free(b);
 }
 
-/* A pm_unpack call outside a delivery has a budget of its own; a
- * delivery's that could not be sized at its start is sized here. */
-static void budget_call_begin(int dest)
+/* A budget that could not be sized when it was made is sized from the
+ * open destination. */
+static void budget_ready(pm_budget *b, int dest)
 {
     struct statvfs sv;
-    if (!budget.delivery)
-        budget_reset();
-    if (!budget.delivery || !budget.sized)
-        budget_size(fstatvfs(dest, &sv) == 0 ? &sv : NULL);
+    if (!b->sized)
+        budget_size(b, fstatvfs(dest, &sv) == 0 ? &sv : NULL);
 }
 
 /* Count n more of what against the limit: 0, or -1 if it would pass it
  * (the count stays: the bundle is refused). */
-static int charge(int what, uint64_t n)
+static int charge(pm_budget *b, int what, uint64_t n)
 {
     uint64_t total;
-    if (budget.shared)
-        total = atomic_fetch_add(&budget.shared[what], n) + n;
+    if (b->shared)
+        total = atomic_fetch_add(&b->shared[what], n) + n;
     else
-        total = budget.count[what] += n;
-    return total < n || total > budget.limit[what] ? -1 : 0;
+        total = b->count[what] += n;
+    return total < n || total > b->limit[what] ? -1 : 0;
 }
 
-static void over_bytes(const char *label, const char *name, const char *destdir)
+/* One call's work: the options, its budget and where the reason goes. */
+typedef struct job {
+    const char *destdir;
+    const char *label;
+    pm_links *links;
+    pm_budget *budget;
+    pm_err *err;
+} job;
+
+static void over_bytes(const job *j, const char *name)
 {
-    pm_error(label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
-             "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
-             name, (unsigned long long)budget.limit[B_BYTES], destdir);
+    pm_err_set(j->err, j->label, "entry '%s': the bundle unpacks to more than %llu bytes, the limit "
+               "(PYTHON_MPI_MAX_UNPACKED, default the size of %s's file system)",
+               name, (unsigned long long)j->budget->limit[B_BYTES], j->destdir);
 }
 
 /* Depth reached after walking path's components from start depth; -1 as
@@ -292,16 +283,16 @@ int pm_entry_check(struct archive_entry *e, char **why)
 
 /* Validate the entry and sanitize its mode.  Returns 0, or -1 after
  * printing why the entry is refused. */
-static int prepare_entry(struct archive_entry *e, const char *label)
+static int prepare_entry(struct archive_entry *e, const job *j)
 {
     char *why;
     if (pm_entry_check(e, &why) != 0) {
         const char *name = archive_entry_pathname(e);
         const char *reason = why ? why : "refused (out of memory saying why)";
         if (!name || !*name)
-            pm_error(label, "%s", reason);
+            pm_err_set(j->err, j->label, "%s", reason);
         else
-            pm_error(label, "entry '%s': %s", name, reason);
+            pm_err_set(j->err, j->label, "entry '%s': %s", name, reason);
         free(why);
         return -1;
     }
@@ -320,14 +311,14 @@ static int prepare_entry(struct archive_entry *e, const char *label)
 
 /* A write failure: the entry, the node-local destination and the reason
  * (with its errno, which the storage-full case must show). */
-static void write_error(const pm_tree *t, const char *label, const char *name, const char *destdir)
+static void write_error(const pm_tree *t, const job *j, const char *name)
 {
     int err;
     const char *why = pm_tree_why(t, &err);
     if (err)
-        pm_error(label, "entry '%s': cannot write under %s: %s (%s)", name, destdir, why, strerror(err));
+        pm_err_set(j->err, j->label, "entry '%s': cannot write under %s: %s (%s)", name, j->destdir, why, strerror(err));
     else
-        pm_error(label, "entry '%s': cannot write under %s: %s", name, destdir, why);
+        pm_err_set(j->err, j->label, "entry '%s': cannot write under %s: %s", name, j->destdir, why);
 }
 
 /* The entry's times for futimens; NULL if it has none. */
@@ -351,13 +342,12 @@ static const struct timespec *entry_times(struct archive_entry *e, struct timesp
 /* A regular file: created beneath the tree, its data written at
  * libarchive's block offsets (holes stay holes), then size, mode, time. */
 static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, const char *rel,
-                      const char *label, const char *name, const char *destdir,
-                      const pull_state *ps, pm_unpack_stats *st)
+                      const job *j, const char *name, const pull_state *ps, pm_unpack_stats *st)
 {
     mode_t mode = archive_entry_perm(e);
     int fd = pm_tree_create(t, rel, mode);
     if (fd < 0) {
-        write_error(t, label, name, destdir);
+        write_error(t, j, name);
         return -1;
     }
     off_t end = 0;
@@ -375,14 +365,14 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
             break;
         if (r != ARCHIVE_OK) {
             if (!ps->pull_failed)   /* the source reports its own failure */
-                pm_error(label, "entry '%s': %s", name, archive_error_string(in));
+                pm_err_set(j->err, j->label, "entry '%s': %s", name, archive_error_string(in));
             close(fd);
             return -1;
         }
         uint64_t reach = (uint64_t)offset + len;
-        if (offset < 0 || reach < len || reach > budget.limit[B_BYTES] ||
-            (written + len > charged && charge(B_BYTES, written + len - charged) != 0)) {
-            over_bytes(label, name, destdir);
+        if (offset < 0 || reach < len || reach > j->budget->limit[B_BYTES] ||
+            (written + len > charged && charge(j->budget, B_BYTES, written + len - charged) != 0)) {
+            over_bytes(j, name);
             close(fd);
             return -1;
         }
@@ -390,7 +380,7 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
         if (written > charged)
             charged = written;
         if (pm_tree_write(t, fd, buf, len, (off_t)offset) != 0) {
-            write_error(t, label, name, destdir);
+            write_error(t, j, name);
             close(fd);
             return -1;
         }
@@ -400,7 +390,7 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
     }
     struct timespec ts[2];
     if (pm_tree_finish_file(t, fd, end, size > 0 ? (off_t)size : 0, mode, entry_times(e, ts)) != 0) {
-        write_error(t, label, name, destdir);
+        write_error(t, j, name);
         return -1;
     }
     return 0;
@@ -408,8 +398,7 @@ static int write_file(pm_tree *t, struct archive *in, struct archive_entry *e, c
 
 /* One entry, checked and sanitised, at rel (normalised, not the root). */
 static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, const char *rel,
-                       const char *label, const char *name, const char *destdir, pm_links *links,
-                       const pull_state *ps, pm_unpack_stats *st)
+                       const job *j, const char *name, const pull_state *ps, pm_unpack_stats *st)
 {
     const char *hard = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
@@ -420,25 +409,25 @@ static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, 
          * -> ../../..") would copy it to a depth where it leads outside. */
         char *target = pm_path_normal(hard);
         if (!target) {
-            pm_error(label, "out of memory");
+            pm_err_set(j->err, j->label, "out of memory");
             return -1;
         }
         rc = pm_tree_hardlink(t, rel, target);
         free(target);
         if (rc == -2) {
             int err;
-            pm_error(label, "entry '%s': hard link to '%s', %s", name, hard, pm_tree_why(t, &err));
+            pm_err_set(j->err, j->label, "entry '%s': hard link to '%s', %s", name, hard, pm_tree_why(t, &err));
             return -1;
         }
     } else if (type == AE_IFLNK) {
         /* A link's name and target take memory (deferred: this process's)
          * and the file system's: counted as bytes. */
-        if (charge(B_BYTES, strlen(name) + strlen(archive_entry_symlink(e))) != 0) {
-            over_bytes(label, name, destdir);
+        if (charge(j->budget, B_BYTES, strlen(name) + strlen(archive_entry_symlink(e))) != 0) {
+            over_bytes(j, name);
             return -1;
         }
-        if (links)
-            return pm_links_add(links, label, name, archive_entry_symlink(e));
+        if (j->links)
+            return pm_links_add(j->links, j->label, name, archive_entry_symlink(e), j->err);
         rc = pm_tree_symlink(t, rel, archive_entry_symlink(e));
     } else if (type == AE_IFDIR) {
         struct timespec ts[2];
@@ -447,37 +436,39 @@ static int write_entry(pm_tree *t, struct archive *in, struct archive_entry *e, 
         rc = pm_tree_mkdir(t, rel, archive_entry_perm(e),
                            times && archive_entry_mtime_is_set(e) ? &times[1] : NULL);
         /* Its name is kept for the last pass (memory): counted as bytes. */
-        if (rc == 0 && charge(B_BYTES, pm_tree_dir_bytes(t) - kept) != 0) {
-            over_bytes(label, name, destdir);
+        if (rc == 0 && charge(j->budget, B_BYTES, pm_tree_dir_bytes(t) - kept) != 0) {
+            over_bytes(j, name);
             return -1;
         }
     } else {
-        return write_file(t, in, e, rel, label, name, destdir, ps, st);
+        return write_file(t, in, e, rel, j, name, ps, st);
     }
     if (rc != 0)
-        write_error(t, label, name, destdir);
+        write_error(t, j, name);
     return rc;
 }
 
 /* The destination, entered by its descriptor after every component of its
  * path was checked (trust.h): what was checked is what is written into.
- * NULL after printing why. */
-static pm_tree *open_tree(const char *destdir, const char *label)
+ * NULL with the reason set. */
+static pm_tree *open_tree(const job *j)
 {
     char *why = NULL;
-    pm_tree *t = pm_tree_open(destdir, &why);
+    pm_tree *t = pm_tree_open(j->destdir, &why);
     if (!t)
-        pm_error(label, "cannot enter %s: %s", destdir, why ? why : "out of memory");
+        pm_err_set(j->err, j->label, "cannot enter %s: %s", j->destdir, why ? why : "out of memory");
+    else
+        budget_ready(j->budget, pm_tree_root(t));
     free(why);
     return t;
 }
 
 /* The directories' times, once their contents are written. */
-static int close_tree(pm_tree *t, const char *label, const char *destdir, int ok)
+static int close_tree(pm_tree *t, const job *j, int ok)
 {
     const char *dir;
     if (ok && pm_tree_finish_dirs(t, &dir) != 0) {
-        write_error(t, label, dir, destdir);
+        write_error(t, j, dir);
         ok = 0;
     }
     pm_tree_close(t);
@@ -487,11 +478,8 @@ static int close_tree(pm_tree *t, const char *label, const char *destdir, int ok
 /* One archive from the stream into the open tree, counting its entries and
  * bytes against the budget (shared by a parts bundle's parts, a
  * delivery's bundles and the node's unpackers). */
-static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pull_fn pull,
-                       void *ctx, pm_links *links, pm_unpack_stats *stats)
+static int unpack_into(pm_tree *t, const job *j, pm_pull_fn pull, void *ctx, pm_unpack_stats *st)
 {
-    pm_unpack_stats local = {0, 0};
-    pm_unpack_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
@@ -499,17 +487,17 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
 
     struct archive *in = archive_read_new();
     if (!in) {
-        pm_error(label, "out of memory creating an archive reader");
+        pm_err_set(j->err, j->label, "out of memory creating an archive reader");
         goto done;
     }
     if (pm_archive_filters(in) != ARCHIVE_OK ||
         archive_read_support_format_tar(in) != ARCHIVE_OK) {
-        pm_error(label, "libarchive: %s", archive_error_string(in));
+        pm_err_set(j->err, j->label, "libarchive: %s", archive_error_string(in));
         goto done;
     }
     if (archive_read_open(in, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
         if (!ps.pull_failed)
-            pm_error(label, "cannot read archive: %s", archive_error_string(in));
+            pm_err_set(j->err, j->label, "cannot read archive: %s", archive_error_string(in));
         goto done;
     }
 
@@ -520,22 +508,22 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             if (!ps.pull_failed)
-                pm_error(label, "%s%s", archive_error_string(in),
-                         st->entries ? "" : " (not a bundle?)");
+                pm_err_set(j->err, j->label, "%s%s", archive_error_string(in),
+                           st->entries ? "" : " (not a bundle?)");
             goto done;
         }
-        if (prepare_entry(e, label) != 0)
+        if (prepare_entry(e, j) != 0)
             goto done;
         const char *name = archive_entry_pathname(e);
         free(rel);
         if (!(rel = pm_path_normal(name))) {
-            pm_error(label, "out of memory");
+            pm_err_set(j->err, j->label, "out of memory");
             goto done;
         }
-        if (charge(B_ENTRIES, 1) != 0) {
-            pm_error(label, "entry '%s': the bundle has more than %llu entries, the limit "
-                     "(PYTHON_MPI_MAX_ENTRIES, default half the free inodes of %s's file system)",
-                     name, (unsigned long long)budget.limit[B_ENTRIES], destdir);
+        if (charge(j->budget, B_ENTRIES, 1) != 0) {
+            pm_err_set(j->err, j->label, "entry '%s': the bundle has more than %llu entries, the limit "
+                       "(PYTHON_MPI_MAX_ENTRIES, default half the free inodes of %s's file system)",
+                       name, (unsigned long long)j->budget->limit[B_ENTRIES], j->destdir);
             goto done;
         }
         if (!*rel) {   /* "./": the destination keeps its mode */
@@ -543,18 +531,16 @@ static int unpack_into(pm_tree *t, const char *destdir, const char *label, pm_pu
             continue;
         }
         la_int64_t size = archive_entry_size(e);
-        if (size > 0) {
-            if (charge(B_BYTES, (uint64_t)size) != 0) {
-                over_bytes(label, name, destdir);
-                goto done;
-            }
+        if (size > 0 && charge(j->budget, B_BYTES, (uint64_t)size) != 0) {
+            over_bytes(j, name);
+            goto done;
         }
-        if (write_entry(t, in, e, rel, label, name, destdir, links, &ps, st) != 0)
+        if (write_entry(t, in, e, rel, j, name, &ps, st) != 0)
             goto done;
         st->entries++;
     }
     if (st->entries == 0) {
-        pm_error(label, "archive has no entries (empty or not a bundle)");
+        pm_err_set(j->err, j->label, "archive has no entries (empty or not a bundle)");
         goto done;
     }
     rc = 0;
@@ -567,17 +553,33 @@ done:
     return rc;
 }
 
-int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-              pm_links *links, pm_unpack_stats *stats)
+/* The call's job: its options, and a budget of its own when the caller
+ * gave none (outside a delivery). */
+static void job_begin(job *j, pm_budget *own, const char *destdir, const pm_unpack_opts *o, pm_err *err)
 {
+    j->destdir = destdir;
+    j->label = o && o->label ? o->label : destdir;
+    j->links = o ? o->links : NULL;
+    j->err = err;
+    j->budget = o && o->budget ? o->budget : own;
+    if (j->budget == own)
+        budget_init(own, o ? o->max_bytes : 0, o ? o->max_entries : 0);
+}
+
+int pm_unpack(const char *destdir, pm_pull_fn pull, void *ctx, const pm_unpack_opts *o,
+              pm_unpack_stats *stats, pm_err *err)
+{
+    pm_unpack_stats local;
+    pm_budget own;
+    job j;
+    job_begin(&j, &own, destdir, o, err);
+    pm_tree *t = open_tree(&j);
     if (stats)
         memset(stats, 0, sizeof *stats);
-    pm_tree *t = open_tree(destdir, label);
     if (!t)
         return -1;
-    budget_call_begin(pm_tree_root(t));
-    int rc = unpack_into(t, destdir, label, pull, ctx, links, stats);
-    int crc = close_tree(t, label, destdir, rc == 0);
+    int rc = unpack_into(t, &j, pull, ctx, stats ? stats : &local);
+    int crc = close_tree(t, &j, rc == 0);
     return rc != 0 ? rc : crc;
 }
 
@@ -614,39 +616,27 @@ static ssize_t outer_pull(void *ctx, const void **buf)
     return r == ARCHIVE_OK ? (ssize_t)size : -1;
 }
 
-/* Which rank unpacks the next part: the one with the fewest compressed
- * bytes so far (the lowest on a tie).  Every rank of the node sees the same
- * headers in the same order, so all make the same choice without a word;
- * greedy by size keeps one big part (numpy's extension modules) from
- * landing on a rank that already has its share. */
-int pm_take_part(uint64_t *load, int nranks, int64_t size)
-{
-    int best = 0;
-    for (int r = 1; r < nranks; r++)
-        if (load[r] < load[best])
-            best = r;
-    load[best] += size > 0 ? (uint64_t)size : 0;
-    return best;
-}
-
-int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats)
+int pm_unpack_parts(const char *destdir, pm_pull_fn pull, void *ctx, const pm_unpack_opts *o,
+                    pm_unpack_stats *stats, pm_err *err)
 {
     pm_unpack_stats local = {0, 0};
     pm_unpack_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
+    pm_budget own;
+    job j;
+    job_begin(&j, &own, destdir, o, err);
     pull_state ps = {pull, ctx, 0};
     int rc = -1;
     unsigned long long index = 0;
     pm_tree *t = NULL;   /* opened for the first part this rank takes */
     struct archive *outer = archive_read_new();
     if (!outer || archive_read_support_format_tar(outer) != ARCHIVE_OK) {
-        pm_error(label, "out of memory creating an archive reader");
+        pm_err_set(err, j.label, "out of memory creating an archive reader");
         goto done;
     }
     if (archive_read_open(outer, &ps, NULL, read_cb, NULL) != ARCHIVE_OK) {
         if (!ps.pull_failed)
-            pm_error(label, "cannot read archive: %s", archive_error_string(outer));
+            pm_err_set(err, j.label, "cannot read archive: %s", archive_error_string(outer));
         goto done;
     }
     for (;;) {
@@ -656,25 +646,22 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
             break;
         if (r != ARCHIVE_OK) {
             if (!ps.pull_failed)
-                pm_error(label, "%s", archive_error_string(outer));
+                pm_err_set(err, j.label, "%s", archive_error_string(outer));
             goto done;
         }
         const char *name = archive_entry_pathname(e);
         if (index == 0) {
             if (!name || strcmp(name, PM_PARTS_MARKER) != 0) {
-                pm_error(label, "not a parts bundle (no %s first)", PM_PARTS_MARKER);
+                pm_err_set(err, j.label, "not a parts bundle (no %s first)", PM_PARTS_MARKER);
                 goto done;
             }
-        } else if (claim(claim_ctx, index - 1, archive_entry_size(e))) {
-            if (!t) {
-                if (!(t = open_tree(destdir, label)))
-                    goto done;
-                budget_call_begin(pm_tree_root(t));
-            }
+        } else if (!o || !o->claim || o->claim(o->claim_ctx, index - 1, archive_entry_size(e))) {
+            if (!t && !(t = open_tree(&j)))
+                goto done;
             pm_unpack_stats ps_part;
-            int urc = unpack_into(t, destdir, label, outer_pull, outer, links, &ps_part);
+            int urc = unpack_into(t, &j, outer_pull, outer, &ps_part);
             if (urc == -2 && !ps.pull_failed)
-                pm_error(label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
+                pm_err_set(err, j.label, "part '%s': %s", name ? name : "?", archive_error_string(outer));
             if (urc != 0)
                 goto done;
             st->entries += ps_part.entries;
@@ -683,42 +670,17 @@ int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn p
         index++;
     }
     if (index == 0) {
-        pm_error(label, "archive has no entries (empty or not a bundle)");
+        pm_err_set(err, j.label, "archive has no entries (empty or not a bundle)");
         goto done;
     }
     rc = 0;
 done:
-    if (t && close_tree(t, label, destdir, rc == 0) != 0 && rc == 0)
+    if (t && close_tree(t, &j, rc == 0) != 0 && rc == 0)
         rc = -1;
     if (ps.pull_failed)
         rc = -2;
     if (outer)
         archive_read_free(outer);
-    return rc;
-}
-
-typedef struct greedy {
-    uint64_t *load;
-    int myrank, nranks;
-} greedy;
-
-static int claim_greedy(void *ctx, uint64_t index, int64_t size)
-{
-    greedy *g = ctx;
-    (void)index;
-    return pm_take_part(g->load, g->nranks, size) == g->myrank;
-}
-
-int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats)
-{
-    greedy g = {calloc((size_t)(nranks > 0 ? nranks : 1), sizeof *g.load), myrank, nranks > 0 ? nranks : 1};
-    if (!g.load) {
-        pm_error(label, "out of memory");
-        return -1;
-    }
-    int rc = pm_unpack_parts_claimed(destdir, label, pull, ctx, claim_greedy, &g, links, stats);
-    free(g.load);
     return rc;
 }
 
@@ -738,23 +700,16 @@ static ssize_t mem_pull(void *ctx, const void **buf)
     return (ssize_t)m->len;
 }
 
-int pm_unpack_memory(const char *destdir, const char *label, const void *data,
-                     size_t len, pm_unpack_stats *stats)
+int pm_unpack_memory(const char *destdir, const void *data, size_t len, const pm_unpack_opts *o,
+                     pm_unpack_stats *stats, pm_err *err)
 {
     mem_src m = {data, len, 0};
-    return pm_unpack(destdir, label, mem_pull, &m, NULL, stats);
+    return pm_unpack(destdir, mem_pull, &m, o, stats, err);
 }
 
-int pm_unpack_memory_links(const char *destdir, const char *label, const void *data,
-                           size_t len, pm_links *links)
+int pm_unpack_parts_memory(const char *destdir, const void *data, size_t len, const pm_unpack_opts *o,
+                           pm_unpack_stats *stats, pm_err *err)
 {
     mem_src m = {data, len, 0};
-    return pm_unpack(destdir, label, mem_pull, &m, links, NULL);
-}
-
-int pm_unpack_parts_memory(const char *destdir, const char *label, const void *data,
-                           size_t len, int myrank, int nranks)
-{
-    mem_src m = {data, len, 0};
-    return pm_unpack_parts(destdir, label, mem_pull, &m, myrank, nranks, NULL, NULL);
+    return pm_unpack_parts(destdir, mem_pull, &m, o, stats, err);
 }

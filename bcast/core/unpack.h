@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "links.h"
 
 /* Parts bundles: an uncompressed tar whose first entry is this marker and
@@ -38,71 +39,86 @@
 #include "manifest.h"
 
 /* Bounded work: whatever a bundle says, a node writes at most
- *   - PYTHON_MPI_MAX_UNPACKED bytes (pm_unpack_set_max; 0: the size of
- *     the destination's file system, the default): every file's declared
+ *   - max_bytes (PYTHON_MPI_MAX_UNPACKED; 0: the size of the
+ *     destination's file system, the default): every file's declared
  *     size before it is written, and any data a sparse map carries beyond
  *     it, block by block before the block is written (no block may reach
  *     past the limit either); plus the bytes of every symbolic link's name
- *     and target (deferred links are held in memory, links.h);
- *   - PYTHON_MPI_MAX_ENTRIES entries (pm_unpack_set_max_entries; 0: half
- *     the destination file system's free inodes when the budget begins, or
- *     2^24 if it counts none): files, directories, symbolic and hard links
- *     alike.
- * One budget per node and delivery: pm_unpack_budget_begin, before any
- * unpacker of the node writes, makes one for every bundle until
- * pm_unpack_budget_end; the node's unpackers that share a ring (ring.h)
- * count in its two shared words (pm_unpack_budget_share: each adds what it
- * counted so far and then counts there), so the limit holds however many
- * unpackers take parts.  Where there is no shared window, only the
- * node's leader unpacks (unpackers.h, deliver.c), so its own count is the
- * node's: the limit is never multiplied by the unpackers.  Outside a
- * delivery (tools, tests) each pm_unpack* call has a budget of its own.
- * The entry that would pass a limit is refused in one line. */
-void pm_unpack_set_max(uint64_t bytes);
-uint64_t pm_unpack_get_max(void);
-void pm_unpack_set_max_entries(uint64_t entries);
-void pm_unpack_budget_begin(const char *destdir);
+ *     and target (deferred links are held in memory, links.h) and of every
+ *     directory's name (kept for the last pass);
+ *   - max_entries (PYTHON_MPI_MAX_ENTRIES; 0: half the destination file
+ *     system's free inodes when the budget is made, or 2^24 if it counts
+ *     none): files, directories, symbolic and hard links alike.
+ * A budget is an object the caller owns.  A delivery makes one per node
+ * (pm_budget_new, before any unpacker of the node writes) and hands it to
+ * every pm_unpack* call of every bundle; the node's unpackers that share a
+ * ring (ring.h) count in its two shared words (pm_budget_share: each adds
+ * what it counted so far and then counts there), so the limit holds
+ * however many unpackers take parts.  Where there is no shared window only
+ * the node's leader unpacks (unpackers.h, deliver.c), so its own count is
+ * the node's: the limit is never multiplied by the unpackers.  A call
+ * given no budget (tools, tests) has one of its own, of the options'
+ * limits.  The entry that would pass a limit is refused. */
+typedef struct pm_budget pm_budget;
+/* NULL if out of memory.  destdir: sized from its file system now (NULL,
+ * or not known yet: at the first call, from the opened destination). */
+pm_budget *pm_budget_new(const char *destdir, uint64_t max_bytes, uint64_t max_entries);
 /* words: two zeroed 64-bit atomic words all of the node's unpackers map
- * (pm_ring_budget), or NULL (nothing shared). */
-void pm_unpack_budget_share(_Atomic uint64_t *words);
-void pm_unpack_budget_end(void);
+ * (pm_ring_budget); NULL: nothing shared.  Only the first call counts. */
+void pm_budget_share(pm_budget *b, _Atomic uint64_t *words);
+void pm_budget_free(pm_budget *b);
 
 /* Return the number of bytes at *buf (valid until the next call), 0 at the
  * end of the stream, or -1 if the source failed (the source reports why). */
 typedef ssize_t (*pm_pull_fn)(void *ctx, const void **buf);
+
+/* For a parts bundle: does this rank unpack part i (0 for the first after
+ * the marker; size: its compressed bytes)?  The ranks of a node that share
+ * a stream in memory take parts first come, first served (ring.h). */
+typedef int (*pm_claim_fn)(void *ctx, uint64_t index, int64_t size);
+
+/* How to unpack: every field may be left zero. */
+typedef struct pm_unpack_opts {
+    const char *label;      /* names the bundle in reasons (NULL: destdir) */
+    pm_links *links;        /* NULL: symbolic links made as they come
+                               (replacing what is at their name, a
+                               directory excepted); or, when destdir was
+                               empty before this delivery, collected to be
+                               made at the end (links.h), where nothing may
+                               be in their way */
+    pm_budget *budget;      /* NULL: a budget of this call's own, of: */
+    uint64_t max_bytes;     /*   0: the file system's size */
+    uint64_t max_entries;   /*   0: half its free inodes */
+    pm_claim_fn claim;      /* parts bundles: NULL takes every part */
+    void *claim_ctx;
+} pm_unpack_opts;
 
 typedef struct pm_unpack_stats {
     uint64_t entries;   /* entries extracted */
     uint64_t bytes;     /* bytes of file data written */
 } pm_unpack_stats;
 
-/* Extract the stream into destdir (which must exist).  label names the
- * bundle in error messages.  links: NULL to create symbolic links as they
- * come (replacing what is at their name, a directory excepted); or, when
- * destdir was empty before this delivery, a pm_links that collects them
- * to be made at the end (links.h), where nothing may be in their way.
- * The working directory is never used.  Returns 0 on success; -1 after printing one
- * line on a bad or unsafe archive or a write failure; -2 when the pull
- * callback failed (nothing printed here).  An archive with no entries is an
- * error. */
-int pm_unpack(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-              pm_links *links, pm_unpack_stats *stats);
+/* Extract the stream into destdir (which must exist).  The working
+ * directory is never used, and nothing is printed: returns 0 on success;
+ * -1 on a bad or unsafe archive or a write failure, with the reason in
+ * *err (err.h: the caller prints it); -2 when the pull callback failed
+ * (err not set: the source reports its own failure).  An archive with no
+ * entries is an error.  stats and err may be NULL. */
+int pm_unpack(const char *destdir, pm_pull_fn pull, void *ctx, const pm_unpack_opts *o,
+              pm_unpack_stats *stats, pm_err *err);
 
-/* A parts bundle from the stream: this rank extracts the parts assigned to
- * it (each part to the rank with the fewest compressed bytes so far, the
- * same choice on every rank) and skips the others, so the ranks of a node
- * that all read the same stream share the work.  Same returns as
- * pm_unpack; a stream that is not a parts bundle is an error. */
-int pm_unpack_parts(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                    int myrank, int nranks, pm_links *links, pm_unpack_stats *stats);
+/* A parts bundle from the stream: this rank extracts the parts o->claim
+ * gives it and skips the others, so the ranks of a node that all read the
+ * same stream share the work.  Same returns as pm_unpack; a stream that
+ * is not a parts bundle is an error. */
+int pm_unpack_parts(const char *destdir, pm_pull_fn pull, void *ctx, const pm_unpack_opts *o,
+                    pm_unpack_stats *stats, pm_err *err);
 
-/* The same, with claim(claim_ctx, i, size) deciding whether this rank
- * unpacks part i (0 for the first after the marker; size: its compressed
- * bytes): the ranks of a node that share a stream in memory can then take
- * parts first come, first served (ring.h). */
-typedef int (*pm_claim_fn)(void *ctx, uint64_t index, int64_t size);
-int pm_unpack_parts_claimed(const char *destdir, const char *label, pm_pull_fn pull, void *ctx,
-                            pm_claim_fn claim, void *claim_ctx, pm_links *links, pm_unpack_stats *stats);
+/* The same from a memory buffer (for tools, tests and the fuzzer). */
+int pm_unpack_memory(const char *destdir, const void *data, size_t len, const pm_unpack_opts *o,
+                     pm_unpack_stats *stats, pm_err *err);
+int pm_unpack_parts_memory(const char *destdir, const void *data, size_t len, const pm_unpack_opts *o,
+                           pm_unpack_stats *stats, pm_err *err);
 
 /* Does a bundle start with the parts marker?  head: its first bytes. */
 int pm_is_parts_bundle(const void *head, size_t len);
@@ -111,25 +127,6 @@ int pm_is_parts_bundle(const void *head, size_t len);
  * fewer), or 0 if it records none.  Untrusted: it only bounds how many
  * ranks share the work, never which entries are unpacked. */
 uint64_t pm_parts_count(const void *head, size_t len);
-
-/* Which of nranks ranks unpacks the next part, of size compressed bytes:
- * the one with the fewest compressed bytes so far (load, one per rank,
- * which this updates), the lowest on a tie.  Every rank of a node sees
- * the same headers in the same order, so all make the same choice without
- * a word. */
-int pm_take_part(uint64_t *load, int nranks, int64_t size);
-
-/* The same from a memory buffer (for tools, tests and the fuzzer). */
-int pm_unpack_memory(const char *destdir, const char *label, const void *data,
-                     size_t len, pm_unpack_stats *stats);
-
-/* pm_unpack_memory, deferring links to links. */
-int pm_unpack_memory_links(const char *destdir, const char *label, const void *data,
-                           size_t len, pm_links *links);
-
-/* pm_unpack_parts from a memory buffer. */
-int pm_unpack_parts_memory(const char *destdir, const char *label, const void *data,
-                           size_t len, int myrank, int nranks);
 
 /* Pure check used for every entry: 0 if the relative path stays inside the
  * root (no leading '/', no ".." that climbs above the root), -1 otherwise.

@@ -2,6 +2,7 @@
 #include "cache.h"
 #include "fileio.h"
 #include "log.h"
+#include "say.h"
 #include "mpi_util.h"
 #include "strutil.h"
 #include "trust.h"
@@ -37,7 +38,7 @@ static char *stamps_path(const char *dir, const char *name)
 /* dir, checked and opened (trust.h); -1 after printing why. */
 static int open_dir(const char *dir)
 {
-    return pm_trust_open_or_say(dir, PM_TRUST_MINE, NULL);
+    return pm_trust_open_say(dir, PM_TRUST_MINE, NULL);
 }
 
 int pm_cache_begin(const char *dir)

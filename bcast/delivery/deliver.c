@@ -98,6 +98,8 @@ typedef struct delivery {
     size_t chunk;
     const char *destdir;
     pm_links *links;
+    pm_budget *budget;      /* the node's, for every bundle (unpack.h) */
+    uint64_t max_bytes;     /* PYTHON_MPI_MAX_UNPACKED (0: the default) */
     pm_deliver_stats *st;
 } delivery;
 
@@ -376,27 +378,29 @@ static ssize_t pull(void *ctx, const void **buf)
  * size of destdir's file system (rank 0's; NULL or unknown: no bound).
  * A bundle is read, hashed and sent to every node whole, so its own size
  * is bounded too, not only what it unpacks to. */
-static uint64_t bundle_limit(const char *destdir)
+static uint64_t bundle_limit(const char *destdir, uint64_t max)
 {
     struct statvfs sv;
-    uint64_t max = pm_unpack_get_max();
     if (max || !destdir || statvfs(destdir, &sv) != 0 || !sv.f_blocks)
         return max ? max : UINT64_MAX;
     return (uint64_t)sv.f_blocks * sv.f_frsize;
 }
 
-static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir)
+static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir, uint64_t max)
 {
     memset(hdr, 0, NHDR * sizeof *hdr);
     hdr[0] = 1;
     /* Never blocks (a FIFO), only a regular file, not one another user
      * could have put in a directory everybody can write (archive_read.h). */
     struct stat st;
-    s->fd = pm_input_open_or_say(s->path, "bundle", &st);
-    if (s->fd < 0)
+    pm_err err = PM_ERR_INIT;
+    s->fd = pm_input_open_err(s->path, "bundle", &st, &err);
+    if (s->fd < 0) {
+        pm_err_print(&err);
         return;
+    }
     s->before = st;
-    uint64_t limit = bundle_limit(destdir);
+    uint64_t limit = bundle_limit(destdir, max);
     if ((uint64_t)st.st_size > limit) {   /* before reading any of it */
         pm_error(s->path, "the bundle is %llu bytes, more than the limit %llu "
                  "(PYTHON_MPI_MAX_UNPACKED, default the size of the node-local file system)",
@@ -427,7 +431,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
                 .nslots = 2, .req = d->reqs, .st = d->st};
     uint64_t hdr[NHDR] = {0};
     if (t->rank == 0)
-        open_bundle(&s, hdr, d->destdir);
+        open_bundle(&s, hdr, d->destdir, d->max_bytes);
     int rc = MPI_SUCCESS;
     if (s.leader)
         rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, t->leaders);
@@ -451,7 +455,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
         d->ring = pm_ring_new(d->u.comm, d->nslots, HDR + d->chunk);
         d->ring_failed = !d->ring;
         /* From here the node's unpackers count in one budget (unpack.h). */
-        pm_unpack_budget_share(pm_ring_budget(d->ring));
+        pm_budget_share(d->budget, pm_ring_budget(d->ring));
         if (!d->ring && s.leader)
             pm_info(1, "%s: no shared memory for the node's unpackers: the leader unpacks alone", path);
     }
@@ -480,9 +484,12 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
 
     pm_unpack_stats us;
     double t0 = pm_now();
-    int urc = s.ring ? pm_unpack_parts_claimed(d->destdir, path, pull, &s, claim_part, &s, d->links, &us)
-            : s.parts ? pm_unpack_parts(d->destdir, path, pull, &s, 0, 1, d->links, &us)
-                      : pm_unpack(d->destdir, path, pull, &s, d->links, &us);
+    pm_unpack_opts o = {.label = path, .links = d->links, .budget = d->budget,
+                        .claim = s.ring ? claim_part : NULL, .claim_ctx = &s};
+    pm_err err = PM_ERR_INIT;
+    int urc = s.parts ? pm_unpack_parts(d->destdir, pull, &s, &o, &us, &err)
+                      : pm_unpack(d->destdir, pull, &s, &o, &us, &err);
+    pm_err_print(&err);
     if (s.ring)   /* this rank's share is done: only the others hold slots */
         pm_ring_release(s.ring, s.base + s.nchunks);
     if (s.leader) {
@@ -510,14 +517,14 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     return urc == 0 ? 0 : 1;
 }
 
-int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles)
+int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles, uint64_t max_bytes)
 {
     int failed = 0;
     if (t->rank == 0) {
         for (size_t i = 0; i < bundles->n; i++) {
             stream s = {.path = bundles->paths[i], .fd = -1};
             uint64_t hdr[NHDR];
-            open_bundle(&s, hdr, NULL);   /* the explicit limit only */
+            open_bundle(&s, hdr, NULL, max_bytes);   /* the explicit limit only */
             if (s.fd >= 0)
                 close(s.fd);
             failed |= hdr[0] != 0;
@@ -549,7 +556,9 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     pm_deliver_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     double t0 = pm_now();
-    delivery d = {.t = t, .chunk = cfg->chunk, .destdir = destdir, .st = st};
+    delivery d = {.t = t, .chunk = cfg->chunk, .destdir = destdir, .st = st,
+                  .max_bytes = cfg->max_unpacked};
+    pm_err err = PM_ERR_INIT;
     int leader = t->leaders != MPI_COMM_NULL;
     int bad = pm_unpackers_open(&d.u, t, cfg->unpackers) != 0;
     /* A node's delivery starts with its leader, which sends the others the
@@ -585,8 +594,11 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     if (d.u.rank >= 0) {
         /* One budget of bytes and entries for the node's whole delivery
          * (unpack.h), made before any of its unpackers writes. */
-        pm_unpack_set_max_entries(cfg->max_entries);
-        pm_unpack_budget_begin(destdir);
+        d.budget = pm_budget_new(destdir, cfg->max_unpacked, cfg->max_entries);
+        if (!d.budget) {
+            pm_error(destdir, "out of memory");
+            bad = 1;
+        }
         /* All must agree before any broadcast so none is left waiting in
          * one that another will never make. */
         failed = agree_unpackers(&d, bad);
@@ -597,7 +609,8 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
         /* Manifests still in the tree were never applied (applied ones are
          * removed): they belong to no bundle of this delivery. */
         if (!failed)
-            failed = agree_unpackers(&d, leader && pm_relocate_discard_tree(destdir) < 0);
+            failed = agree_unpackers(&d, leader && pm_relocate_discard_tree(destdir, &err) < 0);
+        pm_err_print(&err);
         for (size_t i = 0; !failed && i < bundles->n; i++) {
             /* Every unpacker votes after every bundle, whatever happened
              * to it: a collective skipped by some would hang the others. */
@@ -609,14 +622,16 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
          * then install prefixes rewritten. */
         if (!failed) {   /* collective: freshness can differ between nodes */
             double t_links = pm_now();
-            long n = pm_links_create(d.links, destdir);
+            long n = pm_links_create(d.links, destdir, &err);
+            pm_err_print(&err);
             if (n > 0)
                 pm_info(2, "%s: %ld symbolic link(s) made", destdir, n);
             failed = agree_unpackers(&d, n < 0);
             st->t_links = pm_now() - t_links;
         }
         if (!failed) {
-            long n = leader ? pm_relocate_tree(destdir) : 0;
+            long n = leader ? pm_relocate_tree(destdir, cfg->max_unpacked, &err) : 0;
+            pm_err_print(&err);
             if (n > 0)
                 pm_info(2, "%s: %ld file(s) relocated", destdir, n);
             failed = agree_unpackers(&d, n < 0);
@@ -626,7 +641,7 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
         if (leader && ids && digests)
             (void)pm_cache_end(destdir, !failed, ids, digests, bundles->paths, bundles->n);
     }
-    pm_unpack_budget_end();
+    pm_budget_free(d.budget);
     pm_links_free(d.links);
     /* Every unpacker knows the outcome; the leader tells the rest. */
     if (t->node_size > 1 && pm_polite_share(&failed, 0, t->node) != MPI_SUCCESS)

@@ -26,9 +26,11 @@ typedef struct pm_deliver_stats {
     uint64_t entries;   /* entries unpacked on this node */
 } pm_deliver_stats;
 
-/* Collective: rank 0 checks that it can open every bundle, before any
+/* Collective: rank 0 checks that it can open every bundle, and that none
+ * is larger than max_bytes (PYTHON_MPI_MAX_UNPACKED; 0: no limit yet, the
+ * node-local file system's size is checked when delivering), before any
  * directory is made.  Returns 0 or 1 on every rank, like pm_deliver. */
-int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles);
+int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles, uint64_t max_bytes);
 
 /* Collective over t->world.  Every bundle is unpacked into destdir, which
  * must exist on each node, by the node's unpackers (cfg->unpackers, see

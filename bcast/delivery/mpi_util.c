@@ -1,6 +1,5 @@
 /* mpi_util.c - MPI start-up, error checks and polite waits (see mpi_util.h). */
 #include "mpi_util.h"
-#include "unpack.h"
 #include "log.h"
 #include "settings.h"
 
@@ -45,7 +44,6 @@ int pm_begin(const char *prog, int *argc, char ***argv, int required, int *rank,
         return 1;
     }
     pm_log_set_verbose(cfg->verbose);
-    pm_unpack_set_max(cfg->max_unpacked);
     return 0;
 }
 

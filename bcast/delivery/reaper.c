@@ -2,6 +2,7 @@
 #include "reaper.h"
 #include "jobdir.h"
 #include "log.h"
+#include "say.h"
 #include "pm_config.h"
 #include "strutil.h"
 #include "trust.h"
@@ -147,7 +148,7 @@ int pm_reaper_start(const char *dir, int made_userdir)
         pm_error(dir, "cannot start the clean-up watcher: not a run directory");
         return -1;
     }
-    int rootfd = pm_trust_open_or_say(chroot, PM_TRUST_CONTAINER, NULL);
+    int rootfd = pm_trust_open_say(chroot, PM_TRUST_CONTAINER, NULL);
     free(chroot);
     if (rootfd < 0)
         return -1;
@@ -342,7 +343,9 @@ void pm_reaper_main(int argc, char **argv)
     while (n < 0 && errno == EINTR);
     if (n == 1 && c == 'k')
         _exit(0);
-    int rc = pm_rmtree_at(user, name, name);
+    pm_err err = PM_ERR_INIT;
+    int rc = pm_rmtree_at(user, name, name, &err);
+    pm_err_print(&err);
     if (rc == 0) {
         char *lock = pm_printf_alloc("%s.lock", name);
         if (lock)

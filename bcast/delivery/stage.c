@@ -4,6 +4,7 @@
 #include "cache.h"
 #include "jobdir.h"
 #include "log.h"
+#include "say.h"
 #include "mpi_util.h"
 #include "reaper.h"
 #include "strutil.h"
@@ -31,7 +32,7 @@
 static int ensure_prefix(const char *dir, int *created)
 {
     int made = 0;
-    int fd = pm_trust_open_or_say(dir, PM_TRUST_CREATE_ALL | PM_TRUST_MINE | PM_TRUST_PRIVATE, &made);
+    int fd = pm_trust_open_say(dir, PM_TRUST_CREATE_ALL | PM_TRUST_MINE | PM_TRUST_PRIVATE, &made);
     if (fd < 0)
         return -1;
     *created |= made;
@@ -90,6 +91,13 @@ static char *chroot_userdir(const char *chroot, int quiet)
     if (!u)
         pm_error(NULL, "out of memory");
     return u;
+}
+
+/* pm_reclaim_stale's report of each dead job's tree it removed. */
+static void said_reclaimed(void *ctx, const char *dir)
+{
+    (void)ctx;
+    pm_info(1, "reclaimed %s, left by a job that died", dir);
 }
 
 /* Sleep between 1 and 2 times ms milliseconds: two waiting runs do not
@@ -201,7 +209,7 @@ static int lock_tree(pm_stage *s, const pm_topology *t, int deliver)
  * prefix the user named).  0, or -1 after printing why. */
 static int settle_interrupted(pm_stage *s, int ours_entirely)
 {
-    int fd = pm_trust_open_or_say(s->dir, PM_TRUST_MINE, NULL);
+    int fd = pm_trust_open_say(s->dir, PM_TRUST_MINE, NULL);
     if (fd < 0)
         return -1;
     int rc = 0;
@@ -229,7 +237,9 @@ static int settle_interrupted(pm_stage *s, int ours_entirely)
                 strcmp(e->d_name, PM_TREE_LOCK) == 0 || strcmp(e->d_name, PM_CHANGING) == 0)
                 continue;
             char *shown = pm_path_join(s->dir, e->d_name);
-            rc = shown ? pm_rmtree_at(fd, e->d_name, shown) : -1;
+            pm_err err = PM_ERR_INIT;
+            rc = shown ? pm_rmtree_at(fd, e->d_name, shown, &err) : -1;
+            pm_err_print(&err);
             if (!shown)
                 pm_error(s->dir, "out of memory");
             free(shown);
@@ -325,21 +335,23 @@ int pm_stage_open(pm_stage *s, const pm_topology *t, const char *chroot,
             failed = 1;
         } else if (leader) {
             char *userdir = chroot_userdir(chroot, 0);
-            if (!userdir || pm_userdir_ensure(userdir) != 0) {
+            pm_err err = PM_ERR_INIT;
+            if (!userdir || pm_userdir_ensure(userdir, &err) != 0) {
                 failed = 1;
             } else if (!(s->dir = pm_path_join(userdir, name))) {
                 pm_error(NULL, "out of memory");
                 failed = 1;
             } else if (fixed_name) {
                 /* made and locked below, with every node's leader */
-            } else if (pm_reclaim_stale(userdir) >= 0 &&
-                       (s->lock_fd = pm_run_lock(s->dir)) < 0) {
+            } else if (pm_reclaim_stale(userdir, said_reclaimed, NULL) >= 0 &&
+                       (s->lock_fd = pm_run_lock(s->dir, &err)) < 0) {
                 failed = 1;
-            } else if (pm_mkdir_private(s->dir) == 0) {
+            } else if (pm_mkdir_private(s->dir, &err) == 0) {
                 s->owned = s->created = 1;
             } else {
                 failed = 1;
             }
+            pm_err_print(&err);
             free(userdir);
         }
     }
@@ -388,7 +400,9 @@ int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
     if (leader) {
         char *userdir = chroot_userdir(chroot, 1);
         /* Trust nothing in a shared chroot that is not ours. */
-        if (!userdir || pm_userdir_ensure(userdir) != 0 || !(s->dir = pm_path_join(userdir, name))) {
+        pm_err err = PM_ERR_INIT;
+        if (!userdir || pm_userdir_ensure(userdir, &err) != 0 || !(s->dir = pm_path_join(userdir, name))) {
+            pm_err_print(&err);
             bad = 1;
         } else {
             char *why = NULL;
@@ -417,15 +431,26 @@ int pm_stage_find_cached(pm_stage *s, const pm_topology *t, const char *chroot,
  * name back to every user of the node. */
 static void forget_run(pm_stage *s)
 {
-    pm_run_unlock(s->dir, s->lock_fd);
+    pm_err err = PM_ERR_INIT;
+    (void)pm_run_unlock(s->dir, s->lock_fd, &err);
+    pm_err_print(&err);
     s->lock_fd = -1;
+}
+
+/* The tree is removed by whoever made it; a failure is printed here. */
+static int remove_tree(const char *dir)
+{
+    pm_err err = PM_ERR_INIT;
+    int rc = pm_rmtree(dir, &err);
+    pm_err_print(&err);
+    return rc;
 }
 
 int pm_stage_remove(pm_stage *s, const pm_topology *t)
 {
     int rc = 0;
     if (s->owned && t->leaders != MPI_COMM_NULL) {
-        rc = pm_rmtree(s->dir);
+        rc = remove_tree(s->dir);
         if (rc == 0)
             forget_run(s);
     }
@@ -438,7 +463,7 @@ int pm_stage_discard(pm_stage *s, const pm_topology *t)
     int rc = 0;
     /* A kept tree only while we hold its lock (else created is 0). */
     if (s->created && s->dir && t->leaders != MPI_COMM_NULL && (s->owned || s->tree_lock >= 0)) {
-        rc = pm_rmtree(s->dir);
+        rc = remove_tree(s->dir);
         if (rc == 0 && s->owned)
             forget_run(s);
     }
@@ -450,7 +475,7 @@ void pm_stage_free(pm_stage *s)
 {
     pm_reaper_disarm(s->reaper_fd);
     if (s->lock_fd >= 0)
-        pm_run_unlock(s->dir, s->lock_fd);
+        forget_run(s);
     if (s->tree_lock >= 0)
         close(s->tree_lock);
     free(s->dir);

@@ -46,15 +46,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pm_links *links = deferred ? pm_links_new() : NULL;
         if (deferred && !links)
             abort();
-        int rc;
-        if (pm_is_parts_bundle(data, size))
-            rc = pm_unpack_parts_memory(scratch, "fuzz-input", data, size, 0, 1);
-        else if (deferred)
-            rc = pm_unpack_memory_links(scratch, "fuzz-input", data, size, links);
-        else
-            rc = pm_unpack_memory(scratch, "fuzz-input", data, size, NULL);
+        /* The core hands back every refusal's reason and prints nothing:
+         * a refusal (-1) without one is a bug. */
+        pm_unpack_opts o = {.label = "fuzz-input", .links = links};
+        pm_err err = PM_ERR_INIT;
+        int rc = pm_is_parts_bundle(data, size)
+                     ? pm_unpack_parts_memory(scratch, data, size, &o, NULL, &err)
+                     : pm_unpack_memory(scratch, data, size, &o, NULL, &err);
         if (rc == 0 && links)
-            (void)pm_links_create(links, scratch);
+            rc = pm_links_create(links, scratch, &err) < 0 ? -1 : 0;
+        if ((rc == -1) != err.set)
+            abort();
+        pm_err_clear(&err);
         pm_links_free(links);
         struct stat st;
         if (lstat(canary, &st) == 0)
@@ -72,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (lstat(p, &st) == 0)
                 abort();
         }
-        if (pm_rmtree(scratch) != 0)
+        if (pm_rmtree(scratch, NULL) != 0)
             abort();
     }
     return 0;

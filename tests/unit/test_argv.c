@@ -317,7 +317,7 @@ static void home_and_executable(void **state)
         assert_int_equal(pm_python_configure(&c, 4, argv_e, NULL), 0);
         PyConfig_Clear(&c);
     }
-    assert_int_equal(pm_rmtree(tmpl), 0);
+    assert_int_equal(pm_rmtree(tmpl, NULL), 0);
     free(open_dir);
     free(inside);
     PyConfig_Clear(&c);

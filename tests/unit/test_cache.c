@@ -32,7 +32,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(dir);
+    int rc = pm_rmtree(dir, NULL);
     free(dir);
     return rc;
 }

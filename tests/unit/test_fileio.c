@@ -39,7 +39,7 @@ static int mk(void **state)
 static int rm(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(tmpdir);
+    int rc = pm_rmtree(tmpdir, NULL);
     free(tmpdir);
     return rc;
 }

@@ -49,7 +49,7 @@ static int teardown(void **state)
 {
     (void)state;
     clear_jobs(NULL);
-    int rc = pm_rmtree(tmp);
+    int rc = pm_rmtree(tmp, NULL);
     struct stat st;
     if (rc == 0 && lstat(tmp, &st) == 0)
         rc = -1;
@@ -188,7 +188,7 @@ static void userdir_created_private(void **state)
     (void)state;
     char *u = at("u1");
     mode_t old = umask(0);                    /* a lax umask must not leak in */
-    int rc = pm_userdir_ensure(u);
+    int rc = pm_userdir_ensure(u, NULL);
     umask(old);
     assert_int_equal(rc, 0);
     struct stat st;
@@ -196,7 +196,7 @@ static void userdir_created_private(void **state)
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 07777, 0700);
     assert_int_equal(st.st_uid, geteuid());
-    assert_int_equal(pm_userdir_ensure(u), 0);    /* existing and fine */
+    assert_int_equal(pm_userdir_ensure(u, NULL), 0);    /* existing and fine */
     free(u);
 }
 
@@ -210,7 +210,7 @@ static void userdir_loose_mode_fixed(void **state)
         char *u = at(name);
         assert_int_equal(mkdir(u, 0700), 0);
         assert_int_equal(chmod(u, loose[i]), 0);
-        assert_int_equal(pm_userdir_ensure(u), 0);
+        assert_int_equal(pm_userdir_ensure(u, NULL), 0);
         struct stat st;
         assert_int_equal(lstat(u, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0700);
@@ -230,7 +230,7 @@ static void userdir_writable_by_others_refused(void **state)
         char *u = at(name);
         assert_int_equal(mkdir(u, 0700), 0);
         assert_int_equal(chmod(u, open_modes[i]), 0);
-        assert_int_equal(pm_userdir_ensure(u), -1);
+        assert_int_equal(pm_userdir_ensure(u, NULL), -1);
         struct stat st;
         assert_int_equal(lstat(u, &st), 0);
         assert_int_equal(st.st_mode & 07777, open_modes[i]);   /* left alone */
@@ -247,19 +247,19 @@ static void userdir_refuses_symlink(void **state)
     char *link = at("python-mpi-link");
     assert_int_equal(mkdir(target, 0755), 0);
     assert_int_equal(symlink(target, link), 0);
-    assert_int_equal(pm_userdir_ensure(link), -1);
+    assert_int_equal(pm_userdir_ensure(link, NULL), -1);
     struct stat st;
     assert_int_equal(stat(target, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0755);   /* not chmod'ed through the link */
     assert_int_equal(lstat(link, &st), 0);
     assert_true(S_ISLNK(st.st_mode));              /* and left alone */
     assert_int_equal(chmod(target, 0700), 0);
-    assert_int_equal(pm_userdir_ensure(link), -1);
+    assert_int_equal(pm_userdir_ensure(link, NULL), -1);
     /* a dangling link too: mkdir must not create its target */
     char *dangling = at("python-mpi-dangling");
     char *nowhere = at("nowhere");
     assert_int_equal(symlink(nowhere, dangling), 0);
-    assert_int_equal(pm_userdir_ensure(dangling), -1);
+    assert_int_equal(pm_userdir_ensure(dangling, NULL), -1);
     assert_false(present(nowhere));
     free(target);
     free(link);
@@ -272,12 +272,12 @@ static void userdir_refuses_file_and_missing_parent(void **state)
     (void)state;
     char *file = at("python-mpi-file");
     touch(file, 0600, "x");
-    assert_int_equal(pm_userdir_ensure(file), -1);
+    assert_int_equal(pm_userdir_ensure(file, NULL), -1);
     struct stat st;
     assert_int_equal(lstat(file, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     char *deep = at("no/such/parent");
-    assert_int_equal(pm_userdir_ensure(deep), -1);
+    assert_int_equal(pm_userdir_ensure(deep, NULL), -1);
     assert_false(present(deep));
     free(file);
     free(deep);
@@ -293,7 +293,7 @@ static void userdir_refuses_foreign_owner(void **state)
     char *other = at("foreign");
     assert_int_equal(mkdir(other, 0700), 0);
     assert_int_equal(chown(other, 65534, 65534), 0);
-    assert_int_equal(pm_userdir_ensure(other), -1);
+    assert_int_equal(pm_userdir_ensure(other, NULL), -1);
     free(other);
 }
 
@@ -302,20 +302,20 @@ static void mkdir_private(void **state)
     (void)state;
     char *d = at("fresh");
     mode_t old = umask(0);
-    int rc = pm_mkdir_private(d);
+    int rc = pm_mkdir_private(d, NULL);
     umask(old);
     assert_int_equal(rc, 0);
     struct stat st;
     assert_int_equal(lstat(d, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 07777, 0700);
-    assert_int_equal(pm_mkdir_private(d), -1);     /* it must not exist yet */
+    assert_int_equal(pm_mkdir_private(d, NULL), -1);     /* it must not exist yet */
     char *f = at("fresh-file");
     touch(f, 0600, NULL);
-    assert_int_equal(pm_mkdir_private(f), -1);
+    assert_int_equal(pm_mkdir_private(f, NULL), -1);
     char *l = at("fresh-link");
     assert_int_equal(symlink(d, l), 0);
-    assert_int_equal(pm_mkdir_private(l), -1);
+    assert_int_equal(pm_mkdir_private(l, NULL), -1);
     free(d);
     free(f);
     free(l);
@@ -348,7 +348,7 @@ static void rmtree_stays_inside(void **state)
     char *lnrel = at("tree/up");
     assert_int_equal(symlink("..", lnrel), 0);
 
-    assert_int_equal(pm_rmtree(t), 0);
+    assert_int_equal(pm_rmtree(t, NULL), 0);
     assert_false(present(t));
     /* the links' targets, and what is inside them, survive */
     struct stat st;
@@ -359,9 +359,9 @@ static void rmtree_stays_inside(void **state)
     assert_true(present(outdir));
     assert_true(present(tmp));
     /* ENOENT is success, twice */
-    assert_int_equal(pm_rmtree(t), 0);
+    assert_int_equal(pm_rmtree(t, NULL), 0);
     char *none = at("never/existed");
-    assert_int_equal(pm_rmtree(none), 0);
+    assert_int_equal(pm_rmtree(none, NULL), 0);
 
     free(outfile); free(outdir); free(outinner); free(t); free(a); free(sub);
     free(ro); free(ro2); free(ln); free(lnd); free(lnrel); free(none);
@@ -378,12 +378,12 @@ static void rmtree_of_link_or_file(void **state)
     assert_int_equal(mkdir(target, 0700), 0);
     touch(inner, 0600, "x");
     assert_int_equal(symlink(target, link), 0);
-    assert_int_equal(pm_rmtree(link), 0);
+    assert_int_equal(pm_rmtree(link, NULL), 0);
     assert_false(present(link));
     assert_true(present(inner));
     char *file = at("lone-file");
     touch(file, 0400, "x");
-    assert_int_equal(pm_rmtree(file), 0);
+    assert_int_equal(pm_rmtree(file, NULL), 0);
     assert_false(present(file));
     free(target);
     free(inner);
@@ -395,20 +395,20 @@ static void run_lock_and_reclaim(void **state)
 {
     (void)state;
     char *u = at("ureclaim");
-    assert_int_equal(pm_userdir_ensure(u), 0);
+    assert_int_equal(pm_userdir_ensure(u, NULL), 0);
     char *live = pm_path_join(u, "live");
     char *dead = pm_path_join(u, "dead");
     char *dead_lock = pm_path_join(u, "dead.lock");
-    int fd = pm_run_lock(live);
+    int fd = pm_run_lock(live, NULL);
     assert_true(fd >= 0);
-    assert_int_equal(pm_mkdir_private(live), 0);
+    assert_int_equal(pm_mkdir_private(live, NULL), 0);
     /* A dead job: its lock taken by a child that then exited. */
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int cfd = pm_run_lock(dead);
+        int cfd = pm_run_lock(dead, NULL);
         char *f = pm_path_join(dead, "data");
-        int ok = cfd >= 0 && pm_mkdir_private(dead) == 0 && f &&
+        int ok = cfd >= 0 && pm_mkdir_private(dead, NULL) == 0 && f &&
                  close(open(f, O_CREAT | O_WRONLY, 0600)) == 0;
         _exit(ok ? 0 : 1);
     }
@@ -416,13 +416,13 @@ static void run_lock_and_reclaim(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(pm_run_lock(live), -1);          /* a run name is taken once */
-    assert_int_equal(pm_reclaim_stale(u), 1);
+    assert_int_equal(pm_run_lock(live, NULL), -1);          /* a run name is taken once */
+    assert_int_equal(pm_reclaim_stale(u, NULL, NULL), 1);
     assert_false(present(dead));
     assert_false(present(dead_lock));
     assert_true(present(live));                       /* held lock: kept */
-    pm_run_unlock(live, fd);
-    assert_int_equal(pm_reclaim_stale(u), 0);         /* no lock file left: kept */
+    pm_run_unlock(live, fd, NULL);
+    assert_int_equal(pm_reclaim_stale(u, NULL, NULL), 0);         /* no lock file left: kept */
     assert_true(present(live));
     free(u);
     free(live);

@@ -51,7 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(base);
+    int rc = pm_rmtree(base, NULL);
     free(base);
     return rc;
 }
@@ -192,7 +192,7 @@ static void run(enum mode mode, enum end end)
     } else {
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         assert_int_equal(lstat(file, &s), 0);
-        assert_int_equal(pm_rmtree(tree), 0);
+        assert_int_equal(pm_rmtree(tree, NULL), 0);
     }
     free(leaked);
     free(said);

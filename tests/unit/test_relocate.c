@@ -16,7 +16,6 @@
 #include "relocate.h"
 #include "trust.h"
 #include "strutil.h"
-#include "unpack.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +29,22 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* PYTHON_MPI_MAX_UNPACKED for the relocations below (0: the default). */
+static uint64_t limit_bytes;
+
+/* pm_relocate_tree as a delivery calls it: a failure always comes with
+ * its reason (printed, as the delivery prints it); success with none. */
+static long relocate(const char *tree)
+{
+    pm_err err = PM_ERR_INIT;
+    long n = pm_relocate_tree(tree, limit_bytes, &err);
+    assert_int_equal(err.set, n < 0);
+    if (err.set)
+        assert_non_null(err.text);
+    pm_err_print(&err);
+    return n;
+}
 
 static void text_every_occurrence(void **state)
 {
@@ -81,7 +96,7 @@ static int mk(void **state)
 static int rm(void **state)
 {
     (void)state;
-    assert_int_equal(pm_rmtree(tmpdir), 0);
+    assert_int_equal(pm_rmtree(tmpdir, NULL), 0);
     free(tmpdir);
     return 0;
 }
@@ -128,7 +143,7 @@ static void tree_applied_and_removed(void **state)
     put("etc/conf.txt", "root=/opt/conda/envs/x\n", 0644);
     put(".python-mpi-relocate/env", "python-mpi-relocate 1\nprefix /opt/conda/envs/x\n"
         "text bin/tool\ntext etc/conf.txt\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), 2);
+    assert_int_equal(relocate(tmpdir), 2);
     char *tool = get("bin/tool");
     char *want = pm_printf_alloc("#!%s/bin/python3\n", tmpdir);
     assert_string_equal(tool, want);
@@ -139,7 +154,7 @@ static void tree_applied_and_removed(void **state)
     char *m = pm_path_join(tmpdir, ".python-mpi-relocate");
     assert_int_not_equal(access(m, F_OK), 0);    /* manifests gone */
     /* nothing to do the second time */
-    assert_int_equal(pm_relocate_tree(tmpdir), 0);
+    assert_int_equal(relocate(tmpdir), 0);
     free(tool);
     free(want);
     free(p);
@@ -161,7 +176,7 @@ static void bad_manifests(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         put("keep.txt", "/opt/x\n", 0644);
         put(".python-mpi-relocate/m", bad[i], 0644);
-        assert_int_equal(pm_relocate_tree(tmpdir), -1);
+        assert_int_equal(relocate(tmpdir), -1);
         char *k = get("keep.txt");
         assert_string_equal(k, "/opt/x\n");
         free(k);
@@ -173,7 +188,7 @@ static void binary_too_long_fails(void **state)
     (void)state;
     put("lib/libx.so", "/p\n", 0644);   /* 2-byte prefix: any tree path is longer */
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /p\nbinary lib/libx.so\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(relocate(tmpdir), -1);
     char *k = get("lib/libx.so");
     assert_string_equal(k, "/p\n");   /* untouched */
     free(k);
@@ -205,7 +220,7 @@ static void never_through_a_link(void **state)
         for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
             char *m = pm_printf_alloc("python-mpi-relocate 1\nprefix /opt/x\ntext %s\n", paths[i]);
             put(".python-mpi-relocate/m", m, 0644);
-            assert_int_equal(pm_relocate_tree(tmpdir), -1);
+            assert_int_equal(relocate(tmpdir), -1);
             free(m);
             f = fopen(victim, "r");
             char got[64] = {0};
@@ -218,7 +233,7 @@ static void never_through_a_link(void **state)
         }
     }
     pm_trust_force_walk = 0;
-    assert_int_equal(pm_rmtree(outside_tmpl), 0);
+    assert_int_equal(pm_rmtree(outside_tmpl, NULL), 0);
     free(victim);
     free(out);
     free(lnk);
@@ -231,7 +246,7 @@ static void reserved_paths_refused(void **state)
     (void)state;
     put(".python-mpi-stamps", "/opt/x\n", 0644);
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext .python-mpi-stamps\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(relocate(tmpdir), -1);
     char *k = get(".python-mpi-stamps");
     assert_string_equal(k, "/opt/x\n");
     free(k);
@@ -250,7 +265,7 @@ static void growth_limited(void **state)
     body[n] = '\0';
     put("big.txt", body, 0644);
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /p\ntext big.txt\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(relocate(tmpdir), -1);
     char *p = pm_path_join(tmpdir, "big.txt");
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
@@ -260,7 +275,7 @@ static void growth_limited(void **state)
     /* a short script with its prefix grows much more than 2x: allowed */
     put("bin/s", "#!/p/bin/python\n", 0755);
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /p\ntext bin/s\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), 1);
+    assert_int_equal(relocate(tmpdir), 1);
 }
 
 
@@ -346,7 +361,7 @@ static void named_twice_refused(void **state)
         man = more;
     }
     put(".python-mpi-relocate/m", man, 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(relocate(tmpdir), -1);
     assert_int_equal(size_of("big.txt"), (off_t)n);   /* untouched */
     assert_int_equal(manifests_left(), 0);
     assert_int_equal(temporaries_under(tmpdir), 0);
@@ -368,9 +383,9 @@ static void budget_across_manifests(void **state)
         put(name, "python-mpi-relocate 1\nprefix /tmp\ntext big.txt\n", 0644);
         free(name);
     }
-    pm_unpack_set_max(limit);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
-    pm_unpack_set_max(0);
+    limit_bytes = limit;
+    assert_int_equal(relocate(tmpdir), -1);
+    limit_bytes = 0;
     off_t got = size_of("big.txt");
     assert_true(got > (off_t)n);              /* some passes were made */
     assert_true(got <= (off_t)limit);         /* and it never grew past the limit */
@@ -382,7 +397,7 @@ static void budget_across_manifests(void **state)
         put(name, "python-mpi-relocate 1\nprefix /tmp\ntext big.txt\n", 0644);
         free(name);
     }
-    assert_int_equal(pm_relocate_tree(tmpdir), 3);
+    assert_int_equal(relocate(tmpdir), 3);
     free(body);
 }
 
@@ -406,12 +421,12 @@ static void budget_counts_reads(void **state)
         free(p);
     }
     put(".python-mpi-relocate/m", man, 0644);
-    pm_unpack_set_max(1 << 20);   /* 8 reads of 128 KiB */
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    limit_bytes = 1 << 20;   /* 8 reads of 128 KiB */
+    assert_int_equal(relocate(tmpdir), -1);
     /* under the limit: read once each, nothing written */
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext h00\ntext h01\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), 0);
-    pm_unpack_set_max(0);
+    assert_int_equal(relocate(tmpdir), 0);
+    limit_bytes = 0;
     assert_int_equal(manifests_left(), 0);
     free(f);
     free(man);
@@ -431,7 +446,7 @@ static void mode_times_and_links(void **state)
     struct stat before, after, kept;
     assert_int_equal(stat(tool, &before), 0);
     put(".python-mpi-relocate/m", "python-mpi-relocate 1\nprefix /opt/x\ntext bin/tool\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), 1);
+    assert_int_equal(relocate(tmpdir), 1);
     assert_int_equal(stat(tool, &after), 0);
     assert_int_equal(after.st_mode & 07777, 0750);
     assert_int_equal(after.st_mtim.tv_sec, 1234567890);
@@ -462,10 +477,10 @@ static void failure_removes_every_manifest(void **state)
     put(".python-mpi-relocate/1-good", "python-mpi-relocate 1\nprefix /opt/x\ntext a.txt\n", 0644);
     put(".python-mpi-relocate/2-bad", "python-mpi-relocate 1\nprefix /opt/x\ntext missing\n", 0644);
     put(".python-mpi-relocate/3-never", "python-mpi-relocate 1\nprefix /opt/x\ntext a.txt\n", 0644);
-    assert_int_equal(pm_relocate_tree(tmpdir), -1);
+    assert_int_equal(relocate(tmpdir), -1);
     assert_int_equal(manifests_left(), 0);
     assert_int_equal(temporaries_under(tmpdir), 0);
-    assert_int_equal(pm_relocate_tree(tmpdir), 0);   /* nothing left to apply */
+    assert_int_equal(relocate(tmpdir), 0);   /* nothing left to apply */
 }
 
 /* pm_relocate_discard: what a killed delivery left, dropped whole (a
@@ -479,19 +494,19 @@ static void discard_stale(void **state)
     put(".python-mpi-relocate/other", "anything\n", 0644);
     int fd = pm_trust_open(tmpdir, PM_TRUST_MINE, NULL, NULL, &why);
     assert_true(fd >= 0);
-    assert_int_equal(pm_relocate_discard(fd), 1);
+    assert_int_equal(pm_relocate_discard(fd, NULL), 1);
     assert_int_equal(manifests_left(), 0);
-    assert_int_equal(pm_relocate_discard(fd), 0);
+    assert_int_equal(pm_relocate_discard(fd, NULL), 0);
     char *m = pm_path_join(tmpdir, ".python-mpi-relocate"), *keep = pm_path_join(tmpdir, "keep");
     assert_int_equal(mkdir(keep, 0700), 0);
     put("keep/f", "kept\n", 0644);
     assert_int_equal(symlink("keep", m), 0);
-    assert_int_equal(pm_relocate_discard(fd), 1);
+    assert_int_equal(pm_relocate_discard(fd, NULL), 1);
     assert_int_equal(manifests_left(), 0);
     char *k = get("keep/f");
     assert_string_equal(k, "kept\n");
-    assert_int_equal(pm_relocate_discard_tree(tmpdir), 0);
-    assert_int_equal(pm_relocate_tree(tmpdir), 0);
+    assert_int_equal(pm_relocate_discard_tree(tmpdir, NULL), 0);
+    assert_int_equal(relocate(tmpdir), 0);
     k = (free(k), get("a.txt"));
     assert_string_equal(k, "/opt/x\n");   /* the stale manifest was never applied */
     close(fd);
@@ -517,7 +532,7 @@ static int after_kill(size_t full)
             others++;
     closedir(d);
     assert_int_equal(others, 0);
-    assert_int_equal(pm_relocate_tree(tmpdir), 0);   /* its manifest went before the rewrite */
+    assert_int_equal(relocate(tmpdir), 0);   /* its manifest went before the rewrite */
     assert_int_equal(manifests_left(), 0);
     return got >= 0 && (size_t)got < full;           /* killed mid-rewrite */
 }
@@ -533,7 +548,7 @@ static pid_t relocating_child(size_t fsize_limit)
             setrlimit(RLIMIT_CORE, &core);
             setrlimit(RLIMIT_FSIZE, &fsz);
         }
-        _exit(pm_relocate_tree(tmpdir) == 1 ? 0 : 1);
+        _exit(relocate(tmpdir) == 1 ? 0 : 1);
     }
     return pid;
 }

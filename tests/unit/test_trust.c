@@ -39,7 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(base);
+    int rc = pm_rmtree(base, NULL);
     free(base);
     return rc;
 }
@@ -204,7 +204,7 @@ static void group_installations(void **state)
     char *mine = at("mine-group");
     assert_int_equal(mkdir(mine, 0755), 0);
     trusted(mine, PM_TRUST_GROUP | PM_TRUST_RESOLVE);
-    assert_int_equal(pm_rmtree(tmpl), 0);
+    assert_int_equal(pm_rmtree(tmpl, NULL), 0);
     free(tmpl);
     free(team);
     free(py);
@@ -275,20 +275,20 @@ static void env_dir(void **state)
     (void)state;
     const char *v = (const char *)1;
     unsetenv("PM_TEST_HOME");
-    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v, NULL), 0);
     assert_null(v);
     setenv("PM_TEST_HOME", "", 1);
-    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v, NULL), 0);
     assert_null(v);
     setenv("PM_TEST_HOME", base, 1);
-    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), 0);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v, NULL), 0);
     assert_string_equal(v, base);
     /* missing: in a shared directory a name anybody could make */
     char *missing = at("not-there");
     setenv("PM_TEST_HOME", missing, 1);
-    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v), -1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", PM_TRUST_MINE, &v, NULL), -1);
     setenv("PM_TEST_HOME", "/tmp", 1);
-    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", 0, &v), -1);
+    assert_int_equal(pm_trust_env_dir("PM_TEST_HOME", 0, &v, NULL), -1);
     unsetenv("PM_TEST_HOME");
     free(missing);
 }

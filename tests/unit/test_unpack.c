@@ -39,6 +39,53 @@ typedef struct ent {
 #define MTIME 1000000000L
 
 static char *base, *dest;
+
+/* The options every call below passes (unpack.h): PYTHON_MPI_MAX_UNPACKED
+ * and PYTHON_MPI_MAX_ENTRIES (0: the defaults), and the node's budget of
+ * a delivery when a test makes one (NULL: each call its own). */
+static uint64_t limit_bytes, limit_entries;
+static pm_budget *node_budget;
+
+/* The core prints nothing: a refusal (-1) comes back with its reason,
+ * naming the bundle; success and a failed source (-2) with none.  The
+ * reason is printed here, as the delivery prints it. */
+static int reasoned(int rc, pm_err *err, const char *label)
+{
+    assert_int_equal(err->set, rc == -1);
+    if (err->set) {
+        assert_non_null(err->text);
+        assert_string_equal(err->file, label);
+    }
+    pm_err_print(err);
+    return rc;
+}
+
+static int unpack_with(const char *to, const char *label, pm_pull_fn pullf, void *ctx,
+                       pm_links *links, pm_unpack_stats *st)
+{
+    pm_unpack_opts o = {.label = label, .links = links, .budget = node_budget,
+                        .max_bytes = limit_bytes, .max_entries = limit_entries};
+    pm_err err = PM_ERR_INIT;
+    return reasoned(pm_unpack(to, pullf, ctx, &o, st, &err), &err, label);
+}
+
+static int unpack_mem(const char *to, const char *label, const void *data, size_t len,
+                      pm_unpack_stats *st)
+{
+    pm_unpack_opts o = {.label = label, .budget = node_budget,
+                        .max_bytes = limit_bytes, .max_entries = limit_entries};
+    pm_err err = PM_ERR_INIT;
+    return reasoned(pm_unpack_memory(to, data, len, &o, st, &err), &err, label);
+}
+
+static int unpack_mem_links(const char *to, const char *label, const void *data, size_t len,
+                            pm_links *links)
+{
+    pm_unpack_opts o = {.label = label, .links = links, .budget = node_budget,
+                        .max_bytes = limit_bytes, .max_entries = limit_entries};
+    pm_err err = PM_ERR_INIT;
+    return reasoned(pm_unpack_memory(to, data, len, &o, NULL, &err), &err, label);
+}
 static unsigned char buf[1 << 20];
 
 static int setup(void **state)
@@ -56,7 +103,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(base);
+    int rc = pm_rmtree(base, NULL);
     free(base);
     free(dest);
     return rc;
@@ -66,7 +113,7 @@ static int teardown(void **state)
 static int fresh(void **state)
 {
     (void)state;
-    return pm_rmtree(dest) == 0 && mkdir(dest, 0700) == 0 ? 0 : -1;
+    return pm_rmtree(dest, NULL) == 0 && mkdir(dest, 0700) == 0 ? 0 : -1;
 }
 
 static size_t count(const ent *es)
@@ -220,7 +267,7 @@ static void extracts_tree(void **state)
         assert_int_equal(fresh(NULL), 0);
         size_t n = make(es, filters[f]);
         pm_unpack_stats st = {99, 99};
-        assert_int_equal(pm_unpack_memory(dest, "t.tar", buf, n, &st), 0);
+        assert_int_equal(unpack_mem(dest, "t.tar", buf, n, &st), 0);
         assert_int_equal(st.entries, count(es));
         assert_int_equal(st.bytes, 6 + 4 + 13);
         content_is("lib/a.py", "x = 1\n");
@@ -267,7 +314,7 @@ static void modes_sanitised(void **state)
         {NULL, END, NULL, 0},
     };
     size_t n = make(es, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "m.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "m.tar", buf, n, NULL), 0);
     assert_int_equal(stat_of("d").st_mode & 07777, 0755);
     assert_int_equal(stat_of("d/suid").st_mode & 07777, 0755);
     assert_int_equal(stat_of("d/gw").st_mode & 07777, 0644);
@@ -279,7 +326,7 @@ static void modes_sanitised(void **state)
     assert_int_equal(stat_of("locked").st_mode & 07777, 0711);
     content_is("ro/f", "x");
     /* and so the tree can always be removed */
-    assert_int_equal(pm_rmtree(dest), 0);
+    assert_int_equal(pm_rmtree(dest, NULL), 0);
     assert_int_equal(mkdir(dest, 0700), 0);
 }
 
@@ -301,11 +348,11 @@ static void refuses(const bad_case *c, const char *allowed_outside)
         /* refused while reading, or when the links are made */
         pm_links *l = pm_links_new();
         assert_non_null(l);
-        int rc = pm_unpack_memory_links(dest, c->why, buf, n, l);
-        assert_true(rc == -1 || (rc == 0 && pm_links_create(l, dest) == -1));
+        int rc = unpack_mem_links(dest, c->why, buf, n, l);
+        assert_true(rc == -1 || (rc == 0 && pm_links_create(l, dest, NULL) == -1));
         pm_links_free(l);
     } else {
-        assert_int_equal(pm_unpack_memory(dest, c->why, buf, n, NULL), -1);
+        assert_int_equal(unpack_mem(dest, c->why, buf, n, NULL), -1);
     }
     nothing_outside(allowed_outside);
 }
@@ -409,7 +456,7 @@ static void keeps_destination_mode(void **state)
     size_t n = make(es, 'n');
     assert_int_equal(chmod(dest, 0700), 0);
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "dot.tar", buf, n, &st), 0);
+    assert_int_equal(unpack_mem(dest, "dot.tar", buf, n, &st), 0);
     assert_int_equal(st.entries, 3);
     struct stat d;
     assert_int_equal(stat(dest, &d), 0);
@@ -426,7 +473,7 @@ static void relocation_manifests_allowed(void **state)
         {".python-mpi-relocate/demo", REG, "python-mpi-relocate 1\n", 0}, {NULL, END, NULL, 0},
     };
     size_t n = make(es, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "manifest.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "manifest.tar", buf, n, NULL), 0);
     content_is(".python-mpi-relocate/demo", "python-mpi-relocate 1\n");
 }
 
@@ -438,19 +485,18 @@ static void size_limit(void **state)
     (void)state;
     const ent es[] = {{"a", REG, "12345", 0}, {"b", REG, "1234567", 0}, {NULL, END, NULL, 0}};
     size_t n = make(es, 'n');
-    pm_unpack_set_max(12);
-    assert_int_equal(pm_unpack_memory(dest, "fits.tar", buf, n, NULL), 0);
+    limit_bytes = 12;
+    assert_int_equal(unpack_mem(dest, "fits.tar", buf, n, NULL), 0);
     assert_int_equal(fresh(NULL), 0);
-    pm_unpack_set_max(11);
+    limit_bytes = 11;
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "big.tar", buf, n, &st), -1);
+    assert_int_equal(unpack_mem(dest, "big.tar", buf, n, &st), -1);
     assert_int_equal(st.entries, 1);
     assert_true(exists("a"));
     assert_false(exists("b"));
-    pm_unpack_set_max(0);   /* the default: the file system's size */
-    assert_int_equal(pm_unpack_get_max(), 0);
+    limit_bytes = 0;   /* the default: the file system's size */
     assert_int_equal(fresh(NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "default.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "default.tar", buf, n, NULL), 0);
 }
 
 /* One ustar header at h (512 bytes): name, size, type flag; checksum. */
@@ -508,14 +554,14 @@ static void sparse_data_counted(void **state)
     (void)state;
     static unsigned char tar[(64 << 10) + 8192];
     size_t n = sparse_tar(tar, 64 << 10);
-    pm_unpack_set_max(32 << 10);
-    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", tar, n, NULL), -1);
+    limit_bytes = 32 << 10;
+    assert_int_equal(unpack_mem(dest, "sparse.tar", tar, n, NULL), -1);
     struct stat st;
     assert_true(!exists("big.bin") || (lstat(in_dest("big.bin"), &st) == 0 && st.st_blocks * 512 <= (32 << 10)));
-    pm_unpack_set_max(128 << 10);
+    limit_bytes = 128 << 10;
     assert_int_equal(fresh(NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", tar, n, NULL), 0);
-    pm_unpack_set_max(0);
+    assert_int_equal(unpack_mem(dest, "sparse.tar", tar, n, NULL), 0);
+    limit_bytes = 0;
 }
 
 /* Every entry counts (files, directories, symbolic and hard links), and
@@ -526,17 +572,17 @@ static void entries_limit(void **state)
     const ent es[] = {{"f", REG, "1", 0}, {"d", DIR_, NULL, 0755}, {"s", SYM, "f", 0},
                       {"h", HARD, "f", 0}, {NULL, END, NULL, 0}};
     size_t n = make(es, 'n');
-    pm_unpack_set_max_entries(3);
+    limit_entries = 3;
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, &st), -1);
+    assert_int_equal(unpack_mem(dest, "many.tar", buf, n, &st), -1);
     assert_int_equal(st.entries, 3);
     assert_false(exists("h"));
-    pm_unpack_set_max_entries(4);
+    limit_entries = 4;
     assert_int_equal(fresh(NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, NULL), 0);
-    pm_unpack_set_max_entries(0);   /* the default: half the free inodes */
+    assert_int_equal(unpack_mem(dest, "many.tar", buf, n, NULL), 0);
+    limit_entries = 0;   /* the default: half the free inodes */
     assert_int_equal(fresh(NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "many.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "many.tar", buf, n, NULL), 0);
 }
 
 /* A target the kernel cannot take is refused when read (and so by
@@ -570,11 +616,11 @@ static void link_bytes_counted(void **state)
     size_t n = make(es, 'n');
     pm_links *l = pm_links_new();
     assert_non_null(l);
-    pm_unpack_set_max(15);
-    assert_int_equal(pm_unpack_memory_links(dest, "links.tar", buf, n, l), -1);
-    pm_unpack_set_max(22);
-    assert_int_equal(pm_unpack_memory_links(dest, "links.tar", buf, n, l), 0);
-    pm_unpack_set_max(0);
+    limit_bytes = 15;
+    assert_int_equal(unpack_mem_links(dest, "links.tar", buf, n, l), -1);
+    limit_bytes = 22;
+    assert_int_equal(unpack_mem_links(dest, "links.tar", buf, n, l), 0);
+    limit_bytes = 0;
     pm_links_free(l);
 }
 
@@ -589,13 +635,13 @@ static void dir_names_counted(void **state)
         es[i] = (ent){"dddddddddd", DIR_, NULL, 0};
     es[5] = (ent){NULL, END, NULL, 0};
     size_t n = make(es, 'n');
-    pm_unpack_set_max(10);   /* the name and its NUL: 11 */
-    assert_int_equal(pm_unpack_memory(dest, "dirs.tar", buf, n, NULL), -1);
+    limit_bytes = 10;   /* the name and its NUL: 11 */
+    assert_int_equal(unpack_mem(dest, "dirs.tar", buf, n, NULL), -1);
     assert_int_equal(fresh(NULL), 0);
-    pm_unpack_set_max(11);
-    assert_int_equal(pm_unpack_memory(dest, "dirs.tar", buf, n, NULL), 0);
+    limit_bytes = 11;
+    assert_int_equal(unpack_mem(dest, "dirs.tar", buf, n, NULL), 0);
     assert_int_equal(stat_of("dddddddddd").st_mtime, MTIME + 4);
-    pm_unpack_set_max(0);
+    limit_bytes = 0;
 }
 
 /* One budget for a delivery: its bundles add up, and the node's unpackers
@@ -609,34 +655,36 @@ static void delivery_budget(void **state)
     size_t na = make(a, 'n');
     memcpy(ta, buf, na);
     size_t nb = make(b, 'n');
-    pm_unpack_set_max(12);
-    pm_unpack_budget_begin(dest);
-    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "b.tar", buf, nb, NULL), -1);
-    pm_unpack_budget_end();
+    limit_bytes = 12;
+    node_budget = pm_budget_new(dest, limit_bytes, 0);
+    assert_non_null(node_budget);
+    assert_int_equal(unpack_mem(dest, "a.tar", ta, na, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "b.tar", buf, nb, NULL), -1);
+    pm_budget_free(node_budget);
     /* Shared words that another unpacker already counted 6 bytes in: this
      * one's 7 pass the limit. */
     assert_int_equal(fresh(NULL), 0);
     _Atomic uint64_t words[2] = {6, 0};
-    pm_unpack_budget_begin(dest);
-    pm_unpack_budget_share(words);
-    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), -1);
-    pm_unpack_budget_end();
+    node_budget = pm_budget_new(dest, limit_bytes, 0);
+    pm_budget_share(node_budget, words);
+    assert_int_equal(unpack_mem(dest, "a.tar", ta, na, NULL), -1);
+    pm_budget_free(node_budget);
     assert_true(words[0] >= 13);
     /* Shared from the start of the delivery: what was counted before goes in. */
     assert_int_equal(fresh(NULL), 0);
     words[0] = words[1] = 0;
-    pm_unpack_budget_begin(dest);
-    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
-    pm_unpack_budget_share(words);
+    node_budget = pm_budget_new(dest, limit_bytes, 0);
+    assert_int_equal(unpack_mem(dest, "a.tar", ta, na, NULL), 0);
+    pm_budget_share(node_budget, words);
     assert_int_equal(words[0], 7);
     assert_int_equal(words[1], 1);
-    pm_unpack_budget_end();
+    pm_budget_free(node_budget);
+    node_budget = NULL;
     /* Outside a delivery each call has its own budget again. */
     assert_int_equal(fresh(NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "a.tar", ta, na, NULL), 0);
-    assert_int_equal(pm_unpack_memory(dest, "b.tar", buf, nb, NULL), 0);
-    pm_unpack_set_max(0);
+    assert_int_equal(unpack_mem(dest, "a.tar", ta, na, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "b.tar", buf, nb, NULL), 0);
+    limit_bytes = 0;
 }
 
 /* The refusal happens at the bad entry: nothing after it is extracted. */
@@ -649,7 +697,7 @@ static void stops_at_first_bad_entry(void **state)
     };
     size_t n = make(es, 'n');
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "mid.tar", buf, n, &st), -1);
+    assert_int_equal(unpack_mem(dest, "mid.tar", buf, n, &st), -1);
     assert_int_equal(st.entries, 1);
     assert_true(exists("first.txt"));
     assert_false(exists("p"));
@@ -703,14 +751,14 @@ static void deferred_links(void **state)
     size_t n = make(good, 'n');
     pm_links *l = pm_links_new();
     assert_non_null(l);
-    assert_int_equal(pm_unpack_memory_links(dest, "good.tar", buf, n, l), 0);
+    assert_int_equal(unpack_mem_links(dest, "good.tar", buf, n, l), 0);
     assert_false(exists("lib64"));           /* not yet */
     assert_true(exists("lib/y"));
-    assert_int_equal(pm_links_create(l, dest), 2);
+    assert_int_equal(pm_links_create(l, dest, NULL), 2);
     assert_true(S_ISLNK(stat_of("lib64").st_mode));
     content_is("lib64/x", "xx");
     content_is("a/b/c", "xx");
-    assert_int_equal(pm_links_create(l, dest), 0);   /* made once, then forgotten */
+    assert_int_equal(pm_links_create(l, dest, NULL), 0);   /* made once, then forgotten */
     pm_links_free(l);
 
     assert_int_equal(fresh(NULL), 0);
@@ -719,8 +767,8 @@ static void deferred_links(void **state)
     };
     n = make(climb, 'n');
     l = pm_links_new();
-    assert_int_equal(pm_unpack_memory_links(dest, "climb.tar", buf, n, l), 0);
-    assert_int_equal(pm_links_create(l, dest), -1);
+    assert_int_equal(unpack_mem_links(dest, "climb.tar", buf, n, l), 0);
+    assert_int_equal(pm_links_create(l, dest, NULL), -1);
     pm_links_free(l);
     assert_false(exists("d/l"));
     nothing_outside(NULL);
@@ -748,17 +796,17 @@ static void refuses_non_archives(void **state)
 {
     (void)state;
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "empty", "", 0, &st), -1);
+    assert_int_equal(unpack_mem(dest, "empty", "", 0, &st), -1);
     assert_int_equal(st.entries, 0);
     const char junk[] = "this is not a tar archive at all, just some text.....";
-    assert_int_equal(pm_unpack_memory(dest, "junk", junk, sizeof junk, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "junk", junk, sizeof junk, NULL), -1);
     unsigned char zeros[100] = {0};
-    assert_int_equal(pm_unpack_memory(dest, "zeros", zeros, sizeof zeros, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "zeros", zeros, sizeof zeros, NULL), -1);
     const ent none[] = {{NULL, END, NULL, 0}};
     size_t n = make(none, 'n');                     /* valid, but no entries */
-    assert_int_equal(pm_unpack_memory(dest, "none.tar", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "none.tar", buf, n, NULL), -1);
     n = make(none, 'z');
-    assert_int_equal(pm_unpack_memory(dest, "none.tar.zst", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "none.tar.zst", buf, n, NULL), -1);
     assert_int_equal(dest_entries(), 0);
     nothing_outside(NULL);
 }
@@ -787,11 +835,11 @@ static void refuses_truncated(void **state)
         size_t n = make(es, filters[f]);
         assert_true(n > sizeof big / 2);
         /* the whole archive is fine */
-        assert_int_equal(pm_unpack_memory(dest, "whole", buf, n, NULL), 0);
+        assert_int_equal(unpack_mem(dest, "whole", buf, n, NULL), 0);
         assert_int_equal(stat_of("f").st_size, (off_t)strlen(big));
         assert_int_equal(fresh(NULL), 0);
         /* cut in the middle of f's data */
-        assert_int_equal(pm_unpack_memory(dest, "cut", buf, n / 2, NULL), -1);
+        assert_int_equal(unpack_mem(dest, "cut", buf, n / 2, NULL), -1);
         assert_false(exists("g"));
         nothing_outside(NULL);
     }
@@ -825,7 +873,7 @@ static void streams_in_pieces(void **state)
     size_t n = make(es, 'g');
     src s = {buf, n, 0, 7, 0, 0};
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack(dest, "pieces", pull, &s, NULL, &st), 0);
+    assert_int_equal(unpack_with(dest, "pieces", pull, &s, NULL, &st), 0);
     assert_true(s.calls > (int)(n / 7));
     assert_int_equal(s.pos, n);
     assert_int_equal(st.entries, 2);
@@ -846,7 +894,7 @@ static void source_failure_is_minus_two(void **state)
         src s = {buf, n, 0, 1000, 0, fail_at[i]};
         if (fail_at[i] == 2)
             s.piece = 300;   /* less than a 512-byte header */
-        assert_int_equal(pm_unpack(dest, "src", pull, &s, NULL, NULL), -2);
+        assert_int_equal(unpack_with(dest, "src", pull, &s, NULL, NULL), -2);
         assert_int_equal(s.calls, fail_at[i]);
         assert_false(exists("g"));
     }
@@ -863,25 +911,25 @@ static void working_directory_restored(void **state)
     assert_non_null(getcwd(before, sizeof before));
     const ent good[] = {{"f", REG, "x", 0}, {NULL, END, NULL, 0}};
     size_t n = make(good, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "good", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "good", buf, n, NULL), 0);
     assert_non_null(getcwd(after, sizeof after));
     assert_string_equal(after, before);
     const ent bad[] = {{"p", FIFO, NULL, 0}, {NULL, END, NULL, 0}};
     n = make(bad, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "bad", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "bad", buf, n, NULL), -1);
     assert_non_null(getcwd(after, sizeof after));
     assert_string_equal(after, before);
-    assert_int_equal(pm_unpack_memory(dest, "junk", "junk", 4, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "junk", "junk", 4, NULL), -1);
     assert_non_null(getcwd(after, sizeof after));
     assert_string_equal(after, before);
     src s = {buf, n, 0, 100, 0, 2};
-    assert_int_equal(pm_unpack(dest, "src", pull, &s, NULL, NULL), -2);
+    assert_int_equal(unpack_with(dest, "src", pull, &s, NULL, NULL), -2);
     assert_non_null(getcwd(after, sizeof after));
     assert_string_equal(after, before);
     /* a destination that does not exist: refused, nothing made */
     char *missing = pm_path_join(base, "missing");
     n = make(good, 'n');
-    assert_int_equal(pm_unpack_memory(missing, "nodest", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(missing, "nodest", buf, n, NULL), -1);
     struct stat st;
     assert_int_equal(lstat(missing, &st), -1);
     assert_non_null(getcwd(after, sizeof after));
@@ -978,7 +1026,7 @@ static void hard_link_target_swapped(int no_proc)
     pm_unpack_force_no_proc = no_proc;
     pm_tree_test_before_link = swap_target;
     swaps = 0;
-    assert_int_equal(pm_unpack_memory(dest, no_proc ? "swap-by-name.tar" : "swap.tar", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, no_proc ? "swap-by-name.tar" : "swap.tar", buf, n, NULL), -1);
     pm_tree_test_before_link = NULL;
     pm_unpack_force_no_proc = 0;
     assert_int_equal(swaps, 1);
@@ -1031,7 +1079,7 @@ static void hard_link_target_replaced_mid_stream(void **state)
         assert_int_equal(fresh(NULL), 0);
         swap_src s = {buf, n, 0, 0};
         pm_unpack_force_no_proc = no_proc;
-        int rc = pm_unpack(dest, "mid-stream.tar", swap_pull, &s, NULL, NULL);
+        int rc = unpack_with(dest, "mid-stream.tar", swap_pull, &s, NULL, NULL);
         pm_unpack_force_no_proc = 0;
         assert_int_equal(s.swapped, 1);
         assert_int_equal(rc, -1);
@@ -1053,7 +1101,7 @@ static void hard_links_without_proc(void **state)
         assert_int_equal(fresh(NULL), 0);
         pm_unpack_force_no_proc = k & 1;
         pm_trust_force_walk = k >> 1;
-        assert_int_equal(pm_unpack_memory(dest, "hard.tar", buf, n, NULL), 0);
+        assert_int_equal(unpack_mem(dest, "hard.tar", buf, n, NULL), 0);
         pm_trust_force_walk = 0;
         pm_unpack_force_no_proc = 0;
         struct stat a = stat_of("d/a"), h1 = stat_of("d/h1"), h2 = stat_of("h2");
@@ -1089,7 +1137,7 @@ static void existing_tree(void **state)
         {"f", REG, "new f", 0}, {"old", REG, "new", 0}, {"g", SYM, "f", 0}, {NULL, END, NULL, 0},
     };
     size_t n = make(files, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "over.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "over.tar", buf, n, NULL), 0);
     file_is(canary, "canary");                       /* not written through */
     assert_true(S_ISREG(stat_of("f").st_mode));
     content_is("f", "new f");
@@ -1104,7 +1152,7 @@ static void existing_tree(void **state)
 
     const ent dir[] = {{"d", DIR_, NULL, 0}, {"d/x", REG, "x", 0}, {NULL, END, NULL, 0}};
     n = make(dir, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "dir-over-link.tar", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "dir-over-link.tar", buf, n, NULL), -1);
     assert_true(S_ISLNK(stat_of("d").st_mode));
     char *outx = in_base("outdir/x");
     struct stat st;
@@ -1112,7 +1160,7 @@ static void existing_tree(void **state)
     /* nor through it as a parent */
     const ent below[] = {{"d/y", REG, "y", 0}, {NULL, END, NULL, 0}};
     n = make(below, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "below-link.tar", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "below-link.tar", buf, n, NULL), -1);
     char *outy = in_base("outdir/y");
     assert_int_equal(lstat(outy, &st), -1);
 
@@ -1126,15 +1174,15 @@ static void existing_tree(void **state)
     assert_int_equal(mkdir(d2, 0700), 0);
     for (size_t i = 0; i < 3; i++) {
         n = make(in_way[i], 'n');
-        assert_int_equal(pm_unpack_memory(dest, "dir-in-the-way.tar", buf, n, NULL), -1);
+        assert_int_equal(unpack_mem(dest, "dir-in-the-way.tar", buf, n, NULL), -1);
         assert_true(S_ISDIR(stat_of("d2").st_mode));
     }
     /* deferred links never replace anything */
     const ent link[] = {{"f", SYM, "g", 0}, {NULL, END, NULL, 0}};
     n = make(link, 'n');
     pm_links *l = pm_links_new();
-    assert_int_equal(pm_unpack_memory_links(dest, "deferred-over-file.tar", buf, n, l), 0);
-    assert_int_equal(pm_links_create(l, dest), -1);
+    assert_int_equal(unpack_mem_links(dest, "deferred-over-file.tar", buf, n, l), 0);
+    assert_int_equal(pm_links_create(l, dest, NULL), -1);
     pm_links_free(l);
     assert_true(S_ISREG(stat_of("f").st_mode));
     assert_int_equal(rmdir(outdir), 0);   /* empty: nothing written into it */
@@ -1173,7 +1221,7 @@ static void sparse_file(void **state)
     assert_int_equal(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
     pm_unpack_stats st;
-    assert_int_equal(pm_unpack_memory(dest, "sparse.tar", buf, used, &st), 0);
+    assert_int_equal(unpack_mem(dest, "sparse.tar", buf, used, &st), 0);
     assert_int_equal(st.bytes, 8192);
     struct stat s = stat_of("sparse");
     assert_int_equal(s.st_size, size);
@@ -1219,7 +1267,7 @@ static void mtimes_kept(void **state)
     }
     assert_int_equal(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
-    assert_int_equal(pm_unpack_memory(dest, "times.tar", buf, used, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "times.tar", buf, used, NULL), 0);
     struct { const char *name; int i; } want[] = {
         {"pkg", 0}, {"pkg/sub", 2}, {"pkg/sub/x.py", 3}, {"pkg/mod.py", 4}, {"pkg/late.py", 5},
     };
@@ -1242,7 +1290,7 @@ static void many_directories_any_order(void **state)
         {"a/b/c/d", DIR_, NULL, 0700}, {"a/b/c/d/10", REG, "10", 0}, {NULL, END, NULL, 0},
     };
     size_t n = make(es, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "order.tar", buf, n, NULL), 0);
+    assert_int_equal(unpack_mem(dest, "order.tar", buf, n, NULL), 0);
     for (size_t i = 0; es[i].kind != END; i++)
         if (es[i].kind == REG)
             content_is(es[i].path, es[i].data);
@@ -1256,7 +1304,7 @@ static void many_directories_any_order(void **state)
     memcpy(deep + 2 * depth, "f", 2);
     const ent too_deep[] = {{deep, REG, "x", 0}, {NULL, END, NULL, 0}};
     n = make(too_deep, 'n');
-    assert_int_equal(pm_unpack_memory(dest, "deep.tar", buf, n, NULL), -1);
+    assert_int_equal(unpack_mem(dest, "deep.tar", buf, n, NULL), -1);
     free(deep);
 }
 

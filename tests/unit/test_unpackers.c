@@ -1,6 +1,6 @@
 /* test_unpackers.c - how many ranks of a node unpack (pm_unpackers_count,
- * pm_unpackers_active), which of them takes each part (pm_take_part), and
- * the number of parts a bundle's marker records (pm_parts_count). */
+ * pm_unpackers_active) and the number of parts a bundle's marker
+ * records (pm_parts_count). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,50 +52,6 @@ static void active_is_bounded_by_parts(void **state)
     assert_int_equal(pm_unpackers_active(8, UINT64_MAX), 8);
 }
 
-/* Equal parts go round the ranks in order; every part goes somewhere. */
-static void take_part_round_robin_when_equal(void **state)
-{
-    (void)state;
-    uint64_t load[4] = {0};
-    for (int i = 0; i < 12; i++)
-        assert_int_equal(pm_take_part(load, 4, 1000), i % 4);
-    for (int r = 0; r < 4; r++)
-        assert_int_equal(load[r], 3000);
-}
-
-/* Greedy by size: a big part does not land on a rank that has its share. */
-static void take_part_balances_by_size(void **state)
-{
-    (void)state;
-    uint64_t load[2] = {0};
-    assert_int_equal(pm_take_part(load, 2, 5000), 0);   /* the big one */
-    assert_int_equal(pm_take_part(load, 2, 1000), 1);
-    assert_int_equal(pm_take_part(load, 2, 1000), 1);
-    assert_int_equal(pm_take_part(load, 2, 1000), 1);
-    assert_int_equal(pm_take_part(load, 2, 1000), 1);
-    assert_int_equal(pm_take_part(load, 2, 1000), 1);
-    assert_int_equal(pm_take_part(load, 2, 1000), 0);   /* tie 5000/5000: the lowest */
-    assert_int_equal(pm_take_part(load, 2, -7), 1);     /* a negative size counts 0 */
-    assert_int_equal(load[0], 6000);
-    assert_int_equal(load[1], 5000);
-    assert_int_equal(pm_take_part(load, 2, 1), 1);
-}
-
-/* One rank takes everything; every rank that replays the same sizes
- * makes the same choices (what lets the ranks of a node agree without a
- * message). */
-static void take_part_is_deterministic(void **state)
-{
-    (void)state;
-    uint64_t a[1] = {0};
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(pm_take_part(a, 1, 100 * i), 0);
-    uint64_t x[3] = {0}, y[3] = {0};
-    const int64_t sizes[] = {300, 7, 9000, 12, 12, 450, 1, 0, 8000, 300};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        assert_int_equal(pm_take_part(x, 3, sizes[i]), pm_take_part(y, 3, sizes[i]));
-}
-
 /* A tar header for the marker, then its text. */
 static void marker(unsigned char *buf, size_t len, const char *text)
 {
@@ -145,9 +101,6 @@ int main(void)
         cmocka_unit_test(count_is_min_of_node_and_cpus),
         cmocka_unit_test(requested_overrides_cpus),
         cmocka_unit_test(active_is_bounded_by_parts),
-        cmocka_unit_test(take_part_round_robin_when_equal),
-        cmocka_unit_test(take_part_balances_by_size),
-        cmocka_unit_test(take_part_is_deterministic),
         cmocka_unit_test(parts_count_from_marker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

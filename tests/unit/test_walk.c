@@ -67,7 +67,7 @@ static int mk(void **state)
 static int rm(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(top);
+    int rc = pm_rmtree(top, NULL);
     free(top);
     return rc;
 }
