@@ -9,7 +9,7 @@
 #   run-suites.sh quick         the quick suites of the default cell (make check-quick)
 #   run-suites.sh matrix        every cell, each by a sub-make (make check)
 #
-# From make's environment: MPI MPIEXEC BUILD STATIC_DIR PYTHON MAKE CC UNIT_BINS
+# From make's environment: MPI MPIEXEC BUILD PYTHON MAKE CC UNIT_BINS
 # FUZZ_SECONDS TXN_KILLS CHECK_MPIS CHECK_PYTHONS, and the selection: SUITE (a suite's,
 # a target's or a unit's name) and CASE (a glob over case names; without *
 # or ? it matches the names containing it).  Under `make -n` it prints what
@@ -123,7 +123,7 @@ run_lines() {
         has_flag "$flags" fuzz && { build fuzz || { failed="$failed $name"; continue; }; }
         if has_flag "$flags" static || { has_flag "$flags" static-mpich && [ "$MPI" = mpich ]; }; then
             build static || { failed="$failed $name"; continue; }
-            static=${STATIC_DIR:-$BUILD-static}
+            static=$BUILD-static
         fi
         # test_static_python's build is the static one.
         bld=$BUILD; has_flag "$flags" static && bld=$static
