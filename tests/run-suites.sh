@@ -92,14 +92,17 @@ build() {
         static) submake STATIC_PYTHON=1 all ;;
     esac
 }
-# A sub-make sees the cell's make variables, never our exported BUILD
-# (the Makefile's BUILD ?= would take it: the static build is elsewhere).
+# A sub-make computes its cell's variables itself: what we export would win
+# over the Makefile's ?= (another cell's MPIEXEC, the static build's BUILD).
 submake() {
     if [ $DRY = 1 ]; then echo "$MAKE --no-print-directory $*"; return 0; fi
     cellmake "$@"
 }
 # Cells run under `make -n` too (MAKEFLAGS says so): their plan is printed.
-cellmake() { env -u BUILD -u PKGROOT -u STATIC_BUILD -u UNIT_BINS $MAKE --no-print-directory "$@"; }
+cellmake() {
+    env -u MPI -u MPIEXEC -u BUILD -u PKGROOT -u STATIC_BUILD -u UNIT_BINS -u FIRST_CELL -u CHECK_MPIS \
+        $MAKE --no-print-directory "$@"
+}
 
 # run_lines FIRST_CELL: run each picked line (stdin); the counts at the end.
 run_lines() {
