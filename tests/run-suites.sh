@@ -107,10 +107,13 @@ cellmake() {
 # run_lines FIRST_CELL: run each picked line (stdin); the counts at the end.
 run_lines() {
     local first=$1 name target mpi py flags cmd rc failed= ran=0 skipped=0 static= bld t0
-    local lines
-    lines=$(cat)
-    [ -n "$lines" ] || { echo "run-suites: no suite selected${SUITE:+ (SUITE=$SUITE)} here"; return 0; }
-    while IFS=$'\t' read -r -u 3 name target mpi py flags cmd; do
+    local lines line
+    # Read first, whole: a suite that reads an inherited descriptor (a unit
+    # run as another user did) must not eat the list.
+    mapfile -t lines
+    [ ${#lines[@]} -gt 0 ] || { echo "run-suites: no suite selected${SUITE:+ (SUITE=$SUITE)} here"; return 0; }
+    for line in "${lines[@]}"; do
+        IFS=$'\t' read -r name target mpi py flags cmd <<< "$line"
         static=
         if has_flag "$flags" root && [ "$(id -u)" != 0 ]; then
             echo "ok - $name # SKIP needs root"
@@ -136,11 +139,11 @@ run_lines() {
         t0=$SECONDS
         ( export FIRST_CELL=$first BUILD=$bld PKGROOT=$bld/bin/pkgroot
           [ -z "$static" ] || export STATIC_BUILD=$static
-          eval "$cmd" ); rc=$?
+          eval "$cmd" ) </dev/null; rc=$?
         ran=$((ran + 1))
         echo "--- $name: $(( SECONDS - t0 ))s"
         [ $rc = 0 ] || failed="$failed $name"
-    done 3<<< "$lines"
+    done
     [ $DRY = 1 ] && return 0
     echo "suites: $ran run$([ -z "$failed" ] || echo ", failed:$failed")$([ $skipped = 0 ] || echo ", $skipped skipped (need root)")"
     [ -z "$failed" ]
