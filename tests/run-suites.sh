@@ -108,7 +108,7 @@ cellmake() {
 
 # run_lines FIRST_CELL: run each picked line (stdin); the counts at the end.
 run_lines() {
-    local first=$1 name target mpi py flags cmd rc failed= ran=0 skipped=0 static= bld t0
+    local first=$1 name target mpi py flags cmd rc failed='' ran=0 skipped=0 static='' bld t0
     local lines line
     # Read first, whole: a suite that reads an inherited descriptor (a unit
     # run as another user did) must not eat the list.
