@@ -3,6 +3,8 @@
 #   make                 build build/bin/{python-mpi,bcast,pkgroot}
 #   make deps-graph      the layers (core, delivery, programs) and their arrows
 #   make check           install missing Debian packages, build, run every test
+#                        (SUITE=name: one suite; CASE=glob: its matching cases)
+#   make check-quick     the quick tests, as any user, no apt-get (tests/README.md)
 #   make demo            install missing Debian packages, build, run the demo
 #   make install PREFIX=/opt/python-mpi [DESTDIR=...]
 #   make uninstall PREFIX=/opt/python-mpi [DESTDIR=...]
@@ -214,7 +216,8 @@ $(BUILD)/bin/pkgroot: $(PKGROOT_OBJ) $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(PY_LDFLAGS) $(PY_LIBS) $(CORE_LIBS)
 
-# `make check` tests both MPIs (CI does); `make check MPI=X` only X.
+# `make check` tests both MPIs (CI does); `make check MPI=X` only X.  What
+# runs in each cell: tests/suites.list.
 CHECK_MPIS ?= $(if $(filter command line,$(origin MPI)),$(MPI),mpich openmpi)
 # ... with Debian's Python, then (with the first of them) each of these
 # Pythons, pyenv's builds found by tests/find-python.sh: one that is
@@ -234,18 +237,7 @@ include tests/tests.mk
 check: export WERROR = 1
 check:
 	@sh scripts/install-deps.sh $(CHECK_MPIS)
-	@for m in $(CHECK_MPIS); do \
-	    echo "=== make check-build MPI=$$m"; \
-	    $(MAKE) --no-print-directory MPI=$$m check-build || exit 1; \
-	done
-	@for v in $(CHECK_PYTHONS); do \
-	    if p=$$(sh tests/find-python.sh $$v); then \
-	        echo "=== make check-python MPI=$(firstword $(CHECK_MPIS)) PYTHON=$$p"; \
-	        $(MAKE) --no-print-directory MPI=$(firstword $(CHECK_MPIS)) PYTHON=$$p check-python || exit 1; \
-	    else echo "=== make check-python: no CPython $$v found (# SKIP, counted by python-tests)"; fi; \
-	done
-	@echo "=== make python-tests MPI=$(firstword $(CHECK_MPIS))"
-	@$(MAKE) --no-print-directory MPI=$(firstword $(CHECK_MPIS)) python-tests
+	+@$(RUN_SUITES) matrix
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

@@ -62,8 +62,18 @@ t_other_python() {
 read -r T_OTHER_VER T_OTHER_TAG T_OTHER_MAGIC <<< "$(t_other_python 0)"
 read -r T_OLD_VER T_OLD_TAG T_OLD_MAGIC <<< "$(t_other_python 1)"
 
-t_ok() { T_PASSED=$((T_PASSED + 1)); echo "ok - $1"; }
+# CASE= (make check CASE=glob; tests/README.md): PM_TEST_CASE, a glob over
+# the names given to t_ok, t_fail and t_skip.  The suite's steps still run
+# (they are imperative), but a check whose name does not match is neither
+# printed nor counted: the closing line counts it "filtered".  A costly step
+# may ask first: `t_case NAME || skip the step`.
+T_FILTERED=0
+t_case() { [ -z "${PM_TEST_CASE:-}" ] || [[ $1 == $PM_TEST_CASE ]]; }
+t_filtered() { t_case "$1" && return 1; T_FILTERED=$((T_FILTERED + 1)); }
+
+t_ok() { t_filtered "$1" && return 0; T_PASSED=$((T_PASSED + 1)); echo "ok - $1"; }
 t_fail() {
+    t_filtered "$1" && return 0
     T_FAILED=$((T_FAILED + 1)); echo "not ok - $1"
     [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'
     return 0
@@ -72,9 +82,10 @@ t_fail() {
 t_check() { local n=$1; shift; if "$@"; then t_ok "$n"; else t_fail "$n"; fi; }
 # t_skip NAME REASON: a check that cannot run here, counted, never silent.
 T_SKIPPED=0
-t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
+t_skip() { t_filtered "$1" && return 0; T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
 t_done() {
-    echo "$1: $T_PASSED passed, $T_FAILED failed$([ "$T_SKIPPED" = 0 ] || echo ", $T_SKIPPED skipped")"
+    echo "$1: $T_PASSED passed, $T_FAILED failed$([ "$T_SKIPPED" = 0 ] || echo ", $T_SKIPPED skipped")$(
+        [ "$T_FILTERED" = 0 ] || echo ", $T_FILTERED filtered (CASE=${PM_TEST_CASE})")"
     [ "$T_FAILED" -eq 0 ]
 }
 

@@ -21,7 +21,7 @@ SUITE=exit
 case $MPIEXEC in *openmpi*) SUITE=exit-openmpi ;; esac
 
 if [ "$(id -u)" != 0 ]; then
-    t_fail "the simulated cluster needs root (unshare --uts --mount)"; t_done $SUITE; exit 1
+    t_skip "the simulated cluster" "needs root (unshare --uts --mount)"; t_done $SUITE; exit
 fi
 TMP=$(mktemp -d /tmp/pympi-exit.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -10,7 +10,7 @@ set -u
 SIM=$REPO/tests/cluster
 
 if [ "$(id -u)" != 0 ]; then
-    t_fail "the simulated cluster needs root (unshare --uts --mount)"; t_done mpi4py; exit 1
+    t_skip "the simulated cluster" "needs root (unshare --uts --mount)"; t_done mpi4py; exit
 fi
 if ! /usr/bin/python3 -c 'import mpi4py' 2>/dev/null; then
     t_fail "Debian's python3-mpi4py is not installed"; t_done mpi4py; exit 1

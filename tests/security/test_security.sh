@@ -330,5 +330,5 @@ if [ -z "$bad9" ]; then
     t_ok "9: two users' .ptar jobs at once on one node (x10): each on its own tree, sys.exit(4) and 0 kept, trees removed"
 else t_fail "9: two users' .ptar jobs at once" "$bad9"; fi
 
-echo "security: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+t_done security
 [ "$T_FAILED" -eq 0 ]

@@ -319,5 +319,5 @@ else
 fi
 groupdel "$G" 2>/dev/null
 
-echo "trust-paths: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+t_done trust-paths
 [ "$T_FAILED" -eq 0 ]

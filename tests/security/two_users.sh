@@ -10,15 +10,13 @@
 #                      (no PYTHON* of ours; XPATH, if set, first on PATH).
 # At exit, whatever happens: every process and top-level file of the two
 # users in /dev/shm, /tmp and /var/tmp, the users, SEC, and the paths the
-# suite lists in SEC_CLEAN.  Not root, or a failed set-up: one failure and
-# the closing line.
+# suite lists in SEC_CLEAN.  A failed set-up: one failure and the closing
+# line; not root: one counted skip and the closing line.
 SEC_REPO=${SEC_REPO:-$REPO}
-T_SKIPPED=0
-t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "ok - $1 # SKIP $2"; }
-sec_finish() { echo "$SUITE: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"; [ "$T_FAILED" = 0 ]; exit; }
+sec_finish() { t_done "$SUITE"; exit; }
 
 if [ "$(id -u)" != 0 ]; then
-    t_fail "the $SUITE suite runs as root (it creates two users with useradd)"; sec_finish
+    t_skip "the $SUITE suite" "needs root (it creates two users with useradd)"; sec_finish
 fi
 V=${TAG}v$$; A=${TAG}a$$
 SEC=$(mktemp -d "/tmp/pm$TAG.XXXXXX")
