@@ -198,8 +198,8 @@ $(LIBDELIVERY): $(DELIVERY_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # python-mpi's own MPI_Comm_spawn wrappers (interp/spawn_tree.c) must be what
-# mpi4py's MPI module calls, and its _exit and kill (interp/rank_end.c) what
-# libpython calls, so the executable exports them: a list file, which GNU
+# mpi4py's MPI module calls, and its kill (interp/rank_end.c) what
+# libpython's Py_RunMain calls, so the executable exports them: a list file, which GNU
 # ld (2.30 on RHEL 8 too; --export-dynamic-symbol needs 2.35), gold and
 # lld all take.
 SPAWN_EXPORTS := -Wl,--dynamic-list=interp/exports.dynamic-list

@@ -366,7 +366,7 @@ static int end_rank(int status, enum pm_end_how how, void *ctx)
         size = 2;
     if (status != 0 && !finalized && (size > 1 || parent != MPI_COMM_NULL)) {
         if (how == PM_END_UNDERSCORE)
-            pm_error(NULL, "the program called _exit(%d) (os._exit); aborting the job", status);
+            pm_error(NULL, "the program called os._exit(%d); aborting the job", status);
         else
             pm_error(NULL, "Python exited with status %d%s; aborting the job", status,
                      how == PM_END_INTERRUPT ? " (KeyboardInterrupt)" : "");
@@ -426,5 +426,7 @@ int main(int argc, char **argv)
     if (pm_rank_end_arm(end_rank, &rank) != 0)
         pm_abort(MPI_COMM_WORLD, 1);
     rank.t_run = pm_now();
-    exit(run_python(argc, argv, rank.home, &rank.timing.t[PM_PHASE_PY_INIT]));
+    /* The end runs before exit(), so every exit handler (MPI's too) runs
+     * after it and sees its status. */
+    pm_rank_end_exit(run_python(argc, argv, rank.home, &rank.timing.t[PM_PHASE_PY_INIT]));
 }

@@ -3,7 +3,8 @@
 #
 # A matrix of endings (normal end, sys.exit with None/0/N/a string, raise
 # SystemExit, exit()/quit(), exceptions, KeyboardInterrupt, SIGINT and
-# SIGTERM from outside, os._exit, a script's sys.exit(main()), -c, -m, -
+# SIGTERM from outside, os._exit, os._exit in forked children, _exit from C
+# (not caught: rank_end.h), a script's sys.exit(main()), -c, -m, -
 # and the interactive prompt, non-daemon threads, atexit handlers, with and
 # without a delivered tree, mpi4py on the Open MPI build) on the simulated
 # cluster, 2 nodes x 2 ranks, each case run EXIT_REPEAT times (default 10;
@@ -57,11 +58,12 @@ PY
 PRE=$(cat "$TMP/pre.py")
 
 # run_case NAME RC BYES ABORT_RANK SIGNAL ARGS...
-#   RC          expected exit status, or "nonzero"
+#   RC          expected exit status, "nonzero", or "any"
 #   BYES        expected number of "bye R" lines on stdout (- : not checked)
 #   ABORT_RANK  rank whose abort line must appear once ("rank R on nodeN:
 #               ... status S ...; aborting the job"), or - for none; when
-#               none and RC is 0, every rank must finalize exactly once
+#               none and RC is 0, every rank must finalize exactly once;
+#               "unended": no rank may finalize or abort (the end did not run)
 #   SIGNAL      "-": none; "INT:R"/"TERM:R": sent to rank R once every rank
 #               runs; "TERM:all": to every rank
 #   ARGS        python-mpi's arguments; stdin comes from $CASE_STDIN if set
@@ -118,10 +120,14 @@ one_run() {
         trees=$(ls -R "$nodes"/node*/python-mpi-0 2>/dev/null | head -5)
     if [ -n "$why" ]; then :
     elif [ "$want_rc" = nonzero ] && [ "$rc" = 0 ]; then why="exit status 0, want non-zero"
-    elif [ "$want_rc" != nonzero ] && [ "$rc" != "$want_rc" ]; then why="exit status $rc, want $want_rc"
+    elif [ "$want_rc" != nonzero ] && [ "$want_rc" != any ] && [ "$rc" != "$want_rc" ]; then
+        why="exit status $rc, want $want_rc"
     elif [ "$rc" = 124 ] || [ "$took" -gt 20000 ]; then why="took ${took} ms (hung?)"
     elif [ "$want_byes" != - ] && [ "$byes" != "$want_byes" ]; then why="$byes 'bye' lines, want $want_byes"
     elif [ -n "$trees" ]; then why="a node kept a tree: $trees"
+    elif [ "$abort_rank" = unended ]; then
+        [ ! -s "$log" ] || why="MPI_Finalize called: $(sort "$log" | tr '\n' ' ')"
+        ! grep -q "aborting the job" "$dir/err" || why="an abort line: the end ran"
     elif [ "$abort_rank" != - ]; then
         [ "$(grep -cE "python-mpi: rank $abort_rank on node[12]: .*(status |_exit\()[0-9]+.*; aborting the job$" "$dir/err")" = 1 ] ||
             why="no (or more than one) abort line for rank $abort_rank"
@@ -227,6 +233,13 @@ run_case "SIGTERM sent to rank 3 (python3's default: the rank dies)" nonzero - -
 run_case "SIGTERM sent to every rank (a time limit)" nonzero - - TERM:all -c "$sleepy"
 run_case "os._exit(3) on rank 1" 3 - 1 - -c "$PRE
 os._exit(3) if r == '1' else time.sleep(300)"
+run_case "os._exit(status=5) on rank 3, the others in a barrier" 5 - 3 - -c "$PRE
+if r == '3': os._exit(status=5)
+import ctypes
+lib = ctypes.CDLL(None)
+try: world = ctypes.c_void_p(ctypes.addressof(ctypes.c_char.in_dll(lib, 'ompi_mpi_comm_world')))
+except ValueError: world = ctypes.c_int(0x44000000)   # MPICH's MPI_COMM_WORLD
+lib.MPI_Barrier(world)"
 run_case "atexit handlers run before the abort (sys.exit(3) on rank 1)" 3 - 1 - -c "$ATEXIT
 sys.exit(3) if r == '1' else time.sleep(300)"
 export END_CODE_1=2
@@ -252,6 +265,33 @@ run_case "runtime bundle: sys.exit(0), trees removed" 0 4 - - -c "$PRE
 bye(); sys.exit(0)"
 run_case "runtime bundle: os._exit(3) on rank 2, trees removed" 3 - 2 - -c "$PRE
 os._exit(3) if r == '2' else time.sleep(300)"
+run_case "runtime bundle: os._exit(0) everywhere, finalize once, trees removed" 0 4 - - -c "$PRE
+bye(); os._exit(0)"
+# A forked child's os._exit (multiprocessing's fork start method ends its
+# children with it) leaves as under python3: the rank ends once, later.
+FORKS="$PRE
+import multiprocessing
+ctx = multiprocessing.get_context('fork')
+p = ctx.Process(target=os.getpid); p.start(); p.join()
+assert p.exitcode == 0, p.exitcode
+p = ctx.Process(target=sys.exit, args=(4,)); p.start(); p.join()
+assert p.exitcode == 4, p.exitcode
+pid = os.fork()
+if pid == 0: os._exit(3)
+assert os.waitpid(pid, 0)[1] == 3 << 8"
+run_case "runtime bundle: os._exit in forked children (multiprocessing, os.fork) ends no rank" 0 4 - - -c "$FORKS
+bye(); sys.exit(0)"
+run_case "runtime bundle: forked children, then os._exit(6) on rank 1" 6 - 1 - -c "$FORKS
+os._exit(6) if r == '1' else time.sleep(300)"
+# _exit from C (here through ctypes: no extension to build) is libc's, not
+# caught: no rank finalizes or aborts, and each leader's watcher removes
+# its node's tree once the leader is gone.  What the launcher makes of
+# ranks that leave without MPI_Finalize is its own affair (hydra may kill
+# the ranks still running and end 255, or end 0): any status, and the
+# ranks it killed say no "bye".
+run_case "runtime bundle: _exit(0) from C on every rank: not caught, the watchers remove the trees" \
+    any - unended - -c "$PRE
+bye(); import ctypes; ctypes.CDLL(None)._exit(0)"
 run_case "runtime bundle: SIGTERM to every rank, trees removed" nonzero - - TERM:all -c "$sleepy"
 # A parts bundle (lz4 parts, unpacked by 2 ranks of each node through the ring).
 export PYTHON_MPI_PACKAGES=runtime.ptar

@@ -1,8 +1,10 @@
 /* test_rank_end.c - the end of a rank runs exactly once, in the process
- * that armed it, whatever ends that process: exit(), _exit(), a status the
- * end changes, Python's SIGINT self-kill after finalization; and never in a
+ * that armed it, for the endings rank_end.h catches: exit(),
+ * pm_rank_end_exit, os._exit() from Python, Python's SIGINT self-kill
+ * after finalization; a status the end changes still runs the exit
+ * handlers registered before it; _exit() from C is not caught; never in a
  * process forked from it.  Each case runs in a child process, whose end
- * function reports on a pipe. */
+ * function (and exit handlers) report on a pipe. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,14 @@
 
 static int report_fd = -1;
 static int end_result;   /* what the end function returns; -1: the status */
+static void (*before_arm)(void);   /* run in the child before it arms */
+
+static void report(const char *line)
+{
+    size_t n = strlen(line);
+    if (write(report_fd, line, n) != (ssize_t)n)
+        abort();
+}
 
 static int end_fn(int status, enum pm_end_how how, void *ctx)
 {
@@ -47,6 +57,8 @@ static int in_child_with(pm_end_fn fn, body_fn body, int result, char *out, size
         close(p[0]);
         report_fd = p[1];
         end_result = result;
+        if (before_arm)
+            before_arm();
         if (pm_rank_end_arm(fn, "ctx") != 0)
             exit(99);
         body();
@@ -59,6 +71,7 @@ static int in_child_with(pm_end_fn fn, body_fn body, int result, char *out, size
         len += (size_t)n;
     out[len] = '\0';
     close(p[0]);
+    before_arm = NULL;
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     return status;
@@ -71,7 +84,6 @@ static int in_child(body_fn body, int result, char *out, size_t cap)
 
 static void body_exit3(void) { exit(3); }
 static void body_underscore4(void) { _exit(4); }
-static void body_return0(void) { exit(0); }
 
 static void exit_runs_the_end_once(void **state)
 {
@@ -83,30 +95,80 @@ static void exit_runs_the_end_once(void **state)
     assert_string_equal(out, "end 3 0 ctx 1\n");
 }
 
-static void underscore_exit_runs_the_end(void **state)
+/* _exit() from C stays libc's: no end, the status as given. */
+static void c_underscore_exit_is_not_caught(void **state)
 {
     (void)state;
     char out[256];
-    int st = in_child(body_underscore4, -1, out, sizeof out);
+    int st = in_child(body_underscore4, 1, out, sizeof out);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 4);
-    assert_string_equal(out, "end 4 2 ctx 1\n");
+    assert_string_equal(out, "");
 }
+
+/* pm_rank_end_exit: the end first, then exit() with its status. */
+static void body_end_exit3(void) { pm_rank_end_exit(3); }
+static void end_exit_runs_the_end_first(void **state)
+{
+    (void)state;
+    char out[256];
+    int st = in_child(body_end_exit3, -1, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_string_equal(out, "end 3 0 ctx 1\n");
+}
+
+/* Exit handlers registered before the end was armed (as the MPI library's
+ * are) run after it, and see the status the process leaves with. */
+static void earlier_on_exit(int status, void *arg)
+{
+    (void)arg;
+    char line[64];
+    (void)snprintf(line, sizeof line, "handler %d\n", status);
+    report(line);
+}
+static void register_earlier(void)
+{
+    if (on_exit(earlier_on_exit, NULL) != 0)
+        abort();
+}
+static void body_buffered_exit0(void)
+{
+    /* Buffered stdio is flushed as exit() flushes it, after the handlers. */
+    if (dup2(report_fd, STDOUT_FILENO) < 0 || setvbuf(stdout, NULL, _IOFBF, 4096) != 0)
+        abort();
+    printf("buffered\n");
+    exit(0);
+}
+static void body_end_exit0(void) { pm_rank_end_exit(0); }
 
 static void the_end_decides_the_status(void **state)
 {
     (void)state;
     char out[256];
-    /* A normal end whose teardown failed leaves with 1 ... */
-    int st = in_child(body_return0, 1, out, sizeof out);
+    /* A normal end whose teardown failed leaves with 1, through exit() ... */
+    before_arm = register_earlier;
+    int st = in_child(body_buffered_exit0, 1, out, sizeof out);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 1);
-    assert_string_equal(out, "end 0 0 ctx 1\n");
-    /* ... and through _exit too. */
-    st = in_child(body_underscore4, 0, out, sizeof out);
+    assert_string_equal(out, "end 0 0 ctx 1\nhandler 1\nbuffered\n");
+    /* ... and through pm_rank_end_exit ... */
+    before_arm = register_earlier;
+    st = in_child(body_end_exit0, 1, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_string_equal(out, "end 0 0 ctx 1\nhandler 1\n");
+    /* ... and a failing one can end 0; unchanged, the handler runs once. */
+    before_arm = register_earlier;
+    st = in_child(body_exit3, 0, out, sizeof out);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_string_equal(out, "end 4 2 ctx 1\n");
+    assert_string_equal(out, "end 3 0 ctx 1\nhandler 0\n");
+    before_arm = register_earlier;
+    st = in_child(body_exit3, -1, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_string_equal(out, "end 3 0 ctx 1\nhandler 3\n");
 }
 
 /* An exit() inside the end (MPI_Abort may call exit) does not run it again. */
@@ -159,6 +221,72 @@ static void forked_children_do_not_end_the_rank(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_string_equal(out, "end 0 0 ctx 1\n");
+}
+
+/* os._exit() inside Python runs the end, then leaves with its status;
+ * a bad call raises and ends nothing; a child forked in Python passes
+ * through (os._exit and posix._exit are one function). */
+static void run_python(const char *code)
+{
+    Py_InitializeEx(0);
+    if (pm_rank_end_python_ready() != 0)
+        exit(94);
+    if (PyRun_SimpleString(code) != 0)
+        exit(90);
+    exit(89);   /* the code must end the process */
+}
+static void body_os_exit4(void)
+{
+    run_python("import os, posix, sys\n"
+               "assert os._exit is posix._exit and os._exit.__module__ == 'posix'\n"
+               "for bad in ('x', 2**40):\n"
+               "    try: os._exit(bad)\n"
+               "    except (TypeError, OverflowError): pass\n"
+               "    else: sys.exit(88)\n"
+               "try: os._exit()\n"
+               "except TypeError: pass\n"
+               "else: sys.exit(87)\n"
+               "pid = os.fork()\n"
+               "if pid == 0: os._exit(12)\n"
+               "if os.waitpid(pid, 0)[1] != 12 << 8: sys.exit(86)\n"
+               "os._exit(status=4)\n");
+}
+static void os_exit_in_python_runs_the_end(void **state)
+{
+    (void)state;
+    char out[256];
+    int st = in_child(body_os_exit4, -1, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 4);
+    assert_string_equal(out, "end 4 2 ctx 1\n");
+    /* The end decides the status; os._exit runs no exit handler. */
+    before_arm = register_earlier;
+    st = in_child(body_os_exit4, 0, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_string_equal(out, "end 4 2 ctx 1\n");
+}
+
+/* Not armed (a rank's child process): python_ready leaves os._exit alone. */
+static void unarmed_python_keeps_os_exit(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        Py_InitializeEx(0);
+        if (pm_rank_end_python_ready() != 0)
+            _exit(94);
+        _exit(PyRun_SimpleString("import os, posix\n"
+                                 "assert os._exit.__self__ is posix\n"
+                                 "assert os._exit.__doc__.startswith('Exit to the system')\n"
+                                 "assert os._exit.__text_signature__ is not None\n"
+                                 "posix._exit(5)\n") == 0 ? 6 : 7);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 5);
 }
 
 /* Py_RunMain's self-kill after an unhandled KeyboardInterrupt is held back
@@ -220,10 +348,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exit_runs_the_end_once),
-        cmocka_unit_test(underscore_exit_runs_the_end),
+        cmocka_unit_test(c_underscore_exit_is_not_caught),
+        cmocka_unit_test(end_exit_runs_the_end_first),
         cmocka_unit_test(the_end_decides_the_status),
         cmocka_unit_test(nested_exit_does_not_rerun),
         cmocka_unit_test(forked_children_do_not_end_the_rank),
+        cmocka_unit_test(os_exit_in_python_runs_the_end),
+        cmocka_unit_test(unarmed_python_keeps_os_exit),
         cmocka_unit_test(sigint_after_python_is_held_back),
         cmocka_unit_test(unarmed_is_transparent),
     };
