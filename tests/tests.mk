@@ -59,6 +59,7 @@ mpi-tests: all
 	@TXN_KILLS=$(TXN_KILLS) MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_transaction.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_relocate_bounds.sh
 	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_bounds.sh
+	@MPIEXEC=$(MPIEXEC) BUILD=$(BUILD) bash tests/mpi/test_env.sh
 
 cluster-tests: all
 	@BUILD=$(BUILD) bash tests/cluster/test_cluster.sh
