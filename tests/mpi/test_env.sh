@@ -208,6 +208,9 @@ mkdir -p "$TMP/open"; chmod 0755 "$TMP/open"
 bad "a cache directory others can read" "$TMP/open: PYTHON_MPI_CACHE: refusing .*not private" \
     PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE="$TMP/open"
 
+bad "bad PYTHON_MPI_CACHE_STATES" "PYTHON_MPI_CACHE_STATES: '0' is not a number" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_STATES=0
+bad "bad PYTHON_MPI_CACHE_MAX" "PYTHON_MPI_CACHE_MAX: 'lots' is not a size" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_MAX=lots
+
 # A second user plants a cache where ours is to be (a shared /tmp).
 ATT=pmenva$$
 if [ "$(id -u)" = 0 ] && useradd -M -s /bin/sh "$ATT" 2>/dev/null; then
