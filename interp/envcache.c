@@ -212,7 +212,138 @@ static char *pth_outside(const char *site, const char *line, const char *root)
     return real;
 }
 
-/* Each .pth of site: its directories outside root become MK_EXT items. */
+/* setuptools' editable finders (__editable___NAME_finder.py) map
+ * top-level names to their source paths in one line,
+ *     MAPPING: dict[str, str] = {'pkg': '/home/u/proj/src/pkg'}
+ * (older ones: MAPPING = {...}), the repr of a dict of str: a value with
+ * an escape other than \\, \' or \" leaves the finder as it is. */
+#define MAP_MAX 64
+typedef struct mapping {
+    char *key[MAP_MAX], *val[MAP_MAX];
+    size_t n, start, end;   /* the line: text[start, end) */
+} mapping;
+
+static int is_finder(const char *name)
+{
+    return strncmp(name, "__editable___", 13) == 0 && pm_ends_with(name, "_finder.py");
+}
+
+static char *py_str(const char **pp)
+{
+    const char *p = *pp;
+    char q = *p++;
+    if (q != '\'' && q != '"')
+        return NULL;
+    char *o = malloc(strlen(p) + 1), *w = o;
+    while (o && *p && *p != q && *p != '\n') {
+        if (*p == '\\') {
+            p++;
+            if (*p != '\\' && *p != '\'' && *p != '"')
+                break;
+        }
+        *w++ = *p++;
+    }
+    if (!o || *p != q) {
+        free(o);
+        return NULL;
+    }
+    *w = '\0';
+    *pp = p + 1;
+    return o;
+}
+
+static void mapping_free(mapping *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->key[i]);
+        free(m->val[i]);
+    }
+    m->n = 0;
+}
+
+/* 0 with *m filled, -1 if text has no MAPPING line this can read. */
+static int parse_mapping(const char *text, mapping *m)
+{
+    memset(m, 0, sizeof *m);
+    const char *line = text;
+    while (line && strncmp(line, "MAPPING", 7) != 0) {
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    if (!line)
+        return -1;
+    const char *p = line + 7;
+    p += strcspn(p, "=\n");
+    if (*p++ != '=')
+        return -1;
+    p += strspn(p, " \t");
+    if (*p++ != '{')
+        return -1;
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '}')
+            break;
+        if (m->n == MAP_MAX)
+            goto bad;
+        char *k = py_str(&p), *v = NULL;
+        p += strspn(p, " \t");
+        if (k && *p == ':') {
+            p++;
+            p += strspn(p, " \t");
+            v = py_str(&p);
+        }
+        if (!v) {
+            free(k);
+            goto bad;
+        }
+        m->key[m->n] = k;
+        m->val[m->n++] = v;
+        p += strspn(p, " \t");
+        if (*p == ',')
+            p++;
+        else if (*p != '}')
+            goto bad;
+    }
+    p++;
+    p += strspn(p, " \t\r");
+    if (*p != '\n' && *p)
+        goto bad;
+    m->start = (size_t)(line - text);
+    m->end = (size_t)(p - text) + (*p == '\n');
+    return 0;
+bad:
+    mapping_free(m);
+    return -1;
+}
+
+/* A MK_EXT item for the directory real, unless there is one. */
+static int add_ext(piece *p, char *real)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->items[i].kind == MK_EXT && strcmp(p->items[i].path, real) == 0) {
+            free(real);
+            return 0;
+        }
+    }
+    return add_item(p, MK_EXT, real);
+}
+
+/* Its number among the MK_EXT items, +1; 0 if none. */
+static size_t ext_index(const piece *p, const char *real)
+{
+    size_t k = 0;
+    for (size_t i = 0; real && i < p->n; i++) {
+        if (p->items[i].kind != MK_EXT)
+            continue;
+        k++;
+        if (strcmp(p->items[i].path, real) == 0)
+            return k;
+    }
+    return 0;
+}
+
+/* Each .pth of site (and editable finder): its directories outside root
+ * become MK_EXT items. */
 static int find_ext(piece *p, const char *site, const char *root)
 {
     DIR *d = opendir(site);
@@ -220,13 +351,23 @@ static int find_ext(piece *p, const char *site, const char *root)
         return 0;   /* no site-packages: nothing to find */
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        if (!pm_ends_with(e->d_name, ".pth"))
+        int finder = is_finder(e->d_name);
+        if (!finder && !pm_ends_with(e->d_name, ".pth"))
             continue;
         char *text = NULL;
         size_t len = 0;
         if (pm_read_file_at(dirfd(d), e->d_name, 0, 1 << 20, &text, &len, NULL) != 0)
             continue;
-        for (char *line = text, *next; rc == 0 && line && *line; line = next) {
+        mapping m;
+        if (finder && parse_mapping(text, &m) == 0) {
+            for (size_t i = 0; rc == 0 && i < m.n; i++) {
+                char *real = pth_outside(site, m.val[i], root);
+                if (real)
+                    rc = add_ext(p, real);
+            }
+            mapping_free(&m);
+        }
+        for (char *line = finder ? NULL : text, *next; rc == 0 && line && *line; line = next) {
             next = strchr(line, '\n');
             if (next)
                 *next++ = '\0';
@@ -236,13 +377,8 @@ static int find_ext(piece *p, const char *site, const char *root)
             if (!n || line[0] == '#' || strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0)
                 continue;
             char *real = pth_outside(site, line, root);
-            int seen = 0;
-            for (size_t i = 0; real && i < p->n; i++)
-                seen |= p->items[i].kind == MK_EXT && strcmp(p->items[i].path, real) == 0;
-            if (real && seen)
-                free(real);
-            else if (real)
-                rc = add_item(p, MK_EXT, real);
+            if (real)
+                rc = add_ext(p, real);
         }
         free(text);
     }
@@ -314,7 +450,7 @@ static int run(char *const argv[], const char *about)
 typedef struct cache {
     char *root;       /* resolved, trusted, private */
     char *pkgroot;
-    struct stat pk_st;
+    struct stat pk_st, self_st;
     unsigned states;
     uint64_t max;
 } cache;
@@ -374,7 +510,7 @@ static int cache_open(cache *c)
     c->max = max;
     if (!(c->pkgroot = pkgroot_path()))
         return -1;
-    if (stat(c->pkgroot, &c->pk_st) != 0) {
+    if (stat(c->pkgroot, &c->pk_st) != 0 || stat("/proc/self/exe", &c->self_st) != 0) {
         pm_error(c->pkgroot, "PYTHON_MPI_ENV: %s", strerror(errno));
         return -1;
     }
@@ -456,13 +592,18 @@ static void cache_prune(const cache *c, const char *envdir, const char *keep)
             n++;
     }
     qsort(v, n, sizeof *v, by_newest);
+    /* The one in use first: it counts against the caps, and stays. */
     uint64_t total = 0;
-    unsigned kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        int mine = strcmp(v[i].name, keep) == 0;
-        if (mine || (kept + 1 < c->states && total + v[i].bytes <= c->max)) {
+    unsigned others = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, keep) == 0)
             total += v[i].bytes;
-            kept++;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].name, keep) == 0)
+            continue;
+        if (others + 1 < c->states && total + v[i].bytes <= c->max) {
+            total += v[i].bytes;
+            others++;
         } else {
             /* Renamed away first: a job that lists it now finds it whole
              * or not at all. */
@@ -526,9 +667,9 @@ static int state_read(const char *state, char **list)
     return rc;
 }
 
-static int write_file(const char *path, const char *data)
+static int write_file(const char *path, const char *data, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0 || pm_write_full(fd, data, strlen(data)) != 0 || fsync(fd) != 0) {
         pm_error(path, "PYTHON_MPI_CACHE: cannot write: %s", strerror(errno));
         if (fd >= 0)
@@ -542,6 +683,57 @@ static int write_file(const char *path, const char *data)
     return 0;
 }
 
+/* s as Python's repr writes it (single quotes), or NULL. */
+static char *py_repr(const char *s)
+{
+    char *o = malloc(2 * strlen(s) + 3), *w = o;
+    if (!o)
+        return NULL;
+    *w++ = '\'';
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '\'')
+            *w++ = '\\';
+        *w++ = *s;
+    }
+    *w++ = '\'';
+    *w = '\0';
+    return o;
+}
+
+/* A finder's text with the MAPPING values delivered made relative to the
+ * finder's own directory (the bundle's site directory) and resolved when
+ * it is imported; NULL if out of memory.  *changed: any value was. */
+static char *rewrite_finder(const piece *p, const char *site, const char *root, const char *text, int *changed)
+{
+    mapping m;
+    *changed = 0;
+    if (parse_mapping(text, &m) != 0)
+        return strdup(text);
+    char *pairs = strdup("");
+    for (size_t i = 0; pairs && i < m.n; i++) {
+        char *real = pth_outside(site, m.val[i], root);
+        size_t idx = ext_index(p, real);
+        free(real);
+        char *rel = idx ? pm_printf_alloc("../../python-mpi-ext/%zu", idx - 1) : NULL;
+        char *k = py_repr(m.key[i]), *v = py_repr(rel ? rel : m.val[i]);
+        char *more = k && v && (rel || !idx) ? pm_printf_alloc("%s%s%s: %s", pairs, i ? ", " : "", k, v) : NULL;
+        *changed |= idx != 0;
+        free(rel);
+        free(k);
+        free(v);
+        free(pairs);
+        pairs = more;
+    }
+    char *res = pairs ? pm_printf_alloc("%.*sMAPPING = {%s}\n"
+                                        "import os as _pm_os  # python-mpi: MAPPING relative to this file\n"
+                                        "MAPPING = {_k: _pm_os.path.normpath(_pm_os.path.join("
+                                        "_pm_os.path.dirname(__file__), _v)) for _k, _v in MAPPING.items()}\n"
+                                        "del _pm_os\n%s", (int)m.start, text, pairs, text + m.end) : NULL;
+    free(pairs);
+    mapping_free(&m);
+    return res;
+}
+
 /* The .pth files of site that name a directory outside root, each such
  * line made relative to the bundle's site directory: ../../python-mpi-ext/N
  * (lib/python3/dist-packages and lib/pythonX.Y/site-packages are as deep). */
@@ -553,7 +745,8 @@ static int write_pth(const piece *p, const char *site, const char *root, const c
         return 0;
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        if (!pm_ends_with(e->d_name, ".pth"))
+        int finder = is_finder(e->d_name);
+        if (!finder && !pm_ends_with(e->d_name, ".pth"))
             continue;
         char *text = NULL, *res = strdup("");
         size_t len = 0;
@@ -562,7 +755,11 @@ static int write_pth(const piece *p, const char *site, const char *root, const c
             free(res);
             continue;
         }
-        for (char *line = text, *next; res && line && *line; line = next) {
+        if (finder) {
+            free(res);
+            res = rewrite_finder(p, site, root, text, &changed);
+        }
+        for (char *line = finder ? NULL : text, *next; res && line && *line; line = next) {
             next = strchr(line, '\n');
             if (next)
                 *next++ = '\0';
@@ -571,14 +768,7 @@ static int write_pth(const piece *p, const char *site, const char *root, const c
             while (n && (trim[n - 1] == '\r' || trim[n - 1] == ' ' || trim[n - 1] == '\t'))
                 trim[--n] = '\0';
             char *real = n && trim[0] != '#' && strncmp(trim, "import", 6) != 0 ? pth_outside(site, trim, root) : NULL;
-            size_t idx = 0, k = 0;
-            for (size_t i = 0; real && i < p->n; i++) {
-                if (p->items[i].kind != MK_EXT)
-                    continue;
-                if (strcmp(p->items[i].path, real) == 0)
-                    idx = k + 1;
-                k++;
-            }
+            size_t idx = ext_index(p, real);
             char *more = idx ? pm_printf_alloc("%s../../python-mpi-ext/%zu\n", res, idx - 1)
                              : pm_printf_alloc("%s%s\n", res, line);
             changed |= idx != 0;
@@ -592,7 +782,7 @@ static int write_pth(const piece *p, const char *site, const char *root, const c
             rc = -1;
         } else if (changed) {
             char *path = pm_path_join(out, e->d_name);
-            rc = path ? write_file(path, res) : -1;
+            rc = path ? write_file(path, res, 0644) : -1;   /* as in the tree they replace */
             free(path);
             *any = 1;
         }
@@ -617,14 +807,18 @@ static int make_state(const cache *c, const piece *p, const char *tmp, const cha
         int rc = out && (it->kind != MK_EXT || at) && (it->kind != MK_PTH || pthdir) ? 0 : -1;
         int any = 1;
         if (rc == 0 && it->kind == MK_PTH) {
-            rc = mkdir(pthdir, 0700) == 0 ? write_pth(p, p->site, root, pthdir, &any)
+            /* The rewritten files, mode as in the tree (the temporary
+             * directory above is private). */
+            rc = mkdir(pthdir, 0755) == 0 && chmod(pthdir, 0755) == 0 ? write_pth(p, p->site, root, pthdir, &any)
                                           : (pm_error(pthdir, "PYTHON_MPI_CACHE: %s", strerror(errno)), -1);
         }
         if (rc == 0 && any) {
             char *argv[10];
             size_t a = 0;
             argv[a++] = c->pkgroot;
-            if (it->kind == MK_DIR || it->kind == MK_EXT) {
+            /* Fresh bytecode: the venv's bundle holds the unchecked .pyc
+             * of a finder that the overlay (MK_PTH) replaces. */
+            if (it->kind == MK_DIR || it->kind == MK_EXT || it->kind == MK_PTH) {
                 argv[a++] = "--pyc";
                 argv[a++] = "unchecked";
             }
@@ -672,7 +866,8 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     h_init(&key);
     h_str(&key, KEY_FORMAT);
     h_str(&key, Py_GetVersion());
-    h_stat(&key, &c->pk_st);   /* another pkgroot may make other bundles */
+    h_stat(&key, &c->pk_st);   /* another pkgroot, or python-mpi, may make other bundles */
+    h_stat(&key, &c->self_st);
     uint64_t entries = 0;
     double t0 = pm_now();
     for (size_t i = 0; i < p->n; i++) {
@@ -715,7 +910,7 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
         goto done;
     }
     char *bl = pm_path_join(tmp, "bundles");
-    int made = bl && make_state(c, p, tmp, root, &names) == 0 && names && write_file(bl, names) == 0;
+    int made = bl && make_state(c, p, tmp, root, &names) == 0 && names && write_file(bl, names, 0600) == 0;
     free(bl);
     if (made && rename(tmp, state) != 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) {

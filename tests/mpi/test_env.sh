@@ -107,6 +107,35 @@ t_check "old states removed: at most PYTHON_MPI_CACHE_STATES (3) per environment
 unset PYTHON_MPI_ENV
 
 echo "# [${SECONDS}s]"
+# --- a real pip install -e (setuptools' editable finder) -----------------
+# The system's pip, setuptools and wheel, run by the venv's python.
+if SYSPIP=$("$PYTHON" -c 'import importlib.util as u, os
+s = [u.find_spec(m) for m in ("pip", "setuptools", "wheel")]
+assert all(s)
+print(os.path.dirname(os.path.dirname(s[0].origin)))' 2>/dev/null); then
+    VP=$TMP/vpip PROJ=$TMP/proj
+    "$PYTHON" -m venv --without-pip "$VP"
+    mkdir -p "$PROJ/flatpkg" && echo 'F = 1' > "$PROJ/flatpkg/__init__.py"
+    printf '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "flatpkg"\nversion = "0.1"\n[tool.setuptools]\npackages = ["flatpkg"]\n' > "$PROJ/pyproject.toml"
+    if PYTHONPATH=$SYSPIP "$VP/bin/python" -m pip install -q --no-index --no-build-isolation --no-deps -e "$PROJ" >"$TMP/pip.out" 2>&1 &&
+       ls "$VP/lib/python$T_PYVER/site-packages/"__editable___flatpkg*finder.py >/dev/null 2>&1; then
+        echo 'import flatpkg, os; print("flat", flatpkg.F, flatpkg.__file__.startswith(os.environ["PYTHON_MPI_HOME"] + "/"))' > "$TMP/flat.py"
+        if PYTHON_MPI_ENV=$VP run "$TMP/flat.py" && [ "$(grep -c '^flat 1 True' "$TMP/out")" = 2 ]; then
+            t_ok "pip install -e (an editable finder naming the project): its package delivered, imported from the tree"
+        else t_fail "pip install -e (finder)" "$(show)"; fi
+        sleep 0.01; echo 'F = 2' > "$PROJ/flatpkg/__init__.py"
+        if PYTHON_MPI_ENV=$VP run "$TMP/flat.py" && [ "$(made "$VP")" = 1 ] && [ "$(grep -c '^flat 2 True' "$TMP/out")" = 2 ]; then
+            t_ok "a file of that editable project edited: a new state"
+        else t_fail "pip -e project edited" "$(show)"; fi
+    else
+        t_fail "pip install -e of a setuptools project" "$(tail -n 5 "$TMP/pip.out")"
+    fi
+else
+    t_skip "pip install -e (finder)" "$PYTHON has no pip, setuptools and wheel"
+    t_skip "a file of that editable project edited" "$PYTHON has no pip, setuptools and wheel"
+fi
+
+echo "# [${SECONDS}s]"
 # --- a conda prefix (fake) ----------------------------------------------
 C=$TMP/conda CSP=$TMP/conda/lib/python$T_PYVER/site-packages
 mkdir -p "$C/conda-meta" "$C/bin" "$CSP/cpkg"
