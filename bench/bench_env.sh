@@ -23,6 +23,9 @@ COPIES=${COPIES:-15}
 NP=${NP:-2}
 TMP=$(mktemp -d /var/tmp/pympi-benv.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# A copy of the programs: a rebuild meanwhile changes neither them nor the
+# cache keys (which name the binaries).
+mkdir "$TMP/bin" && cp "$BIN/python-mpi" "$BIN/pkgroot" "$TMP/bin/" && BIN=$TMP/bin
 export PYTHON_MPI_CHROOT=/dev/shm
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHON_MPI_ENV PYTHON_MPI_CACHE PYTHON_MPI_VERBOSE
 echo "load before: $(uptime)"

@@ -871,8 +871,12 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     uint64_t entries = 0;
     double t0 = pm_now();
     for (size_t i = 0; i < p->n; i++) {
-        h_str(&id, maker_name[p->items[i].kind]);
-        h_str(&id, p->items[i].path);
+        /* The environment is what the user named: an editable install
+         * added or gone is a new state of it, not another one. */
+        if (p->items[i].kind != MK_EXT && p->items[i].kind != MK_PTH) {
+            h_str(&id, maker_name[p->items[i].kind]);
+            h_str(&id, p->items[i].path);
+        }
         h_str(&key, maker_name[p->items[i].kind]);
         if (p->items[i].kind != MK_PTH && hash_tree(&key, p->items[i].path, &entries) != 0)
             return -1;
