@@ -308,6 +308,7 @@ static int prepare_tree(rank_state *r)
         pm_deliver_stats st;
         memset(&st, 0, sizeof st);
         if (stage_bundles(&r->cfg, &r->topo, &r->stage, &st) != 0) {
+            pm_env_commit(r->topo.rank, 0);
             pm_topology_free(&r->topo);
             MPI_Finalize();
             return 1;
@@ -315,7 +316,9 @@ static int prepare_tree(rank_state *r)
         r->staged = 1;
         tree = r->stage.dir;
         int wrong_python = r->topo.node_rank == 0 && check_tree_python(tree) != 0;   /* leaders say why */
-        if (pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0) {
+        int bad = pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0;
+        pm_env_commit(r->topo.rank, !bad);   /* PYTHON_MPI_ENV: cache what every node unpacked */
+        if (bad) {
             (void)pm_stage_discard(&r->stage, &r->topo);
             pm_topology_free(&r->topo);
             MPI_Finalize();

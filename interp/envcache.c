@@ -84,11 +84,25 @@ static void h_stat(hash *h, const struct stat *st)
     h_u64(h, (uint64_t)st->st_dev);
 }
 
+/* The entries of a tree, each hashed alone and summed: the key does not
+ * depend on the order in which readdir lists them. */
 typedef struct walk_ctx {
-    hash *h;
+    hash sum;
     size_t top_len;
-    uint64_t entries;
+    uint64_t entries, stats;
 } walk_ctx;
+
+static void sum_entry(walk_ctx *w, const char *rel, const struct stat *st)
+{
+    hash e;
+    h_init(&e);
+    h_str(&e, rel);
+    if (st)
+        h_stat(&e, st);
+    w->sum.a += e.a;
+    w->sum.b += e.b;
+    w->entries++;
+}
 
 /* __pycache__ is left out of the key: the makers compile bytecode afresh
  * (--pyc unchecked), so a python3 run that writes .pyc files there does
@@ -99,14 +113,62 @@ static int key_entry(const char *path, const struct stat *st, void *ctx)
     const char *base = strrchr(path, '/');
     if (S_ISDIR(st->st_mode) && base && strcmp(base + 1, "__pycache__") == 0)
         return PM_WALK_SKIP;
-    h_str(w->h, path + w->top_len);
-    h_stat(w->h, st);
-    w->entries++;
+    sum_entry(w, path + w->top_len, st);
+    w->stats++;
     return 0;
 }
 
-/* Every entry below dir into h; -1 after printing why. */
-static int hash_tree(hash *h, const char *dir, uint64_t *entries)
+static int is_finder(const char *name);
+
+/* PYTHON_MPI_ENV_CHECK=dirs: every directory's metadata and every name,
+ * but a file's own metadata only where a change leaves its directory as it
+ * was and matters: .pth files, editable finders, and everything in
+ * conda-meta/, *.dist-info/ and *.egg-info/.  One open, fstat and read per
+ * directory (no lstat per file).  An in-place edit of any other file is
+ * not seen. */
+static int dirs_walk(walk_ctx *w, int dfd, const char *rel, int full)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
+        const char *name = e->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        struct stat st;
+        int isdir = e->d_type == DT_DIR, known = e->d_type != DT_UNKNOWN;
+        int want = isdir || !known || full || pm_ends_with(name, ".pth") || is_finder(name);
+        if (want && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return closedir(d), -1;
+        if (want)
+            w->stats++;
+        isdir = want ? S_ISDIR(st.st_mode) : isdir;
+        if (isdir && !strcmp(name, "__pycache__"))
+            continue;
+        char *sub = pm_printf_alloc("%s/%s", rel, name);
+        if (!sub)
+            return closedir(d), -1;
+        sum_entry(w, sub, want ? &st : NULL);
+        if (isdir) {
+            int sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int subfull = full || !strcmp(name, "conda-meta") || pm_ends_with(name, ".dist-info") ||
+                          pm_ends_with(name, ".egg-info");
+            rc = sfd < 0 ? -1 : dirs_walk(w, sfd, sub, subfull);
+        }
+        free(sub);
+    }
+    if (rc == 0 && errno != 0)
+        rc = -1;
+    closedir(d);
+    return rc;
+}
+
+/* Every entry below dir into h (only directories' with dirs_only, see
+ * dirs_walk); -1 after printing why. */
+static int hash_tree(hash *h, const char *dir, int dirs_only, uint64_t *entries, uint64_t *stats)
 {
     struct stat st;
     if (lstat(dir, &st) != 0) {
@@ -115,9 +177,18 @@ static int hash_tree(hash *h, const char *dir, uint64_t *entries)
     }
     h_str(h, dir);
     h_stat(h, &st);
-    walk_ctx w = {h, strlen(dir), 0};
-    int rc = S_ISDIR(st.st_mode) ? pm_walk(dir, key_entry, &w) : 0;
+    walk_ctx w = {{0, 0}, strlen(dir), 0, 1};
+    int rc = 0;
+    if (S_ISDIR(st.st_mode) && dirs_only) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = fd < 0 ? -1 : dirs_walk(&w, fd, "", 0);
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = pm_walk(dir, key_entry, &w);
+    }
+    h_u64(h, w.sum.a);
+    h_u64(h, w.sum.b);
     *entries += w.entries;
+    *stats += w.stats;
     if (rc != 0) {
         pm_error(dir, "PYTHON_MPI_ENV: cannot walk the environment: %s", strerror(errno));
         return -1;
@@ -453,6 +524,7 @@ typedef struct cache {
     struct stat pk_st, self_st;
     unsigned states;
     uint64_t max;
+    int check_dirs;   /* PYTHON_MPI_ENV_CHECK=dirs */
 } cache;
 
 /* mkdir -p with 0700, then trusted: ours, private, nobody else above. */
@@ -501,6 +573,12 @@ static int cache_open(cache *c)
         }
         c->states = (unsigned)v;
     }
+    const char *chk = getenv("PYTHON_MPI_ENV_CHECK");
+    if (chk && *chk && strcmp(chk, "all") != 0 && strcmp(chk, "dirs") != 0) {
+        pm_error(NULL, "PYTHON_MPI_ENV_CHECK: '%s' is not all or dirs", chk);
+        return -1;
+    }
+    c->check_dirs = chk && strcmp(chk, "dirs") == 0;
     const char *m = getenv("PYTHON_MPI_CACHE_MAX");
     size_t max = MAX_DEFAULT;
     if (m && *m && pm_parse_size(m, SIZE_MAX, &max) != 0) {
@@ -831,11 +909,8 @@ static int make_state(const cache *c, const piece *p, const char *tmp, const cha
                 argv[a++] = at ? at : p->pth_at;
             }
             argv[a] = NULL;
-            char *vargv[] = {c->pkgroot, "verify", out, NULL};
             pm_info(1, "PYTHON_MPI_ENV: making %s", out);
             rc = run(argv, it->kind == MK_PYTHON ? p->items[i].path : it->path);
-            if (rc == 0)
-                rc = run(vargv, out);
             if (rc == 0 && chmod(out, 0600) != 0)
                 rc = (pm_error(out, "PYTHON_MPI_CACHE: chmod: %s", strerror(errno)), -1);
             if (rc == 0) {
@@ -857,6 +932,34 @@ static int make_state(const cache *c, const piece *p, const char *tmp, const cha
     return 0;
 }
 
+/* States made by this job, committed or discarded by pm_env_commit. */
+static struct pending {
+    char *tmp, *state, *envdir, *keys;
+    cache c;   /* its caps; its pointers are not used */
+} pending[2];
+static size_t npending;
+
+void pm_env_commit(int rank, int delivered)
+{
+    for (size_t i = 0; rank == 0 && i < npending; i++) {
+        struct pending *q = &pending[i];
+        if (delivered && rename(q->tmp, q->state) == 0) {
+            cache_prune(&q->c, q->envdir, q->keys);
+        } else if (delivered && errno != EEXIST && errno != ENOTEMPTY) {
+            /* The job ran; only the next one pays for this. */
+            pm_info(0, "PYTHON_MPI_CACHE: %s: cannot rename into place: %s", q->state, strerror(errno));
+        } else if (delivered) {
+            pm_info(1, "PYTHON_MPI_ENV: %s was made by another job meanwhile", q->state);
+        }
+        (void)pm_rmtree(q->tmp, NULL);   /* gone already when renamed */
+        free(q->tmp);
+        free(q->state);
+        free(q->envdir);
+        free(q->keys);
+    }
+    npending = 0;
+}
+
 /* One piece: its key, then its state found or made.  Appends its bundle
  * paths to *list. */
 static int do_piece(const cache *c, piece *p, const char *root, char **list)
@@ -868,7 +971,7 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     h_str(&key, Py_GetVersion());
     h_stat(&key, &c->pk_st);   /* another pkgroot, or python-mpi, may make other bundles */
     h_stat(&key, &c->self_st);
-    uint64_t entries = 0;
+    uint64_t entries = 0, stats = 0;
     double t0 = pm_now();
     for (size_t i = 0; i < p->n; i++) {
         /* The environment is what the user named: an editable install
@@ -878,7 +981,12 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
             h_str(&id, p->items[i].path);
         }
         h_str(&key, maker_name[p->items[i].kind]);
-        if (p->items[i].kind != MK_PTH && hash_tree(&key, p->items[i].path, &entries) != 0)
+        /* The cheap check for the environment's own tree; source and
+         * editable directories, edited in place, are always walked whole. */
+        int dirs_only = c->check_dirs && (p->items[i].kind == MK_VENV || p->items[i].kind == MK_CONDA ||
+                                          p->items[i].kind == MK_PYTHON);
+        h_u64(&key, (uint64_t)dirs_only);
+        if (p->items[i].kind != MK_PTH && hash_tree(&key, p->items[i].path, dirs_only, &entries, &stats) != 0)
             return -1;
     }
     double t_key = pm_now() - t0;
@@ -902,13 +1010,15 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     if (found < 0)
         goto done;
     if (found == 0) {
-        pm_info(1, "PYTHON_MPI_ENV: %s %s: cached state %s (%llu entries checked in %.3f s)", p->what,
-                p->items[0].path, state, (unsigned long long)entries, t_key);
+        pm_info(1, "PYTHON_MPI_ENV: %s %s: cached state %s (%llu entries checked in %.3f s, %llu stat)", p->what,
+                p->items[0].path, state, (unsigned long long)entries, t_key,
+                (unsigned long long)stats);
         rc = 0;
         goto done;
     }
-    pm_info(1, "PYTHON_MPI_ENV: %s %s: making state %s (%llu entries checked in %.3f s)", p->what,
-            p->items[0].path, state, (unsigned long long)entries, t_key);
+    pm_info(1, "PYTHON_MPI_ENV: %s %s: making state %s (%llu entries checked in %.3f s, %llu stat)", p->what,
+            p->items[0].path, state, (unsigned long long)entries, t_key,
+            (unsigned long long)stats);
     if (mkdir(tmp, 0700) != 0) {
         pm_error(tmp, "PYTHON_MPI_CACHE: %s", strerror(errno));
         goto done;
@@ -916,22 +1026,20 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     char *bl = pm_path_join(tmp, "bundles");
     int made = bl && make_state(c, p, tmp, root, &names) == 0 && names && write_file(bl, names, 0600) == 0;
     free(bl);
-    if (made && rename(tmp, state) != 0) {
-        if (errno != EEXIST && errno != ENOTEMPTY) {
-            pm_error(state, "PYTHON_MPI_CACHE: cannot rename into place: %s", strerror(errno));
-            made = 0;
-        } else {
-            pm_info(1, "PYTHON_MPI_ENV: %s was made by another job meanwhile: using it", state);
-        }
-    }
-    (void)pm_rmtree(tmp, NULL);   /* gone already when renamed */
-    if (made && state_read(state, &statelist) == 0) {
+    /* Delivered from the temporary directory; renamed into place once
+     * every node unpacked it (pm_env_commit). */
+    if (made && npending < sizeof pending / sizeof pending[0] && state_read(tmp, &statelist) == 0) {
         char *more = pm_printf_alloc("%s%s", *list ? *list : "", statelist);
         free(*list);
         *list = more;
-        rc = more ? 0 : -1;
-        cache_prune(c, envdir, keys);
+        if (more) {
+            pending[npending++] = (struct pending){tmp, state, envdir, keys, *c};
+            tmp = state = envdir = keys = NULL;
+            rc = 0;
+        }
     }
+    if (tmp)
+        (void)pm_rmtree(tmp, NULL);
 done:
     free(statelist);
     free(names);

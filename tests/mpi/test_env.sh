@@ -107,6 +107,26 @@ t_check "old states removed: at most PYTHON_MPI_CACHE_STATES (3) per environment
 unset PYTHON_MPI_ENV
 
 echo "# [${SECONDS}s]"
+# --- PYTHON_MPI_ENV_CHECK=dirs: the cheaper check, and what it misses ----
+export PYTHON_MPI_ENV_CHECK=dirs PYTHON_MPI_ENV=$V:$SRC
+run "$TMP/probe2.py"   # its own states
+mkdir -p "$SP/dirpkg" && echo 'D = 1' > "$SP/dirpkg/__init__.py"
+echo 'import dirpkg, mymod; print("dirs", dirpkg.D, mymod.S)' > "$TMP/probe3.py"
+if run "$TMP/probe3.py" && [ "$(made "$V")" = 1 ] && [ "$(grep -c '^dirs 1 2' "$TMP/out")" = 2 ]; then
+    t_ok "PYTHON_MPI_ENV_CHECK=dirs: a package added is seen"
+else t_fail "dirs: a package added" "$(show)"; fi
+sleep 0.01; echo 'D = 2' > "$SP/dirpkg/__init__.py"
+if run "$TMP/probe3.py" && [ "$(cached "$V")" = 1 ] && [ "$(grep -c '^dirs 1 2' "$TMP/out")" = 2 ]; then
+    t_ok "PYTHON_MPI_ENV_CHECK=dirs: a file of the venv edited in place is not seen (as documented)"
+else t_fail "dirs: an in-place edit" "$(show)"; fi
+sleep 0.01; echo 'S = 3' > "$SRC/mymod.py"
+if run "$TMP/probe3.py" && [ "$(made "$V")" = 1 ] && [ "$(grep -c '^dirs 2 3' "$TMP/out")" = 2 ]; then
+    t_ok "PYTHON_MPI_ENV_CHECK=dirs: a source file edited is seen"
+else t_fail "dirs: a source edit" "$(show)"; fi
+unset PYTHON_MPI_ENV_CHECK PYTHON_MPI_ENV
+rm -rf "$SP/dirpkg"
+
+echo "# [${SECONDS}s]"
 # --- a real pip install -e (setuptools' editable finder) -----------------
 # The system's pip, setuptools and wheel, run by the venv's python.
 if SYSPIP=$("$PYTHON" -c 'import importlib.util as u, os
@@ -169,7 +189,7 @@ echo "# [${SECONDS}s]"
 # cached, one small state made per round.
 R=$TMP/racesrc; mkdir -p "$R"
 PYHOME=$("$PYTHON" -c 'import sys; print(sys.base_prefix)')
-races=0 n=10
+races=0 n=8
 for i in $(seq $n); do
     echo "R = $i" > "$R/race.py"
     PYTHON_MPI_ENV=$PYHOME:$R timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'import race; print("race", race.R)' >"$TMP/r1" 2>"$TMP/e1" &
@@ -238,6 +258,7 @@ bad "a cache directory others can read" "$TMP/open: PYTHON_MPI_CACHE: refusing .
     PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE="$TMP/open"
 
 bad "bad PYTHON_MPI_CACHE_STATES" "PYTHON_MPI_CACHE_STATES: '0' is not a number" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_STATES=0
+bad "bad PYTHON_MPI_ENV_CHECK" "PYTHON_MPI_ENV_CHECK: 'some' is not all or dirs" PYTHON_MPI_ENV="$V" PYTHON_MPI_ENV_CHECK=some
 bad "bad PYTHON_MPI_CACHE_MAX" "PYTHON_MPI_CACHE_MAX: 'lots' is not a size" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_MAX=lots
 
 # A second user plants a cache where ours is to be (a shared /tmp).
@@ -259,12 +280,24 @@ echo "# [${SECONDS}s]"
 # --- 2 simulated nodes ----------------------------------------------------
 if [ "$(id -u)" = 0 ] && [ "$MPIEXEC" = mpiexec.mpich ]; then
     echo 'import os, socket, mypkg; print("node", socket.gethostname(), mypkg.__file__.startswith("/dev/shm/"), os.stat(mypkg.__file__).st_dev == os.stat("/dev/shm").st_dev)' > "$TMP/node.py"
-    if PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_ENV=$V timeout 120 "$REPO/tests/cluster/mpirun-sim" -nodes 2 -ppn 1 "$PM" "$TMP/node.py" \
-           >"$TMP/out" 2>"$TMP/err" && [ "$(grep -c '^node node[12] True True' "$TMP/out")" = 2 ] &&
+    SIM=$REPO/tests/cluster
+    mkdir -p "$TMP/trace"
+    if PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_ENV=$V timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 1 "$SIM/strace-rank" "$TMP/trace" \
+           "$PM" "$TMP/node.py" >"$TMP/out" 2>"$TMP/err" && [ "$(grep -c '^node node[12] True True' "$TMP/out")" = 2 ] &&
        [ "$(grep '^node' "$TMP/out" | cut -d' ' -f2 | sort -u | wc -l)" = 2 ] && grep -q "cached state" "$TMP/err"; then
         t_ok "2 simulated nodes: the cached environment in each node's own /dev/shm"
     else t_fail "2 simulated nodes" "$(show)"; fi
-else t_skip "2 simulated nodes" "needs root and MPICH (tests/cluster)"; fi
+    # Rank 0 alone looks at the environment, its editable and source
+    # directories, the cache and the system Python.
+    "$SIM/count-file-ops" "$TMP/trace" "$V/" "$EXT/" "$SRC/" "$TMP/cache/" "$T_PYPREFIX/lib/python3" > "$TMP/counts"
+    r0=$(sed -n 's/^rank 0: //p' "$TMP/counts") r1=$(sed -n 's/^rank 1: //p' "$TMP/counts")
+    if [ "${r0:-0}" -gt 1000 ] && [ "$r1" = 0 ]; then
+        t_ok "rank 0 alone touches the environment and the cache ($r0 file calls); rank 1: 0"
+    else t_fail "file calls under the environment per rank" "$(cat "$TMP/counts")"; fi
+else
+    t_skip "2 simulated nodes" "needs root and MPICH (tests/cluster)"
+    t_skip "rank 0 alone touches the environment" "needs root and MPICH (tests/cluster)"
+fi
 
 echo "# [${SECONDS}s]"
 # --- Open MPI -------------------------------------------------------------
