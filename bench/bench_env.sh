@@ -12,7 +12,8 @@
 #   cached     a job with PYTHON_MPI_ENV and the state cached
 # and what rank 0's check of the environment costs: its time (the
 # PYTHON_MPI_VERBOSE line) and its system calls (strace -c -f of rank 0,
-# against the same job with PYTHON_MPI_PACKAGES).  Medians.
+# against the same job with PYTHON_MPI_PACKAGES), and the same for
+# PYTHON_MPI_ENV_CHECK=dirs (one run).  Medians.
 #   usage: bench/bench_env.sh [ROUNDS]   (default 3)
 #   env:   COPIES=15 (0: the runtime only)   NP=2 ranks
 set -eu
@@ -95,17 +96,24 @@ if command -v strace >/dev/null; then
         list=$(find "$TMP/cache" -name bundles | while read -r b; do sed "s|^|${b%/bundles}/|" "$b"; done | sort | paste -sd:)
         S[$env env]=$(calls PYTHON_MPI_CACHE="$TMP/cache" PYTHON_MPI_ENV="$dir")
         S[$env pkgs]=$(calls PYTHON_MPI_PACKAGES="$list")
+        # The cheaper check: its own state, made once, then timed and counted.
+        PYTHON_MPI_ENV_CHECK=dirs PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_ENV=$dir job
+        PYTHON_MPI_ENV_CHECK=dirs PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_ENV=$dir PYTHON_MPI_VERBOSE=1 job
+        S[$env dirs-check]=$(grep -o 'checked in [0-9.]* s' "$TMP/err" | awk '{s += $3} END {print s}')
+        S[$env dirs]=$(calls PYTHON_MPI_ENV_CHECK=dirs PYTHON_MPI_CACHE="$TMP/cache" PYTHON_MPI_ENV="$dir")
     done
 fi
 
 echo
 echo "medians of $ROUNDS rounds, seconds ($NP ranks, one node; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-8s %9s %9s %9s %9s %9s %9s %9s %12s %12s\n' env pkgroot two-step first bundles cached check entries 'calls(env)' 'calls(pkgs)'
+printf '%-8s %9s %9s %9s %9s %9s %9s %9s %12s %12s %12s %12s\n' env pkgroot two-step first bundles cached check entries \
+    'calls(env)' 'calls(pkgs)' 'check(dirs)' 'calls(dirs)'
 for env in runtime big; do
     [ -n "${T[$env first]:-}" ] || continue
-    printf '%-8s %9.2f %9.2f %9.2f %9.2f %9.2f %9.3f %9s %12s %12s\n' "$env" \
+    printf '%-8s %9.2f %9.2f %9.2f %9.2f %9.2f %9.3f %9s %12s %12s %12s %12s\n' "$env" \
         "$(echo "${T[$env pkgroot]}" | median)" "$(echo "${T[$env two-step]}" | median)" \
         "$(echo "${T[$env first]}" | median)" "$(echo "${T[$env bundles]}" | median)" \
         "$(echo "${T[$env cached]}" | median)" "$(echo "${T[$env check]}" | median)" \
-        "$(echo "${T[$env entries]}" | median)" "${S[$env env]:--}" "${S[$env pkgs]:--}"
+        "$(echo "${T[$env entries]}" | median)" "${S[$env env]:--}" "${S[$env pkgs]:--}" \
+        "${S[$env dirs-check]:--}" "${S[$env dirs]:--}"
 done
