@@ -312,6 +312,7 @@ if [ "$MPIEXEC" != mpiexec.openmpi ] && [ -x "$OBIN/python-mpi" ] && [ -x "$OBIN
     if orun making && orun cached; then
         t_ok "Open MPI: made by its own pkgroot, then the cached state delivered"
     else t_fail "Open MPI" "$(show)"; fi
+elif [ "$MPIEXEC" = mpiexec.openmpi ]; then t_ok "Open MPI: this whole run (MPIEXEC=$MPIEXEC)"
 else t_skip "Open MPI" "no build-openmpi/ (make MPI=openmpi)"; fi
 
 t_done $SUITE
