@@ -1041,6 +1041,8 @@ static int do_piece(const cache *c, piece *p, const char *root, char **list)
     if (tmp)
         (void)pm_rmtree(tmp, NULL);
 done:
+    if (rc != 0 && envdir)
+        (void)rmdir(envdir);   /* made for this state alone: nothing half-made stays */
     free(statelist);
     free(names);
     free(tmp);

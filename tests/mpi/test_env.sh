@@ -258,6 +258,19 @@ bad "a cache directory others can read" "$TMP/open: PYTHON_MPI_CACHE: refusing .
     PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE="$TMP/open"
 
 bad "bad PYTHON_MPI_CACHE_STATES" "PYTHON_MPI_CACHE_STATES: '0' is not a number" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_STATES=0
+bad "HOME unset, no PYTHON_MPI_CACHE" "PYTHON_MPI_ENV: no cache directory: set PYTHON_MPI_CACHE" \
+    -u HOME -u PYTHON_MPI_CACHE PYTHON_MPI_ENV="$V"
+# pkgroot fails: its own line, then ours; the temporary state is gone.
+mkdir -p "$TMP/nosp/lib/python$T_PYVER"; touch "$TMP/nosp/pyvenv.cfg"
+bad "pkgroot fails while making (a venv without site-packages)" "$TMP/nosp: PYTHON_MPI_ENV: pkgroot venv failed \(exit 1\)" \
+    PYTHON_MPI_ENV="$TMP/nosp" PYTHON_MPI_VERBOSE=0
+t_check "... and left no temporary state" [ "$(find "$TMP/cache" -name '.tmp-*' | wc -l)" = 0 ]
+# A python-mpi without its pkgroot beside it.
+mkdir -p "$TMP/lone" && cp "$PM" "$TMP/lone/python-mpi"
+PM_SAVED=$PM PM=$TMP/lone/python-mpi
+bad "no pkgroot beside python-mpi" "$TMP/lone/pkgroot: PYTHON_MPI_ENV: cannot make the bundles: no pkgroot beside python-mpi" \
+    PYTHON_MPI_ENV="$V"
+PM=$PM_SAVED
 bad "bad PYTHON_MPI_ENV_CHECK" "PYTHON_MPI_ENV_CHECK: 'some' is not all or dirs" PYTHON_MPI_ENV="$V" PYTHON_MPI_ENV_CHECK=some
 bad "bad PYTHON_MPI_CACHE_MAX" "PYTHON_MPI_CACHE_MAX: 'lots' is not a size" PYTHON_MPI_ENV="$V" PYTHON_MPI_CACHE_MAX=lots
 
