@@ -2,7 +2,9 @@
  *
  * 1. MPI_Init_thread with the real argc/argv, before anything else, so MPIs
  *    that read or strip arguments see them; Python gets what MPI leaves.
- * 2. If PYTHON_MPI_PACKAGES names bundles: rank 0 alone reads them from the
+ * 2. If PYTHON_MPI_ENV names an environment, rank 0 finds or makes its
+ *    bundles in the cache (interp/envcache.h); they go first, then those
+ *    PYTHON_MPI_PACKAGES names: rank 0 alone reads them from the
  *    shared file system and broadcasts them to one leader per node, which
  *    unpacks them into a private directory under PYTHON_MPI_CHROOT.
  * 3. Python starts with home = that directory (and PYTHONUSERBASE there),
@@ -13,6 +15,7 @@
  *    collective; on success each leader removes its node's directory once
  *    every rank of the job is done, then MPI is finalized, once. */
 #include "deliver.h"
+#include "envcache.h"
 #include "jobdir.h"
 #include "lineage.h"
 #include "log.h"
@@ -176,8 +179,12 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
     pm_pkglist bundles;
     pm_pkglist_init(&bundles);
     char *err = NULL;
+    if (pm_env_bundles(topo, getenv("PYTHON_MPI_ENV"), &bundles) != 0) {
+        pm_pkglist_free(&bundles);
+        return 1;
+    }
     /* Parsing is the same on every rank; only rank 0 speaks. */
-    if (pm_pkglist_parse(&bundles, cfg->packages, cfg->pkgroot, 1, &err) != 0) {
+    if (cfg->packages && pm_pkglist_parse(&bundles, cfg->packages, cfg->pkgroot, 1, &err) != 0) {
         if (topo->rank == 0)
             pm_error(NULL, "PYTHON_MPI_PACKAGES: %s", err);
         free(err);
@@ -294,13 +301,14 @@ static int prepare_tree(rank_state *r)
     const char *tree = NULL;
     if (r->spawned) {
         tree = r->spawned;
-    } else if (r->cfg.packages && !inherited) {
+    } else if ((r->cfg.packages || (getenv("PYTHON_MPI_ENV") && *getenv("PYTHON_MPI_ENV"))) && !inherited) {
         double t0 = pm_now();
         if (pm_topology_init(&r->topo, MPI_COMM_WORLD, r->cfg.by_hostname) != 0)
             pm_abort(MPI_COMM_WORLD, 1);
         pm_deliver_stats st;
         memset(&st, 0, sizeof st);
         if (stage_bundles(&r->cfg, &r->topo, &r->stage, &st) != 0) {
+            pm_env_commit(r->topo.rank, 0);
             pm_topology_free(&r->topo);
             MPI_Finalize();
             return 1;
@@ -308,7 +316,9 @@ static int prepare_tree(rank_state *r)
         r->staged = 1;
         tree = r->stage.dir;
         int wrong_python = r->topo.node_rank == 0 && check_tree_python(tree) != 0;   /* leaders say why */
-        if (pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0) {
+        int bad = pm_agree_failed(MPI_COMM_WORLD, wrong_python) != 0;
+        pm_env_commit(r->topo.rank, !bad);   /* PYTHON_MPI_ENV: cache what every node unpacked */
+        if (bad) {
             (void)pm_stage_discard(&r->stage, &r->topo);
             pm_topology_free(&r->topo);
             MPI_Finalize();
