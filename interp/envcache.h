@@ -8,8 +8,9 @@
  * there with the pkgroot that sits beside python-mpi (posix_spawn, never a
  * shell or PATH): into a temporary directory, delivered from there, and
  * renamed into place only when every node has unpacked it (the unpacker's
- * rules and hashes are its check; see pm_env_commit).  A state is a directory CACHE/ENVID/KEY holding the bundles
- * and a list of them ("bundles"), where ENVID hashes the environment's
+ * rules and hashes are its check; see pm_env_commit).  A state is a
+ * directory CACHE/ENVID/KEY holding the bundles and a list of them
+ * ("bundles"), where ENVID hashes the environment's
  * real paths; the oldest states beyond PYTHON_MPI_CACHE_STATES or
  * PYTHON_MPI_CACHE_MAX bytes are removed.  Two pieces, each a cached
  * environment of its own: the runtime (the embedded Python's standard
@@ -17,7 +18,11 @@
  * own), and DIR's (`pkgroot venv` / `pkgroot conda`, `pkgroot dir` for
  * each SRC and each directory outside DIR that a .pth file of DIR's
  * site-packages names - an editable install - delivered at
- * lib/python-mpi-ext/N, with the .pth rewritten to name it). */
+ * lib/python-mpi-ext/N, with the .pth rewritten to name it).
+ *
+ * This file is the collective and the plan; the parts are the core's
+ * (envdir.h, envkey.h, envscan.h, envstore.h: no MPI, no Python, nothing
+ * printed) and pkgroot's spawning (envmake.h). */
 #ifndef PM_ENVCACHE_H
 #define PM_ENVCACHE_H
 
