@@ -1,13 +1,11 @@
 /* envcache.c - PYTHON_MPI_ENV: rank 0 finds or makes the environment's
  * bundles in the cache, every rank gets their list (see envcache.h).
- * The parts: what DIR is (envdir.h), the state key (envkey.h), the
- * editable installs (envscan.h), the cache directory (envstore.h), the
- * bundles made by pkgroot (envmake.h). */
+ * The parts: what to deliver (envplan.h), the state key (envkey.h), the
+ * cache directory (envstore.h), the bundles made by pkgroot (envmake.h). */
 #include "envcache.h"
-#include "envdir.h"
 #include "envkey.h"
 #include "envmake.h"
-#include "envscan.h"
+#include "envplan.h"
 #include "envstore.h"
 #include "err.h"
 #include "jobdir.h"
@@ -15,7 +13,6 @@
 #include "mpi_util.h"
 #include "phases.h"
 #include "strutil.h"
-#include "trust.h"
 
 #include <Python.h>
 #include <errno.h>
@@ -24,10 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef PYMPI_DEFAULT_HOME
-#define PYMPI_DEFAULT_HOME "/usr"
-#endif
 
 #define KEY_FORMAT "python-mpi-env 1"
 
@@ -174,113 +167,22 @@ done:
     return rc;
 }
 
-/* DIR's editable installs (outside it, named by site's .pth files and
- * finders): MK_EXT items, then the overlay (MK_PTH) if any. */
-static int add_editables(pm_envpiece *env, char *site, const char *dir, int own_stdlib)
-{
-    pm_err err = PM_ERR_INIT;
-    if (pm_envscan_find(site, dir, &env->exts, &err) != 0) {
-        pm_err_print(&err);
-        free(site);
-        return -1;
-    }
-    if (!env->exts.n) {
-        free(site);
-        return 0;
-    }
-    env->site = site;
-    for (size_t i = 0; i < env->exts.n; i++)
-        if (pm_envpiece_add(env, MK_EXT, strdup(env->exts.dir[i])) != 0)
-            return -1;
-    env->pth_at = own_stdlib ? pm_printf_alloc("lib/python%d.%d/site-packages", PY_MAJOR_VERSION, PY_MINOR_VERSION)
-                             : strdup("lib/python3/dist-packages");
-    return pm_envpiece_add(env, MK_PTH, strdup(env->pth_at ? env->pth_at : ""));
-}
-
 /* Rank 0: the newline-separated bundle list, or NULL after saying why. */
 static char *env_prepare(const char *spec)
 {
+    pm_envplan plan;
     pm_envstore store = {0};
     pm_envmaker_tool maker = {0};
-    pm_envpiece rt = {.what = "runtime"}, env = {.what = "environment"};
-    char *list = NULL, *copy = strdup(spec), *dir = NULL, *home = NULL, *why = NULL;
     pm_err err = PM_ERR_INIT;
-    int ok = 0;
-    if (!copy)
-        goto done;
-    char *save = NULL;
-    char *first = strtok_r(copy, ":", &save);
-    if (!first) {
-        pm_error(NULL, "PYTHON_MPI_ENV: no directory");
-        goto done;
-    }
-    if (!(dir = pm_trust_realpath(first, &why))) {
-        pm_error(first, "PYTHON_MPI_ENV: %s", why ? why : "out of memory");
-        goto done;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        pm_error(dir, "PYTHON_MPI_ENV: not a directory");
-        goto done;
-    }
-    home = pm_trust_realpath(PYMPI_DEFAULT_HOME, &why);
-    pm_envdir_kind kind = pm_envdir_kind_of(dir, home);
-    int is_venv = kind == PM_ENVDIR_VENV, is_conda = kind == PM_ENVDIR_CONDA;
-    if (kind == PM_ENVDIR_NONE) {
-        pm_error(dir, "PYTHON_MPI_ENV: not a Python environment (no pyvenv.cfg, no conda-meta/, "
-                 "and not %s, the Python python-mpi embeds)", PYMPI_DEFAULT_HOME);
-        goto done;
-    }
-    if (kind != PM_ENVDIR_RUNTIME && pm_envdir_check_version(dir, PY_MAJOR_VERSION, PY_MINOR_VERSION, &err) != 0)
-        goto done;
-    char *stdlib_rel = pm_printf_alloc("lib/python%d.%d/os.py", PY_MAJOR_VERSION, PY_MINOR_VERSION);
-    int own_stdlib = is_conda && stdlib_rel && pm_envdir_has_file(dir, stdlib_rel);
-    free(stdlib_rel);
-    /* The runtime: the embedded Python's standard library, unless the
-     * conda prefix carries one of its own. */
-    if (!own_stdlib &&
-        pm_envpiece_add(&rt, MK_PYTHON, pm_printf_alloc("%s/lib/python%d.%d", home ? home : PYMPI_DEFAULT_HOME,
-                                                          PY_MAJOR_VERSION, PY_MINOR_VERSION)) != 0)
-        goto done;
-    if ((is_venv || is_conda) && pm_envpiece_add(&env, is_venv ? MK_VENV : MK_CONDA, strdup(dir)) != 0)
-        goto done;
-    for (char *src; (src = strtok_r(NULL, ":", &save));) {
-        free(why);
-        why = NULL;
-        char *real = pm_trust_realpath(src, &why);
-        if (!real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            pm_error(src, "PYTHON_MPI_ENV: the source directory: %s", real ? "not a directory" : why ? why : "out of memory");
-            free(real);
-            goto done;
-        }
-        if (pm_envpiece_add(&env, MK_DIR, real) != 0)
-            goto done;
-    }
-    if (is_venv || is_conda) {
-        char *site = pm_printf_alloc("%s/lib/python%d.%d/site-packages", dir, PY_MAJOR_VERSION, PY_MINOR_VERSION);
-        if (!site || add_editables(&env, site, dir, own_stdlib) != 0)
-            goto done;
-    }
-    if (pm_envstore_open(&store, &err) != 0 || pm_envmaker_find(&maker) != 0)
-        goto done;
-    if (rt.n && do_piece(&store, &maker, &rt, dir, &list) != 0)
-        goto done;
-    if (env.n && do_piece(&store, &maker, &env, dir, &list) != 0)
-        goto done;
-    ok = 1;
-done:
-    if (!copy)
-        pm_error(NULL, "out of memory");
+    char *list = NULL;
+    int ok = pm_envplan_read(spec, &plan) == 0 && pm_envstore_open(&store, &err) == 0 &&
+             pm_envmaker_find(&maker) == 0 &&
+             (!plan.rt.n || do_piece(&store, &maker, &plan.rt, plan.dir, &list) == 0) &&
+             (!plan.env.n || do_piece(&store, &maker, &plan.env, plan.dir, &list) == 0);
     pm_err_print(&err);
-    free((char *)env.site);
-    pm_envpiece_free(&rt);
-    pm_envpiece_free(&env);
+    pm_envplan_free(&plan);
     pm_envstore_close(&store);
     free(maker.pkgroot);
-    free(copy);
-    free(dir);
-    free(home);
-    free(why);
     if (!ok) {
         free(list);
         return NULL;

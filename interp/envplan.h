@@ -1,0 +1,21 @@
+/* envplan.h - PYTHON_MPI_ENV=DIR[:SRC...] read into what to deliver: the
+ * runtime's piece (the embedded Python's standard library; none for a
+ * conda prefix that carries its own) and DIR's (the venv or conda prefix,
+ * each SRC, each editable install outside DIR and the overlay that
+ * renames them: envmake.h).  Nothing is made or cached here. */
+#ifndef PM_ENVPLAN_H
+#define PM_ENVPLAN_H
+
+#include "envmake.h"
+
+typedef struct pm_envplan {
+    char *dir;          /* DIR, resolved */
+    pm_envpiece rt, env;
+} pm_envplan;
+
+/* 0 with *plan filled, or -1 after printing why (one line); free it
+ * either way. */
+int pm_envplan_read(const char *spec, pm_envplan *plan);
+void pm_envplan_free(pm_envplan *plan);
+
+#endif
