@@ -186,6 +186,14 @@ static int is_candidate(const char *name)
     return pm_envkey_is_finder(name) || pm_ends_with(name, ".pth");
 }
 
+/* A .pth line that site.py runs rather than adds to sys.path: exactly
+ * those starting "import " or "import\t" (site.addpackage); any other
+ * line, "importlib_dir" included, names a directory. */
+static int pth_runs(const char *line)
+{
+    return strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0;
+}
+
 /* Strip trailing blanks (and \r) in place; the length left. */
 static size_t rtrim(char *s)
 {
@@ -223,7 +231,7 @@ int pm_envscan_find(const char *site, const char *root, pm_envexts *x, pm_err *e
             if (next)
                 *next++ = '\0';
             size_t n = rtrim(line);
-            if (!n || line[0] == '#' || strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0)
+            if (!n || line[0] == '#' || pth_runs(line))
                 continue;
             char *real = pm_envscan_outside(site, line, root);
             if (real)
@@ -272,8 +280,6 @@ char *pm_envscan_rewrite_finder(const pm_envexts *x, const char *site, const cha
     return res;
 }
 
-/* Here a line is kept if it starts with "import" at all (pm_envscan_find
- * skips only "import " and "import\t"): as it always was. */
 char *pm_envscan_rewrite_pth(const pm_envexts *x, const char *site, const char *root, char *text,
                              int *changed)
 {
@@ -285,8 +291,7 @@ char *pm_envscan_rewrite_pth(const pm_envexts *x, const char *site, const char *
             *next++ = '\0';
         char *trim = strdup(line);
         size_t n = trim ? rtrim(trim) : 0;
-        char *real = n && trim[0] != '#' && strncmp(trim, "import", 6) != 0 ? pm_envscan_outside(site, trim, root)
-                                                                           : NULL;
+        char *real = n && trim[0] != '#' && !pth_runs(trim) ? pm_envscan_outside(site, trim, root) : NULL;
         size_t idx = pm_envexts_index(x, real);
         char *more = idx ? pm_printf_alloc("%s../../python-mpi-ext/%zu\n", res, idx - 1)
                          : pm_printf_alloc("%s%s\n", res, line);
