@@ -1,0 +1,152 @@
+#!/bin/bash
+# test_env_attacks.sh - red-team review of PYTHON_MPI_ENV=DIR[:SRC...] and
+# its cache (interp/envcache.c), as a second local user and as the same
+# user's mistakes.  A check that FAILS here is a finding of the review
+# (it passes once fixed); the others are attacks that were tried and held.
+#
+# As root: two users (two_users.sh), a victim V with a venv and an
+# attacker A.  Each check is one job of V (mpiexec -n 1 python-mpi), with
+# PYTHON_MPI_CACHE where the check says, else the default cache.
+#
+#   BUILD=build bash tests/security/test_env_attacks.sh
+#   PM_TEST_CASE='*cache*' ...   (one check alone: see tests/lib.sh)
+set -u
+. "$(dirname "$0")/../lib.sh"
+SUITE=env_attacks; TAG=rtea
+. "$(dirname "$0")/two_users.sh"
+PY=$T_PYVER
+echo "# victim $V ($VU), attacker $A ($AU), build $BUILD from $SEC_REPO, Python $PY"
+# Names in /tmp unique to this run (two_users.sh removes the users' top-level
+# files of /tmp at exit; SEC_CLEAN the rest).
+R=/tmp/rtea$$
+SEC_CLEAN="$R-*"
+
+if ! as "$V" python3 -m venv --without-pip "$VH/venv" >"$SEC/venv.err" 2>&1; then
+    t_fail "the victim's venv" "$(cat "$SEC/venv.err")"; sec_finish
+fi
+SP=$VH/venv/lib/python$PY/site-packages
+as "$V" bash -c "mkdir -p ~/proj && echo 'P = 1' > ~/proj/pm.py && umask 077 && mkdir -p ~/.ssh && echo 'PRIVATE-KEY-OF-VICTIM' > ~/.ssh/id_rsa"
+# job OUT ENVSPEC CODE [VAR=VALUE...]: one job of the victim, stdout and
+# stderr into OUT; its exit status.
+job() {
+    local out=$1 spec=$2 code=$3; shift 3
+    as "$V" env PYTHON_MPI_ENV="$spec" PYTHON_MPI_VERBOSE=1 "$@" \
+        timeout 120 mpiexec -n 1 "$INST/bin/python-mpi" -c "$code" >"$out" 2>&1
+}
+show() { grep -v '^ \|^---\|^$\|Exit code\|^Primary job\|^mpiexec\|^MPI\|^process' "$1" | tail -n "${2:-8}"; }
+
+echo "# [${SECONDS}s]"
+# --- 1. SRC: another user's directory in a directory everybody can write --
+# The bundle rule (docs/failures.md, "owned by neither you nor root in a
+# directory everybody can write": refused) has no counterpart for SRC: a
+# victim who names /tmp/proj (say after mkdir -p, which succeeds when the
+# attacker created it first) runs whatever the attacker put there, with no
+# word.  Expected: refused, or at least a warning naming the directory.
+mkdir -m 0777 "$R-src" && chown "$A" "$R-src"
+as "$A" bash -c "echo 'import os; OWNER = os.getuid()' > $R-src/evilmod.py"
+job "$SEC/o1" "$VH/venv:$R-src" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
+if grep -q 'ATTACKER CODE RAN' "$SEC/o1" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1"; then
+    t_fail "SRC owned by another user, 0777, in /tmp: refused or warned (the bundles' foreign-file rule)" \
+        "the attacker's module ran as the victim, silently: $(show "$SEC/o1" 3)"
+else t_ok "SRC owned by another user, 0777, in /tmp: refused or warned"; fi
+
+# The same directory named by a .pth of the victim's venv (an editable
+# install of a shared checkout): python-mpi copies it into its bundles.
+echo "$R-src" | as "$V" tee "$SP/shared.pth" >/dev/null
+job "$SEC/o1b" "$VH/venv" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
+if grep -q 'ATTACKER CODE RAN' "$SEC/o1b" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1b"; then
+    t_fail "a .pth names another user's 0777 directory: refused or warned" \
+        "the attacker's module ran as the victim, silently: $(show "$SEC/o1b" 3)"
+else t_ok "a .pth names another user's 0777 directory: refused or warned"; fi
+as "$V" rm -f "$SP/shared.pth"
+
+echo "# [${SECONDS}s]"
+# --- 2. the cache path: planted links and shared parents ------------------
+# A link of the attacker's in /tmp to a directory of the victim's: refused
+# (trust rule) - but the mkdir -p before the check already created the
+# victim's directory where the link leads (trust.h: "nothing is written
+# where another user's link in /tmp or /dev/shm leads").
+as "$V" mkdir -m 0700 "$VH/target"
+as "$A" ln -s "$VH/target" "$R-link"
+job "$SEC/o2" "$VH/venv" "print('ran')" PYTHON_MPI_CACHE="$R-link/cache"
+rc=$?
+t_check "cache under the attacker's link to a victim's directory: refused" \
+    grep -q "PYTHON_MPI_CACHE: refusing to use the cache" "$SEC/o2"
+if [ -e "$VH/target/cache" ]; then
+    t_fail "cache under the attacker's link: nothing created where the link leads" \
+        "the refused job made $VH/target/cache through $R-link (exit $rc): mkdir -p follows links before pm_trust_open checks"
+else t_ok "cache under the attacker's link: nothing created where the link leads"; fi
+
+# A parent the attacker owns, 0777 and not sticky: refused, and nothing of
+# the victim's left in it.
+mkdir -m 0777 "$R-par" && chown "$A" "$R-par"
+job "$SEC/o2b" "$VH/venv" "print('ran')" PYTHON_MPI_CACHE="$R-par/cache"
+t_check "cache in the attacker's 0777 directory: refused" \
+    grep -q "PYTHON_MPI_CACHE: refusing to use the cache" "$SEC/o2b"
+if [ -n "$(find "$R-par" -mindepth 1 -user "$V" 2>/dev/null)" ]; then
+    t_fail "cache in the attacker's 0777 directory: nothing of the victim's left there" \
+        "$(find "$R-par" -mindepth 1 -user "$V" -printf '%p %M\n')"
+else t_ok "cache in the attacker's 0777 directory: nothing of the victim's left there"; fi
+
+# The attacker creates the cache directory first (a real directory, or a
+# link to one of theirs): refused.
+as "$A" mkdir -m 0777 "$R-pre"
+as "$A" bash -c "mkdir -m 0777 ~/c && chmod 0755 ~ && ln -s ~/c $R-prelink"
+job "$SEC/o2c" "$VH/venv" "print('ran')" PYTHON_MPI_CACHE="$R-pre"
+job "$SEC/o2d" "$VH/venv" "print('ran')" PYTHON_MPI_CACHE="$R-prelink"
+if grep -q "refusing to use the cache" "$SEC/o2c" && grep -q "refusing to use the cache" "$SEC/o2d" &&
+   ! grep -q '^ran' "$SEC/o2c" "$SEC/o2d" && [ -z "$(find "$AH/c" "$R-pre" -mindepth 1 2>/dev/null)" ]; then
+    t_ok "a cache directory (or link) the attacker created first: refused, nothing written in it"
+else t_fail "a cache directory the attacker created first: refused" "$(show "$SEC/o2c" 3) $(show "$SEC/o2d" 3)"; fi
+
+echo "# [${SECONDS}s]"
+# --- 3. the default cache, a first job: private all the way down ----------
+job "$SEC/o3" "$VH/venv" "import os, time; print('tree', os.environ['PYTHON_MPI_HOME'], flush=True); time.sleep(6)" &
+jp=$!
+for _ in $(seq 50); do grep -q '^tree ' "$SEC/o3" 2>/dev/null && break; sleep 0.2; done
+tree=$(sed -n 's/^tree //p' "$SEC/o3")
+# While the job runs, the attacker reads nothing of the cache nor of the
+# node tree (a .pth or finder may deliver any of the victim's directories
+# there: it must stay private).
+leak=$(as "$A" bash -c "cat \$(find $VH/.cache -name '*.ptar' 2>/dev/null) 2>/dev/null | head -c 1; ls $tree 2>/dev/null;
+    find /dev/shm -user $V -type f -readable 2>/dev/null | head -n 3")
+wait "$jp"
+C=$VH/.cache/python-mpi
+bad=$(find "$C" -mindepth 1 \( -type d ! -perm 0700 -o -type f ! -perm 0600 -o ! -user "$V" \) 2>/dev/null | head -n 3)
+if [ -d "$C" ] && [ -z "$bad" ] && [ -n "$tree" ]; then
+    t_ok "default cache: every directory 0700, every file 0600, all the victim's"
+else t_fail "default cache is private" "bad: $bad; $(show "$SEC/o3" 3)"; fi
+if [ -n "$tree" ] && [ -z "$leak" ]; then
+    t_ok "the attacker reads nothing of the victim's cache or node tree during a job"
+else t_fail "the attacker reads nothing of the victim's cache or node tree" "tree '$tree': $leak"; fi
+
+echo "# [${SECONDS}s]"
+# --- 4. SRC holds the cache (SRC=\$HOME, or PYTHON_MPI_CACHE inside SRC) ---
+# The key walk and pkgroot dir both take in the cache itself: each job's
+# new state changes the key (never a cache hit) and the next state bundles
+# every state kept so far (each job's delivery about twice the last: the
+# victim's node-local /dev/shm and the cache fill up).  Expected: the cache
+# left out of every walk (or the combination refused).
+for i in 1 2 3; do
+    job "$SEC/o4.$i" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/.pmcache"
+done
+sizes=$(for i in 1 2 3; do sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o4.$i"; done | tr '\n' ' ')
+if grep -q "environment $VH/venv: cached state" "$SEC/o4.3"; then
+    t_ok "PYTHON_MPI_CACHE inside SRC: the third identical job finds its cached state"
+else
+    t_fail "PYTHON_MPI_CACHE inside SRC: the third identical job finds its cached state" \
+        "each job made a new state; bytes delivered by jobs 1-3: $sizes"
+fi
+as "$V" rm -rf "$VH/proj/.pmcache"
+# SRC=$HOME with the default cache: the same, and ~/.ssh travels too.
+for i in 1 2; do job "$SEC/o4h.$i" "$VH/venv:$VH" "print('ran')"; done
+sizes=$(for i in 1 2; do sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o4h.$i"; done | tr '\n' ' ')
+if grep -q "environment $VH/venv: cached state" "$SEC/o4h.2"; then
+    t_ok "SRC=\$HOME (default cache inside it): the second identical job finds its cached state"
+else
+    t_fail "SRC=\$HOME (default cache inside it): the second identical job finds its cached state" \
+        "bytes delivered by jobs 1-2: $sizes"
+fi
+
+echo "# [${SECONDS}s]"
+t_done "$SUITE"
