@@ -149,4 +149,53 @@ else
 fi
 
 echo "# [${SECONDS}s]"
+# --- 5. two jobs of the victim at once: the prune removes a chosen state --
+# Job B has chosen the cached runtime state R1 (its list read) and is still
+# making its environment (a big one takes minutes: here its pkgroot is
+# stopped meanwhile); job A, of another python-mpi install (a reinstall is
+# enough: the runtime key holds the binaries' inode and ctime) with
+# PYTHON_MPI_CACHE_STATES=1 (or a PYTHON_MPI_CACHE_MAX that R1 does not
+# fit beside A's state, or the default 3 and three such jobs), commits its
+# own runtime state and prunes R1.  Expected: a state another running job
+# has chosen stays until that job is done (or B still runs).
+cp -a "$INST" "$SEC/inst2"
+as "$V" bash -c "python3 -m venv --without-pip ~/venv2 && mkdir -p ~/big && head -c 2000000 /dev/urandom > ~/big/blob.bin"
+job "$SEC/o5w" "$VH/venv" "print('warm')"
+job "$SEC/o5b" "$VH/venv:$VH/big" "print('B ran')" &
+bp=$!
+pk=
+for _ in $(seq 400); do pk=$(pgrep -u "$VU" -x pkgroot | head -n 1) && [ -n "$pk" ] && break; sleep 0.05; done
+if [ -n "$pk" ] && kill -STOP "$pk"; then
+    as "$V" env PYTHON_MPI_ENV="$VH/venv2" PYTHON_MPI_CACHE_STATES=1 PYTHON_MPI_VERBOSE=1 \
+        timeout 120 mpiexec -n 1 "$SEC/inst2/bin/python-mpi" -c "print('A ran')" >"$SEC/o5a" 2>&1
+    kill -CONT "$pk"
+    wait "$bp"; rc=$?
+    if [ "$rc" = 0 ] && grep -q '^B ran' "$SEC/o5b"; then
+        t_ok "a job's chosen runtime state survives another job's prune"
+    else
+        t_fail "a job's chosen runtime state survives another job's prune" \
+            "B exit $rc: $(grep 'cannot open bundle' "$SEC/o5b") (A: $(grep removing "$SEC/o5a"))"
+    fi
+else
+    wait "$bp"
+    t_fail "a job's chosen runtime state survives another job's prune" "set-up: no pkgroot of job B seen"
+fi
+
+echo "# [${SECONDS}s]"
+# --- 6. bounded: a very deep SRC is one line and a prompt failure ---------
+as "$V" python3 -c "
+import os
+os.chdir(os.path.expanduser('~')); os.mkdir('deep'); os.chdir('deep')
+for i in range(3000):
+    os.mkdir('d'); os.chdir('d')
+"
+for chk in all dirs; do
+    job "$SEC/o6.$chk" "$VH/venv:$VH/deep" "print('ran')" PYTHON_MPI_ENV_CHECK=$chk
+    rc=$?
+    if [ "$rc" != 0 ] && grep -q "$VH/deep: PYTHON_MPI_ENV: cannot walk the environment" "$SEC/o6.$chk"; then
+        t_ok "SRC 3000 directories deep (check $chk): one line, non-zero exit"
+    else t_fail "SRC 3000 directories deep (check $chk)" "exit $rc: $(show "$SEC/o6.$chk" 3)"; fi
+done
+
+echo "# [${SECONDS}s]"
 t_done "$SUITE"
