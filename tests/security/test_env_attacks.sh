@@ -101,6 +101,9 @@ else t_fail "a cache directory the attacker created first: refused" "$(show "$SE
 
 echo "# [${SECONDS}s]"
 # --- 3. the default cache, a first job: private all the way down ----------
+# A .pth of the venv names ~/.ssh (a careless line, or a crafted finder):
+# its files travel into the node tree, which must stay the victim's alone.
+echo "$VH/.ssh" | as "$V" tee "$SP/zz-ssh.pth" >/dev/null
 job "$SEC/o3" "$VH/venv" "import os, time; print('tree', os.environ['PYTHON_MPI_HOME'], flush=True); time.sleep(6)" &
 jp=$!
 for _ in $(seq 50); do grep -q '^tree ' "$SEC/o3" 2>/dev/null && break; sleep 0.2; done
@@ -110,14 +113,16 @@ tree=$(sed -n 's/^tree //p' "$SEC/o3")
 # there: it must stay private).
 leak=$(as "$A" bash -c "cat \$(find $VH/.cache -name '*.ptar' 2>/dev/null) 2>/dev/null | head -c 1; ls $tree 2>/dev/null;
     find /dev/shm -user $V -type f -readable 2>/dev/null | head -n 3")
+copied=$(find "$tree" -name id_rsa 2>/dev/null | head -n 1)
 wait "$jp"
+as "$V" rm -f "$SP/zz-ssh.pth"
 C=$VH/.cache/python-mpi
 bad=$(find "$C" -mindepth 1 \( -type d ! -perm 0700 -o -type f ! -perm 0600 -o ! -user "$V" \) 2>/dev/null | head -n 3)
 if [ -d "$C" ] && [ -z "$bad" ] && [ -n "$tree" ]; then
     t_ok "default cache: every directory 0700, every file 0600, all the victim's"
 else t_fail "default cache is private" "bad: $bad; $(show "$SEC/o3" 3)"; fi
 if [ -n "$tree" ] && [ -z "$leak" ]; then
-    t_ok "the attacker reads nothing of the victim's cache or node tree during a job"
+    t_ok "the attacker reads nothing of the victim's cache or node tree during a job (~/.ssh delivered there: ${copied:-no})"
 else t_fail "the attacker reads nothing of the victim's cache or node tree" "tree '$tree': $leak"; fi
 
 echo "# [${SECONDS}s]"
@@ -159,12 +164,12 @@ echo "# [${SECONDS}s]"
 # own runtime state and prunes R1.  Expected: a state another running job
 # has chosen stays until that job is done (or B still runs).
 cp -a "$INST" "$SEC/inst2"
-as "$V" bash -c "python3 -m venv --without-pip ~/venv2 && mkdir -p ~/big && head -c 2000000 /dev/urandom > ~/big/blob.bin"
+as "$V" bash -c "python3 -m venv --without-pip ~/venv2 && mkdir -p ~/big && head -c 40000000 /dev/urandom > ~/big/blob.bin"
 job "$SEC/o5w" "$VH/venv" "print('warm')"
 job "$SEC/o5b" "$VH/venv:$VH/big" "print('B ran')" &
 bp=$!
 pk=
-for _ in $(seq 400); do pk=$(pgrep -u "$VU" -x pkgroot | head -n 1) && [ -n "$pk" ] && break; sleep 0.05; done
+for _ in $(seq 2000); do pk=$(pgrep -u "$VU" -x pkgroot | head -n 1) && [ -n "$pk" ] && break; sleep 0.01; done
 if [ -n "$pk" ] && kill -STOP "$pk"; then
     as "$V" env PYTHON_MPI_ENV="$VH/venv2" PYTHON_MPI_CACHE_STATES=1 PYTHON_MPI_VERBOSE=1 \
         timeout 120 mpiexec -n 1 "$SEC/inst2/bin/python-mpi" -c "print('A ran')" >"$SEC/o5a" 2>&1
