@@ -203,4 +203,52 @@ for chk in all dirs; do
 done
 
 echo "# [${SECONDS}s]"
+# --- 7. TOCTOU: SRC edited between the key walk and pkgroot's read -------
+# The state is filed under the key of what the walk saw, but holds what
+# pkgroot read later; a later job must still get the current files (the
+# key holds each entry's ctime, which an edit always moves on).
+as "$V" bash -c "mkdir -p ~/tt && echo 'V = 1' > ~/tt/ttmod.py && head -c 30000000 /dev/urandom > ~/tt/zblob.bin"
+job "$SEC/o7a" "$VH/venv:$VH/tt" "import ttmod; print('got', ttmod.V)" &
+bp=$!
+pk=
+for _ in $(seq 2000); do pk=$(pgrep -u "$VU" -x pkgroot | head -n 1) && [ -n "$pk" ] && break; sleep 0.01; done
+[ -n "$pk" ] && kill -STOP "$pk"
+as "$V" bash -c "echo 'V = 2' > ~/tt/ttmod.py"
+[ -n "$pk" ] && kill -CONT "$pk"
+wait "$bp"
+job "$SEC/o7b" "$VH/venv:$VH/tt" "import ttmod; print('got', ttmod.V)"
+as "$V" bash -c "echo 'V = 3' > ~/tt/ttmod.py"
+job "$SEC/o7c" "$VH/venv:$VH/tt" "import ttmod; print('got', ttmod.V)"
+if [ -n "$pk" ] && grep -q '^got 2' "$SEC/o7b" && grep -q '^got 3' "$SEC/o7c"; then
+    t_ok "SRC edited while its state was made: later jobs still get the current files"
+else t_fail "SRC edited while its state was made: later jobs get the current files" \
+    "pkgroot '$pk'; $(grep -h '^got' "$SEC/o7a" "$SEC/o7b" "$SEC/o7c" | tr '\n' ' ')"; fi
+
+echo "# [${SECONDS}s]"
+# --- 8. two jobs at once, two environments, one cache --------------------
+as "$V" bash -c "python3 -m venv --without-pip ~/venv3 && python3 -m venv --without-pip ~/venv4"
+job "$SEC/o8a" "$VH/venv3" "print('three')" & p3=$!
+job "$SEC/o8b" "$VH/venv4" "print('four')" & p4=$!
+wait "$p3"; r3=$?; wait "$p4"; r4=$?
+if [ "$r3$r4" = 00 ] && grep -q '^three' "$SEC/o8a" && grep -q '^four' "$SEC/o8b" &&
+   job "$SEC/o8c" "$VH/venv3" "print('three')" && grep -q "environment $VH/venv3: cached state" "$SEC/o8c"; then
+    t_ok "two jobs at once, two environments, one cache: both run, each state cached"
+else t_fail "two jobs at once, two environments, one cache" "$r3 $r4: $(show "$SEC/o8a" 2) $(show "$SEC/o8b" 2)"; fi
+
+echo "# [${SECONDS}s]"
+# --- 9. bounded: the venv inside the editable project it installs --------
+# `python -m venv .venv; pip install -e .` in a flat layout: the .pth names
+# the project, which holds DIR; the editable directory is bundled whole,
+# DIR with it (and walked twice by the key): every node gets the venv twice.
+as "$V" bash -c "mkdir ~/p2 && python3 -m venv --without-pip ~/p2/.venv && head -c 20000000 /dev/urandom > ~/p2/.venv/lib/python$PY/site-packages/bigdep.bin && echo 'Q = 1' > ~/p2/q.py"
+job "$SEC/o9a" "$VH/p2/.venv" "print('ran')"
+echo "$VH/p2" | as "$V" tee "$VH/p2/.venv/lib/python$PY/site-packages/__editable__.p2-0.1.pth" >/dev/null
+job "$SEC/o9b" "$VH/p2/.venv" "import q; print('ran', q.Q)"
+b1=$(sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o9a"); b2=$(sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o9b")
+if grep -q '^ran 1' "$SEC/o9b" && [ -n "$b1" ] && [ -n "$b2" ] && [ "$b2" -lt $((b1 + 5000000)) ]; then
+    t_ok "venv inside its editable project: the venv is not delivered twice"
+else t_fail "venv inside its editable project: the venv is not delivered twice" \
+    "bytes without the .pth: ${b1:-?}, with it: ${b2:-?} (the 20 MB file of the venv twice)"; fi
+
+echo "# [${SECONDS}s]"
 t_done "$SUITE"
