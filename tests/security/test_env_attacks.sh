@@ -251,4 +251,23 @@ else t_fail "venv inside its editable project: the venv is not delivered twice" 
     "bytes without the .pth: ${b1:-?}, with it: ${b2:-?} (the 20 MB file of the venv twice)"; fi
 
 echo "# [${SECONDS}s]"
+# --- 10. the prune deletes nothing outside the cache ----------------------
+# The victim's own mistakes in an environment's directory of the cache: a
+# link to a directory of theirs, an old "state" holding a link to a file of
+# theirs, a stale temporary one likewise.  A new state with
+# PYTHON_MPI_CACHE_STATES=1 prunes: nothing where the links lead goes.
+as "$V" bash -c "mkdir -p ~/important/sub && echo keep > ~/important/file && echo keep > ~/important/sub/f"
+job "$SEC/o10w" "$VH/venv" "print('ran')"
+ed=$(sed -n "s|.*environment $VH/venv: [a-z]* state \\(/[^ ]*\\)/[0-9a-f]* .*|\\1|p" "$SEC/o10w" | head -n 1)
+as "$V" bash -c "ln -s ~/important '$ed/zzlink' && mkdir -m 0700 '$ed/aaold' '$ed/.tmp-x' &&
+    ln -s ~/important/file '$ed/aaold/f' && ln -s ~/important '$ed/aaold/d' && ln -s ~/important/sub '$ed/.tmp-x/d' &&
+    touch -h -d '3 days ago' '$ed/aaold' '$ed/.tmp-x' && touch ~/venv/lib/python$PY/site-packages/newfile.py"
+job "$SEC/o10" "$VH/venv" "print('ran')" PYTHON_MPI_CACHE_STATES=1
+if grep -q '^ran' "$SEC/o10" && [ ! -e "$ed/aaold" ] && [ ! -e "$ed/.tmp-x" ] &&
+   [ -f "$VH/important/file" ] && [ -f "$VH/important/sub/f" ]; then
+    t_ok "the prune removes old and stale entries, nothing where their links lead"
+else t_fail "the prune removes old and stale entries, nothing where their links lead" \
+    "envdir $ed: $(ls -a "$ed" | tr '\n' ' '); important: $(find "$VH/important" | tr '\n' ' '); $(show "$SEC/o10" 2)"; fi
+
+echo "# [${SECONDS}s]"
 t_done "$SUITE"
