@@ -50,6 +50,14 @@ if grep -q 'ATTACKER CODE RAN' "$SEC/o1" && ! grep -Eiq "$R-src.*(refus|warning|
         "the attacker's module ran as the victim, silently: $(show "$SEC/o1" 3)"
 else t_ok "SRC owned by another user, 0777, in /tmp: refused or warned"; fi
 
+# For comparison: the victim's own directory INSIDE that 0777 one is
+# refused (trust.h: no entry of a non-sticky shared directory is used),
+# though the attacker can change it no more than the directory above.
+mkdir -m 0700 "$R-src/vsub" && chown "$V" "$R-src/vsub"
+job "$SEC/o1s" "$VH/venv:$R-src/vsub" "print('ran')"
+t_check "SRC below another user's 0777 directory: refused" grep -q "writable by other users and not sticky" "$SEC/o1s"
+rmdir "$R-src/vsub"
+
 # The same directory named by a .pth of the victim's venv (an editable
 # install of a shared checkout): python-mpi copies it into its bundles.
 echo "$R-src" | as "$V" tee "$SP/shared.pth" >/dev/null
