@@ -57,6 +57,7 @@ void pm_env_commit(int rank, int delivered)
         free(q->keys);
     }
     npending = 0;
+    pm_envstore_release();   /* delivered: other jobs' prunes may take our states now */
 }
 
 /* The piece's key and its environment's id (hex, malloc'd), or -1 after

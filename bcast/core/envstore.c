@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,42 @@ static int read_settings(pm_envstore *s, pm_err *err)
     return 0;
 }
 
+/* The longest leading part of path (absolute) that exists, resolved by
+ * trust.h's rules, joined with the missing rest: the cache to create by
+ * pm_trust_open's walk (no link followed, each parent checked before a
+ * child is made in it).  malloc'd, or NULL with errno and *why as
+ * pm_trust_realpath's (a refusal of the existing part stops here: nothing
+ * is made where another user's link leads). */
+static char *resolve_to_make(const char *path, char **why)
+{
+    char *head = strdup(path);
+    if (!head)
+        return NULL;
+    for (;;) {
+        char *real = pm_trust_realpath(head, why);
+        if (real || errno != ENOENT) {
+            const char *rest = path + strlen(head);   /* "" or "/missing/..." */
+            char *full = real && *rest ? pm_printf_alloc("%s%s", strcmp(real, "/") ? real : "", rest) : real;
+            if (full != real)
+                free(real);
+            if (real && !full)
+                errno = ENOMEM;
+            free(head);
+            return full;
+        }
+        free(*why);
+        *why = NULL;
+        char *slash = strrchr(head, '/');
+        if (!slash || slash == head) {   /* "/" itself is missing? */
+            errno = ENOENT;
+            *why = strdup(strerror(ENOENT));
+            free(head);
+            return NULL;
+        }
+        *slash = '\0';
+    }
+}
+
 int pm_envstore_open(pm_envstore *s, pm_err *err)
 {
     memset(s, 0, sizeof *s);
@@ -56,26 +93,34 @@ int pm_envstore_open(pm_envstore *s, pm_err *err)
         pm_err_set(err, NULL, "PYTHON_MPI_ENV: no cache directory: set PYTHON_MPI_CACHE (HOME is unset)");
         return -1;
     }
-    for (char *c = path + 1;; c++) {
-        if (*c == '/' || !*c) {
-            char keep = *c;
-            *c = '\0';
-            (void)mkdir(path, 0700);   /* failures show in the check below */
-            *c = keep;
-            if (!keep)
-                break;
+    if (path[0] != '/') {   /* from the working directory, as the resolver takes it */
+        char *cwd = getcwd(NULL, 0);
+        char *abs = cwd ? pm_path_join(cwd, path) : NULL;
+        free(cwd);
+        if (!abs) {
+            pm_err_set(err, path, "PYTHON_MPI_CACHE: cannot learn the working directory: %s", strerror(errno));
+            free(path);
+            return -1;
         }
+        free(path);
+        path = abs;
     }
+    /* Made (mkdir -p, 0700) only by the trust walk: never through a link,
+     * never in a directory another user can write or owns. */
     char *why = NULL;
-    int fd = pm_trust_open(path, PM_TRUST_RESOLVE | PM_TRUST_MINE | PM_TRUST_PRIVATE, NULL, &s->root, &why);
+    char *real = resolve_to_make(path, &why);
+    int fd = real ? pm_trust_open(real, PM_TRUST_CREATE_ALL | PM_TRUST_MINE | PM_TRUST_PRIVATE, NULL, NULL, &why)
+                  : -1;
     if (fd < 0) {
         pm_err_set(err, path, "PYTHON_MPI_CACHE: refusing to use the cache: %s", why ? why : "out of memory");
         free(why);
+        free(real);
         free(path);
         return -1;
     }
     close(fd);
     free(path);
+    s->root = real;
     if (strchr(s->root, '\n')) {
         pm_err_set(err, s->root, "PYTHON_MPI_CACHE: a newline in the path");
         return -1;
@@ -113,7 +158,69 @@ int pm_envstore_mkdir(const char *path, pm_err *err)
     return pm_envstore_dir_ok(path, err);
 }
 
-int pm_envstore_read(const char *state, char **list, pm_err *err)
+/* The lists this process holds locked shared (pm_envstore_release). */
+static int *held;
+static size_t nheld, capheld;
+
+void pm_envstore_release(void)
+{
+    for (size_t i = 0; i < nheld; i++)
+        (void)close(held[i]);   /* the lock goes with the descriptor */
+    free(held);
+    held = NULL;
+    nheld = capheld = 0;
+}
+
+static int hold(int fd)
+{
+    if (nheld == capheld) {
+        size_t cap = capheld ? 2 * capheld : 4;
+        int *nv = realloc(held, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        held = nv;
+        capheld = cap;
+    }
+    held[nheld++] = fd;
+    return 0;
+}
+
+/* Is name (not followed) still the directory st describes? */
+static int same_dir_at(int dir, const char *name, const struct stat *st)
+{
+    struct stat now;
+    return fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+           now.st_ino == st->st_ino;
+}
+
+/* The state's bundle names appended to *list: 0, or -1 with the reason. */
+static int list_bundles(int dfd, const char *state, char *text, char **list, pm_err *err)
+{
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        struct stat bst;
+        if (strchr(line, '/') || line[0] == '.' || fstatat(dfd, line, &bst, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(bst.st_mode) || bst.st_uid != geteuid()) {
+            pm_err_set(err, state, "PYTHON_MPI_CACHE: refusing the cached state: bundle '%s' missing or not ours",
+                       line);
+            return -1;
+        }
+        char *more = pm_printf_alloc("%s%s/%s\n", *list ? *list : "", state, line);
+        if (!more) {
+            pm_err_set(err, NULL, "out of memory");
+            return -1;
+        }
+        free(*list);
+        *list = more;
+    }
+    return 0;
+}
+
+/* One try of pm_envstore_read: 2 when the state was pruned between our
+ * look and our lock (try again). */
+static int read_once(const char *state, char **list, pm_err *err)
 {
     struct stat st;
     if (lstat(state, &st) != 0) {
@@ -125,41 +232,59 @@ int pm_envstore_read(const char *state, char **list, pm_err *err)
     if (!pm_envstore_dir_ok(state, err))
         return -1;
     int dfd = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    char *text = NULL;
-    size_t len = 0;
-    if (dfd < 0 || pm_read_file_at(dfd, "bundles", O_NOFOLLOW, 1 << 16, &text, &len, &st) != 0) {
+    if (dfd < 0 && errno == ENOENT)
+        return 2;
+    int lfd = dfd >= 0 ? pm_open_regular_at(dfd, "bundles", O_NOFOLLOW, NULL) : -1;
+    if (lfd < 0) {
         pm_err_set(err, state, "PYTHON_MPI_CACHE: a state without its list of bundles: %s", strerror(errno));
         if (dfd >= 0)
             close(dfd);
         return -1;
     }
-    int rc = 0;
-    for (char *line = text, *next; rc == 0 && line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        struct stat bst;
-        if (strchr(line, '/') || line[0] == '.' || fstatat(dfd, line, &bst, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(bst.st_mode) || bst.st_uid != geteuid()) {
-            pm_err_set(err, state, "PYTHON_MPI_CACHE: refusing the cached state: bundle '%s' missing or not ours",
-                       line);
-            rc = -1;
-            break;
-        }
-        char *more = pm_printf_alloc("%s%s/%s\n", *list ? *list : "", state, line);
-        if (!more) {
-            pm_err_set(err, NULL, "out of memory");
-            rc = -1;
-            break;
-        }
-        free(*list);
-        *list = more;
+    /* Shared: a prune (exclusive) skips it while we hold it; we wait out
+     * one that is removing it now, and then find it gone. */
+    int rc = -1;
+    char *text = NULL;
+    size_t len = 0;
+    struct stat dst;
+    int locked;
+    while ((locked = flock(lfd, LOCK_SH)) != 0 && errno == EINTR)
+        ;
+    if (locked != 0) {
+        pm_err_set(err, state, "PYTHON_MPI_CACHE: cannot lock the state: %s", strerror(errno));
+    } else if (fstat(dfd, &dst) != 0 || !same_dir_at(AT_FDCWD, state, &dst)) {
+        rc = 2;   /* pruned (renamed away) before we locked it */
+    } else if (pm_read_fd(lfd, 1 << 16, 0, &text, &len) != 0) {
+        pm_err_set(err, state, "PYTHON_MPI_CACHE: a state without its list of bundles: %s", strerror(errno));
+    } else {
+        rc = list_bundles(dfd, state, text, list, err);
     }
     free(text);
+    if (rc == 0 && hold(lfd) != 0) {
+        pm_err_set(err, NULL, "out of memory");
+        rc = -1;
+    }
+    if (rc != 0)
+        close(lfd);
     /* Used now: the newest, the last to be removed. */
-    (void)utimensat(AT_FDCWD, state, NULL, 0);
+    if (rc == 0)
+        (void)futimens(dfd, NULL);
     close(dfd);
     return rc;
+}
+
+int pm_envstore_read(const char *state, char **list, pm_err *err)
+{
+    size_t had = *list ? strlen(*list) : 0;
+    for (int tries = 0; tries < 8; tries++) {
+        int rc = read_once(state, list, err);
+        if (rc != 2) {
+            if (rc < 0 && *list)   /* nothing of a refused state added */
+                (*list)[had] = '\0';
+            return rc;
+        }
+    }
+    return 1;   /* pruned each time: made anew by this job */
 }
 
 int pm_envstore_write_new(const char *path, const char *data, mode_t mode, pm_err *err)
@@ -210,6 +335,45 @@ static uint64_t dir_bytes(int dfd, const char *name)
     return total;
 }
 
+/* Remove the state name of dir unless a job holds it: its list locked
+ * exclusively (never waiting), then renamed away and removed while
+ * locked, so a job that locks it after us finds the name gone.  0 if
+ * removed, -1 if kept. */
+static int remove_state(int dir, const char *envdir, const char *name, pm_envstore_removed_fn removed, void *ctx)
+{
+    int sfd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0)
+        return -1;
+    /* Written to for NFS's sake: it emulates an exclusive flock with a
+     * POSIX write lock.  Our own 0400 list: read-only, a local lock. */
+    int lfd = openat(sfd, "bundles", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (lfd < 0 && errno == EACCES)
+        lfd = openat(sfd, "bundles", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    /* No list (or not a file): no job can use it (pm_envstore_read
+     * refuses it), so nobody holds it. */
+    int unusable = lfd < 0 && (errno == ENOENT || errno == ELOOP);
+    struct stat st;
+    int rc = -1;
+    char *gone = NULL;
+    if ((lfd < 0 && !unusable) || (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) != 0))
+        goto out;   /* a job holds it (or cannot tell): kept */
+    if (fstat(sfd, &st) != 0 || !same_dir_at(dir, name, &st))
+        goto out;   /* another prune took it, or a new one is there: not ours to judge */
+    gone = pm_printf_alloc(".tmp-gone-%s-%ld", name, (long)getpid());
+    if (!gone || renameat(dir, name, dir, gone) != 0)
+        goto out;
+    if (removed)
+        removed(envdir, name, ctx);
+    (void)pm_rmtree_at(dir, gone, gone, NULL);
+    rc = 0;
+out:
+    free(gone);
+    if (lfd >= 0)
+        close(lfd);   /* unlocked only now: the name is gone already */
+    close(sfd);
+    return rc;
+}
+
 size_t pm_envstore_prune(const char *envdir, const char *keep, unsigned states, uint64_t max,
                          pm_envstore_removed_fn removed, void *ctx)
 {
@@ -252,19 +416,13 @@ size_t pm_envstore_prune(const char *envdir, const char *keep, unsigned states, 
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, keep) == 0)
             continue;
-        if (others + 1 < states && total + v[i].bytes <= max) {
-            total += v[i].bytes;
+        if ((others + 1 < states && total + v[i].bytes <= max) || remove_state(dirfd(d), envdir, v[i].name,
+                                                                                   removed, ctx) != 0) {
+            total += v[i].bytes;   /* kept: within the caps, or in use by another job */
             others++;
             continue;
         }
-        char *gone = pm_printf_alloc(".tmp-gone-%s-%ld", v[i].name, (long)getpid());
-        if (gone && renameat(dirfd(d), v[i].name, dirfd(d), gone) == 0) {
-            if (removed)
-                removed(envdir, v[i].name, ctx);
-            (void)pm_rmtree_at(dirfd(d), gone, gone, NULL);
-            gone_n++;
-        }
-        free(gone);
+        gone_n++;
     }
     for (size_t i = 0; i < n; i++)
         free(v[i].name);

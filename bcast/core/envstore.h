@@ -9,8 +9,13 @@
  * directory beside it (ENVID/.tmp-KEY-NODE-PID), delivered from there and
  * renamed into place (commit) or removed (discard); a state is never seen
  * half-made.  The oldest states beyond PYTHON_MPI_CACHE_STATES or
- * PYTHON_MPI_CACHE_MAX bytes are removed (prune).  Nothing is printed: a
- * reason goes back in a pm_err. */
+ * PYTHON_MPI_CACHE_MAX bytes are removed (prune), but never one that a
+ * running job uses: a job holds a shared flock(2) on the list of every
+ * state it read until pm_envstore_release or its exit, and the prune
+ * removes only what it can lock exclusively.  The lock is on the list, a
+ * regular file, not on the directory: NFS emulates flock on files with
+ * POSIX locks that every client sees, while its directories lock only
+ * on one node.  Nothing is printed: a reason goes back in a pm_err. */
 #ifndef PM_ENVSTORE_H
 #define PM_ENVSTORE_H
 
@@ -33,7 +38,11 @@ typedef struct pm_envstore {
 
 /* The cache from the environment (the variables above and
  * PYTHON_MPI_ENV_CHECK), made if missing (mkdir -p, 0700) and checked.
- * 0, or -1 with the reason in *err; pm_envstore_close frees it either way. */
+ * The part of the path that exists is resolved by trust.h's rules first
+ * and the rest made by pm_trust_open's walk, so nothing is created through
+ * a link another user could plant, nor in a directory another user can
+ * write or owns: a refused cache leaves nothing behind.  0, or -1 with
+ * the reason in *err; pm_envstore_close frees it either way. */
 int pm_envstore_open(pm_envstore *s, pm_err *err);
 void pm_envstore_close(pm_envstore *s);
 
@@ -46,10 +55,19 @@ int pm_envstore_mkdir(const char *path, pm_err *err);
 
 /* The bundles of a complete state, appended to *list ("STATE/NAME\n"
  * each), the state's mtime set to now (the newest: the last pruned).
- * 0; 1 if there is no state; -1 with the reason in *err if it is not a
- * private directory of ours, has no list, or names a bundle that is not a
- * regular file of ours in it. */
+ * The state's list is locked shared first (waiting for a prune that is
+ * removing it) and the name checked to be still that directory; the lock
+ * is kept (a descriptor of this process, O_CLOEXEC) until
+ * pm_envstore_release or exit, so no prune removes the state meanwhile.
+ * 0; 1 if there is no state (or it was pruned before we locked it);
+ * -1 with the reason in *err if it is not a private directory of ours,
+ * has no list, cannot be locked, or names a bundle that is not a regular
+ * file of ours in it (nothing added to *list then, no lock kept). */
 int pm_envstore_read(const char *state, char **list, pm_err *err);
+
+/* Drop every lock pm_envstore_read took (the job is done with its
+ * states).  Idempotent. */
+void pm_envstore_release(void);
 
 /* A new file (O_EXCL, no link followed) holding data, fsync'd: 0, or -1
  * with the reason in *err (the file may be left: it is in a temporary
@@ -60,8 +78,10 @@ int pm_envstore_write_new(const char *path, const char *data, mode_t mode, pm_er
 char *pm_envstore_tmp_name(const char *envdir, const char *key, const char *node, long pid);
 
 /* Keep the newest states of envdir within the caps - keep (the one in
- * use) always, and counted first - and remove the others (each renamed
- * away first: a job that lists it finds it whole or not at all);
+ * use) always, and counted first - and remove the others (each locked
+ * exclusively, never waiting, then renamed away and removed: a job that
+ * lists it finds it whole or not at all); one whose list another job
+ * holds (pm_envstore_read) is kept and counted as kept;
  * temporaries older than a day go too.  removed, if not NULL, is told each
  * state removed.  Best effort: returns how many states it removed. */
 typedef void (*pm_envstore_removed_fn)(const char *envdir, const char *name, void *ctx);

@@ -4,7 +4,10 @@
  * bundle of another uid (as root), or a directory with group or other
  * bits, is refused with a reason; a state is read whole or refused;
  * write_new never replaces; commit renames, yields to another job's state,
- * or discards; open makes the cache private and checks its settings. */
+ * or discards; open makes the cache private and checks its settings, and
+ * creates nothing where a link leads nor in a directory others can write;
+ * a state another process holds (read, lock kept) is not pruned, and a
+ * state pruned while a reader waited for its lock is looked up again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,9 @@
 #include "strutil.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +97,7 @@ static int setup(void **state_)
 static int teardown(void **state_)
 {
     (void)state_;
+    pm_envstore_release();
     assert_int_equal(pm_rmtree(top, NULL), 0);
     free(top);
     return 0;
@@ -409,6 +416,259 @@ static void open_checks(void **state_)
     free(cache);
 }
 
+/* A complete state: its bundle and its list naming it. */
+static void full_state(const char *name, const char *bundle, time_t when)
+{
+    char *dir = pm_printf_alloc("env/%s", name), *b = pm_printf_alloc("env/%s/%s", name, bundle);
+    char *l = pm_printf_alloc("env/%s/bundles", name), *text = pm_printf_alloc("%s\n", bundle);
+    mkd(dir, 0700);
+    put(b, 100);
+    char *lp = at(l);
+    int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(close(fd), 0);
+    age(dir, when);
+    free(lp);
+    free(text);
+    free(l);
+    free(b);
+    free(dir);
+}
+
+/* A child that reads state (holding its lock) and waits for a byte. */
+static pid_t hold_in_child(const char *rel, int *go)
+{
+    int ready[2], wait_[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(wait_), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(wait_[1]);
+        char *p = at(rel), *list = NULL, c;
+        pm_err err = PM_ERR_INIT;
+        c = pm_envstore_read(p, &list, &err) == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1 || read(wait_[0], &c, 1) < 0)
+            _exit(2);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(wait_[0]);
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    close(ready[0]);
+    *go = wait_[1];
+    return pid;
+}
+
+static void prune_skips_held(void **state_)
+{
+    (void)state_;
+    time_t now = time(NULL);
+    full_state("s1", "00-venv.ptar", now - 500);
+    full_state("s2", "00-venv.ptar", now - 400);   /* another job's */
+    full_state("s3", "00-venv.ptar", now - 300);
+    full_state("s4", "00-venv.ptar", now - 100);   /* in use by the pruner */
+    int go;
+    pid_t pid = hold_in_child("env/s2", &go);
+    char *envdir = at("env");
+    /* A cap of one: s1 and s3 go, s2 is held and stays. */
+    assert_int_equal(pm_envstore_prune(envdir, "s4", 1, UINT64_MAX, NULL, NULL), 2);
+    assert_true(there("env/s2/bundles"));
+    assert_true(there("env/s2/00-venv.ptar"));
+    assert_false(there("env/s1"));
+    assert_false(there("env/s3"));
+    assert_true(there("env/s4"));
+    /* The job ends (its lock with it): the next prune takes it. */
+    assert_int_equal(write(go, "x", 1), 1);
+    close(go);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(pm_envstore_prune(envdir, "s4", 1, UINT64_MAX, NULL, NULL), 1);
+    assert_false(there("env/s2"));
+    /* Held by this very process (pm_envstore_read), until released. */
+    full_state("s5", "00-venv.ptar", now - 1000);
+    char *p = at("env/s5"), *list = NULL;
+    pm_err err = PM_ERR_INIT;
+    assert_int_equal(pm_envstore_read(p, &list, &err), 0);
+    age("env/s5", now - 1000);
+    assert_int_equal(pm_envstore_prune(envdir, "s4", 1, UINT64_MAX, NULL, NULL), 0);
+    assert_true(there("env/s5"));
+    pm_envstore_release();
+    pm_envstore_release();   /* idempotent */
+    assert_int_equal(pm_envstore_prune(envdir, "s4", 1, UINT64_MAX, NULL, NULL), 1);
+    assert_false(there("env/s5"));
+    free(list);
+    free(p);
+    free(envdir);
+}
+
+/* Is a lock on inode ino waited for ("->" in /proc/locks)? */
+static int lock_waited(ino_t ino)
+{
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f)
+        return 0;
+    char line[512], want[64];
+    snprintf(want, sizeof want, ":%lu ", (unsigned long)ino);
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, "->") && strstr(line, want);
+    fclose(f);
+    return found;
+}
+
+/* A prune that wins the race: the reader opened the state, the prune
+ * locked it first, renamed it away and a new state of that name came;
+ * the reader, once it has the lock, sees the name moved and reads again. */
+static void read_rechecks_pruned(void **state_)
+{
+    (void)state_;
+    for (int round = 0; round < 20; round++) {
+        time_t now = time(NULL);
+        full_state("k", "00-old.ptar", now - 100);
+        char *lp = at("env/k/bundles");
+        struct stat st;
+        assert_int_equal(stat(lp, &st), 0);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {   /* the prune */
+            close(ready[0]);
+            int fd = open(lp, O_RDWR | O_CLOEXEC);
+            if (fd < 0 || flock(fd, LOCK_EX) != 0 || write(ready[1], "x", 1) != 1)
+                _exit(2);
+            for (int i = 0; i < 500 && !lock_waited(st.st_ino); i++)
+                usleep(10000);   /* the reader now waits for the lock */
+            char *k = at("env/k"), *gone = at("env/.tmp-gone-k");
+            if (rename(k, gone) != 0 || pm_rmtree(gone, NULL) != 0)
+                _exit(3);
+            full_state("k", "01-new.ptar", now);
+            _exit(0);   /* the lock goes with it */
+        }
+        close(ready[1]);
+        char c;
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        char *p = at("env/k"), *list = NULL;
+        pm_err err = PM_ERR_INIT;
+        assert_int_equal(pm_envstore_read(p, &list, &err), 0);
+        char *want = pm_printf_alloc("%s/01-new.ptar\n", p);
+        assert_string_equal(list, want);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        pm_envstore_release();
+        /* And one pruned for good: no state, the job makes it. */
+        full_state("g", "00-venv.ptar", now);
+        char *g = at("env/g"), *gl = at("env/g/bundles");
+        assert_int_equal(stat(gl, &st), 0);
+        assert_int_equal(pipe(ready), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(ready[0]);
+            int fd = open(gl, O_RDWR | O_CLOEXEC);
+            if (fd < 0 || flock(fd, LOCK_EX) != 0 || write(ready[1], "x", 1) != 1)
+                _exit(2);
+            for (int i = 0; i < 500 && !lock_waited(st.st_ino); i++)
+                usleep(10000);
+            char *gone = at("env/.tmp-gone-g");
+            _exit(rename(g, gone) != 0 || pm_rmtree(gone, NULL) != 0 ? 3 : 0);
+        }
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        char *l2 = NULL;
+        assert_int_equal(pm_envstore_read(g, &l2, &err), 1);
+        assert_null(l2);
+        assert_false(err.set);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        char *k = at("env/k");
+        assert_int_equal(pm_rmtree(k, NULL), 0);
+        free(k);
+        free(g);
+        free(gl);
+        free(want);
+        free(list);
+        free(p);
+        free(lp);
+    }
+}
+
+static void open_creates_nothing_astray(void **state_)
+{
+    (void)state_;
+    pm_envstore s;
+    pm_err err = PM_ERR_INIT;
+    unsetenv("PYTHON_MPI_CACHE_STATES");
+    unsetenv("PYTHON_MPI_CACHE_MAX");
+    unsetenv("PYTHON_MPI_ENV_CHECK");
+    /* A directory others can write (not sticky): refused before anything
+     * is made in it. */
+    mkd("shared", 0777);
+    char *c1 = at("shared/cache/deeper");
+    setenv("PYTHON_MPI_CACHE", c1, 1);
+    assert_int_equal(pm_envstore_open(&s, &err), -1);
+    assert_non_null(strstr(pm_err_text(&err), "refusing to use the cache"));
+    assert_non_null(strstr(pm_err_text(&err), "writable by other users"));
+    pm_err_clear(&err);
+    pm_envstore_close(&s);
+    assert_false(there("shared/cache"));
+    /* A link to a missing directory: not followed, nothing made where it
+     * leads. */
+    mkd("target", 0700);
+    char *ln = at("dangling"), *tgt = at("target/cache");
+    assert_int_equal(symlink(tgt, ln), 0);
+    char *c2 = at("dangling/sub");
+    setenv("PYTHON_MPI_CACHE", c2, 1);
+    assert_int_equal(pm_envstore_open(&s, &err), -1);
+    assert_non_null(strstr(pm_err_text(&err), "is a symbolic link"));
+    pm_err_clear(&err);
+    pm_envstore_close(&s);
+    assert_false(there("target/cache"));
+    /* Our own link to a directory that exists: resolved, the rest made
+     * there (0700 each), the root the real path. */
+    char *ln2 = at("mine"), *real = at("target");
+    assert_int_equal(symlink(real, ln2), 0);
+    char *c3 = at("mine/a/b");
+    setenv("PYTHON_MPI_CACHE", c3, 1);
+    assert_int_equal(pm_envstore_open(&s, &err), 0);
+    char *want = at("target/a/b");
+    assert_string_equal(s.root, want);
+    struct stat st;
+    assert_int_equal(lstat(want, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_true(there("target/a"));
+    pm_envstore_close(&s);
+    /* A relative path: from the working directory. */
+    char *cwd = getcwd(NULL, 0);
+    assert_int_equal(chdir(top), 0);
+    setenv("PYTHON_MPI_CACHE", "rel/cache", 1);
+    assert_int_equal(pm_envstore_open(&s, &err), 0);
+    char *want2 = at("rel/cache");
+    assert_string_equal(s.root, want2);
+    pm_envstore_close(&s);
+    assert_int_equal(chdir(cwd), 0);
+    unsetenv("PYTHON_MPI_CACHE");
+    free(cwd);
+    free(want2);
+    free(want);
+    free(c3);
+    free(real);
+    free(ln2);
+    free(c2);
+    free(tgt);
+    free(ln);
+    free(c1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +681,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(dir_ok_and_mkdir, setup, teardown),
         cmocka_unit_test_setup_teardown(write_new_and_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(open_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(prune_skips_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_rechecks_pruned, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_creates_nothing_astray, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
