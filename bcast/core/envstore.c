@@ -59,6 +59,13 @@ static char *resolve_to_make(const char *path, char **why)
         return NULL;
     for (;;) {
         char *real = pm_trust_realpath(head, why);
+        if (!real && errno != ENOENT && *why && strcmp(*why, strerror(errno)) == 0) {
+            int e = errno;   /* the bare errno of the whole path: name it */
+            char *plain = *why;
+            *why = pm_printf_alloc("cannot resolve %s: %s", head, plain);
+            free(plain);
+            errno = e;
+        }
         if (real || errno != ENOENT) {
             const char *rest = path + strlen(head);   /* "" or "/missing/..." */
             char *full = real && *rest ? pm_printf_alloc("%s%s", strcmp(real, "/") ? real : "", rest) : real;
