@@ -62,7 +62,8 @@ static int add_sources(pm_envpiece *env, char **save)
         char *real = pm_trust_realpath(src, &why);
         struct stat st;
         if (!real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            pm_error(src, "PYTHON_MPI_ENV: the source directory: %s", real ? "not a directory" : why ? why : "out of memory");
+            pm_error(src, "PYTHON_MPI_ENV: %sthe source directory: %s", !real && errno == EPERM ? "refusing " : "",
+                     real ? "not a directory" : why ? why : "out of memory");
             free(real);
             free(why);
             return -1;
@@ -159,7 +160,8 @@ int pm_envplan_read(const char *spec, pm_envplan *plan)
         goto done;
     }
     if (!(plan->dir = pm_trust_realpath(first, &why))) {
-        pm_error(first, "PYTHON_MPI_ENV: %s", why ? why : "out of memory");
+        pm_error(first, "PYTHON_MPI_ENV: %s%s", errno == EPERM ? "refusing the environment: " : "",
+                 why ? why : "out of memory");
         goto done;
     }
     const char *dir = plan->dir;
