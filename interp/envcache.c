@@ -86,7 +86,8 @@ static int piece_key(const pm_envstore *s, const pm_envmaker_tool *m, const pm_e
         int dirs_only = s->check_dirs && (it->kind == MK_VENV || it->kind == MK_CONDA || it->kind == MK_PYTHON);
         pm_envkey_u64(&key, (uint64_t)dirs_only);
         pm_err err = PM_ERR_INIT;
-        if (it->kind != MK_PTH && pm_envkey_tree(&key, it->path, dirs_only, count, &err) != 0) {
+        if (it->kind != MK_PTH &&
+            pm_envkey_tree_excl(&key, it->path, (const char *const *)it->exclude, dirs_only, count, &err) != 0) {
             pm_err_print(&err);
             return -1;
         }
@@ -177,7 +178,7 @@ static char *env_prepare(const char *spec)
     pm_err err = PM_ERR_INIT;
     char *list = NULL;
     int ok = pm_envplan_read(spec, &plan) == 0 && pm_envstore_open(&store, &err) == 0 &&
-             pm_envmaker_find(&maker) == 0 &&
+             pm_envplan_check_cache(&plan, store.root) == 0 && pm_envmaker_find(&maker) == 0 &&
              (!plan.rt.n || do_piece(&store, &maker, &plan.rt, plan.dir, &list) == 0) &&
              (!plan.env.n || do_piece(&store, &maker, &plan.env, plan.dir, &list) == 0);
     pm_err_print(&err);

@@ -27,14 +27,37 @@ int pm_envpiece_add(pm_envpiece *p, enum pm_envmaker kind, char *path)
         return -1;
     }
     p->items[p->n].kind = kind;
+    p->items[p->n].exclude = NULL;
     p->items[p->n++].path = path;
+    return 0;
+}
+
+int pm_envitem_exclude(pm_envitem *it, const char *rel)
+{
+    size_t n = 0;
+    while (it->exclude && it->exclude[n])
+        n++;
+    char **more = realloc(it->exclude, (n + 2) * sizeof *more);
+    char *copy = more ? strdup(rel) : NULL;
+    if (more)
+        it->exclude = more;
+    if (!copy) {
+        pm_error(it->path, "out of memory");
+        return -1;
+    }
+    more[n] = copy;
+    more[n + 1] = NULL;
     return 0;
 }
 
 void pm_envpiece_free(pm_envpiece *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         free(p->items[i].path);
+        for (char **x = p->items[i].exclude; x && *x; x++)
+            free(*x);
+        free(p->items[i].exclude);
+    }
     free(p->pth_at);
     pm_envexts_free(&p->exts);
     p->n = 0;
@@ -120,11 +143,19 @@ static int make_overlay(const pm_envpiece *p, const char *root, const char *pthd
     return rc;
 }
 
-/* One item's bundle: pkgroot [--pyc unchecked] MAKER OUT [PATH] [--at AT]. */
+/* One item's bundle: pkgroot [--pyc unchecked] MAKER OUT [PATH] [--at AT]
+ * [--exclude REL]... */
 static int make_one(const pm_envmaker_tool *m, const pm_envpiece *p, const pm_envitem *it, const char *out,
                     const char *at, const char *pthdir)
 {
-    char *argv[10];
+    size_t nx = 0;
+    while (it->exclude && it->exclude[nx])
+        nx++;
+    char **argv = calloc(10 + 2 * nx, sizeof *argv);
+    if (!argv) {
+        pm_error(it->path, "out of memory");
+        return -1;
+    }
     size_t a = 0;
     argv[a++] = m->pkgroot;
     /* Fresh bytecode: the venv's bundle holds the unchecked .pyc of a
@@ -141,9 +172,15 @@ static int make_one(const pm_envmaker_tool *m, const pm_envpiece *p, const pm_en
         argv[a++] = "--at";
         argv[a++] = at ? (char *)at : p->pth_at;
     }
+    for (size_t i = 0; i < nx; i++) {
+        argv[a++] = "--exclude";
+        argv[a++] = it->exclude[i];
+    }
     argv[a] = NULL;
     pm_info(1, "PYTHON_MPI_ENV: making %s", out);
-    if (run(argv, it->path) != 0)
+    int rc = run(argv, it->path);
+    free(argv);
+    if (rc != 0)
         return -1;
     if (chmod(out, 0600) != 0) {
         pm_error(out, "PYTHON_MPI_CACHE: chmod: %s", strerror(errno));

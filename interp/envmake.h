@@ -23,7 +23,12 @@ extern const char *const pm_envmaker_name[];   /* pkgroot's names, and the key's
 typedef struct pm_envitem {
     enum pm_envmaker kind;
     char *path;       /* real path (MK_PTH: the site directory in the bundle) */
+    char **exclude;   /* NULL-terminated paths below path left out of its
+                       * bundle (pkgroot dir --exclude) and key walk, or NULL */
 } pm_envitem;
+
+/* Leave rel (below it->path) out: 0, or -1 after printing why. */
+int pm_envitem_exclude(pm_envitem *it, const char *rel);
 
 typedef struct pm_envpiece {
     const char *what;   /* "runtime" or "environment" */

@@ -6,9 +6,12 @@
 #include "trust.h"
 
 #include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef PYMPI_DEFAULT_HOME
 #define PYMPI_DEFAULT_HOME "/usr"
@@ -38,6 +41,19 @@ static int add_editables(pm_envpiece *env, char *site, const char *dir, int own_
     return pm_envpiece_add(env, MK_PTH, strdup(env->pth_at ? env->pth_at : ""));
 }
 
+/* May real (DIR or a SRC, resolved) be delivered as code?  Not if
+ * another user could have put modules in it (trust.h).  0, or -1 after
+ * printing why. */
+static int input_ok(const char *real, const char *what)
+{
+    char *why = NULL;
+    if (pm_trust_input_check(real, &why) == 0)
+        return 0;
+    pm_error(real, "PYTHON_MPI_ENV: refusing the %s: %s", what, why ? why : "out of memory");
+    free(why);
+    return -1;
+}
+
 /* Each SRC after DIR: an MK_DIR item. */
 static int add_sources(pm_envpiece *env, char **save)
 {
@@ -46,16 +62,84 @@ static int add_sources(pm_envpiece *env, char **save)
         char *real = pm_trust_realpath(src, &why);
         struct stat st;
         if (!real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            pm_error(src, "PYTHON_MPI_ENV: the source directory: %s", real ? "not a directory" : why ? why : "out of memory");
+            pm_error(src, "PYTHON_MPI_ENV: %sthe source directory: %s", !real && errno == EPERM ? "refusing " : "",
+                     real ? "not a directory" : why ? why : "out of memory");
             free(real);
             free(why);
             return -1;
         }
         free(why);
+        if (input_ok(real, "source directory") != 0) {
+            free(real);
+            return -1;
+        }
         if (pm_envpiece_add(env, MK_DIR, real) != 0)
             return -1;
     }
     return 0;
+}
+
+/* DIR inside a SRC or an editable directory (a .venv in the project it
+ * installs): left out of that directory's bundle and key walk, DIR being
+ * delivered as itself.  0, or -1 after printing why. */
+static int exclude_dir(pm_envpiece *env, const char *dir)
+{
+    for (size_t i = 0; i < env->n; i++) {
+        pm_envitem *it = &env->items[i];
+        if ((it->kind != MK_DIR && it->kind != MK_EXT) || strcmp(it->path, dir) == 0 ||
+            !pm_envdir_under(dir, it->path))
+            continue;
+        size_t skip = strlen(it->path);
+        if (pm_envitem_exclude(it, dir + skip + (it->path[skip - 1] != '/')) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int pm_envplan_check_cache(const pm_envplan *plan, const char *cache)
+{
+    int fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        pm_error(cache, "PYTHON_MPI_CACHE: %s", strerror(errno));
+        return -1;
+    }
+    struct stat ids[2 * PM_ENVPIECE_MAX];
+    const pm_envitem *items[2 * PM_ENVPIECE_MAX];
+    size_t n = 0;
+    const pm_envpiece *pieces[] = {&plan->rt, &plan->env};
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < pieces[p]->n; i++)
+            if (pieces[p]->items[i].kind != MK_PTH && stat(pieces[p]->items[i].path, &ids[n]) == 0)
+                items[n++] = &pieces[p]->items[i];
+    /* Up from the cache by device and inode (no spelling, link or bind
+     * mount hides it), to "/", whose ".." is itself. */
+    int rc = 0;
+    for (;;) {
+        struct stat st, up_st;
+        if (fstat(fd, &st) != 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (ids[i].st_dev == st.st_dev && ids[i].st_ino == st.st_ino) {
+                static const char *const what[] = {"runtime", "environment", "environment", "source directory",
+                                                   "editable directory", ""};
+                pm_error(cache, "PYTHON_MPI_CACHE %s is inside the %s %s: every job would bundle the cache; "
+                         "move the cache (PYTHON_MPI_CACHE) or name a narrower directory", cache,
+                         what[items[i]->kind], items[i]->path);
+                rc = -1;
+                goto out;
+            }
+        int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0 || fstat(up, &up_st) != 0 || (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino)) {
+            if (up >= 0)
+                close(up);
+            break;
+        }
+        close(fd);
+        fd = up;
+    }
+out:
+    close(fd);
+    return rc;
 }
 
 int pm_envplan_read(const char *spec, pm_envplan *plan)
@@ -76,7 +160,8 @@ int pm_envplan_read(const char *spec, pm_envplan *plan)
         goto done;
     }
     if (!(plan->dir = pm_trust_realpath(first, &why))) {
-        pm_error(first, "PYTHON_MPI_ENV: %s", why ? why : "out of memory");
+        pm_error(first, "PYTHON_MPI_ENV: %s%s", errno == EPERM ? "refusing the environment: " : "",
+                 why ? why : "out of memory");
         goto done;
     }
     const char *dir = plan->dir;
@@ -85,6 +170,8 @@ int pm_envplan_read(const char *spec, pm_envplan *plan)
         pm_error(dir, "PYTHON_MPI_ENV: not a directory");
         goto done;
     }
+    if (input_ok(dir, "environment") != 0)
+        goto done;
     home = pm_trust_realpath(PYMPI_DEFAULT_HOME, &why);
     pm_envdir_kind kind = pm_envdir_kind_of(dir, home);
     int is_venv = kind == PM_ENVDIR_VENV, is_conda = kind == PM_ENVDIR_CONDA;
@@ -113,7 +200,7 @@ int pm_envplan_read(const char *spec, pm_envplan *plan)
         if (!site || add_editables(&plan->env, site, dir, own_stdlib) != 0)
             goto done;
     }
-    rc = 0;
+    rc = exclude_dir(&plan->env, dir);
 done:
     pm_err_print(&err);
     free(copy);

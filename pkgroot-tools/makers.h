@@ -27,6 +27,8 @@ typedef struct pk_make_opts {
     int keep_static, keep_include, keep_conda_meta;   /* conda */
     int full_stdlib;         /* python, conda */
     const char *at;          /* --at PATH (dir), or NULL */
+    char **excludes;         /* --exclude RELPATH... (dir), NULL-terminated */
+    int nexcludes;
     char **reqs;             /* -r FILE..., in order (pip) */
     int nreqs;
     char **links;            /* --find-links DIR... (pip) */

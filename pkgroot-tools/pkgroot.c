@@ -1,7 +1,7 @@
 /* pkgroot.c - the bundle maker's command line.
  *
  *   pkgroot python OUT [--full-stdlib] [PACKAGE...]   runtime bundle
- *   pkgroot dir OUT DIR [--at PATH]                   a directory's contents
+ *   pkgroot dir OUT DIR [--at PATH] [--exclude REL]... a directory's contents
  *   pkgroot pip OUT [-r FILE]... [SPEC...]            offline pip install (maker_pip.c)
  *   pkgroot venv OUT VENVDIR                          a venv's packages (maker_venv.c)
  *   pkgroot conda OUT PREFIX                          a conda prefix, relocatable (maker_conda.c)
@@ -40,7 +40,7 @@
 static const char usage[] =
     "usage: pkgroot [-v] [-j N] [--parts zstd|lz4|stored] [--pyc MODE] COMMAND ...\n"
     "       pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
-    "       pkgroot [-v] dir OUT DIR [--at PATH]\n"
+    "       pkgroot [-v] dir OUT DIR [--at PATH] [--exclude RELPATH]...\n"
     "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
     "       pkgroot [-v] venv OUT VENVDIR [--keep-installers]\n"
     "       pkgroot [-v] conda OUT PREFIX [--keep-static] [--keep-include] [--keep-conda-meta]\n"
@@ -53,7 +53,9 @@ static const char usage[] =
     "          their .dist-info/.egg-info and vendored NAME*.libs)\n"
     "          --full-stdlib  keep test/, idlelib/, tkinter/, config-* ...\n"
     "  dir     a directory's contents, under the site directory\n"
-    "          (lib/python3/dist-packages) unless --at PATH ('.' = the root)\n"
+    "          (lib/python3/dist-packages) unless --at PATH ('.' = the root);\n"
+    "          --exclude RELPATH (repeatable) leaves DIR/RELPATH (and all\n"
+    "          below it) out\n"
     "  pip     install offline (pip --no-index) with the embedded Python's\n"
     "          interpreter into a temporary prefix, and bundle its packages\n"
     "          and scripts (shebangs: #!/usr/bin/env python3)\n"
@@ -112,22 +114,52 @@ static int cmd_python(char **args, int n, pk_make_opts *o)
     return ok && rc == 0 ? 0 : 1;
 }
 
+/* --exclude's paths, normalised (pk_bundle_path: relative, no '..'), as
+ * a NULL-terminated list for pk_writer_add_tree's skip; NULL after
+ * printing why (*said: a usage error). */
+static char **dir_excludes(const pk_make_opts *o, int *said)
+{
+    char **skip = calloc((size_t)o->nexcludes + 1, sizeof *skip);
+    *said = 0;
+    for (int i = 0; skip && i < o->nexcludes; i++) {
+        skip[i] = pk_bundle_path(o->excludes[i]);
+        if (skip[i] && *skip[i])
+            continue;
+        if (skip[i] || errno == EINVAL) {
+            pm_error(o->excludes[i], "--exclude must be a path inside DIR (relative, no '..', not DIR itself)");
+            *said = 1;
+        }
+        for (int j = 0; j <= i; j++)
+            free(skip[j]);
+        free(skip);
+        skip = NULL;
+    }
+    if (!skip && !*said)
+        pm_error(NULL, "out of memory");
+    return skip;
+}
+
 static int cmd_dir(char **args, int n, pk_make_opts *o)
 {
     (void)n;
     const char *out = args[0], *dir = args[1];
+    int said = 0;
+    char **skip = dir_excludes(o, &said);
+    if (!skip)
+        return said ? PK_USAGE_SAID : 1;
     char *at = NULL;
+    int rc = 1;
     if (o->at && !(at = pk_bundle_path(o->at))) {
         if (errno == EINVAL) {
             pm_error(o->at, "--at must be a relative path inside the bundle (no leading '/', no '..')");
-            return PK_USAGE_SAID;
+            rc = PK_USAGE_SAID;
+        } else {
+            pm_error(NULL, "out of memory");
         }
-        pm_error(NULL, "out of memory");
-        return 1;
+        goto done;
     }
     /* Check what needs no Python first: fail in milliseconds, not seconds. */
     struct stat st;
-    int rc = 1;
     if (pk_writer_check_suffix(out) != 0)
         goto done;
     if (stat(dir, &st) != 0) {
@@ -145,10 +177,13 @@ static int cmd_dir(char **args, int n, pk_make_opts *o)
         goto done;
     }
     pk_writer *w = pk_writer_open(out, o->verbose);
-    int ok = w && pk_writer_add_tree(w, dir, at, NULL) == 0;
+    int ok = w && pk_writer_add_tree(w, dir, at, (const char *const *)skip) == 0;
     int crc = w ? pk_writer_close(w, ok) : -1;
     rc = ok && crc == 0 ? 0 : 1;
 done:
+    for (char **x = skip; *x; x++)
+        free(*x);
+    free(skip);
     free(at);
     return rc;
 }
@@ -224,6 +259,7 @@ enum {
 enum {   /* getopt_long's codes for the options without a letter */
     O_VERSION = 256, O_PARTS, O_PYC, O_FULL_STDLIB, O_AT, O_KEEP_CACHES, O_KEEP_TESTS, O_KEEP_DOCS,
     O_KEEP_INSTALLERS, O_KEEP_STATIC, O_KEEP_INCLUDE, O_KEEP_CONDA_META, O_PYTHON_MPI, O_MAX_SIZE,
+    O_EXCLUDE,
 };
 
 static const struct option global_options[] = {
@@ -243,6 +279,7 @@ static const struct {
     {{"pyc", required_argument, NULL, O_PYC}, T_ALL},
     {{"full-stdlib", no_argument, NULL, O_FULL_STDLIB}, T_PYTHON | T_CONDA},
     {{"at", required_argument, NULL, O_AT}, T_DIR},
+    {{"exclude", required_argument, NULL, O_EXCLUDE}, T_DIR},
     {{"requirement", required_argument, NULL, 'r'}, T_PIP},
     {{"find-links", required_argument, NULL, 'f'}, T_PIP},
     {{"keep-caches", no_argument, NULL, O_KEEP_CACHES}, T_MAKERS},
@@ -325,6 +362,7 @@ static int apply(int c, const char *v, pk_make_opts *o, settings *s)
     }
     case O_FULL_STDLIB: o->full_stdlib = 1; return 0;
     case O_AT: o->at = v; return 0;
+    case O_EXCLUDE: o->excludes[o->nexcludes++] = (char *)v; return 0;
     case 'r': o->reqs[o->nreqs++] = (char *)v; return 0;
     case 'f': o->links[o->nlinks++] = (char *)v; return 0;
     case O_KEEP_CACHES: o->x.keep_caches = 1; return 0;
@@ -406,9 +444,10 @@ static int run(int argc, char **argv)
     /* At most argc values or operands: room enough, whatever the mix. */
     o.reqs = calloc((size_t)argc + 1, sizeof *o.reqs);
     o.links = calloc((size_t)argc + 1, sizeof *o.links);
+    o.excludes = calloc((size_t)argc + 1, sizeof *o.excludes);
     char **ops = calloc((size_t)argc + 1, sizeof *ops);
     int rc;
-    if (!o.reqs || !o.links || !ops) {
+    if (!o.reqs || !o.links || !o.excludes || !ops) {
         pm_error(NULL, "out of memory");
         rc = 1;
         goto done;
@@ -435,6 +474,7 @@ done:
     free(ops);
     free(o.reqs);
     free(o.links);
+    free(o.excludes);
     return rc;
 }
 

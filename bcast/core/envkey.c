@@ -57,7 +57,17 @@ typedef struct walk_ctx {
     pm_envkey sum;
     size_t top_len;
     pm_envkey_count n;
+    const char *const *exclude;   /* paths below the top left out, or NULL */
 } walk_ctx;
+
+/* Is rel ("/a/b", below the top) one the walk leaves out? */
+static int excluded(const walk_ctx *w, const char *rel)
+{
+    for (const char *const *x = w->exclude; x && *x; x++)
+        if (rel[0] == '/' && strcmp(rel + 1, *x) == 0)
+            return 1;
+    return 0;
+}
 
 static void sum_entry(walk_ctx *w, const char *rel, const struct stat *st)
 {
@@ -77,6 +87,8 @@ static int key_entry(const char *path, const struct stat *st, void *ctx)
     const char *base = strrchr(path, '/');
     if (S_ISDIR(st->st_mode) && base && strcmp(base + 1, "__pycache__") == 0)
         return PM_WALK_SKIP;
+    if (excluded(w, path + w->top_len))
+        return S_ISDIR(st->st_mode) ? PM_WALK_SKIP : 0;
     sum_entry(w, path + w->top_len, st);
     w->n.stats++;
     return 0;
@@ -108,6 +120,10 @@ static int dirs_walk(walk_ctx *w, int dfd, const char *rel, int full)
         char *sub = pm_printf_alloc("%s/%s", rel, name);
         if (!sub)
             return closedir(d), -1;
+        if (excluded(w, sub)) {
+            free(sub);
+            continue;
+        }
         sum_entry(w, sub, want ? &st : NULL);
         if (isdir) {
             int sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -125,6 +141,12 @@ static int dirs_walk(walk_ctx *w, int dfd, const char *rel, int full)
 
 int pm_envkey_tree(pm_envkey *h, const char *dir, int dirs_only, pm_envkey_count *count, pm_err *err)
 {
+    return pm_envkey_tree_excl(h, dir, NULL, dirs_only, count, err);
+}
+
+int pm_envkey_tree_excl(pm_envkey *h, const char *dir, const char *const *exclude, int dirs_only,
+                        pm_envkey_count *count, pm_err *err)
+{
     struct stat st;
     if (lstat(dir, &st) != 0) {
         pm_err_set(err, dir, "PYTHON_MPI_ENV: %s", strerror(errno));
@@ -132,7 +154,9 @@ int pm_envkey_tree(pm_envkey *h, const char *dir, int dirs_only, pm_envkey_count
     }
     pm_envkey_str(h, dir);
     pm_envkey_stat(h, &st);
-    walk_ctx w = {{0, 0}, strlen(dir), {0, 1}};
+    for (const char *const *x = exclude; x && *x; x++)
+        pm_envkey_str(h, *x);
+    walk_ctx w = {{0, 0}, strlen(dir), {0, 1}, exclude};
     int rc = 0;
     if (S_ISDIR(st.st_mode) && dirs_only) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

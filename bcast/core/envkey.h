@@ -44,4 +44,11 @@ int pm_envkey_is_finder(const char *name);
  * NOT seen.  0, or -1 with the reason in *err (prefixed PYTHON_MPI_ENV). */
 int pm_envkey_tree(pm_envkey *h, const char *dir, int dirs_only, pm_envkey_count *count, pm_err *err);
 
+/* The same, leaving out the entries exclude names (a NULL-terminated list
+ * of paths below dir, or NULL) and all below them: another piece's tree
+ * inside this one (a venv in its editable project), walked as itself.
+ * The list is hashed into h too. */
+int pm_envkey_tree_excl(pm_envkey *h, const char *dir, const char *const *exclude, int dirs_only,
+                        pm_envkey_count *count, pm_err *err);
+
 #endif

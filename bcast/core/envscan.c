@@ -8,6 +8,7 @@
 #include "trust.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +204,46 @@ static size_t rtrim(char *s)
     return n;
 }
 
+/* One directory a .pth line or MAPPING value (line) of the file name
+ * names: appended to *x if it is a directory outside root.  A directory
+ * another user could have filled, or a path through a link another user
+ * could have planted, is refused (trust.h: pm_trust_input_check); a name
+ * that is no directory is skipped, as site.py does.  0, or -1 with the
+ * reason in *err. */
+static int found_dir(const char *site, const char *name, const char *line, const char *root, pm_envexts *x,
+                     pm_err *err)
+{
+    char *joined = line[0] == '/' ? strdup(line) : pm_path_join(site, line);
+    char *why = NULL;
+    char *real = joined ? pm_trust_realpath(joined, &why) : NULL;
+    int rc = 0;
+    if (!joined || (!real && errno == ENOMEM && !why)) {
+        pm_err_set(err, site, "PYTHON_MPI_ENV: out of memory");
+        rc = -1;
+    } else if (!real && errno == EPERM) {
+        pm_err_set(err, joined, "PYTHON_MPI_ENV: refusing the editable directory %s/%s names: %s", site, name,
+                   why ? why : "out of memory");
+        rc = -1;
+    } else if (real && !pm_envdir_under(real, root)) {
+        free(why);
+        why = NULL;
+        if (pm_trust_input_check(real, &why) == 0) {
+            rc = pm_envexts_add(x, real);
+            real = NULL;
+            if (rc != 0)
+                pm_err_set(err, site, "PYTHON_MPI_ENV: out of memory");
+        } else if (errno == EPERM || !why) {
+            pm_err_set(err, real, "PYTHON_MPI_ENV: refusing the editable directory %s/%s names: %s", site, name,
+                       why ? why : "out of memory");
+            rc = -1;
+        }
+    }
+    free(real);
+    free(why);
+    free(joined);
+    return rc;
+}
+
 int pm_envscan_find(const char *site, const char *root, pm_envexts *x, pm_err *err)
 {
     DIR *d = opendir(site);
@@ -219,11 +260,8 @@ int pm_envscan_find(const char *site, const char *root, pm_envexts *x, pm_err *e
             continue;
         pm_envmap m;
         if (finder && pm_envmap_parse(text, &m) == 0) {
-            for (size_t i = 0; rc == 0 && i < m.n; i++) {
-                char *real = pm_envscan_outside(site, m.val[i], root);
-                if (real)
-                    rc = pm_envexts_add(x, real);
-            }
+            for (size_t i = 0; rc == 0 && i < m.n; i++)
+                rc = found_dir(site, e->d_name, m.val[i], root, x, err);
             pm_envmap_free(&m);
         }
         for (char *line = finder ? NULL : text, *next; rc == 0 && line && *line; line = next) {
@@ -233,15 +271,11 @@ int pm_envscan_find(const char *site, const char *root, pm_envexts *x, pm_err *e
             size_t n = rtrim(line);
             if (!n || line[0] == '#' || pth_runs(line))
                 continue;
-            char *real = pm_envscan_outside(site, line, root);
-            if (real)
-                rc = pm_envexts_add(x, real);
+            rc = found_dir(site, e->d_name, line, root, x, err);
         }
         free(text);
     }
     closedir(d);
-    if (rc != 0)
-        pm_err_set(err, site, "PYTHON_MPI_ENV: out of memory");
     return rc;
 }
 

@@ -57,7 +57,10 @@ void pm_envexts_free(pm_envexts *x);
 
 /* Each .pth and finder of site: the directories outside root it names,
  * appended to *x.  No site directory: nothing found, 0.  -1 with the
- * reason in *err (out of memory). */
+ * reason in *err: out of memory, or a directory refused because another
+ * user could have put modules in it or planted a link on the way to it
+ * (trust.h, pm_trust_input_check; "refusing the editable directory
+ * SITE/NAME names: REASON"). */
 int pm_envscan_find(const char *site, const char *root, pm_envexts *x, pm_err *err);
 
 /* A finder's text with the MAPPING values in x made relative to the

@@ -187,6 +187,84 @@ static char *shared_refusal(int dir, const struct stat *lst, const char *shown, 
                            shown, (unsigned long)lst->st_uid, dirname);
 }
 
+/* Is a directory owned by neither us nor root refused?  (a) writable by
+ * others, (b) below a directory everybody can write to.  real is
+ * canonical: its string prefixes are its ancestors.  1 with *why (NULL:
+ * out of memory), or 0. */
+static int foreign_refused(const char *real, const struct stat *st, char **why)
+{
+    unsigned long uid = (unsigned long)st->st_uid;
+    if (others_write(st, 0)) {
+        *why = pm_printf_alloc("%s is owned by uid %lu and writable by other users (mode %04o): they can "
+                               "put modules in it", real, uid, (unsigned)(st->st_mode & 07777));
+        return 1;
+    }
+    char *up = strdup(real);
+    int refused = !up;
+    for (char *slash; !refused && (slash = strrchr(up, '/'));) {
+        int top = slash == up;
+        slash[top] = '\0';   /* the parent; "/" keeps its slash, and is the last */
+        struct stat ast;
+        if (stat(up, &ast) == 0 && (ast.st_mode & S_IWOTH)) {
+            *why = pm_printf_alloc("%s is owned by uid %lu and lies in %s, which everybody can write to "
+                                   "(mode %04o): anyone could have made it", real, uid, up,
+                                   (unsigned)(ast.st_mode & 07777));
+            refused = 1;
+        }
+        if (top)
+            break;
+    }
+    free(up);
+    return refused;
+}
+
+int pm_trust_input_check(const char *real, char **why)
+{
+    *why = NULL;
+    struct stat st;
+    if (stat(real, &st) != 0) {
+        int err = errno;
+        *why = pm_printf_alloc("cannot stat %s: %s", real, strerror(err));
+        errno = err;
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *why = pm_printf_alloc("%s is not a directory", real);
+        errno = ENOTDIR;
+        return -1;
+    }
+    uid_t me = geteuid();
+    int refused = 0;
+    /* Root's group-writable directories are a site's (root:staff
+     * /usr/local); one everybody writes to is nobody's code. */
+    int writable = st.st_uid == 0 ? (st.st_mode & S_IWOTH) != 0 : others_write(&st, 0);
+    if ((st.st_uid == me || st.st_uid == 0) && writable) {
+        *why = pm_printf_alloc("%s is writable by other users (mode %04o): they can put modules in it",
+                               real, (unsigned)(st.st_mode & 07777));
+        refused = 1;
+    } else if (st.st_uid != me && st.st_uid != 0) {
+        refused = foreign_refused(real, &st, why);
+    }
+    if (!refused)
+        return 0;
+    errno = EPERM;
+    return -1;
+}
+
+char *pm_trust_input_dir(const char *path, char **why)
+{
+    char *real = pm_trust_realpath(path, why);
+    if (!real)
+        return NULL;
+    if (pm_trust_input_check(real, why) != 0) {
+        int err = errno;
+        free(real);
+        errno = err;
+        return NULL;
+    }
+    return real;
+}
+
 /* Why one step failed: the errno alone when the step was the whole path
  * (realpath's way), else which name. */
 static char *step_failure(const char *path, const char *shown, int err)

@@ -83,6 +83,27 @@ char *pm_trust_realpath(const char *path, char **why);
  * so. */
 char *pm_trust_realpath_flags(const char *path, unsigned flags, char **why);
 
+/* May a directory be bundled and delivered as code (PYTHON_MPI_ENV's DIR,
+ * each SRC, each editable directory a .pth or finder names)?  Everything in
+ * it runs as us on every node, so no other user may have been able to put
+ * files there.  real is a resolved path (pm_trust_realpath: the sticky-link
+ * rule and the no-entry-of-a-shared-non-sticky-directory rule are applied
+ * there).  Refused (-1, errno EPERM, *why a malloc'd reason naming the
+ * directory; NULL: out of memory):
+ *   - one of ours writable by other users (everybody, or a group that is
+ *     not ours alone), or one of root's writable by everybody (/tmp):
+ *     others can plant modules in it;
+ *   - one owned by neither us nor root that is writable by other users, or
+ *     that lies below a directory everybody can write to (sticky or not:
+ *     anyone could have made it there, and its owner changes it at will);
+ * Root's directories are otherwise trusted.  Another errno (ENOTDIR: not a directory;
+ * a failed stat) with *why saying so.  0: fine. */
+int pm_trust_input_check(const char *real, char **why);
+
+/* pm_trust_realpath(path) then pm_trust_input_check: the resolved path
+ * (malloc'd), or NULL with errno (EPERM: refused) and *why. */
+char *pm_trust_input_dir(const char *path, char **why);
+
 /* A file about to be written: path with its directory resolved as above
  * (the file itself need not exist), so nothing is written where another
  * user's link in /tmp or /dev/shm leads, nor in a directory others can

@@ -192,6 +192,15 @@ out=$("$PK" dir "$TMP/v.tar" "$TMP/code" -v) && [ "$(printf '%s\n' "$out" | grep
     printf '%s\n' "$out" | grep -qx lib/python3/dist-packages/pkg/sub/m.py && t_ok "-v (after the operands) prints each path added" || t_fail "-v" "$out"
 "$PK" dir "$TMP/r1.tar.zst" "$TMP/code" && sleep 1 && "$PK" dir "$TMP/r2.tar.zst" "$TMP/code" && cmp -s "$TMP/r1.tar.zst" "$TMP/r2.tar.zst" &&
     t_ok "bundles of the same tree are byte-identical" || t_fail "reproducible bundles"
+# --exclude: a subdirectory (and all below it) left out, spelled loosely,
+# repeatable; what only shares its prefix stays.
+mkdir -p "$TMP/code/.venv/lib" "$TMP/code/pkg/subx"; echo v > "$TMP/code/.venv/lib/big"; echo k > "$TMP/code/pkg/subx/k.py"
+if "$PK" dir "$TMP/ex.tar" "$TMP/code" --exclude ./.venv/ --exclude pkg//sub >/dev/null && "$PK" ls "$TMP/ex.tar" > "$TMP/ls" &&
+   ! grep -q '\.venv' "$TMP/ls" && ! grep -q 'pkg/sub/\|pkg/sub$' "$TMP/ls" && grep -q " lib/python3/dist-packages/pkg/subx/k.py$" "$TMP/ls" &&
+   grep -q " lib/python3/dist-packages/pkg/__init__.py$" "$TMP/ls"; then
+    t_ok "pkgroot dir --exclude leaves those subdirectories out, nothing else"
+else t_fail "pkgroot dir --exclude" "$(cat "$TMP/ls")"; fi
+rm -rf "$TMP/code/.venv" "$TMP/code/pkg/subx"
 mkdir -p "$TMP/u"; tar -C "$TMP/u" -xf "$TMP/c.tar.zst" && [ "$(cat "$TMP/u/lib/python3/dist-packages/pkg/sub/m.py")" = "y = 2" ] &&
     t_ok "contents survive a round trip through GNU tar" || t_fail "content round trip"
 
@@ -210,6 +219,9 @@ fails "unknown package" "package 'no_such_pkg_xyz' not found" "$TMP/p.tar.zst" "
 fails "unwritable output directory" "$TMP/nowhere/o.tar: cannot create: No such file" "$TMP/nowhere/o.tar" "$PK" dir "$TMP/nowhere/o.tar" "$TMP/code"
 fails "DIR is a file" "$TMP/code/pkg/__init__.py: cannot add: not a directory" "$TMP/f.tar" "$PK" dir "$TMP/f.tar" "$TMP/code/pkg/__init__.py"
 fails "--at outside the bundle" "\.\./up: --at must be a relative path" "$TMP/up.tar" "$PK" dir "$TMP/up.tar" "$TMP/code" --at ../up
+fails "--exclude outside DIR" "\.\./x: --exclude must be a path inside DIR" "$TMP/ex2.tar" "$PK" dir "$TMP/ex2.tar" "$TMP/code" --exclude ../x
+fails "--exclude of DIR itself" "\./: --exclude must be a path inside DIR" "$TMP/ex3.tar" "$PK" dir "$TMP/ex3.tar" "$TMP/code" --exclude ./
+fails "--exclude absolute" "/etc: --exclude must be a path inside DIR" "$TMP/ex4.tar" "$PK" dir "$TMP/ex4.tar" "$TMP/code" --exclude /etc
 fails "a submodule instead of a package" "package '$T_PKG.sub': name a top-level module" "$TMP/s.tar" "$PK" python "$TMP/s.tar" "$T_PKG.sub"
 fails "ls of a non-archive" "$TMP/code/pkg/__init__.py: " "$TMP/none" "$PK" ls "$TMP/code/pkg/__init__.py"
 rc=0; "$PK" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] && t_ok "no command is a usage error (2)" || t_fail "usage error ($rc)"

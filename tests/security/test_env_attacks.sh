@@ -45,10 +45,45 @@ echo "# [${SECONDS}s]"
 mkdir -m 0777 "$R-src" && chown "$A" "$R-src"
 as "$A" bash -c "echo 'import os; OWNER = os.getuid()' > $R-src/evilmod.py"
 job "$SEC/o1" "$VH/venv:$R-src" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
-if grep -q 'ATTACKER CODE RAN' "$SEC/o1" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1"; then
+rc1=$?
+if [ "$rc1" = 0 ] || ! grep -q "$R-src: PYTHON_MPI_ENV: refusing the source directory: .*writable by other users" "$SEC/o1"; then
+    t_fail "SRC owned by another user, 0777, in /tmp: refused in one line, non-zero exit" "exit $rc1: $(show "$SEC/o1" 3)"
+elif grep -q 'ATTACKER CODE RAN' "$SEC/o1" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1"; then
     t_fail "SRC owned by another user, 0777, in /tmp: refused or warned (the bundles' foreign-file rule)" \
         "the attacker's module ran as the victim, silently: $(show "$SEC/o1" 3)"
 else t_ok "SRC owned by another user, 0777, in /tmp: refused or warned"; fi
+
+# refused_dir OUT EXIT DIR: refused in one line naming DIR, exit non-zero,
+# the module never imported.
+refused_dir() {
+    [ "$2" != 0 ] && [ "$(grep -c "refusing the .*$3.*" "$1")" = 1 ] && ! grep -q 'RAN' "$1"
+}
+# (a) writable by others, (b) in a directory everybody writes to, (c) a link
+# another user planted; and the victim's own 0777 directory.
+mkdir -m 0755 "$R-src755" && chown "$A" "$R-src755"
+as "$A" bash -c "echo 'X = 1' > $R-src755/evil2.py"
+job "$SEC/o1c" "$VH/venv:$R-src755" "import evil2; print('RAN')"; rc=$?
+if refused_dir "$SEC/o1c" "$rc" "$R-src755.*lies in /tmp"; then t_ok "SRC: another user's 0755 directory in sticky /tmp: refused"
+else t_fail "SRC: another user's 0755 directory in sticky /tmp: refused" "exit $rc: $(show "$SEC/o1c" 3)"; fi
+as "$V" mkdir -m 0700 "$VH/mine" && as "$V" bash -c "echo 'X = 1' > ~/mine/mine.py"
+as "$A" ln -s "$VH/mine" "$R-alink"
+job "$SEC/o1d" "$VH/venv:$R-alink" "import mine; print('RAN')"; rc=$?
+if refused_dir "$SEC/o1d" "$rc" "$R-alink.*symbolic link owned by uid $AU"; then t_ok "SRC through the attacker's link in /tmp: refused"
+else t_fail "SRC through the attacker's link in /tmp: refused" "exit $rc: $(show "$SEC/o1d" 3)"; fi
+as "$V" mkdir -m 0777 "$VH/open" && as "$V" chmod 0777 "$VH/open"
+job "$SEC/o1e" "$VH/venv:$VH/open" "print('RAN')"; rc=$?
+if refused_dir "$SEC/o1e" "$rc" "$VH/open.*writable by other users"; then t_ok "SRC: the victim's own 0777 directory: refused"
+else t_fail "SRC: the victim's own 0777 directory: refused" "exit $rc: $(show "$SEC/o1e" 3)"; fi
+as "$V" chmod 0777 "$VH/venv"
+job "$SEC/o1f" "$VH/venv" "print('RAN')"; rc=$?
+as "$V" chmod 0755 "$VH/venv"
+if refused_dir "$SEC/o1f" "$rc" "$VH/venv.*writable by other users"; then t_ok "DIR: a 0777 venv: refused"
+else t_fail "DIR: a 0777 venv: refused" "exit $rc: $(show "$SEC/o1f" 3)"; fi
+# A colleague's 0755 directory in their own home: trusted (as running it
+# from there would be).
+as "$A" bash -c "chmod 0755 ~ && mkdir -m 0755 ~/shared && echo 'C = 7' > ~/shared/colleague.py"
+job "$SEC/o1g" "$VH/venv:$AH/shared" "import colleague; print('ran', colleague.C)"
+t_check "SRC: a colleague's 0755 directory in their home: used" grep -q '^ran 7' "$SEC/o1g"
 
 # For comparison: the victim's own directory INSIDE that 0777 one is
 # refused (trust.h: no entry of a non-sticky shared directory is used),
@@ -62,11 +97,20 @@ rmdir "$R-src/vsub"
 # install of a shared checkout): python-mpi copies it into its bundles.
 echo "$R-src" | as "$V" tee "$SP/shared.pth" >/dev/null
 job "$SEC/o1b" "$VH/venv" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
-if grep -q 'ATTACKER CODE RAN' "$SEC/o1b" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1b"; then
+rc1=$?
+if [ "$rc1" = 0 ] || ! grep -q "$R-src: PYTHON_MPI_ENV: refusing the editable directory $SP/shared.pth names: " "$SEC/o1b"; then
+    t_fail "a .pth names another user's 0777 directory: refused in one line, non-zero exit" "exit $rc1: $(show "$SEC/o1b" 3)"
+elif grep -q 'ATTACKER CODE RAN' "$SEC/o1b" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1b"; then
     t_fail "a .pth names another user's 0777 directory: refused or warned" \
         "the attacker's module ran as the victim, silently: $(show "$SEC/o1b" 3)"
 else t_ok "a .pth names another user's 0777 directory: refused or warned"; fi
 as "$V" rm -f "$SP/shared.pth"
+# ... and through the attacker's link: refused, not left silently as it is.
+echo "$R-alink" | as "$V" tee "$SP/alink.pth" >/dev/null
+job "$SEC/o1h" "$VH/venv" "print('RAN')"; rc=$?
+if refused_dir "$SEC/o1h" "$rc" "alink.pth names: $R-alink is a symbolic link owned"; then t_ok "a .pth names a path through the attacker's link: refused"
+else t_fail "a .pth names a path through the attacker's link: refused" "exit $rc: $(show "$SEC/o1h" 3)"; fi
+as "$V" rm -f "$SP/alink.pth"
 
 echo "# [${SECONDS}s]"
 # --- 2. the cache path: planted links and shared parents ------------------
@@ -135,31 +179,40 @@ else t_fail "the attacker reads nothing of the victim's cache or node tree" "tre
 
 echo "# [${SECONDS}s]"
 # --- 4. SRC holds the cache (SRC=\$HOME, or PYTHON_MPI_CACHE inside SRC) ---
-# The key walk and pkgroot dir both take in the cache itself: each job's
-# new state changes the key (never a cache hit) and the next state bundles
-# every state kept so far (each job's delivery about twice the last: the
-# victim's node-local /dev/shm and the cache fill up).  Expected: the cache
-# left out of every walk (or the combination refused).
-for i in 1 2 3; do
-    job "$SEC/o4.$i" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/.pmcache"
-done
-sizes=$(for i in 1 2 3; do sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o4.$i"; done | tr '\n' ' ')
-if grep -q "environment $VH/venv: cached state" "$SEC/o4.3"; then
-    t_ok "PYTHON_MPI_CACHE inside SRC: the third identical job finds its cached state"
-else
-    t_fail "PYTHON_MPI_CACHE inside SRC: the third identical job finds its cached state" \
-        "each job made a new state; bytes delivered by jobs 1-3: $sizes"
-fi
-as "$V" rm -rf "$VH/proj/.pmcache"
-# SRC=$HOME with the default cache: the same, and ~/.ssh travels too.
-for i in 1 2; do job "$SEC/o4h.$i" "$VH/venv:$VH" "print('ran')"; done
-sizes=$(for i in 1 2; do sed -n 's/.* bundle(s), \([0-9]*\) bytes to .*/\1/p' "$SEC/o4h.$i"; done | tr '\n' ' ')
-if grep -q "environment $VH/venv: cached state" "$SEC/o4h.2"; then
-    t_ok "SRC=\$HOME (default cache inside it): the second identical job finds its cached state"
-else
-    t_fail "SRC=\$HOME (default cache inside it): the second identical job finds its cached state" \
-        "bytes delivered by jobs 1-2: $sizes"
-fi
+# The key walk and pkgroot dir would both take in the cache itself: each
+# job's new state changes the key (never a cache hit) and the next state
+# bundles every state kept so far (and SRC=$HOME ships ~/.ssh).  Expected:
+# the combination refused in one line naming the cache and the directory,
+# exit non-zero, no state made (the cache found by device and inode).
+# cache_refused OUT EXIT CACHE SRC: is the job's answer that refusal?
+states() { find "$1" -name bundles 2>/dev/null | sort | tr '\n' ' '; }
+cache_refused() {
+    [ "$2" != 0 ] && [ "$(grep -c "is inside the source directory $4:" "$1")" = 1 ] &&
+        grep -q "PYTHON_MPI_CACHE $3 is inside .*move the cache (PYTHON_MPI_CACHE)" "$1" &&
+        ! grep -q '^ran' "$1" && [ "$(states "$3")" = "$before" ]
+}
+as "$V" mkdir -m 0700 -p "$VH/proj/.pmcache"
+before=
+job "$SEC/o4" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/sub/../.pmcache"
+rc=$?
+if cache_refused "$SEC/o4" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then
+    t_ok "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached"
+else t_fail "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached" "exit $rc: $(show "$SEC/o4" 3)"; fi
+# Through a link of the victim's: the same directory, another spelling.
+as "$V" ln -s "$VH/proj/.pmcache" "$VH/pmcache-link"
+job "$SEC/o4l" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/pmcache-link"
+rc=$?
+if cache_refused "$SEC/o4l" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then
+    t_ok "PYTHON_MPI_CACHE inside SRC through a link: refused"
+else t_fail "PYTHON_MPI_CACHE inside SRC through a link: refused" "exit $rc: $(show "$SEC/o4l" 3)"; fi
+as "$V" rm -rf "$VH/proj/.pmcache" "$VH/pmcache-link"
+# SRC=$HOME with the default cache: the same (and ~/.ssh would travel).
+before=$(states "$VH/.cache/python-mpi")
+job "$SEC/o4h" "$VH/venv:$VH" "print('ran')"
+rc=$?
+if cache_refused "$SEC/o4h" "$rc" "$VH/.cache/python-mpi" "$VH"; then
+    t_ok "SRC=\$HOME (default cache inside it): refused in one line, nothing cached"
+else t_fail "SRC=\$HOME (default cache inside it): refused in one line, nothing cached" "exit $rc: $(show "$SEC/o4h" 3)"; fi
 
 echo "# [${SECONDS}s]"
 # --- 5. two jobs of the victim at once: the prune removes a chosen state --

@@ -225,6 +225,56 @@ static void missing_top_is_a_reason(void **state)
     free(p);
 }
 
+/* The key of top leaving out excl (both checks); 32 hex digits. */
+static char *key_excl(int dirs_only, const char *const *excl, pm_envkey_count *n)
+{
+    pm_envkey h;
+    pm_err err = PM_ERR_INIT;
+    pm_envkey_init(&h);
+    assert_int_equal(pm_envkey_tree_excl(&h, top, excl, dirs_only, n, &err), 0);
+    assert_false(err.set);
+    return pm_envkey_hex(&h, 1);
+}
+
+/* A tree inside another (a venv in its editable project) is left out of
+ * the outer one's walk: changes there leave its key as it was, it is not
+ * counted, and the list itself is part of the key. */
+static void excluded_subtree(void **state)
+{
+    (void)state;
+    static const char *const excl[] = {"lib/site-packages/pkg", NULL};
+    static const char *const other[] = {"lib/site-packages/pkg-1.0.dist-info", NULL};
+    for (int dirs_only = 0; dirs_only < 2; dirs_only++) {
+        pm_envkey_count n_all = {0, 0}, n_ex = {0, 0}, n2 = {0, 0};
+        char *all = key_excl(dirs_only, NULL, &n_all);
+        char *before = key_excl(dirs_only, excl, &n_ex);
+        assert_true(n_ex.entries + 4 <= n_all.entries);   /* pkg/ and what is in it */
+        tick();
+        add_file();       /* in pkg/ */
+        edit_same_size();
+        char *after = key_excl(dirs_only, excl, &n2);
+        assert_string_equal(before, after);
+        assert_int_equal(n2.entries, n_ex.entries);
+        char *diff = key_excl(dirs_only, other, &n2);
+        assert_string_not_equal(diff, after);
+        gone("lib/site-packages/pkg/new.py");
+        tick();
+        free(all);
+        free(before);
+        free(after);
+        free(diff);
+    }
+    /* Outside the excluded tree a change still shows. */
+    pm_envkey_count n = {0, 0};
+    char *before = key_excl(0, excl, &n);
+    tick();
+    edit_pth();
+    char *after = key_excl(0, excl, &n);
+    assert_string_not_equal(before, after);
+    free(before);
+    free(after);
+}
+
 static void hash_basics(void **state)
 {
     (void)state;
@@ -253,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dirs_sees_what_matters, setup, teardown),
         cmocka_unit_test_setup_teardown(modes_differ_in_what_they_count, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_top_is_a_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(excluded_subtree, setup, teardown),
         cmocka_unit_test(hash_basics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -230,6 +230,37 @@ static void find_outside(void **state)
     pm_envexts_free(&x);
 }
 
+/* A directory others can write to (they could put modules in it) is
+ * refused, naming it; one inside the environment is not an editable one
+ * and is not looked at; a line naming a file is skipped, as site.py does. */
+static void find_refuses_writable(void **state)
+{
+    (void)state;
+    assert_int_equal(chmod(inside, 0777), 0);
+    char *file = pm_path_join(site, "proj.pth");
+    char *line = pm_printf_alloc("%s\n", file);
+    put(site, "file.pth", line);
+    free(line);
+    free(file);
+    pm_envexts x = {0};
+    pm_err err = PM_ERR_INIT;
+    assert_int_equal(pm_envscan_find(site, env, &x, &err), 0);
+    assert_false(err.set);
+    assert_int_equal(x.n, 2);
+    pm_envexts_free(&x);
+    assert_int_equal(chmod(outb, 0777), 0);
+    assert_int_equal(pm_envscan_find(site, env, &x, &err), -1);
+    assert_true(err.set);
+    assert_string_equal(err.file, outb);
+    const char *t = pm_err_text(&err);
+    if (!strstr(t, "refusing the editable directory") || !strstr(t, "proj.pth names: ") ||
+        !strstr(t, "writable by other users (mode 0777)"))
+        fail_msg("reason: %s", t);
+    pm_err_clear(&err);
+    pm_envexts_free(&x);
+    assert_int_equal(chmod(outb, 0755), 0);
+}
+
 static void outside_rules(void **state)
 {
     (void)state;
@@ -334,6 +365,7 @@ int main(void)
         cmocka_unit_test(repr_round_trip),
         cmocka_unit_test(exts_once),
         cmocka_unit_test_setup_teardown(find_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_refuses_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(outside_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(overlay_rewritten, setup, teardown),
         cmocka_unit_test_setup_teardown(finder_left_alone, setup, teardown),

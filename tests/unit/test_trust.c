@@ -691,6 +691,104 @@ static void beneath(void **state)
     free(outside);
 }
 
+/* pm_trust_input_dir: used as pm_trust_input_dir would return it, or
+ * refused with errno and a reason containing want. */
+static void input_ok(const char *path, const char *want_real)
+{
+    char *why = NULL;
+    char *real = pm_trust_input_dir(path, &why);
+    if (!real)
+        fail_msg("%s refused: %s", path, why ? why : "?");
+    assert_string_equal(real, want_real);
+    assert_null(why);
+    free(real);
+}
+
+static void input_refused(const char *path, int err, const char *want)
+{
+    char *why = NULL;
+    char *real = pm_trust_input_dir(path, &why);
+    if (real)
+        fail_msg("%s was used (%s)", path, real);
+    assert_int_equal(errno, err);
+    assert_non_null(why);
+    if (!strstr(why, want))
+        fail_msg("%s: reason '%s' lacks '%s'", path, why, want);
+    free(why);
+}
+
+/* The directories PYTHON_MPI_ENV delivers as code (DIR, SRC, editable
+ * ones): ours and root's unless writable by others; another user's only
+ * if nobody else could write it and it is not below a directory everybody
+ * writes to; a link another user planted in a sticky directory refused. */
+static void input_dirs(void **state)
+{
+    (void)state;
+    mkdir_at("in", 0755);
+    mkdir_at("in/mine", 0755);
+    char *in = at("in"), *mine = at("in/mine"), *file = at("in/file");
+    input_ok(mine, mine);
+    input_ok("/usr", "/usr");   /* root's */
+    char *dotted = pm_printf_alloc("%s/../in/./mine/", in);
+    input_ok(dotted, mine);
+    free(dotted);
+    assert_int_equal(chmod(mine, 0777), 0);
+    input_refused(mine, EPERM, "mine is writable by other users (mode 0777): they can put modules in it");
+    assert_int_equal(chmod(mine, 0757), 0);
+    input_refused(mine, EPERM, "(mode 0757)");
+    assert_int_equal(chmod(mine, 0755), 0);
+    input_refused("/tmp", EPERM, "/tmp is writable by other users (mode 1777)");   /* root's, everybody's */
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    input_refused(file, ENOTDIR, "file is not a directory");
+    char *missing = at("in/missing");
+    input_refused(missing, ENOENT, "No such file or directory");
+    free(missing);
+    if (geteuid() != 0) {
+        print_message("# SKIP (partly) only root can make directories of other owners\n");
+        goto out;
+    }
+    /* Another user's: writable by others, or below /tmp (everybody's). */
+    mkdir_at("in/theirs", 0755);
+    char *theirs = at("in/theirs");
+    assert_int_equal(chown(theirs, 4242, 4242), 0);
+    input_refused(theirs, EPERM, "theirs is owned by uid 4242 and lies in /tmp, which everybody can write to");
+    assert_int_equal(chmod(theirs, 0775), 0);
+    input_refused(theirs, EPERM, "theirs is owned by uid 4242 and writable by other users (mode 0775)");
+    /* ... and a link of theirs in a sticky directory, to a directory of ours */
+    mkdir_at("in/sticky", 01777);
+    link_at("../mine", "in/sticky/l");
+    char *l = at("in/sticky/l");
+    assert_int_equal(lchown(l, 4242, 0), 0);
+    input_refused(l, EPERM, "is a symbolic link owned by uid 4242 in the shared sticky directory");
+    assert_int_equal(lchown(l, 0, 0), 0);
+    input_ok(l, mine);
+    free(l);
+    free(theirs);
+    /* Outside world-writable places a colleague's 0755 directory is fine
+     * (the working directory: the build tree, not below /tmp). */
+    char tmpl[] = "test-trust-in.XXXXXX";
+    char *outside = mkdtemp(tmpl) ? realpath(tmpl, NULL) : NULL;
+    assert_non_null(outside);
+    struct stat up;
+    char *parent = pm_printf_alloc("%s/..", outside);
+    assert_int_equal(stat(parent, &up), 0);
+    free(parent);
+    assert_int_equal(chmod(outside, 0755), 0);
+    assert_int_equal(chown(outside, 4242, 4242), 0);
+    if (!(up.st_mode & S_IWOTH))
+        input_ok(outside, outside);
+    assert_int_equal(chmod(outside, 0777), 0);
+    input_refused(outside, EPERM, "owned by uid 4242 and writable by other users (mode 0777)");
+    assert_int_equal(rmdir(outside), 0);
+    free(outside);
+out:
+    free(in);
+    free(mine);
+    free(file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +807,7 @@ int main(void)
         cmocka_unit_test(realpath_nonsticky_rule),
         cmocka_unit_test(umask_modes),
         cmocka_unit_test(pkglist_resolved),
+        cmocka_unit_test(input_dirs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
