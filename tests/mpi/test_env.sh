@@ -314,20 +314,7 @@ else
     t_skip "rank 0 alone touches the environment" "needs root and MPICH (tests/cluster)"
 fi
 
-echo "# [${SECONDS}s]"
-# --- Open MPI -------------------------------------------------------------
-OBIN=$REPO/build-openmpi/bin
-if [ "$MPIEXEC" != mpiexec.openmpi ] && [ -x "$OBIN/python-mpi" ] && [ -x "$OBIN/pkgroot" ] && command -v mpiexec.openmpi >/dev/null; then
-    orun() {
-        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 PYTHON_MPI_ENV=$V \
-            timeout 120 mpiexec.openmpi -n 2 "$OBIN/python-mpi" "$TMP/probe.py" >"$TMP/out" 2>"$TMP/err" &&
-        [ "$(grep -c '^probe .* local ' "$TMP/out")" = 2 ] && grep -q "environment $V: $1 state" "$TMP/err"
-    }
-    # Another pkgroot binary: its own states, made once, then cached.
-    if orun making && orun cached; then
-        t_ok "Open MPI: made by its own pkgroot, then the cached state delivered"
-    else t_fail "Open MPI" "$(show)"; fi
-elif [ "$MPIEXEC" = mpiexec.openmpi ]; then t_ok "Open MPI: this whole run (MPIEXEC=$MPIEXEC)"
-else t_skip "Open MPI" "no build-openmpi/ (make MPI=openmpi)"; fi
+# Open MPI: make check runs this whole suite in its Open MPI cell too
+# (suites.list: all), with that cell's build.
 
 t_done $SUITE

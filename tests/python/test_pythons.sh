@@ -22,7 +22,9 @@ FIND=$REPO/tests/find-python.sh
 # Build dirs as the Makefile names them (MPICH: build-pyX.Y, Open MPI:
 # build-openmpi-pyX.Y), so `make check`'s builds are reused.
 [ "$MPI" = openmpi ] && SUFFIX=-openmpi || SUFFIX=
-mk() { make -s -C "$REPO" -j2 MPI="$MPI" "$@"; }
+# The runner exports its cell's BUILD: each Python's build must take the
+# directory the Makefile names for it, not the cell's.
+mk() { env -u BUILD -u PKGROOT make -s -C "$REPO" -j2 MPI="$MPI" "$@"; }
 
 # --- the Pythons make check needs ----------------------------------------------
 for v in ${CHECK_PYTHONS:-3.12 3.13}; do

@@ -193,7 +193,7 @@ cache_refused() {
 }
 as "$V" mkdir -m 0700 -p "$VH/proj/.pmcache"
 before=
-job "$SEC/o4" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/sub/../.pmcache"
+job "$SEC/o4" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/.pmcache"
 rc=$?
 if cache_refused "$SEC/o4" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then
     t_ok "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached"
