@@ -16,6 +16,7 @@
  *    every rank of the job is done, then MPI is finalized, once. */
 #include "deliver.h"
 #include "envcache.h"
+#include "envfeed.h"
 #include "jobdir.h"
 #include "lineage.h"
 #include "log.h"
@@ -223,12 +224,14 @@ static int stage_bundles(const pm_settings *cfg, const pm_topology *topo, pm_sta
         pm_pkglist_free(&bundles);
         return 0;
     }
-    if (pm_deliver_check(topo, &bundles, cfg->max_unpacked) != 0 ||
+    /* PYTHON_MPI_ENV's states not yet cached are made while sent. */
+    const pm_feed *feed = pm_envfeed();
+    if (pm_deliver_check(topo, &bundles, feed, cfg->max_unpacked) != 0 ||
         pm_stage_open(stage, topo, cfg->chroot, NULL, NULL) != 0) {
         pm_pkglist_free(&bundles);
         return 1;
     }
-    int failed = pm_deliver(topo, &bundles, stage->dir, stage->fresh, cfg, st);
+    int failed = pm_deliver(topo, &bundles, feed, stage->dir, stage->fresh, cfg, st);
     size_t nbundles = bundles.n;
     pm_pkglist_free(&bundles);
     if (failed) {

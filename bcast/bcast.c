@@ -194,7 +194,7 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
     }
     char *jobid = pm_batch_job_id();
     pm_stage stage;
-    failed = pm_agree_failed(t->world, refused) || pm_deliver_check(t, &bundles, cfg->max_unpacked) ||
+    failed = pm_agree_failed(t->world, refused) || pm_deliver_check(t, &bundles, NULL, cfg->max_unpacked) ||
              pm_stage_open(&stage, t, cfg->chroot, o->prefix, jobid ? jobid : "interactive");
     free(jobid);
     if (failed) {
@@ -211,7 +211,7 @@ static int run(const options *o, const pm_settings *cfg, const pm_topology *t)
         pm_pkglist_free(&bundles);
         return 0;
     }
-    failed = pm_deliver(t, &bundles, stage.dir, stage.fresh, cfg, &st);
+    failed = pm_deliver(t, &bundles, NULL, stage.dir, stage.fresh, cfg, &st);
     if (!failed)
         pm_info(1, "%zu bundle(s) unpacked into %s on %d node(s)", bundles.n, stage.dir, t->nnodes);
     if (!failed && o->timings)

@@ -3,6 +3,7 @@
  * The parts: what to deliver (envplan.h), the state key (envkey.h), the
  * cache directory (envstore.h), the bundles made by pkgroot (envmake.h). */
 #include "envcache.h"
+#include "envfeed.h"
 #include "envkey.h"
 #include "envmake.h"
 #include "envplan.h"
@@ -43,13 +44,18 @@ void pm_env_commit(int rank, int delivered)
     for (size_t i = 0; rank == 0 && i < npending; i++) {
         struct pending *q = &pending[i];
         pm_err err = PM_ERR_INIT;
-        int rc = pm_envstore_commit(q->tmp, q->state, delivered, &err);
+        /* Each bundle whole (its pkgroot exited 0) and every node's
+         * hash of it checked: only then is the state kept. */
+        int whole = pm_envfeed_finish(q->tmp);
+        int rc = pm_envstore_commit(q->tmp, q->state, delivered && whole, &err);
         if (rc == 0)
             (void)pm_envstore_prune(q->envdir, q->keys, q->states, q->max, said_removed, NULL);
         else if (rc < 0)   /* the job ran; only the next one pays for this */
             pm_info(0, "%s", pm_err_text(&err));
         else if (rc == 1)
             pm_info(1, "PYTHON_MPI_ENV: %s was made by another job meanwhile", q->state);
+        if (!(delivered && whole))
+            (void)rmdir(q->envdir);   /* made for this state alone: nothing half-made stays */
         pm_err_clear(&err);
         free(q->tmp);
         free(q->state);
@@ -138,11 +144,11 @@ static int do_piece(const pm_envstore *s, const pm_envmaker_tool *m, pm_envpiece
         goto done;
     }
     char *bl = pm_path_join(tmp, "bundles");
-    int made = bl && pm_envmaker_make(m, p, tmp, root, &names) == 0 && names &&
+    int made = bl && pm_envmaker_plan(m, p, tmp, root, &names) == 0 && names &&
                pm_envstore_write_new(bl, names, 0600, &err) == 0;
     free(bl);
-    /* Delivered from the temporary directory; renamed into place once
-     * every node unpacked it (pm_env_commit). */
+    /* Made while delivered from the temporary directory (envfeed.h);
+     * renamed into place once every node unpacked it (pm_env_commit). */
     if (made && npending < sizeof pending / sizeof pending[0] && pm_envstore_read(tmp, &statelist, &err) == 0) {
         char *more = pm_printf_alloc("%s%s", *list ? *list : "", statelist);
         free(*list);
@@ -153,8 +159,10 @@ static int do_piece(const pm_envstore *s, const pm_envmaker_tool *m, pm_envpiece
             rc = 0;
         }
     }
-    if (tmp)
+    if (tmp) {
+        (void)pm_envfeed_finish(tmp);
         (void)pm_rmtree(tmp, NULL);
+    }
 done:
     pm_err_print(&err);
     if (rc != 0 && envdir)

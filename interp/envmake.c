@@ -1,5 +1,6 @@
 /* envmake.c - PYTHON_MPI_ENV's bundles made by pkgroot (see envmake.h). */
 #include "envmake.h"
+#include "envfeed.h"
 #include "err.h"
 #include "jobdir.h"
 #include "log.h"
@@ -7,13 +8,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 const char *const pm_envmaker_name[] = {"python", "venv", "conda", "dir", "ext", "pth"};
 
@@ -95,40 +92,6 @@ int pm_envmaker_find(pm_envmaker_tool *m)
     return 0;
 }
 
-/* Run argv (argv[0] an absolute path), stdout to /dev/null; 0 if it
- * exited 0, else -1 after printing why. */
-static int run(char *const argv[], const char *about)
-{
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0) {
-        pm_error(about, "PYTHON_MPI_ENV: out of memory");
-        return -1;
-    }
-    pid_t pid;
-    int rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    if (rc == 0)
-        rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        pm_error(argv[0], "PYTHON_MPI_ENV: cannot start: %s", strerror(rc));
-        return -1;
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            pm_error(argv[0], "PYTHON_MPI_ENV: waitpid: %s", strerror(errno));
-            return -1;
-        }
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFEXITED(status))
-        pm_error(about, "PYTHON_MPI_ENV: pkgroot %s failed (exit %d)", argv[1], WEXITSTATUS(status));
-    else
-        pm_error(about, "PYTHON_MPI_ENV: pkgroot %s killed by signal %d", argv[1], WTERMSIG(status));
-    return -1;
-}
-
 /* The overlay's files into pthdir, mode as in the tree (the temporary
  * directory above is private).  *any: there is one to make. */
 static int make_overlay(const pm_envpiece *p, const char *root, const char *pthdir, int *any)
@@ -143,53 +106,70 @@ static int make_overlay(const pm_envpiece *p, const char *root, const char *pthd
     return rc;
 }
 
-/* One item's bundle: pkgroot [--pyc unchecked] MAKER OUT [PATH] [--at AT]
- * [--exclude REL]... */
-static int make_one(const pm_envmaker_tool *m, const pm_envpiece *p, const pm_envitem *it, const char *out,
-                    const char *at, const char *pthdir)
+/* One item's bundle: its file created empty in tmp, and the pkgroot that
+ * fills it queued (envfeed.h): pkgroot --out-fd 3 [--pyc unchecked] MAKER
+ * OUT [PATH] [--at AT] [--exclude REL]...  pthdir (MK_PTH, taken) is
+ * removed once it is made. */
+static int plan_one(const pm_envmaker_tool *m, const pm_envpiece *p, const pm_envitem *it, const char *out,
+                    const char *at, char *pthdir, const char *tmp)
 {
     size_t nx = 0;
     while (it->exclude && it->exclude[nx])
         nx++;
-    char **argv = calloc(10 + 2 * nx, sizeof *argv);
-    if (!argv) {
-        pm_error(it->path, "out of memory");
-        return -1;
-    }
+    char **argv = calloc(12 + 2 * nx, sizeof *argv);
     size_t a = 0;
-    argv[a++] = m->pkgroot;
+    int ok = argv != NULL;
+#define ARG(x) do { if (ok && !(argv[a++] = strdup(x))) ok = 0; } while (0)
+    ARG(m->pkgroot);
+    ARG("--out-fd");
+    ARG("3");
     /* Fresh bytecode: the venv's bundle holds the unchecked .pyc of a
      * finder that the overlay (MK_PTH) replaces. */
     if (it->kind == MK_DIR || it->kind == MK_EXT || it->kind == MK_PTH) {
-        argv[a++] = "--pyc";
-        argv[a++] = "unchecked";
+        ARG("--pyc");
+        ARG("unchecked");
     }
-    argv[a++] = (char *)(it->kind == MK_EXT || it->kind == MK_PTH ? "dir" : pm_envmaker_name[it->kind]);
-    argv[a++] = (char *)out;
+    const char *maker = it->kind == MK_EXT || it->kind == MK_PTH ? "dir" : pm_envmaker_name[it->kind];
+    ARG(maker);
+    ARG(out);
     if (it->kind != MK_PYTHON)
-        argv[a++] = it->kind == MK_PTH ? (char *)pthdir : it->path;
+        ARG(it->kind == MK_PTH ? pthdir : it->path);
     if (at || it->kind == MK_PTH) {
-        argv[a++] = "--at";
-        argv[a++] = at ? (char *)at : p->pth_at;
+        ARG("--at");
+        ARG(at ? at : p->pth_at);
     }
     for (size_t i = 0; i < nx; i++) {
-        argv[a++] = "--exclude";
-        argv[a++] = it->exclude[i];
+        ARG("--exclude");
+        ARG(it->exclude[i]);
     }
-    argv[a] = NULL;
-    pm_info(1, "PYTHON_MPI_ENV: making %s", out);
-    int rc = run(argv, it->path);
-    free(argv);
-    if (rc != 0)
-        return -1;
-    if (chmod(out, 0600) != 0) {
-        pm_error(out, "PYTHON_MPI_CACHE: chmod: %s", strerror(errno));
+#undef ARG
+    if (!ok) {
+        pm_error(it->path, "out of memory");
+        for (size_t i = 0; argv && i < a; i++)
+            free(argv[i]);
+        free(argv);
+        free(pthdir);
         return -1;
     }
-    return 0;
+    /* Above 3: pkgroot's 3 is made from it (dup2 of a descriptor onto
+     * itself would keep its FD_CLOEXEC on older C libraries). */
+    int fd0 = open(out, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = fd0 >= 0 ? fcntl(fd0, F_DUPFD_CLOEXEC, 4) : -1;
+    if (fd < 0) {
+        pm_error(out, "PYTHON_MPI_CACHE: cannot create: %s", strerror(errno));
+        if (fd0 >= 0)
+            close(fd0);
+        for (size_t i = 0; i < a; i++)
+            free(argv[i]);
+        free(argv);
+        free(pthdir);
+        return -1;
+    }
+    close(fd0);
+    return pm_envfeed_add(argv, maker, out, fd, tmp, it->path, pthdir);
 }
 
-int pm_envmaker_make(const pm_envmaker_tool *m, const pm_envpiece *p, const char *tmp, const char *root,
+int pm_envmaker_plan(const pm_envmaker_tool *m, const pm_envpiece *p, const char *tmp, const char *root,
                      char **names)
 {
     size_t ext = 0;
@@ -201,11 +181,16 @@ int pm_envmaker_make(const pm_envmaker_tool *m, const pm_envpiece *p, const char
         char *at = it->kind == MK_EXT ? pm_printf_alloc("lib/python-mpi-ext/%zu", ext++) : NULL;
         char *pthdir = it->kind == MK_PTH ? pm_path_join(tmp, "pth") : NULL;
         int rc = out && (it->kind != MK_EXT || at) && (it->kind != MK_PTH || pthdir) ? 0 : -1;
+        if (rc != 0)
+            pm_error(it->path, "out of memory");
         int any = 1;
+        /* The overlay is made now: whether there is one decides the list. */
         if (rc == 0 && it->kind == MK_PTH)
             rc = make_overlay(p, root, pthdir, &any);
-        if (rc == 0 && any)
-            rc = make_one(m, p, it, out, at, pthdir);
+        if (rc == 0 && any) {
+            rc = plan_one(m, p, it, out, at, pthdir, tmp);
+            pthdir = NULL;   /* taken */
+        }
         if (rc == 0 && any) {
             char *more = pm_printf_alloc("%s%s\n", *names ? *names : "", name);
             free(*names);

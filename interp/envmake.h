@@ -1,6 +1,6 @@
-/* envmake.h - PYTHON_MPI_ENV's bundles made by the pkgroot that sits
- * beside python-mpi (posix_spawn, never a shell or PATH; its stdout to
- * /dev/null), one per item of a piece, into a state's temporary directory.
+/* envmake.h - PYTHON_MPI_ENV's bundles, one per item of a piece, planned
+ * in a state's temporary directory: made by the pkgroot that sits beside
+ * python-mpi while they are delivered (envfeed.h).
  *
  * A piece is one cached environment: the runtime (`pkgroot python`: the
  * embedded Python's standard library) or DIR's (`pkgroot venv` /
@@ -54,10 +54,12 @@ typedef struct pm_envmaker_tool {
 /* 0, or -1 after printing why. */
 int pm_envmaker_find(pm_envmaker_tool *m);
 
-/* The piece's bundles made into tmp (root: DIR, for the overlay), each
- * mode 0600, their names appended to *names (one a line).  0, or -1 after
- * printing why (what was made stays in tmp: the caller removes it). */
-int pm_envmaker_make(const pm_envmaker_tool *m, const pm_envpiece *p, const char *tmp, const char *root,
+/* The piece's bundles planned in tmp: each file created empty (0600)
+ * and its pkgroot queued to fill it while it is delivered (envfeed.h);
+ * the overlay of .pth files and finders made now; the names appended to
+ * *names (one a line).  0, or -1 after printing why (what was made stays
+ * in tmp, what was queued in the feed: the caller removes both). */
+int pm_envmaker_plan(const pm_envmaker_tool *m, const pm_envpiece *p, const char *tmp, const char *root,
                      char **names);
 
 #endif

@@ -27,9 +27,11 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +40,7 @@
 #endif
 
 static const char usage[] =
-    "usage: pkgroot [-v] [-j N] [--parts zstd|lz4|stored] [--pyc MODE] COMMAND ...\n"
+    "usage: pkgroot [-v] [-j N] [--parts zstd|lz4|stored] [--pyc MODE] [--out-fd N] COMMAND ...\n"
     "       pkgroot [-v] python OUT [--full-stdlib] [PACKAGE...]\n"
     "       pkgroot [-v] dir OUT DIR [--at PATH] [--exclude RELPATH]...\n"
     "       pkgroot [-v] pip OUT [-r FILE]... [--find-links DIR]... [SPEC|WHEEL|SDIST|DIR]...\n"
@@ -79,6 +81,10 @@ static const char usage[] =
     "          unpacks with 40% of zstd's CPU), zstd (the smallest, 2/3 of\n"
     "          lz4's bytes, for a slow shared file system or network), stored\n"
     "          (uncompressed, as big as the tree: the least CPU of all)\n"
+    "  --out-fd N  write the bundle to the open descriptor N (an empty file)\n"
+    "          as it is made, never rewriting a byte (a .ptar's count of parts\n"
+    "          stays 0), so that a reader may send it meanwhile; OUT only\n"
+    "          names the format (python-mpi's PYTHON_MPI_ENV uses this)\n"
     "  --pyc MODE  bytecode for every .py, made now by the embedded Python so\n"
     "          that no rank compiles at start-up: unchecked (hash-based, never\n"
     "          re-validated; the default but for dir), checked, timestamp,\n"
@@ -259,7 +265,7 @@ enum {
 enum {   /* getopt_long's codes for the options without a letter */
     O_VERSION = 256, O_PARTS, O_PYC, O_FULL_STDLIB, O_AT, O_KEEP_CACHES, O_KEEP_TESTS, O_KEEP_DOCS,
     O_KEEP_INSTALLERS, O_KEEP_STATIC, O_KEEP_INCLUDE, O_KEEP_CONDA_META, O_PYTHON_MPI, O_MAX_SIZE,
-    O_EXCLUDE,
+    O_EXCLUDE, O_OUT_FD,
 };
 
 static const struct option global_options[] = {
@@ -267,6 +273,7 @@ static const struct option global_options[] = {
     {"version", no_argument, NULL, O_VERSION},
     {"parts", required_argument, NULL, O_PARTS},
     {"pyc", required_argument, NULL, O_PYC},
+    {"out-fd", required_argument, NULL, O_OUT_FD},
     {NULL, 0, NULL, 0},
 };
 
@@ -351,6 +358,23 @@ static int apply(int c, const char *v, pk_make_opts *o, settings *s)
         pk_writer_set_default_part_codec(codec);
         return 0;
     }
+    case O_OUT_FD: {
+        char *end;
+        long fd = strtol(v, &end, 10);
+        struct stat st;
+        if (!*v || *end || fd < 3 || fd > 1 << 20 || fstat((int)fd, &st) != 0) {
+            pm_error(NULL, "--out-fd '%s': expected an open descriptor from 3 up", v);
+            return PK_USAGE_SAID;
+        }
+        pk_writer_set_stream_fd((int)fd);
+        /* The reader that handed us the descriptor (python-mpi's rank 0)
+         * is gone: nobody will use what we write. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+            pm_error(NULL, "--out-fd: prctl: %s", strerror(errno));
+            return PK_USAGE_SAID;
+        }
+        return 0;
+    }
     case O_PYC: {
         enum pk_pyc_mode m;
         if (pk_pyc_parse(v, &m) != 0) {
@@ -382,7 +406,7 @@ static int apply(int c, const char *v, pk_make_opts *o, settings *s)
  * checked ones say what they expect, the others that they need one. */
 static int missing_value(int c, char **argv, pk_make_opts *o, settings *s)
 {
-    if (c == 'j' || c == O_PARTS || c == O_PYC)
+    if (c == 'j' || c == O_PARTS || c == O_PYC || c == O_OUT_FD)
         return apply(c, "", o, s);
     pm_error(NULL, "%s needs an argument", argv[optind - 1]);
     return PK_USAGE_SAID;

@@ -43,6 +43,7 @@ struct pk_writer {
     int nparts_final;       /* a parts bundle: its count goes in at the end */
     char *out, *tmp;
     int fd;
+    int streamed;           /* fd was handed over (pk_writer_set_stream_fd) */
     int verbose;
     unsigned long long entries;
     char **dirs;            /* directory entries written, to write each once */
@@ -59,6 +60,7 @@ struct pk_writer {
 
 static enum pk_pyc_mode default_pyc = PK_PYC_KEEP;   /* for writers opened later */
 static int default_threads;                          /* 0: the online CPUs */
+static int stream_fd = -1;                           /* pk_writer_set_stream_fd */
 static enum pk_part_codec default_codec = PK_PART_LZ4;   /* .ptar parts (partpool.h) */
 
 /* A name, then suf: ".tar" alone is no bundle name with a suffix. */
@@ -329,21 +331,34 @@ pk_writer *pk_writer_open(const char *out, int verbose)
         pm_error(out, "libarchive: %s", archive_error_string(w->a));
         goto fail;
     }
-    /* Created and registered with signals held: no moment in which a
-     * signal could leave the temporary file behind. */
-    pk_cleanup_hold();
-    w->fd = mkstemp(w->tmp);
-    if (w->fd >= 0)
-        pk_cleanup_file(w->tmp);
-    pk_cleanup_release();
-    if (w->fd < 0) {
-        pm_error(out, "cannot create: %s", strerror(errno));
-        goto fail;
-    }
     struct stat st;
-    if (fstat(w->fd, &st) != 0 || fchmod(w->fd, pm_umask_mode(0666)) != 0) {
-        pm_error(w->tmp, "cannot prepare: %s", strerror(errno));
-        goto fail;
+    if (stream_fd >= 0) {
+        /* The reader (python-mpi's rank 0) reads the bundle as it grows:
+         * it must start empty, and only ever grow. */
+        w->fd = stream_fd;
+        w->streamed = 1;
+        stream_fd = -1;
+        if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0 ||
+            lseek(w->fd, 0, SEEK_CUR) != 0) {
+            pm_error(out, "--out-fd: not an empty regular file open at its start");
+            goto fail;
+        }
+    } else {
+        /* Created and registered with signals held: no moment in which a
+         * signal could leave the temporary file behind. */
+        pk_cleanup_hold();
+        w->fd = mkstemp(w->tmp);
+        if (w->fd >= 0)
+            pk_cleanup_file(w->tmp);
+        pk_cleanup_release();
+        if (w->fd < 0) {
+            pm_error(out, "cannot create: %s", strerror(errno));
+            goto fail;
+        }
+        if (fstat(w->fd, &st) != 0 || fchmod(w->fd, pm_umask_mode(0666)) != 0) {
+            pm_error(w->tmp, "cannot prepare: %s", strerror(errno));
+            goto fail;
+        }
     }
     w->self_dev[0] = st.st_dev;
     w->self_ino[0] = st.st_ino;
@@ -503,6 +518,11 @@ void pk_writer_set_default_pyc(enum pk_pyc_mode mode)
 void pk_writer_set_default_threads(int threads)
 {
     default_threads = threads;
+}
+
+void pk_writer_set_stream_fd(int fd)
+{
+    stream_fd = fd;
 }
 
 void pk_writer_set_default_part_codec(enum pk_part_codec codec)
@@ -978,7 +998,9 @@ int pk_writer_close(pk_writer *w, int commit)
         archive_write_free(w->a);
     }
     if (w->fd >= 0) {
-        if (commit && w->nparts_final && patch_count(w) != 0) {
+        /* A streamed bundle's start was read long ago: its count stays 0
+         * ("not said"), so the bytes cached are the bytes delivered. */
+        if (commit && w->nparts_final && !w->streamed && patch_count(w) != 0) {
             commit = 0;
             rc = -1;
         }
@@ -992,14 +1014,17 @@ int pk_writer_close(pk_writer *w, int commit)
             commit = 0;
             rc = -1;
         }
-        if (commit && rename(w->tmp, w->final) != 0) {
+        if (commit && !w->streamed && rename(w->tmp, w->final) != 0) {
             pm_error(w->out, "cannot rename into place: %s", strerror(errno));
             commit = 0;
             rc = -1;
         }
-        if (!commit && unlink(w->tmp) != 0)
+        /* A streamed bundle's file is its reader's: the exit status says
+         * whether it is whole. */
+        if (!commit && !w->streamed && unlink(w->tmp) != 0)
             pm_error(w->tmp, "cannot remove: %s", strerror(errno));
-        pk_cleanup_file(NULL);
+        if (!w->streamed)
+            pk_cleanup_file(NULL);
     }
     for (size_t i = 0; i < w->ndirs; i++)
         free(w->dirs[i]);

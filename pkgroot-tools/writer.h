@@ -90,6 +90,13 @@ void pk_writer_set_default_threads(int threads);
  * --parts; see enum pk_part_codec). */
 void pk_writer_set_default_part_codec(enum pk_part_codec codec);
 
+/* The next writer opened writes its bundle to fd (pkgroot --out-fd): an
+ * empty regular file at offset 0, written from start to end and never
+ * rewritten (a parts bundle's count stays 0), so a reader can send its
+ * bytes while they are written; nothing is renamed or removed (OUT only
+ * names the format); the exit status says whether the bundle is whole. */
+void pk_writer_set_stream_fd(int fd);
+
 /* Finish and rename into place (commit = 1), or discard (commit = 0).
  * Frees w.  Returns 0, or -1 after printing why. */
 int pk_writer_close(pk_writer *w, int commit);

@@ -2,11 +2,16 @@
  * and how the unpackers of a node share a parts bundle.
  *
  * Every broadcast goes from rank 0 to the leaders.  Per bundle:
- *   1. header  {status, size, parts?, identity, number of parts}: rank 0
- *      could open it (status 0); each leader passes it on to the other
- *      unpackers of its node (unpackers.h);
+ *   1. header  {status, size, parts?, identity, number of parts, stream?}:
+ *      rank 0 could open it (status 0); each leader passes it on to the
+ *      other unpackers of its node (unpackers.h);
  *   2. chunks  {status, payload}: ceil(size / chunk) broadcasts; a non-zero
- *      status means rank 0 failed to read, and every leader stops at once;
+ *      status means rank 0 failed to read, and every leader stops at once.
+ *      A stream (a bundle still being made: deliver.h's feed) has a size
+ *      that grows: when a leader has taken every chunk it knows of, one
+ *      more broadcast {status, size, done} says how far the bundle is
+ *      written now (whole chunks until done), so every leader makes the
+ *      same broadcasts in the same order without knowing the end;
  *   3. trailer {status, hash}: rank 0's XXH3-64 of the bytes it read, and
  *      whether the file changed while being read; each leader compares the
  *      hash of what it received;
@@ -42,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -57,6 +63,11 @@ typedef struct stream {
     const pm_topology *t;
     const char *path;
     int fd;                 /* rank 0 only */
+    int fed;                /* rank 0: fd is the feed's (never closed here) */
+    const pm_feed *feed;    /* rank 0 */
+    int stream;             /* leaders: the size grows (extend) until done */
+    int done;               /* leaders: the size is final */
+    uint64_t limit;         /* rank 0, stream: the most bytes it may grow to */
     uint64_t size, nchunks, next;
     size_t chunk;
     int leader;             /* receives the chunks (else reads them in the ring) */
@@ -100,6 +111,7 @@ typedef struct delivery {
     pm_links *links;
     pm_budget *budget;      /* the node's, for every bundle (unpack.h) */
     uint64_t max_bytes;     /* PYTHON_MPI_MAX_UNPACKED (0: the default) */
+    const pm_feed *feed;    /* rank 0: bundles made while delivered */
     pm_deliver_stats *st;
 } delivery;
 
@@ -318,6 +330,9 @@ static int changed_while_read(stream *s)
     }
     char extra;
     ssize_t n = pread(s->fd, &extra, 1, (off_t)s->size);
+    /* A stream was written while read: done, it no longer grows. */
+    if (s->fed && n == 0 && (uint64_t)now.st_size == s->size)
+        return 0;
     if (now.st_size != s->before.st_size || n != 0 ||
         now.st_mtim.tv_sec != s->before.st_mtim.tv_sec ||
         now.st_mtim.tv_nsec != s->before.st_mtim.tv_nsec ||
@@ -356,11 +371,87 @@ static int verify_trailer(stream *s)
     return 0;
 }
 
+/* Rank 0, a stream: wait until the file under s->fd holds at least one
+ * whole chunk beyond s->size, or is done, keeping the broadcasts already
+ * started moving meanwhile.  ext = {status, size, done}. */
+static void grow(stream *s, uint64_t ext[3])
+{
+    const struct timespec nap = {0, 1000000};
+    double t0 = pm_now();
+    ext[0] = 1;
+    ext[1] = s->size;
+    ext[2] = 0;
+    for (;;) {
+        int done = 0;
+        struct stat st;
+        if (s->feed->poll(s->feed->ctx, s->fd, &done) != 0)
+            break;   /* the feed said why */
+        if (fstat(s->fd, &st) != 0) {
+            pm_error(s->path, "cannot stat the bundle being made: %s", strerror(errno));
+            break;
+        }
+        uint64_t now = (uint64_t)st.st_size;
+        if (now > s->limit) {
+            pm_error(s->path, "the bundle being made is %llu bytes, more than the limit %llu "
+                     "(PYTHON_MPI_MAX_UNPACKED, default the size of the node-local file system)",
+                     (unsigned long long)now, (unsigned long long)s->limit);
+            break;
+        }
+        if (now < s->size) {
+            pm_error(s->path, "the bundle being made shrank (%llu bytes, %llu sent)",
+                     (unsigned long long)now, (unsigned long long)s->size);
+            break;
+        }
+        if (done || now - s->size >= s->chunk) {
+            ext[0] = 0;
+            ext[1] = done ? now : now - now % s->chunk;
+            ext[2] = done;
+            break;
+        }
+        check_arrived(s);
+        (void)nanosleep(&nap, NULL);
+    }
+    s->st->t_read += pm_now() - t0;
+}
+
+/* Leaders, a stream whose known chunks are all taken: the next extent.
+ * Returns 0, or -1 if the stream failed. */
+static int extend(stream *s)
+{
+    uint64_t ext[3] = {0, 0, 0};
+    if (s->t->rank == 0)
+        grow(s, ext);
+    double t0 = pm_now();
+    int rc = MPI_Bcast(ext, 3, MPI_UINT64_T, 0, s->t->leaders);
+    s->st->t_bcast += pm_now() - t0;
+    if (pm_mpi_check(rc, "MPI_Bcast(bundle extent)")) {
+        s->mpi_failed = 1;
+        return -1;
+    }
+    if (ext[0] || ext[1] < s->size) {
+        s->source_failed = 1;
+        return -1;
+    }
+    s->size = ext[1];
+    s->done = ext[2] != 0;
+    s->nchunks = pm_chunk_count(s->size, s->chunk);
+    return 0;
+}
+
+/* Leaders: are there chunks still to come (a stream: perhaps)? */
+static int more_to_come(const stream *s)
+{
+    return s->next < s->nchunks || (s->stream && !s->done);
+}
+
 static ssize_t pull(void *ctx, const void **buf)
 {
     stream *s = ctx;
     if (s->source_failed || s->mpi_failed)
         return -1;
+    while (s->next == s->nchunks && s->leader && s->stream && !s->done)
+        if (extend(s) != 0)
+            return -1;
     if (s->next == s->nchunks)
         return 0;
     ssize_t n = s->leader ? next_chunk(s) : read_ring(s);
@@ -373,7 +464,8 @@ static ssize_t pull(void *ctx, const void **buf)
  * {status (0 or 1), size, parts bundle?, pm_bundle_id, number of parts
  * (0: not known)}. */
 #define HDR_NPARTS (3 + PM_BUNDLE_ID_WORDS)
-#define NHDR (HDR_NPARTS + 1)
+#define HDR_STREAM (HDR_NPARTS + 1)
+#define NHDR (HDR_STREAM + 1)
 /* The most bytes a bundle may hold: PYTHON_MPI_MAX_UNPACKED, else the
  * size of destdir's file system (rank 0's; NULL or unknown: no bound).
  * A bundle is read, hashed and sent to every node whole, so its own size
@@ -386,10 +478,42 @@ static uint64_t bundle_limit(const char *destdir, uint64_t max)
     return (uint64_t)sv.f_blocks * sv.f_frsize;
 }
 
+/* Rank 0: a fed bundle's making started; its first extent (one chunk, or
+ * all of it) is in place.  hdr as for open_bundle. */
+static void open_stream(stream *s, uint64_t hdr[NHDR], const char *destdir, uint64_t max)
+{
+    s->fed = 1;
+    s->limit = bundle_limit(destdir, max);
+    uint64_t ext[3];
+    grow(s, ext);
+    struct stat st;
+    if (ext[0] || fstat(s->fd, &st) != 0)
+        return;
+    s->before = st;
+    unsigned char head[1024];
+    ssize_t n = pread(s->fd, head, sizeof head, 0);
+    hdr[2] = pm_is_parts_bundle(head, n > 0 ? (size_t)n : 0);
+    hdr[HDR_NPARTS] = 0;   /* a stream's count is not said */
+    hdr[HDR_STREAM] = ext[2] == 0;
+    hdr[1] = ext[1];
+    pm_bundle_id_of(&st, (pm_bundle_id *)&hdr[3]);
+    hdr[0] = 0;
+}
+
 static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir, uint64_t max)
 {
     memset(hdr, 0, NHDR * sizeof *hdr);
     hdr[0] = 1;
+    if (s->feed) {
+        int fd = -1, fed = s->feed->start(s->feed->ctx, s->path, &fd);
+        if (fed < 0)
+            return;
+        if (fed) {
+            s->fd = fd;
+            open_stream(s, hdr, destdir, max);
+            return;
+        }
+    }
     /* Never blocks (a FIFO), only a regular file, not one another user
      * could have put in a directory everybody can write (archive_read.h). */
     struct stat st;
@@ -426,7 +550,7 @@ static void open_bundle(stream *s, uint64_t hdr[NHDR], const char *destdir, uint
 static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t *digest)
 {
     const pm_topology *t = d->t;
-    stream s = {.t = t, .path = path, .fd = -1, .chunk = d->chunk,
+    stream s = {.t = t, .path = path, .fd = -1, .chunk = d->chunk, .feed = d->feed,
                 .leader = t->leaders != MPI_COMM_NULL, .bufs = {d->bufs[0], d->bufs[1]},
                 .nslots = 2, .req = d->reqs, .st = d->st};
     uint64_t hdr[NHDR] = {0};
@@ -438,10 +562,12 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL)
         rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm);
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
-        if (s.fd >= 0)
+        if (s.fd >= 0 && !s.fed)
             close(s.fd);
         return 2;
     }
+    s.stream = hdr[HDR_STREAM] != 0;
+    s.done = !s.stream;
     s.size = hdr[1];
     s.parts = hdr[2] != 0;
     s.nparts = hdr[HDR_NPARTS];
@@ -450,7 +576,7 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
 
     /* Several unpackers share the chunks in the ring; every unpacker of
      * the node makes the same choice from the same header. */
-    int nactive = s.parts ? pm_unpackers_active(d->u.n, s.nparts) : 1;
+    int nactive = s.parts && !s.stream ? pm_unpackers_active(d->u.n, s.nparts) : 1;
     if (nactive > 1 && !d->ring && !d->ring_failed) {
         d->ring = pm_ring_new(d->u.comm, d->nslots, HDR + d->chunk);
         d->ring_failed = !d->ring;
@@ -494,15 +620,19 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
         pm_ring_release(s.ring, s.base + s.nchunks);
     if (s.leader) {
         /* Keep pace with the others through the rest of the chunks. */
-        while (!s.source_failed && !s.mpi_failed && s.next < s.nchunks)
-            (void)next_chunk(&s);
+        while (!s.source_failed && !s.mpi_failed && more_to_come(&s)) {
+            if (s.next == s.nchunks)
+                (void)extend(&s);
+            else
+                (void)next_chunk(&s);
+        }
         finish_chunks(&s);
         if (!s.source_failed && !s.mpi_failed && verify_trailer(&s) != 0 && urc == 0)
             urc = -1;
         *digest = s.digest;
         XXH3_freeState(s.hash);
     }
-    if (s.fd >= 0 && close(s.fd) != 0)
+    if (s.fd >= 0 && !s.fed && close(s.fd) != 0)
         pm_error(path, "close failed: %s", strerror(errno));
     if (urc == 0) {
         if (s.leader)
@@ -517,11 +647,13 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     return urc == 0 ? 0 : 1;
 }
 
-int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles, uint64_t max_bytes)
+int pm_deliver_check(const pm_topology *t, const pm_pkglist *bundles, const pm_feed *feed, uint64_t max_bytes)
 {
     int failed = 0;
     if (t->rank == 0) {
         for (size_t i = 0; i < bundles->n; i++) {
+            if (feed && feed->fed(feed->ctx, bundles->paths[i]))
+                continue;   /* checked as it grows */
             stream s = {.path = bundles->paths[i], .fd = -1};
             uint64_t hdr[NHDR];
             open_bundle(&s, hdr, NULL, max_bytes);   /* the explicit limit only */
@@ -549,7 +681,7 @@ static int agree_unpackers(const delivery *d, int failed)
     return f;
 }
 
-int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *destdir,
+int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const pm_feed *feed, const char *destdir,
                int fresh, const pm_settings *cfg, pm_deliver_stats *stats)
 {
     pm_deliver_stats local;
@@ -557,7 +689,7 @@ int pm_deliver(const pm_topology *t, const pm_pkglist *bundles, const char *dest
     memset(st, 0, sizeof *st);
     double t0 = pm_now();
     delivery d = {.t = t, .chunk = cfg->chunk, .destdir = destdir, .st = st,
-                  .max_bytes = cfg->max_unpacked};
+                  .max_bytes = cfg->max_unpacked, .feed = t->rank == 0 ? feed : NULL};
     pm_err err = PM_ERR_INIT;
     int leader = t->leaders != MPI_COMM_NULL;
     int bad = pm_unpackers_open(&d.u, t, cfg->unpackers) != 0;

@@ -1,14 +1,17 @@
 #!/bin/bash
-# test_env.sh - PYTHON_MPI_ENV=DIR[:SRC...]: the first job makes the
-# environment's bundles and caches them, the next sends the cached ones (no
-# pkgroot run); pip-like installs and removals, a conda-like change, an
-# edited file of an editable install or of a source directory each make a
-# new state; a SIGKILL of rank 0 while making leaves nothing a later job
-# uses; two jobs at once leave one copy; a venv and a (fake) conda prefix;
+# test_env.sh - PYTHON_MPI_ENV=DIR[:SRC...]: the first job streams the
+# environment's bundles while pkgroot makes them and caches them, the next
+# sends the cached ones (no pkgroot run); pip-like installs and removals, a
+# conda-like change, an edited file of an editable install or of a source
+# directory each make a new state; a SIGKILL of rank 0 while making leaves
+# nothing a later job uses; a stream that fails half-way (pkgroot killed,
+# the limit passed) is one line and leaves nothing; two jobs at once leave
+# one copy; a venv and a (fake) conda prefix;
 # the venv's own python and python-mpi see the same sys.path, files and
 # versions; bad input (missing, not an environment, another Python, a
 # cache that is not ours - planted by a second user) is one line and a
-# prompt non-zero exit; 2 simulated nodes; Open MPI when built.
+# prompt non-zero exit; 2 simulated nodes (a first job's stream, then the
+# cache); Open MPI in make check's Open MPI cell.
 set -u
 . "$(dirname "$0")/../lib.sh"
 SUITE=env
@@ -63,8 +66,10 @@ export SP EXT PYTHON_MPI_ENV=$V
 echo "# [${SECONDS}s]"
 # --- first job makes, second job sends the cache -------------------------
 if run "$TMP/probe.py" && [ "$(made "$V")" = 1 ] && grep -q "runtime .*: making state" "$TMP/err" &&
+   grep -q "making .*/00-python.ptar .*sent as it is written" "$TMP/err" &&
+   grep -q "making .*/00-venv.ptar .*sent as it is written" "$TMP/err" &&
    [ "$(grep -c '^probe .* local ' "$TMP/out")" = 2 ]; then
-    t_ok "first job: the runtime and the venv made, cached, delivered (module files in the node-local tree)"
+    t_ok "first job: the runtime and the venv streamed while made, cached (module files in the node-local tree)"
 else t_fail "first job makes and delivers" "$(show)"; fi
 bundle=$(find "$TMP/cache" -name '00-venv.ptar' | head -n 1)
 ino=$(stat -c %i "$bundle" 2>/dev/null)
@@ -234,6 +239,42 @@ else
 fi
 
 echo "# [${SECONDS}s]"
+# --- the stream fails half-way: one line, exit 1, no state, no pkgroot left --
+# stream_fails NAME REGEX ENV...: a first job (its own cache) that fails.
+stream_fails() {
+    local name=$1 re=$2 C=$TMP/cache-$3; shift 3
+    env PYTHON_MPI_CACHE="$C" PYTHON_MPI_ENV="$V" PYTHON_MPI_VERBOSE=0 "$@" timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; rc=$?
+    local left; left=$(find "$C" -mindepth 2 | wc -l)
+    if [ "$rc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] &&
+       grep -qE "^python-mpi: rank 0 on [^:]+: $re" "$TMP/err" && [ "$left" = 0 ] &&
+       ! pgrep -f "^$BIN/pkgroot .*$C/" >/dev/null; then
+        t_ok "$name: one line, exit $rc, no state or temporary left, no pkgroot running"
+    else t_fail "$name" "rc=$rc left=$left $(show)"; fi
+}
+stream_fails "the bundle being made outgrows PYTHON_MPI_MAX_UNPACKED" \
+    ".*00-python.ptar: the bundle being made is [0-9]+ bytes, more than the limit 3145728" limit PYTHON_MPI_MAX_UNPACKED=3M
+# pkgroot killed once its bundle is on its way.
+K=$TMP/cache-pkkill
+PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err" &
+job=$!
+pk=
+for _ in $(seq 600); do
+    pk=$(pgrep -f "^$BIN/pkgroot .*$K/" | head -n 1)
+    [ -n "$pk" ] && [ "$(find "$K" -name '00-python.ptar' -size +100k | wc -l)" = 1 ] && break
+    pk=; sleep 0.02
+done
+if [ -n "$pk" ]; then
+    kill -KILL "$pk"; wait "$job"; krc=$?
+    left=$(find "$K" -mindepth 2 | wc -l)
+    if [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+       grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+: PYTHON_MPI_ENV: pkgroot python killed by signal 9" "$TMP/err"; then
+        t_ok "pkgroot killed half-way through its stream: one line, exit $krc, no state or temporary left"
+    else t_fail "pkgroot killed half-way" "rc=$krc left=$left $(show)"; fi
+else
+    wait "$job"; t_fail "pkgroot killed half-way" "never saw its bundle pass 100 KiB $(show)"
+fi
+
+echo "# [${SECONDS}s]"
 # --- bad input: one line, prompt non-zero exit, nothing written ----------
 bad() {   # NAME REGEX ENV-ASSIGNMENTS...
     local name=$1 re=$2; shift 2
@@ -297,6 +338,13 @@ if [ "$(id -u)" = 0 ] && [ "$MPIEXEC" = mpiexec.mpich ]; then
     echo 'import os, socket, mypkg; print("node", socket.gethostname(), mypkg.__file__.startswith("/dev/shm/"), os.stat(mypkg.__file__).st_dev == os.stat("/dev/shm").st_dev)' > "$TMP/node.py"
     SIM=$REPO/tests/cluster
     mkdir -p "$TMP/trace"
+    # A first job: the stream reaches both nodes.
+    if PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_CACHE=$TMP/cache-2n PYTHON_MPI_ENV=$V timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 \
+           "$PM" "$TMP/node.py" >"$TMP/out" 2>"$TMP/err" && [ "$(grep -c '^node node[12] True True' "$TMP/out")" = 4 ] &&
+       [ "$(grep '^node' "$TMP/out" | cut -d' ' -f2 | sort -u | wc -l)" = 2 ] &&
+       grep -q "making .*00-python.ptar .*sent as it is written" "$TMP/err" && [ "$(find "$TMP/cache-2n" -name bundles | wc -l)" = 2 ]; then
+        t_ok "2 simulated nodes, 2 ranks each: a first job's streams unpacked on each node, then cached"
+    else t_fail "2 simulated nodes, first job" "$(show)"; fi
     if PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_ENV=$V timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 1 "$SIM/strace-rank" "$TMP/trace" \
            "$PM" "$TMP/node.py" >"$TMP/out" 2>"$TMP/err" && [ "$(grep -c '^node node[12] True True' "$TMP/out")" = 2 ] &&
        [ "$(grep '^node' "$TMP/out" | cut -d' ' -f2 | sort -u | wc -l)" = 2 ] && grep -q "cached state" "$TMP/err"; then
