@@ -7,7 +7,8 @@
 #   two-step   pkgroot (python, and venv for the big one) + a job with
 #              PYTHON_MPI_PACKAGES naming the result
 #   first      a job with PYTHON_MPI_ENV and an empty cache: rank 0 walks,
-#              makes (pkgroot + pkgroot verify), caches, delivers
+#              and streams each bundle while its pkgroot makes it (the
+#              leaders unpack as it grows), then caches it
 #   bundles    a job with PYTHON_MPI_PACKAGES of ready bundles (delivery only)
 #   cached     a job with PYTHON_MPI_ENV and the state cached
 # and what rank 0's check of the environment costs: its time (the

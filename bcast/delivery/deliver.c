@@ -9,9 +9,11 @@
  *      status means rank 0 failed to read, and every leader stops at once.
  *      A stream (a bundle still being made: deliver.h's feed) has a size
  *      that grows: when a leader has taken every chunk it knows of, one
- *      more broadcast {status, size, done} says how far the bundle is
- *      written now (whole chunks until done), so every leader makes the
- *      same broadcasts in the same order without knowing the end;
+ *      more collective (a maximum of {failed, size, done}: rank 0 gives
+ *      the size and whether it is final, any leader whether it failed)
+ *      says how far the bundle is written now (whole chunks until done),
+ *      so every leader makes the same broadcasts in the same order without
+ *      knowing the end, and all stop at once when one node cannot unpack;
  *   3. trailer {status, hash}: rank 0's XXH3-64 of the bytes it read, and
  *      whether the file changed while being read; each leader compares the
  *      hash of what it received;
@@ -66,6 +68,7 @@ typedef struct stream {
     int fed;                /* rank 0: fd is the feed's (never closed here) */
     const pm_feed *feed;    /* rank 0 */
     int stream;             /* leaders: the size grows (extend) until done */
+    int unpack_failed;      /* leaders, a stream: this one's unpacking stopped */
     int done;               /* leaders: the size is final */
     uint64_t limit;         /* rank 0, stream: the most bytes it may grow to */
     uint64_t size, nchunks, next;
@@ -414,21 +417,27 @@ static void grow(stream *s, uint64_t ext[3])
     s->st->t_read += pm_now() - t0;
 }
 
-/* Leaders, a stream whose known chunks are all taken: the next extent.
- * Returns 0, or -1 if the stream failed. */
+/* Leaders, a stream whose known chunks are all taken: the next extent
+ * {failed, size, done}, rank 0's, with every leader's failure folded in
+ * (a maximum): a node that cannot unpack stops the stream, and its
+ * pkgroot, now rather than when the bundle is made.  Returns 0, or -1 if
+ * the stream failed. */
 static int extend(stream *s)
 {
-    uint64_t ext[3] = {0, 0, 0};
-    if (s->t->rank == 0)
-        grow(s, ext);
+    uint64_t mine[3] = {s->unpack_failed != 0, 0, 0}, ext[3];
+    if (s->t->rank == 0 && !s->unpack_failed)
+        grow(s, mine);
     double t0 = pm_now();
-    int rc = MPI_Bcast(ext, 3, MPI_UINT64_T, 0, s->t->leaders);
+    int rc = MPI_Allreduce(mine, ext, 3, MPI_UINT64_T, MPI_MAX, s->t->leaders);
     s->st->t_bcast += pm_now() - t0;
-    if (pm_mpi_check(rc, "MPI_Bcast(bundle extent)")) {
+    if (pm_mpi_check(rc, "MPI_Allreduce(bundle extent)")) {
         s->mpi_failed = 1;
         return -1;
     }
     if (ext[0] || ext[1] < s->size) {
+        if (s->t->rank == 0)
+            pm_info(1, "%s: the stream stops after %llu bytes: %s", s->path, (unsigned long long)s->size,
+                    mine[0] ? "it could not be sent" : "a node could not unpack it");
         s->source_failed = 1;
         return -1;
     }
@@ -619,7 +628,9 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     if (s.ring)   /* this rank's share is done: only the others hold slots */
         pm_ring_release(s.ring, s.base + s.nchunks);
     if (s.leader) {
-        /* Keep pace with the others through the rest of the chunks. */
+        /* Keep pace with the others through the rest of the chunks (a
+         * stream: until the next extent says stop). */
+        s.unpack_failed = urc != 0;
         while (!s.source_failed && !s.mpi_failed && more_to_come(&s)) {
             if (s.next == s.nchunks)
                 (void)extend(&s);

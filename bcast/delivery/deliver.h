@@ -30,7 +30,8 @@ typedef struct pm_deliver_stats {
  * Rank 0 asks start() for each bundle; a fed bundle's header tells the
  * leaders it is a stream, and its bytes go out as they are written: rank 0
  * announces each new extent (whole chunks, or the rest once done) in a
- * broadcast of its own, so the leaders post only chunks that exist.  A
+ * collective of its own, in which a leader that failed to unpack stops
+ * the stream for all; the leaders post only chunks that exist.  A
  * stream is unpacked by each node's leader alone (the ring's slots are
  * laid out from a size known up front).  The feed is rank 0's on every
  * rank; the other ranks ignore it. */

@@ -17,8 +17,10 @@ set -u
 SUITE=env
 TMP=$(mktemp -d /tmp/pympi-env.XXXXXX)
 ATT=
+SHMS=
 cleanup() {
     [ -n "$ATT" ] && userdel -r -f "$ATT" >/dev/null 2>&1
+    [ -z "$SHMS" ] || { umount "$SHMS/node2" 2>/dev/null; umount "$SHMS" 2>/dev/null; }
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -345,6 +347,25 @@ if [ "$(id -u)" = 0 ] && [ "$MPIEXEC" = mpiexec.mpich ]; then
        grep -q "making .*00-python.ptar .*sent as it is written" "$TMP/err" && [ "$(find "$TMP/cache-2n" -name bundles | wc -l)" = 2 ]; then
         t_ok "2 simulated nodes, 2 ranks each: a first job's streams unpacked on each node, then cached"
     else t_fail "2 simulated nodes, first job" "$(show)"; fi
+    # node2's /dev/shm holds 16 MB (MPI takes 4): its leader fails half-way through the
+    # first job's stream, and the stream (and its pkgroot) stops there for
+    # every node, long before the bundle is made.
+    full=$(find "$TMP/cache-2n" -name 00-python.ptar -printf '%s\n' | head -n 1)
+    SHMS=$TMP/shms
+    if mkdir -p "$SHMS" && mount -t tmpfs -o size=256m pm-shms "$SHMS" && mkdir "$SHMS/node2" &&
+       mount -t tmpfs -o size=16m pm-shm-node2 "$SHMS/node2"; then
+        t0=$SECONDS
+        CLUSTER_SHM_DIR=$SHMS PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_CACHE=$TMP/cache-2f PYTHON_MPI_ENV=$V \
+            timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 1 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; rc=$?
+        sent=$(sed -n 's/.*00-python.ptar: the stream stops after \([0-9]*\) bytes: a node could not unpack it$/\1/p' "$TMP/err")
+        left=$(find "$TMP/cache-2f" -mindepth 2 | wc -l)
+        if [ "$rc" != 0 ] && ! grep -q ran "$TMP/out" && grep -q "^python-mpi: rank 1 on node2: " "$TMP/err" &&
+           [ -n "$sent" ] && [ -n "$full" ] && [ "$sent" -lt "$full" ] && [ "$left" = 0 ] &&
+           ! pgrep -f "^$BIN/pkgroot .*$TMP/cache-2f/" >/dev/null; then
+            t_ok "a node that cannot unpack stops the stream for all: $sent of $full bytes sent, exit $rc, no state, no pkgroot ($((SECONDS - t0)) s)"
+        else t_fail "a node failing half-way through a stream" "rc=$rc sent=$sent full=$full left=$left $(show)"; fi
+        umount "$SHMS/node2" "$SHMS"; SHMS=
+    else t_fail "a node failing half-way through a stream" "cannot mount the tmpfs for it"; fi
     if PYTHON_MPI_CHROOT=/dev/shm PYTHON_MPI_ENV=$V timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 1 "$SIM/strace-rank" "$TMP/trace" \
            "$PM" "$TMP/node.py" >"$TMP/out" 2>"$TMP/err" && [ "$(grep -c '^node node[12] True True' "$TMP/out")" = 2 ] &&
        [ "$(grep '^node' "$TMP/out" | cut -d' ' -f2 | sort -u | wc -l)" = 2 ] && grep -q "cached state" "$TMP/err"; then
@@ -359,6 +380,8 @@ if [ "$(id -u)" = 0 ] && [ "$MPIEXEC" = mpiexec.mpich ]; then
     else t_fail "file calls under the environment per rank" "$(cat "$TMP/counts")"; fi
 else
     t_skip "2 simulated nodes" "needs root and MPICH (tests/cluster)"
+    t_skip "2 simulated nodes, first job" "needs root and MPICH (tests/cluster)"
+    t_skip "a node failing half-way through a stream" "needs root and MPICH (tests/cluster)"
     t_skip "rank 0 alone touches the environment" "needs root and MPICH (tests/cluster)"
 fi
 
