@@ -27,7 +27,7 @@
 
 /* States made by this job, committed or discarded by pm_env_commit. */
 static struct pending {
-    char *tmp, *state, *envdir, *keys;
+    char *tmp, *state, *envdir, *keys, *root;
     unsigned states;   /* the caps at the time */
     uint64_t max;
 } pending[2];
@@ -41,6 +41,7 @@ static void said_removed(const char *envdir, const char *name, void *ctx)
 
 void pm_env_commit(int rank, int delivered)
 {
+    size_t committed = npending;   /* one of them, if any: its cache and cap */
     for (size_t i = 0; rank == 0 && i < npending; i++) {
         struct pending *q = &pending[i];
         pm_err err = PM_ERR_INIT;
@@ -48,19 +49,29 @@ void pm_env_commit(int rank, int delivered)
          * hash of it checked: only then is the state kept. */
         int whole = pm_envfeed_finish(q->tmp);
         int rc = pm_envstore_commit(q->tmp, q->state, delivered && whole, &err);
-        if (rc == 0)
-            (void)pm_envstore_prune(q->envdir, q->keys, q->states, q->max, said_removed, NULL);
-        else if (rc < 0)   /* the job ran; only the next one pays for this */
+        if (rc == 0) {   /* the count per environment; the bytes below */
+            (void)pm_envstore_prune(q->envdir, q->keys, q->states, UINT64_MAX, said_removed, NULL);
+            committed = i;
+        } else if (rc < 0) {   /* the job ran; only the next one pays for this */
             pm_info(0, "%s", pm_err_text(&err));
-        else if (rc == 1)
+        } else if (rc == 1) {
             pm_info(1, "PYTHON_MPI_ENV: %s was made by another job meanwhile", q->state);
+        }
         if (!(delivered && whole))
             (void)rmdir(q->envdir);   /* made for this state alone: nothing half-made stays */
         pm_err_clear(&err);
+    }
+    /* The whole cache within PYTHON_MPI_CACHE_MAX, while this job still
+     * holds its states (they stay). */
+    if (committed < npending && pending[committed].root)
+        (void)pm_envstore_prune_cache(pending[committed].root, pending[committed].max, said_removed, NULL);
+    for (size_t i = 0; i < npending; i++) {
+        struct pending *q = &pending[i];
         free(q->tmp);
         free(q->state);
         free(q->envdir);
         free(q->keys);
+        free(q->root);
     }
     npending = 0;
     pm_envstore_release();   /* delivered: other jobs' prunes may take our states now */
@@ -154,9 +165,10 @@ static int do_piece(const pm_envstore *s, const pm_envmaker_tool *m, pm_envpiece
         free(*list);
         *list = more;
         if (more) {
-            pending[npending++] = (struct pending){tmp, state, envdir, keys, s->states, s->max};
+            char *cache_root = strdup(s->root);
+            pending[npending++] = (struct pending){tmp, state, envdir, keys, cache_root, s->states, s->max};
             tmp = state = envdir = keys = NULL;
-            rc = 0;
+            rc = cache_root ? 0 : -1;
         }
     }
     if (tmp) {

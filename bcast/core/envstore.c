@@ -315,7 +315,12 @@ char *pm_envstore_tmp_name(const char *envdir, const char *key, const char *node
     return pm_printf_alloc("%s/.tmp-%s-%s-%ld", envdir, key, node, pid);
 }
 
-typedef struct state_ent { char *name; struct timespec mtime; uint64_t bytes; } state_ent;
+typedef struct state_ent {
+    char *name;
+    size_t env;             /* pm_envstore_prune_cache: which environment */
+    struct timespec mtime;
+    uint64_t bytes;
+} state_ent;
 
 static int by_newest(const void *a, const void *b)
 {
@@ -435,6 +440,91 @@ size_t pm_envstore_prune(const char *envdir, const char *keep, unsigned states, 
         free(v[i].name);
     free(v);
     closedir(d);
+    return gone_n;
+}
+
+/* The states of the environment directory d (an entry of the cache
+ * numbered env) appended to *v. */
+static void collect(DIR *d, size_t env, state_ent **v, size_t *n, size_t *cap)
+{
+    struct stat st;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        if (*n == *cap) {
+            state_ent *nv = realloc(*v, (*cap = *cap ? 2 * *cap : 8) * sizeof **v);
+            if (!nv)
+                return;
+            *v = nv;
+        }
+        state_ent *x = &(*v)[*n];
+        x->name = strdup(e->d_name);
+        x->env = env;
+        x->mtime = st.st_mtim;
+        x->bytes = dir_bytes(dirfd(d), e->d_name);
+        if (x->name)
+            (*n)++;
+    }
+}
+
+size_t pm_envstore_prune_cache(const char *root, uint64_t max, pm_envstore_removed_fn removed, void *ctx)
+{
+    DIR *top = opendir(root);
+    if (!top)
+        return 0;
+    DIR **envs = NULL;
+    char **names = NULL;
+    size_t nenv = 0, n = 0, cap = 0, gone_n = 0;
+    state_ent *v = NULL;
+    struct stat st;
+    for (struct dirent *e; (e = readdir(top));) {
+        if (e->d_name[0] == '.' || fstatat(dirfd(top), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        int fd = openat(dirfd(top), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        DIR **ne = d ? realloc(envs, (nenv + 1) * sizeof *envs) : NULL;
+        char **nn = ne ? realloc(names, (nenv + 1) * sizeof *names) : NULL;
+        if (ne)
+            envs = ne;
+        if (nn)
+            names = nn;
+        char *name = nn ? pm_path_join(root, e->d_name) : NULL;
+        if (!name) {
+            if (d)
+                closedir(d);
+            else if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        envs[nenv] = d;
+        names[nenv] = name;
+        collect(d, nenv++, &v, &n, &cap);
+    }
+    if (n)
+        qsort(v, n, sizeof *v, by_newest);
+    /* Newest first; what does not fit goes, unless a job holds it (this
+     * job's own states among them: it holds them until its delivery is
+     * done), and then it counts. */
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (total + v[i].bytes <= max ||
+            remove_state(dirfd(envs[v[i].env]), names[v[i].env], v[i].name, removed, ctx) != 0)
+            total += v[i].bytes;
+        else
+            gone_n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+    for (size_t i = 0; i < nenv; i++) {
+        closedir(envs[i]);
+        free(names[i]);
+    }
+    free(envs);
+    free(names);
+    closedir(top);
     return gone_n;
 }
 

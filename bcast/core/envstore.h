@@ -8,8 +8,9 @@
  * directory private, or it is refused.  A state is made in a temporary
  * directory beside it (ENVID/.tmp-KEY-NODE-PID), delivered from there and
  * renamed into place (commit) or removed (discard); a state is never seen
- * half-made.  The oldest states beyond PYTHON_MPI_CACHE_STATES or
- * PYTHON_MPI_CACHE_MAX bytes are removed (prune), but never one that a
+ * half-made.  The oldest states beyond PYTHON_MPI_CACHE_STATES per
+ * environment, or PYTHON_MPI_CACHE_MAX bytes in the whole cache, are
+ * removed (prune), but never one that a
  * running job uses: a job holds a shared flock(2) on the list of every
  * state it read until pm_envstore_release or its exit, and the prune
  * removes only what it can lock exclusively.  The lock is on the list, a
@@ -87,6 +88,13 @@ char *pm_envstore_tmp_name(const char *envdir, const char *key, const char *node
 typedef void (*pm_envstore_removed_fn)(const char *envdir, const char *name, void *ctx);
 size_t pm_envstore_prune(const char *envdir, const char *keep, unsigned states, uint64_t max,
                          pm_envstore_removed_fn removed, void *ctx);
+
+/* The whole cache within max bytes (PYTHON_MPI_CACHE_MAX): every
+ * environment's states, newest first, kept while they fit; the others
+ * removed as pm_envstore_prune removes them, unless a job holds them
+ * (they are kept, and count).  The environments' directories stay.
+ * Best effort: returns how many states it removed. */
+size_t pm_envstore_prune_cache(const char *root, uint64_t max, pm_envstore_removed_fn removed, void *ctx);
 
 /* The end of a state made in tmp: renamed to state if delivered, else
  * removed; tmp is gone after it.  Returns 0 (renamed), 1 (another job

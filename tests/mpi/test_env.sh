@@ -113,6 +113,17 @@ if run "$TMP/probe2.py" && [ "$(cached "$V")" = 1 ]; then t_ok "unchanged again:
 else t_fail "unchanged again: cached" "$(show)"; fi
 most=$(for d in "$TMP/cache"/*/; do find "$d" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l; done | sort -n | tail -n 1)
 t_check "old states removed: at most PYTHON_MPI_CACHE_STATES (3) per environment ($most)" [ "$most" = 3 ]
+# PYTHON_MPI_CACHE_MAX bounds the whole cache: a job of another venv with a
+# cap of one byte keeps only what it uses (its venv's state, the runtime's).
+V2=$TMP/venv2
+if "$PYTHON" -m venv --without-pip "$V2" 2>"$TMP/venv.err"; then
+    PYTHON_MPI_ENV=$V2 PYTHON_MPI_CACHE_MAX=1 run -c 'print("two")'; rc=$?
+    states=$(find "$TMP/cache" -mindepth 2 -maxdepth 2 -type d ! -name '.*' | wc -l)
+    if [ "$rc" = 0 ] && [ "$(made "$V2")" = 1 ] && [ "$states" = 2 ] && [ "$(grep -c '^two' "$TMP/out")" = 2 ] &&
+       grep -q "PYTHON_MPI_CACHE: removing the old state" "$TMP/err"; then
+        t_ok "PYTHON_MPI_CACHE_MAX=1 over the whole cache: every state removed but the two the job uses"
+    else t_fail "PYTHON_MPI_CACHE_MAX over the whole cache" "rc=$rc states=$states $(show)"; fi
+else t_fail "$PYTHON -m venv (a second one)" "$(cat "$TMP/venv.err")"; fi
 unset PYTHON_MPI_ENV
 
 echo "# [${SECONDS}s]"

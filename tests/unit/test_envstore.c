@@ -1,6 +1,7 @@
 /* test_envstore.c - PYTHON_MPI_ENV's cache directory (envstore.h): prune
  * keeps the state in use and removes the oldest beyond the count cap and
- * the size cap (and a day-old temporary, not a fresh one); a state or
+ * the size cap (and a day-old temporary, not a fresh one), and over the
+ * whole cache the oldest of any environment beyond its size cap; a state or
  * bundle of another uid (as root), or a directory with group or other
  * bits, is refused with a reason; a state is read whole or refused;
  * write_new never replaces; commit renames, yields to another job's state,
@@ -464,6 +465,49 @@ static pid_t hold_in_child(const char *rel, int *go)
     return pid;
 }
 
+/* PYTHON_MPI_CACHE_MAX is the whole cache's: the oldest states of any
+ * environment go first, a state a job holds stays and counts, and each
+ * environment's directory stays. */
+static void prune_cache_across(void **state_)
+{
+    (void)state_;
+    time_t now = time(NULL);
+    state("e1old", 256 << 10, now - 500);
+    state("e1new", 256 << 10, now - 100);
+    mkd("env2", 0700);
+    mkd("env2/e2old", 0700);
+    put("env2/e2old/00-venv.ptar", 256 << 10);
+    age("env2/e2old", now - 400);
+    mkd("env2/e2mid", 0700);
+    put("env2/e2mid/00-venv.ptar", 256 << 10);
+    age("env2/e2mid", now - 200);
+    full_state("held", "00-venv.ptar", now - 1000);   /* the oldest, but in use */
+    char *held = at("env/held"), *list = NULL;
+    pm_err err = PM_ERR_INIT;
+    assert_int_equal(pm_envstore_read(held, &list, &err), 0);
+    /* Room for the two newest and the held one (4 KiB on disk), not three. */
+    nremoved = 0;
+    assert_int_equal(pm_envstore_prune_cache(top, 2 * (256 << 10) + (128 << 10), count_removed, NULL), 2);
+    assert_int_equal(nremoved, 2);
+    assert_true(there("env/e1new"));
+    assert_true(there("env2/e2mid"));
+    assert_true(there("env/held/bundles"));
+    assert_false(there("env/e1old"));
+    assert_false(there("env2/e2old"));
+    /* Within the cap now: nothing more goes; a cap of one byte takes all
+     * but the held one; the environments' directories stay. */
+    assert_int_equal(pm_envstore_prune_cache(top, UINT64_MAX, NULL, NULL), 0);
+    assert_int_equal(pm_envstore_prune_cache(top, 1, NULL, NULL), 2);
+    assert_true(there("env/held/bundles"));
+    assert_true(there("env2"));
+    assert_false(there("env/e1new"));
+    /* No such cache: nothing, no crash. */
+    assert_int_equal(pm_envstore_prune_cache("/nonexistent/dir", 1, NULL, NULL), 0);
+    pm_envstore_release();
+    free(list);
+    free(held);
+}
+
 static void prune_skips_held(void **state_)
 {
     (void)state_;
@@ -675,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(prune_by_count, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_temporaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(prune_cache_across, setup, teardown),
         cmocka_unit_test_setup_teardown(read_good_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(read_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(other_uid_refused, setup, teardown),
