@@ -9,6 +9,9 @@
 #   first      a job with PYTHON_MPI_ENV and an empty cache: rank 0 walks,
 #              and streams each bundle while its pkgroot makes it (the
 #              leaders unpack as it grows), then caches it
+#   making     of which its pkgroots ran (the feed's "made in" lines)
+#   tail       first - making: what the job adds to making the bundles
+#              (the two-step way adds bundles, a whole delivery)
 #   bundles    a job with PYTHON_MPI_PACKAGES of ready bundles (delivery only)
 #   cached     a job with PYTHON_MPI_ENV and the state cached
 # and what rank 0's check of the environment costs: its time (the
@@ -71,8 +74,11 @@ for r in $(seq "$ROUNDS"); do
         add "$env bundles" "$(echo "$t2 - $t1" | bc)"
         # first job: an empty cache
         rm -rf "$TMP/cache"
-        t0=$(now); PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_ENV=$dir job; t1=$(now)
+        t0=$(now); PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_ENV=$dir PYTHON_MPI_VERBOSE=1 job; t1=$(now)
         add "$env first" "$(echo "$t1 - $t0" | bc)"
+        making=$(grep -o 'made in [0-9.]* s' "$TMP/err" | awk '{s += $3} END {print s + 0}')
+        add "$env making" "$making"
+        add "$env tail" "$(echo "$t1 - $t0 - $making" | bc)"
         # cached
         t0=$(now); PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_ENV=$dir PYTHON_MPI_VERBOSE=1 job; t1=$(now)
         add "$env cached" "$(echo "$t1 - $t0" | bc)"
@@ -107,13 +113,14 @@ fi
 
 echo
 echo "medians of $ROUNDS rounds, seconds ($NP ranks, one node; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-8s %9s %9s %9s %9s %9s %9s %9s %12s %12s %12s %12s\n' env pkgroot two-step first bundles cached check entries \
-    'calls(env)' 'calls(pkgs)' 'check(dirs)' 'calls(dirs)'
+printf '%-8s %9s %9s %9s %9s %9s %9s %9s %9s %12s %12s %12s %12s\n' env pkgroot two-step first making tail bundles cached \
+    check entries 'calls(env)' 'calls(pkgs)' 'check(dirs)' 'calls(dirs)'
 for env in runtime big; do
     [ -n "${T[$env first]:-}" ] || continue
-    printf '%-8s %9.2f %9.2f %9.2f %9.2f %9.2f %9.3f %9s %12s %12s %12s %12s\n' "$env" \
+    printf '%-8s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.3f %9s %12s %12s %12s %12s\n' "$env" \
         "$(echo "${T[$env pkgroot]}" | median)" "$(echo "${T[$env two-step]}" | median)" \
-        "$(echo "${T[$env first]}" | median)" "$(echo "${T[$env bundles]}" | median)" \
+        "$(echo "${T[$env first]}" | median)" "$(echo "${T[$env making]}" | median)" \
+        "$(echo "${T[$env tail]}" | median)" "$(echo "${T[$env bundles]}" | median)" \
         "$(echo "${T[$env cached]}" | median)" "$(echo "${T[$env check]}" | median)" \
         "$(echo "${T[$env entries]}" | median)" "${S[$env env]:--}" "${S[$env pkgs]:--}" \
         "${S[$env dirs-check]:--}" "${S[$env dirs]:--}"

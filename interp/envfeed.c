@@ -3,6 +3,7 @@
 #include "envfeed.h"
 #include "jobdir.h"
 #include "log.h"
+#include "phases.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@ typedef struct job {
     dev_t dev;
     ino_t ino;
     pid_t pid;
+    double t0;   /* when its pkgroot started */
     enum job_state state;
 } job;
 
@@ -121,6 +123,7 @@ static int feed_start(void *ctx, const char *path, int *fd)
         return -1;
     }
     j->state = RUNNING;
+    j->t0 = pm_now();
     pm_info(1, "PYTHON_MPI_ENV: making %s (pkgroot %s of %s, sent as it is written)", path, j->maker, j->about);
     *fd = j->fd;
     return 1;
@@ -143,6 +146,7 @@ static int reap(job *j, int hang)
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         j->state = MADE;
+        pm_info(1, "PYTHON_MPI_ENV: %s made in %.3f s", j->path, pm_now() - j->t0);
         if (j->rmdir_after && pm_rmtree(j->rmdir_after, NULL) == 0) {
             free(j->rmdir_after);
             j->rmdir_after = NULL;
