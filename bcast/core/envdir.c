@@ -8,22 +8,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int pm_envdir_has_dir(const char *dir, const char *name)
+/* dir/name is there (links followed) and of type (S_IFDIR, S_IFREG). */
+static int has(const char *dir, const char *name, mode_t type)
 {
     char *p = pm_path_join(dir, name);
     struct stat st;
-    int ok = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    int ok = p && stat(p, &st) == 0 && (st.st_mode & S_IFMT) == type;
     free(p);
     return ok;
 }
 
+int pm_envdir_has_dir(const char *dir, const char *name)
+{
+    return has(dir, name, S_IFDIR);
+}
+
 int pm_envdir_has_file(const char *dir, const char *name)
 {
-    char *p = pm_path_join(dir, name);
-    struct stat st;
-    int ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-    free(p);
-    return ok;
+    return has(dir, name, S_IFREG);
 }
 
 pm_envdir_kind pm_envdir_kind_of(const char *dir, const char *home)

@@ -44,14 +44,18 @@ echo "# [${SECONDS}s]"
 # word.  Expected: refused, or at least a warning naming the directory.
 mkdir -m 0777 "$R-src" && chown "$A" "$R-src"
 as "$A" bash -c "echo 'import os; OWNER = os.getuid()' > $R-src/evilmod.py"
+# verdict NAME OUT EXIT REFUSAL: the refusal in one line and a non-zero
+# exit; worse, the attacker's module run as the victim with no word.
+verdict() {
+    if [ "$3" = 0 ] || ! grep -q "$4" "$2"; then
+        t_fail "$1: refused in one line, non-zero exit" "exit $3: $(show "$2" 3)"
+    elif grep -q 'ATTACKER CODE RAN' "$2" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$2"; then
+        t_fail "$1: refused or warned" "the attacker's module ran as the victim, silently: $(show "$2" 3)"
+    else t_ok "$1: refused or warned"; fi
+}
 job "$SEC/o1" "$VH/venv:$R-src" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
-rc1=$?
-if [ "$rc1" = 0 ] || ! grep -q "$R-src: PYTHON_MPI_ENV: refusing the source directory: .*writable by other users" "$SEC/o1"; then
-    t_fail "SRC owned by another user, 0777, in /tmp: refused in one line, non-zero exit" "exit $rc1: $(show "$SEC/o1" 3)"
-elif grep -q 'ATTACKER CODE RAN' "$SEC/o1" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1"; then
-    t_fail "SRC owned by another user, 0777, in /tmp: refused or warned (the bundles' foreign-file rule)" \
-        "the attacker's module ran as the victim, silently: $(show "$SEC/o1" 3)"
-else t_ok "SRC owned by another user, 0777, in /tmp: refused or warned"; fi
+verdict "SRC owned by another user, 0777, in /tmp" "$SEC/o1" $? \
+    "$R-src: PYTHON_MPI_ENV: refusing the source directory: .*writable by other users"
 
 # refused_dir OUT EXIT DIR: refused in one line naming DIR, exit non-zero,
 # the module never imported.
@@ -97,13 +101,8 @@ rmdir "$R-src/vsub"
 # install of a shared checkout): python-mpi copies it into its bundles.
 echo "$R-src" | as "$V" tee "$SP/shared.pth" >/dev/null
 job "$SEC/o1b" "$VH/venv" "import evilmod; print('ATTACKER CODE RAN as', evilmod.OWNER)"
-rc1=$?
-if [ "$rc1" = 0 ] || ! grep -q "$R-src: PYTHON_MPI_ENV: refusing the editable directory $SP/shared.pth names: " "$SEC/o1b"; then
-    t_fail "a .pth names another user's 0777 directory: refused in one line, non-zero exit" "exit $rc1: $(show "$SEC/o1b" 3)"
-elif grep -q 'ATTACKER CODE RAN' "$SEC/o1b" && ! grep -Eiq "$R-src.*(refus|warning|writable|owned)" "$SEC/o1b"; then
-    t_fail "a .pth names another user's 0777 directory: refused or warned" \
-        "the attacker's module ran as the victim, silently: $(show "$SEC/o1b" 3)"
-else t_ok "a .pth names another user's 0777 directory: refused or warned"; fi
+verdict "a .pth names another user's 0777 directory" "$SEC/o1b" $? \
+    "$R-src: PYTHON_MPI_ENV: refusing the editable directory $SP/shared.pth names: "
 as "$V" rm -f "$SP/shared.pth"
 # ... and through the attacker's link: refused, not left silently as it is.
 echo "$R-alink" | as "$V" tee "$SP/alink.pth" >/dev/null
@@ -193,18 +192,18 @@ cache_refused() {
 }
 as "$V" mkdir -m 0700 -p "$VH/proj/.pmcache"
 before=
-job "$SEC/o4" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/proj/.pmcache"
-rc=$?
-if cache_refused "$SEC/o4" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then
-    t_ok "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached"
-else t_fail "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached" "exit $rc: $(show "$SEC/o4" 3)"; fi
+# proj_cache NAME OUT CACHE: venv:proj with PYTHON_MPI_CACHE=CACHE, which
+# is proj/.pmcache: refused.
+proj_cache() {
+    job "$2" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$3"
+    local rc=$?
+    if cache_refused "$2" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then t_ok "$1"
+    else t_fail "$1" "exit $rc: $(show "$2" 3)"; fi
+}
+proj_cache "PYTHON_MPI_CACHE inside SRC: refused in one line, nothing cached" "$SEC/o4" "$VH/proj/.pmcache"
 # Through a link of the victim's: the same directory, another spelling.
 as "$V" ln -s "$VH/proj/.pmcache" "$VH/pmcache-link"
-job "$SEC/o4l" "$VH/venv:$VH/proj" "print('ran')" PYTHON_MPI_CACHE="$VH/pmcache-link"
-rc=$?
-if cache_refused "$SEC/o4l" "$rc" "$VH/proj/.pmcache" "$VH/proj"; then
-    t_ok "PYTHON_MPI_CACHE inside SRC through a link: refused"
-else t_fail "PYTHON_MPI_CACHE inside SRC through a link: refused" "exit $rc: $(show "$SEC/o4l" 3)"; fi
+proj_cache "PYTHON_MPI_CACHE inside SRC through a link: refused" "$SEC/o4l" "$VH/pmcache-link"
 as "$V" rm -rf "$VH/proj/.pmcache" "$VH/pmcache-link"
 # SRC=$HOME with the default cache: the same (and ~/.ssh would travel).
 before=$(states "$VH/.cache/python-mpi")

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "scratch.h"
 
 #include "envdir.h"
 #include "jobdir.h"
@@ -20,36 +21,20 @@
 
 static char *top;
 
-static void mkd(const char *rel)
-{
-    char *p = pm_path_join(top, rel);
-    assert_int_equal(mkdir(p, 0755), 0);
-    free(p);
-}
-
-static void touch(const char *rel)
-{
-    char *p = pm_path_join(top, rel);
-    int fd = open(p, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    close(fd);
-    free(p);
-}
+static void mkd(const char *rel) { scratch_mkdir(top, rel); }
+static void touch(const char *rel) { scratch_put(top, rel, ""); }
 
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/test_envdir.XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    top = strdup(tmpl);
+    top = scratch_new("test_envdir");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(pm_rmtree(top, NULL), 0);
-    free(top);
+    scratch_free(top);
     return 0;
 }
 

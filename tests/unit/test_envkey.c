@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "scratch.h"
 
 #include "envkey.h"
 #include "jobdir.h"
@@ -25,15 +26,7 @@
 
 static char *top;
 
-static void put(const char *rel, const char *data)
-{
-    char *p = pm_path_join(top, rel);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(close(fd), 0);
-    free(p);
-}
+static void put(const char *rel, const char *data) { scratch_put(top, rel, data); }
 
 /* Overwrite in place, same size, no truncation: only the contents. */
 static void edit(const char *rel, const char *data)
@@ -46,12 +39,7 @@ static void edit(const char *rel, const char *data)
     free(p);
 }
 
-static void mkd(const char *rel)
-{
-    char *p = pm_path_join(top, rel);
-    assert_int_equal(mkdir(p, 0755), 0);
-    free(p);
-}
+static void mkd(const char *rel) { scratch_mkdir(top, rel); }
 
 static void gone(const char *rel)
 {
@@ -87,9 +75,7 @@ static void tick(void)
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/test_envkey.XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    top = strdup(tmpl);
+    top = scratch_new("test_envkey");
     mkd("lib");
     mkd("lib/site-packages");
     mkd("lib/site-packages/pkg");
@@ -109,8 +95,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(pm_rmtree(top, NULL), 0);
-    free(top);
+    scratch_free(top);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "scratch.h"
 
 #include "envscan.h"
 #include "jobdir.h"
@@ -140,15 +141,7 @@ static void repr_round_trip(void **state)
  * outside ENV. */
 static char *top, *env, *site, *outa, *outb, *inside;
 
-static void put(const char *dir, const char *name, const char *data)
-{
-    char *p = pm_path_join(dir, name);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(close(fd), 0);
-    free(p);
-}
+static void put(const char *dir, const char *name, const char *data) { scratch_put(dir, name, data); }
 
 static char *read_all(const char *dir, const char *name)
 {
@@ -167,10 +160,7 @@ static char *read_all(const char *dir, const char *name)
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/test_envscan.XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    char *real = realpath(tmpl, NULL);
-    top = real;
+    top = scratch_new("test_envscan");
     env = pm_path_join(top, "env");
     site = pm_path_join(env, "site");
     inside = pm_path_join(env, "inside");

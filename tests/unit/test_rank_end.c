@@ -82,28 +82,31 @@ static int in_child(body_fn body, int result, char *out, size_t cap)
     return in_child_with(end_fn, body, result, out, cap);
 }
 
+/* body in a child (result as for in_child) leaves with status, and the end
+ * and the handlers wrote text. */
+static void expect_child(body_fn body, int result, int status, const char *text)
+{
+    char out[256];
+    int st = in_child(body, result, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), status);
+    assert_string_equal(out, text);
+}
+
 static void body_exit3(void) { exit(3); }
 static void body_underscore4(void) { _exit(4); }
 
 static void exit_runs_the_end_once(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_exit3, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 3);
-    assert_string_equal(out, "end 3 0 ctx 1\n");
+    expect_child(body_exit3, -1, 3, "end 3 0 ctx 1\n");
 }
 
 /* _exit() from C stays libc's: no end, the status as given. */
 static void c_underscore_exit_is_not_caught(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_underscore4, 1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 4);
-    assert_string_equal(out, "");
+    expect_child(body_underscore4, 1, 4, "");
 }
 
 /* pm_rank_end_exit: the end first, then exit() with its status. */
@@ -111,11 +114,7 @@ static void body_end_exit3(void) { pm_rank_end_exit(3); }
 static void end_exit_runs_the_end_first(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_end_exit3, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 3);
-    assert_string_equal(out, "end 3 0 ctx 1\n");
+    expect_child(body_end_exit3, -1, 3, "end 3 0 ctx 1\n");
 }
 
 /* Exit handlers registered before the end was armed (as the MPI library's
@@ -145,30 +144,17 @@ static void body_end_exit0(void) { pm_rank_end_exit(0); }
 static void the_end_decides_the_status(void **state)
 {
     (void)state;
-    char out[256];
     /* A normal end whose teardown failed leaves with 1, through exit() ... */
     before_arm = register_earlier;
-    int st = in_child(body_buffered_exit0, 1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 1);
-    assert_string_equal(out, "end 0 0 ctx 1\nhandler 1\nbuffered\n");
+    expect_child(body_buffered_exit0, 1, 1, "end 0 0 ctx 1\nhandler 1\nbuffered\n");
     /* ... and through pm_rank_end_exit ... */
     before_arm = register_earlier;
-    st = in_child(body_end_exit0, 1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 1);
-    assert_string_equal(out, "end 0 0 ctx 1\nhandler 1\n");
+    expect_child(body_end_exit0, 1, 1, "end 0 0 ctx 1\nhandler 1\n");
     /* ... and a failing one can end 0; unchanged, the handler runs once. */
     before_arm = register_earlier;
-    st = in_child(body_exit3, 0, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-    assert_string_equal(out, "end 3 0 ctx 1\nhandler 0\n");
+    expect_child(body_exit3, 0, 0, "end 3 0 ctx 1\nhandler 0\n");
     before_arm = register_earlier;
-    st = in_child(body_exit3, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 3);
-    assert_string_equal(out, "end 3 0 ctx 1\nhandler 3\n");
+    expect_child(body_exit3, -1, 3, "end 3 0 ctx 1\nhandler 3\n");
 }
 
 /* An exit() inside the end (MPI_Abort may call exit) does not run it again. */
@@ -216,11 +202,7 @@ static void body_forks(void)
 static void forked_children_do_not_end_the_rank(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_forks, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-    assert_string_equal(out, "end 0 0 ctx 1\n");
+    expect_child(body_forks, -1, 0, "end 0 0 ctx 1\n");
 }
 
 /* os._exit() inside Python runs the end, then leaves with its status;
@@ -254,17 +236,10 @@ static void body_os_exit4(void)
 static void os_exit_in_python_runs_the_end(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_os_exit4, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 4);
-    assert_string_equal(out, "end 4 2 ctx 1\n");
+    expect_child(body_os_exit4, -1, 4, "end 4 2 ctx 1\n");
     /* The end decides the status; os._exit runs no exit handler. */
     before_arm = register_earlier;
-    st = in_child(body_os_exit4, 0, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-    assert_string_equal(out, "end 4 2 ctx 1\n");
+    expect_child(body_os_exit4, 0, 0, "end 4 2 ctx 1\n");
 }
 
 /* Not armed (a rank's child process): python_ready leaves os._exit alone. */
@@ -313,11 +288,7 @@ static void body_sigint(void)
 static void sigint_after_python_is_held_back(void **state)
 {
     (void)state;
-    char out[256];
-    int st = in_child(body_sigint, -1, out, sizeof out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 130);
-    assert_string_equal(out, "end 130 1 ctx 1\n");
+    expect_child(body_sigint, -1, 130, "end 130 1 ctx 1\n");
 }
 
 /* Not armed: exit, _exit and kill are the system's. */

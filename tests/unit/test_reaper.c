@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "scratch.h"
 
 #include "jobdir.h"
 #include "log.h"
@@ -43,17 +44,15 @@ static int setup(void **state)
 {
     (void)state;
     pm_log_init("test_reaper");
-    char tmpl[] = "/tmp/test-reaper.XXXXXX";
-    base = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
-    return base ? 0 : -1;
+    base = scratch_new("test-reaper");
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(base, NULL);
-    free(base);
-    return rc;
+    scratch_free(base);
+    return 0;
 }
 
 static long now_ms(void)

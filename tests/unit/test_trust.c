@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "scratch.h"
 
 #include "jobdir.h"
 #include "log.h"
@@ -31,17 +32,15 @@ static int setup(void **state)
 {
     (void)state;
     pm_log_init("test_trust");
-    char tmpl[] = "/tmp/test-trust.XXXXXX";
-    base = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
-    return base ? 0 : -1;
+    base = scratch_new("test-trust");
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = pm_rmtree(base, NULL);
-    free(base);
-    return rc;
+    scratch_free(base);
+    return 0;
 }
 
 static char *at(const char *rel)
