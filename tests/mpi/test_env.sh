@@ -5,7 +5,8 @@
 # conda-like change, an edited file of an editable install or of a source
 # directory each make a new state; a SIGKILL of rank 0 while making leaves
 # nothing a later job uses; a stream that fails half-way (pkgroot killed,
-# the limit passed) is one line and leaves nothing; two jobs at once leave
+# the limit passed, bytes already sent rewritten in place) is one line and
+# leaves nothing; pkgroot holds none of the launcher's descriptors; two jobs at once leave
 # one copy; a venv and a (fake) conda prefix;
 # the venv's own python and python-mpi see the same sys.path, files and
 # versions; bad input (missing, not an environment, another Python, a
@@ -266,7 +267,13 @@ for _ in $(seq 600); do
     pk=; sleep 0.02
 done
 if [ -n "$pk" ]; then
+    # What pkgroot holds of python-mpi's: its bundle (3), stderr; stdin
+    # /dev/null; none of the launcher's PMI socket or pipes.
+    pkin=$(readlink "/proc/$pk/fd/0") pksock=$(find "/proc/$pk/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+    pkpipes=$(find "/proc/$pk/fd" -lname 'pipe:*' 2>/dev/null | wc -l)
     kill -KILL "$pk"; wait "$job"; krc=$?
+    t_check "pkgroot's descriptors: stdin /dev/null, no socket, one pipe (stderr): $pkin, $pksock, $pkpipes" \
+        [ "$pkin/$pksock/$pkpipes" = /dev/null/0/1 ]
     left=$(find "$K" -mindepth 2 | wc -l)
     if [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
        grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+: PYTHON_MPI_ENV: pkgroot python killed by signal 9" "$TMP/err"; then
@@ -275,6 +282,35 @@ if [ -n "$pk" ]; then
 else
     wait "$job"; t_fail "pkgroot killed half-way" "never saw its bundle pass 100 KiB $(show)"
 fi
+# Bytes already sent rewritten in place (the same user) while pkgroot still
+# writes: the nodes verified the bytes read, and the state must not be
+# cached from a file that no longer holds them.
+K=$TMP/cache-rewrite
+"$PYTHON" -c '
+import glob, os, sys, time
+end = time.time() + 60
+while time.time() < end:
+    for p in glob.glob(sys.argv[1] + "/*/.tmp-*/00-python.ptar"):
+        try:
+            if os.stat(p).st_size >= 6 << 20:
+                fd = os.open(p, os.O_RDWR)
+                os.pwrite(fd, bytes(b ^ 0xff for b in os.pread(fd, 16, 4096)), 4096)
+                print("rewrote", os.stat(p).st_size)
+                sys.exit(0)
+        except FileNotFoundError:
+            pass
+    time.sleep(0.001)
+' "$K" >"$TMP/rewriter" 2>&1 &
+rewriter=$!
+PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
+wait "$rewriter"
+left=$(find "$K" -mindepth 2 | wc -l)
+if ! grep -q rewrote "$TMP/rewriter"; then
+    t_fail "a stream's sent bytes rewritten in place" "the rewriter never saw the bundle pass 6 MiB $(show)"
+elif [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+     grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: bundle rewritten while being sent" "$TMP/err"; then
+    t_ok "a stream's sent bytes rewritten in place: one line, exit $krc, no state cached from the rewritten file"
+else t_fail "a stream's sent bytes rewritten in place" "rc=$krc left=$left $(show)"; fi
 
 echo "# [${SECONDS}s]"
 # --- bad input: one line, prompt non-zero exit, nothing written ----------
