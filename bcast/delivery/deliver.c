@@ -615,8 +615,12 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     int rc = MPI_SUCCESS;
     if (s.leader)
         rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, t->leaders);
-    if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL)
-        rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm);
+    /* The node's other unpackers wait without spinning: the header of a
+     * bundle still being made (a stream) comes once its first chunk is
+     * written, and meanwhile its pkgroot wants every core of rank 0's
+     * node. */
+    if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL && pm_polite_bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm) != 0)
+        rc = MPI_ERR_OTHER;
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
         if (s.fd >= 0 && !s.fed)
             close(s.fd);

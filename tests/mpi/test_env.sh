@@ -83,6 +83,18 @@ if run "$TMP/probe.py" && [ "$(cached "$V")" = 1 ] && ! grep -q "making" "$TMP/e
     t_ok "second job: the cached bundles sent, no pkgroot run, the cached file untouched"
 else t_fail "second job sends the cache" "$(show)"; fi
 
+# While rank 0 waits for a bundle's first chunk, the node's other unpacker
+# (rank 1) must sleep, not spin in the header's broadcast: pkgroot wants
+# every core of rank 0's node.  Rank 0 unpacks every stream itself, so
+# rank 1's CPU time stays well below rank 0's.
+PYTHON_MPI_CACHE=$TMP/cache-cpu PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c '
+import os; t = os.times(); print("cpu", os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK")), int(1000 * (t.user + t.system)))' \
+    >"$TMP/cpu" 2>&1
+c0=$(sed -n 's/^cpu 0 //p' "$TMP/cpu") c1=$(sed -n 's/^cpu 1 //p' "$TMP/cpu")
+if [ -n "$c0" ] && [ -n "$c1" ] && [ $((2 * c1)) -lt "$c0" ]; then
+    t_ok "first job: rank 1 sleeps while the bundles are made (CPU ${c1} ms, rank 0 ${c0} ms)"
+else t_fail "rank 1 sleeps while the bundles are made" "CPU rank 0 ${c0:-?} ms, rank 1 ${c1:-?} ms $(tail -n 5 "$TMP/cpu")"; fi
+
 echo "# [${SECONDS}s]"
 # --- the venv's own python and python-mpi: the same view ----------------
 if "$V/bin/python" "$TMP/probe.py" > "$TMP/own" 2>&1 &&
