@@ -198,8 +198,12 @@ int pm_envfeed_finish(const char *state_tmp)
             jobs[kept++] = *j;
             continue;
         }
-        if (j->state == RUNNING && kill(j->pid, SIGTERM) == 0)
+        if (j->state == RUNNING && kill(j->pid, SIGTERM) == 0) {
+            /* A stopped pkgroot (SIGSTOP, a debugger) would keep its
+             * SIGTERM pending, and us waiting for it forever. */
+            (void)kill(j->pid, SIGCONT);
             (void)reap(j, 1);
+        }
         else if (j->state == RUNNING)
             (void)reap(j, 0);
         whole &= j->state == MADE;

@@ -294,6 +294,30 @@ if [ -n "$pk" ]; then
 else
     wait "$job"; t_fail "pkgroot killed half-way" "never saw its bundle pass 100 KiB $(show)"
 fi
+# pkgroot stopped (SIGSTOP, a debugger) and its file truncated meanwhile:
+# the stream fails, and the SIGTERM that stops pkgroot must not wait for
+# a SIGCONT that never comes.
+K=$TMP/cache-stopped
+( for _ in $(seq 3000); do
+      f=$(find "$K" -path '*/.tmp-*/00-python.ptar' -size +6M 2>/dev/null | head -n 1)
+      if [ -n "$f" ]; then
+          pk=$(pgrep -f "^$BIN/pkgroot .*$K/" | head -n 1)
+          [ -n "$pk" ] && kill -STOP "$pk" && : > "$f" && echo stopped
+          exit 0
+      fi
+      sleep 0.002
+  done ) >"$TMP/stopper" 2>&1 &
+stopper=$!
+PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
+wait "$stopper"
+left=$(find "$K" -mindepth 2 | wc -l)
+if ! grep -q stopped "$TMP/stopper"; then
+    t_fail "pkgroot stopped, its stream truncated" "never saw the bundle pass 6 MiB $(show)"
+elif [ "$krc" != 0 ] && [ "$krc" != 124 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+     grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: the bundle being made shrank" "$TMP/err" &&
+     ! pgrep -f "^$BIN/pkgroot .*$K/" >/dev/null; then
+    t_ok "pkgroot stopped, its stream truncated: one line, exit $krc (no hang), nothing left, no pkgroot"
+else t_fail "pkgroot stopped, its stream truncated" "rc=$krc left=$left $(show)"; fi
 # Bytes already sent rewritten in place (the same user) while pkgroot still
 # writes: the nodes verified the bytes read, and the state must not be
 # cached from a file that no longer holds them.
