@@ -333,7 +333,7 @@ static int fed_rewritten(stream *s)
     const size_t len = (size_t)1 << 20;
     unsigned char *buf = malloc(len);
     XXH3_state_t *h = XXH3_createState();
-    struct stat a, b;
+    struct stat a, b, p;
     uint64_t off = 0;
     int differs = 1;
     double t0 = pm_now();
@@ -354,7 +354,10 @@ static int fed_rewritten(stream *s)
             break;
         off += (uint64_t)n;
     }
+    /* ... and still the file its path names (the state is renamed into
+     * the cache by path: one renamed over it would be cached instead). */
     differs = off != s->size || XXH3_64bits_digest(h) != XXH3_64bits_digest(s->hash) ||
+              stat(s->path, &p) != 0 || p.st_dev != a.st_dev || p.st_ino != a.st_ino ||
               fstat(s->fd, &b) != 0 || b.st_size != a.st_size ||
               b.st_mtim.tv_sec != a.st_mtim.tv_sec || b.st_mtim.tv_nsec != a.st_mtim.tv_nsec ||
               b.st_ctim.tv_sec != a.st_ctim.tv_sec || b.st_ctim.tv_nsec != a.st_ctim.tv_nsec;

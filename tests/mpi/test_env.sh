@@ -319,34 +319,44 @@ elif [ "$krc" != 0 ] && [ "$krc" != 124 ] && [ "$(t_error_lines "$TMP/err")" = 1
     t_ok "pkgroot stopped, its stream truncated: one line, exit $krc (no hang), nothing left, no pkgroot"
 else t_fail "pkgroot stopped, its stream truncated" "rc=$krc left=$left $(show)"; fi
 # Bytes already sent rewritten in place (the same user) while pkgroot still
-# writes: the nodes verified the bytes read, and the state must not be
-# cached from a file that no longer holds them.
-K=$TMP/cache-rewrite
-"$PYTHON" -c '
-import glob, os, sys, time
+# writes, or a copy renamed over the file (pkgroot writes on into the old
+# one): the nodes verified the bytes read, and the state must not be cached
+# from a file that no longer holds them.
+# rewritten HOW NAME: HOW is "inplace" or "renamed".
+rewritten() {
+    local K=$TMP/cache-$1 w krc left
+    "$PYTHON" -c '
+import glob, os, shutil, sys, time
 end = time.time() + 60
 while time.time() < end:
     for p in glob.glob(sys.argv[1] + "/*/.tmp-*/00-python.ptar"):
         try:
             if os.stat(p).st_size >= 6 << 20:
-                fd = os.open(p, os.O_RDWR)
-                os.pwrite(fd, bytes(b ^ 0xff for b in os.pread(fd, 16, 4096)), 4096)
+                if sys.argv[2] == "inplace":
+                    fd = os.open(p, os.O_RDWR)
+                    os.pwrite(fd, bytes(b ^ 0xff for b in os.pread(fd, 16, 4096)), 4096)
+                else:
+                    shutil.copyfile(p, p + ".new")
+                    os.rename(p + ".new", p)
                 print("rewrote", os.stat(p).st_size)
                 sys.exit(0)
         except FileNotFoundError:
             pass
     time.sleep(0.001)
-' "$K" >"$TMP/rewriter" 2>&1 &
-rewriter=$!
-PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
-wait "$rewriter"
-left=$(find "$K" -mindepth 2 | wc -l)
-if ! grep -q rewrote "$TMP/rewriter"; then
-    t_fail "a stream's sent bytes rewritten in place" "the rewriter never saw the bundle pass 6 MiB $(show)"
-elif [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
-     grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: bundle rewritten while being sent" "$TMP/err"; then
-    t_ok "a stream's sent bytes rewritten in place: one line, exit $krc, no state cached from the rewritten file"
-else t_fail "a stream's sent bytes rewritten in place" "rc=$krc left=$left $(show)"; fi
+' "$K" "$1" >"$TMP/rewriter" 2>&1 &
+    w=$!
+    PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
+    wait "$w"
+    left=$(find "$K" -mindepth 2 | wc -l)
+    if ! grep -q rewrote "$TMP/rewriter"; then
+        t_fail "$2" "the rewriter never saw the bundle pass 6 MiB $(show)"
+    elif [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+         grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: bundle rewritten while being sent" "$TMP/err"; then
+        t_ok "$2: one line, exit $krc, no state cached from the file"
+    else t_fail "$2" "rc=$krc left=$left $(show)"; fi
+}
+rewritten inplace "a stream's sent bytes rewritten in place"
+rewritten renamed "a copy of a stream renamed over it while pkgroot writes on"
 
 echo "# [${SECONDS}s]"
 # --- bad input: one line, prompt non-zero exit, nothing written ----------
