@@ -203,9 +203,9 @@ int pm_envfeed_finish(const char *state_tmp)
              * SIGTERM pending, and us waiting for it forever. */
             (void)kill(j->pid, SIGCONT);
             (void)reap(j, 1);
-        }
-        else if (j->state == RUNNING)
+        } else if (j->state == RUNNING) {
             (void)reap(j, 0);
+        }
         whole &= j->state == MADE;
         job_free(j);
     }
