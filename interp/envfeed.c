@@ -4,6 +4,7 @@
 #include "jobdir.h"
 #include "log.h"
 #include "phases.h"
+#include "reaper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,11 +110,18 @@ static int feed_start(void *ctx, const char *path, int *fd)
         return -1;
     }
     /* The bundle's file is pkgroot's descriptor 3 (ours is above 3:
-     * pm_envfeed_add's caller made it so), nothing else of ours is passed
-     * but what MPI left open without FD_CLOEXEC. */
-    int rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+     * pm_envfeed_add's caller made it so), stdin /dev/null (the job's
+     * input is the program's), nothing else of ours: neither the
+     * launcher's PMI socket and output pipes that MPI left open without
+     * FD_CLOEXEC (for pkgroot and whatever it runs to hold), nor another
+     * bundle's file (reaper.h). */
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, j->fd, 3);
+    if (rc == 0)
+        rc = pm_spawn_close_from(&fa, 4);
     if (rc == 0)
         rc = posix_spawn(&j->pid, j->argv[0], &fa, NULL, j->argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -194,10 +202,14 @@ int pm_envfeed_finish(const char *state_tmp)
             jobs[kept++] = *j;
             continue;
         }
-        if (j->state == RUNNING && kill(j->pid, SIGTERM) == 0)
+        if (j->state == RUNNING && kill(j->pid, SIGTERM) == 0) {
+            /* A stopped pkgroot (SIGSTOP, a debugger) would keep its
+             * SIGTERM pending, and us waiting for it forever. */
+            (void)kill(j->pid, SIGCONT);
             (void)reap(j, 1);
-        else if (j->state == RUNNING)
+        } else if (j->state == RUNNING) {
             (void)reap(j, 0);
+        }
         whole &= j->state == MADE;
         job_free(j);
     }

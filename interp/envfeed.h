@@ -4,12 +4,13 @@
  * A state being made has its bundle files created empty (0600, in its
  * private temporary directory) before the delivery starts; when the
  * delivery reaches one, its pkgroot (beside python-mpi, posix_spawn, never
- * a shell or PATH; stdout to /dev/null) is started with `--out-fd 3`
+ * a shell or PATH; stdin and stdout /dev/null, no other descriptor of
+ * ours but stderr) is started with `--out-fd 3`
  * writing into it, and rank 0 sends its bytes as they are written.  One
  * pkgroot runs at a time: each compresses on every core of rank 0's node.
  * A pkgroot outlives no python-mpi (it asks for SIGTERM when its parent
  * dies), and whatever is still running when the job stops is killed and
- * reaped (pm_envfeed_finish). */
+ * reaped (pm_envfeed_finish: SIGTERM, and SIGCONT for a stopped one). */
 #ifndef PM_ENVFEED_H
 #define PM_ENVFEED_H
 

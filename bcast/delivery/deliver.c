@@ -322,6 +322,54 @@ static void finish_chunks(stream *s)
             (void)pm_mpi_check(MPI_Wait(&s->req[i], MPI_STATUS_IGNORE), "MPI_Wait(bundle chunk)");
 }
 
+/* Rank 0, a bundle made while it was sent (done now: its maker exited):
+ * its size and mtime moved all along, so only its bytes can tell that a
+ * part already sent was rewritten in place.  Its state is cached from
+ * this file, which must hold what every node verified: it is read again
+ * (from the page cache) and hashed, its mtime and ctime unchanged
+ * meanwhile.  1 if it differs (said why). */
+static int fed_rewritten(stream *s)
+{
+    const size_t len = (size_t)1 << 20;
+    unsigned char *buf = malloc(len);
+    XXH3_state_t *h = XXH3_createState();
+    struct stat a, b, p;
+    uint64_t off = 0;
+    int differs = 1;
+    double t0 = pm_now();
+    if (!buf || !h || XXH3_64bits_reset(h) == XXH_ERROR) {
+        pm_error(s->path, "out of memory to check the bundle made");
+        goto out;
+    }
+    if (fstat(s->fd, &a) != 0) {
+        pm_error(s->path, "cannot stat bundle: %s", strerror(errno));
+        goto out;
+    }
+    while (off < s->size) {
+        size_t want = s->size - off < len ? (size_t)(s->size - off) : len;
+        ssize_t n = pread(s->fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || XXH3_64bits_update(h, buf, (size_t)n) == XXH_ERROR)
+            break;
+        off += (uint64_t)n;
+    }
+    /* ... and still the file its path names (the state is renamed into
+     * the cache by path: one renamed over it would be cached instead). */
+    differs = off != s->size || XXH3_64bits_digest(h) != XXH3_64bits_digest(s->hash) ||
+              stat(s->path, &p) != 0 || p.st_dev != a.st_dev || p.st_ino != a.st_ino ||
+              fstat(s->fd, &b) != 0 || b.st_size != a.st_size ||
+              b.st_mtim.tv_sec != a.st_mtim.tv_sec || b.st_mtim.tv_nsec != a.st_mtim.tv_nsec ||
+              b.st_ctim.tv_sec != a.st_ctim.tv_sec || b.st_ctim.tv_nsec != a.st_ctim.tv_nsec;
+    if (differs)
+        pm_error(s->path, "bundle rewritten while being sent (it no longer holds the bytes sent)");
+out:
+    free(buf);
+    XXH3_freeState(h);
+    s->st->t_read += pm_now() - t0;
+    return differs;
+}
+
 /* Rank 0: did the file change between open and the last read?  A bundle
  * rewritten under a running job must not become a mixed environment. */
 static int changed_while_read(stream *s)
@@ -333,9 +381,10 @@ static int changed_while_read(stream *s)
     }
     char extra;
     ssize_t n = pread(s->fd, &extra, 1, (off_t)s->size);
-    /* A stream was written while read: done, it no longer grows. */
+    /* A stream was written while read: done, it no longer grows, and
+     * holds exactly what was sent. */
     if (s->fed && n == 0 && (uint64_t)now.st_size == s->size)
-        return 0;
+        return fed_rewritten(s);
     if (now.st_size != s->before.st_size || n != 0 ||
         now.st_mtim.tv_sec != s->before.st_mtim.tv_sec ||
         now.st_mtim.tv_nsec != s->before.st_mtim.tv_nsec ||
@@ -437,7 +486,8 @@ static int extend(stream *s)
     if (ext[0] || ext[1] < s->size) {
         if (s->t->rank == 0)
             pm_info(1, "%s: the stream stops after %llu bytes: %s", s->path, (unsigned long long)s->size,
-                    mine[0] ? "it could not be sent" : "a node could not unpack it");
+                    s->unpack_failed ? "this node could not unpack it"
+                    : mine[0] ? "it could not be sent" : "a node could not unpack it");
         s->source_failed = 1;
         return -1;
     }
@@ -568,8 +618,12 @@ static int deliver_one(delivery *d, const char *path, pm_bundle_id *id, uint64_t
     int rc = MPI_SUCCESS;
     if (s.leader)
         rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, t->leaders);
-    if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL)
-        rc = MPI_Bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm);
+    /* The node's other unpackers wait without spinning: the header of a
+     * bundle still being made (a stream) comes once its first chunk is
+     * written, and meanwhile its pkgroot wants every core of rank 0's
+     * node. */
+    if (rc == MPI_SUCCESS && d->u.comm != MPI_COMM_NULL && pm_polite_bcast(hdr, NHDR, MPI_UINT64_T, 0, d->u.comm) != 0)
+        rc = MPI_ERR_OTHER;
     if (pm_mpi_check(rc, "MPI_Bcast(bundle header)") || hdr[0]) {
         if (s.fd >= 0 && !s.fed)
             close(s.fd);

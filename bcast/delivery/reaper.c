@@ -133,8 +133,7 @@ int pm_reaper_has_closefrom(void)
     return find_closefrom() != NULL;
 }
 
-/* Close every descriptor from low up in the spawned child. */
-static int close_from(posix_spawn_file_actions_t *fa, int low)
+int pm_spawn_close_from(posix_spawn_file_actions_t *fa, int low)
 {
     closefrom_fn *fn = pm_reaper_force_fallback ? NULL : find_closefrom();
     return fn ? fn(fa, low) : close_each_from(fa, low);
@@ -182,7 +181,7 @@ int pm_reaper_start(const char *dir, int made_userdir)
     /* Nothing else of ours: a watcher holding the launcher's PMI socket or
      * output pipes open would make it wait for us. */
     if (rc == 0)
-        rc = close_from(&fa, 4);
+        rc = pm_spawn_close_from(&fa, 4);
     if (rc == 0)
         rc = posix_spawnattr_init(&attr);
     if (rc == 0)

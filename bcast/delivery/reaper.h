@@ -28,6 +28,8 @@
 #ifndef PM_REAPER_H
 #define PM_REAPER_H
 
+#include <spawn.h>
+
 #define PM_REAPER_FLAG "--python-mpi-reaper"
 
 /* Start a watcher for dir, which must be CHROOT/python-mpi-EUID/NAME;
@@ -55,6 +57,12 @@ extern int pm_reaper_force_fallback;
 /* Does this process's C library have posix_spawn_file_actions_addclosefrom_np
  * (never, in a PM_FORCE_FALLBACKS=1 build)? */
 int pm_reaper_has_closefrom(void);
+
+/* A close action in fa for every descriptor from low up (closefrom where
+ * the C library has it, else one per descriptor open now, as above): what
+ * python-mpi spawns gets none of the launcher's PMI socket or output pipes.
+ * 0 or an error number. */
+int pm_spawn_close_from(posix_spawn_file_actions_t *fa, int low);
 
 /* malloc'd absolute path of the running executable, or NULL. */
 char *pm_self_exe(void);

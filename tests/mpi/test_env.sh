@@ -5,7 +5,8 @@
 # conda-like change, an edited file of an editable install or of a source
 # directory each make a new state; a SIGKILL of rank 0 while making leaves
 # nothing a later job uses; a stream that fails half-way (pkgroot killed,
-# the limit passed) is one line and leaves nothing; two jobs at once leave
+# the limit passed, bytes already sent rewritten in place) is one line and
+# leaves nothing; pkgroot holds none of the launcher's descriptors; two jobs at once leave
 # one copy; a venv and a (fake) conda prefix;
 # the venv's own python and python-mpi see the same sys.path, files and
 # versions; bad input (missing, not an environment, another Python, a
@@ -81,6 +82,18 @@ if run "$TMP/probe.py" && [ "$(cached "$V")" = 1 ] && ! grep -q "making" "$TMP/e
    [ "$(stat -c %i "$bundle")" = "$ino" ] && [ "$(grep -c '^probe .* local ' "$TMP/out")" = 2 ]; then
     t_ok "second job: the cached bundles sent, no pkgroot run, the cached file untouched"
 else t_fail "second job sends the cache" "$(show)"; fi
+
+# While rank 0 waits for a bundle's first chunk, the node's other unpacker
+# (rank 1) must sleep, not spin in the header's broadcast: pkgroot wants
+# every core of rank 0's node.  Rank 0 unpacks every stream itself, so
+# rank 1's CPU time stays well below rank 0's.
+PYTHON_MPI_CACHE=$TMP/cache-cpu PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c '
+import os; t = os.times(); print("cpu", os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK")), int(1000 * (t.user + t.system)))' \
+    >"$TMP/cpu" 2>&1
+c0=$(sed -n 's/^cpu 0 //p' "$TMP/cpu") c1=$(sed -n 's/^cpu 1 //p' "$TMP/cpu")
+if [ -n "$c0" ] && [ -n "$c1" ] && [ $((2 * c1)) -lt "$c0" ]; then
+    t_ok "first job: rank 1 sleeps while the bundles are made (CPU ${c1} ms, rank 0 ${c0} ms)"
+else t_fail "rank 1 sleeps while the bundles are made" "CPU rank 0 ${c0:-?} ms, rank 1 ${c1:-?} ms $(tail -n 5 "$TMP/cpu")"; fi
 
 echo "# [${SECONDS}s]"
 # --- the venv's own python and python-mpi: the same view ----------------
@@ -277,7 +290,13 @@ for _ in $(seq 600); do
     pk=; sleep 0.02
 done
 if [ -n "$pk" ]; then
+    # What pkgroot holds of python-mpi's: its bundle (3), stderr; stdin
+    # /dev/null; none of the launcher's PMI socket or pipes.
+    pkin=$(readlink "/proc/$pk/fd/0") pksock=$(find "/proc/$pk/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+    pkpipes=$(find "/proc/$pk/fd" -lname 'pipe:*' 2>/dev/null | wc -l)
     kill -KILL "$pk"; wait "$job"; krc=$?
+    t_check "pkgroot's descriptors: stdin /dev/null, no socket, one pipe (stderr): $pkin, $pksock, $pkpipes" \
+        [ "$pkin/$pksock/$pkpipes" = /dev/null/0/1 ]
     left=$(find "$K" -mindepth 2 | wc -l)
     if [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
        grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+: PYTHON_MPI_ENV: pkgroot python killed by signal 9" "$TMP/err"; then
@@ -286,6 +305,69 @@ if [ -n "$pk" ]; then
 else
     wait "$job"; t_fail "pkgroot killed half-way" "never saw its bundle pass 100 KiB $(show)"
 fi
+# pkgroot stopped (SIGSTOP, a debugger) and its file truncated meanwhile:
+# the stream fails, and the SIGTERM that stops pkgroot must not wait for
+# a SIGCONT that never comes.
+K=$TMP/cache-stopped
+( for _ in $(seq 3000); do
+      f=$(find "$K" -path '*/.tmp-*/00-python.ptar' -size +6M 2>/dev/null | head -n 1)
+      if [ -n "$f" ]; then
+          pk=$(pgrep -f "^$BIN/pkgroot .*$K/" | head -n 1)
+          [ -n "$pk" ] && kill -STOP "$pk" && : > "$f" && echo stopped
+          exit 0
+      fi
+      sleep 0.002
+  done ) >"$TMP/stopper" 2>&1 &
+stopper=$!
+PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
+wait "$stopper"
+left=$(find "$K" -mindepth 2 | wc -l)
+if ! grep -q stopped "$TMP/stopper"; then
+    t_fail "pkgroot stopped, its stream truncated" "never saw the bundle pass 6 MiB $(show)"
+elif [ "$krc" != 0 ] && [ "$krc" != 124 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+     grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: the bundle being made shrank" "$TMP/err" &&
+     ! pgrep -f "^$BIN/pkgroot .*$K/" >/dev/null; then
+    t_ok "pkgroot stopped, its stream truncated: one line, exit $krc (no hang), nothing left, no pkgroot"
+else t_fail "pkgroot stopped, its stream truncated" "rc=$krc left=$left $(show)"; fi
+# Bytes already sent rewritten in place (the same user) while pkgroot still
+# writes, or a copy renamed over the file (pkgroot writes on into the old
+# one): the nodes verified the bytes read, and the state must not be cached
+# from a file that no longer holds them.
+# rewritten HOW NAME: HOW is "inplace" or "renamed".
+rewritten() {
+    local K=$TMP/cache-$1 w krc left
+    "$PYTHON" -c '
+import glob, os, shutil, sys, time
+end = time.time() + 60
+while time.time() < end:
+    for p in glob.glob(sys.argv[1] + "/*/.tmp-*/00-python.ptar"):
+        try:
+            if os.stat(p).st_size >= 6 << 20:
+                if sys.argv[2] == "inplace":
+                    fd = os.open(p, os.O_RDWR)
+                    os.pwrite(fd, bytes(b ^ 0xff for b in os.pread(fd, 16, 4096)), 4096)
+                else:
+                    shutil.copyfile(p, p + ".new")
+                    os.rename(p + ".new", p)
+                print("rewrote", os.stat(p).st_size)
+                sys.exit(0)
+        except FileNotFoundError:
+            pass
+    time.sleep(0.001)
+' "$K" "$1" >"$TMP/rewriter" 2>&1 &
+    w=$!
+    PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
+    wait "$w"
+    left=$(find "$K" -mindepth 2 | wc -l)
+    if ! grep -q rewrote "$TMP/rewriter"; then
+        t_fail "$2" "the rewriter never saw the bundle pass 6 MiB $(show)"
+    elif [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
+         grep -qE "^python-mpi: rank 0 on [^:]+: [^ ]+00-python.ptar: bundle rewritten while being sent" "$TMP/err"; then
+        t_ok "$2: one line, exit $krc, no state cached from the file"
+    else t_fail "$2" "rc=$krc left=$left $(show)"; fi
+}
+rewritten inplace "a stream's sent bytes rewritten in place"
+rewritten renamed "a copy of a stream renamed over it while pkgroot writes on"
 
 echo "# [${SECONDS}s]"
 # --- bad input: one line, prompt non-zero exit, nothing written ----------

@@ -330,4 +330,36 @@ else t_fail "the prune removes old and stale entries, nothing where their links 
     "envdir $ed: $(ls -a "$ed" | tr '\n' ' '); important: $(find "$VH/important" | tr '\n' ' '); $(show "$SEC/o10" 2)"; fi
 
 echo "# [${SECONDS}s]"
+# --- 11. the stream: a first job's bundle while its pkgroot writes it -----
+# The victim's first job of a new environment streams its bundle from
+# CACHE/ENV/.tmp-KEY-HOST-PID while pkgroot writes it (pkgroot stopped
+# meanwhile, so the attacker has all the time).  The attacker can neither
+# read nor write the file, list the directory, nor signal pkgroot; the job
+# runs and its state is cached.
+as "$V" bash -c "python3 -m venv --without-pip ~/venv11 && mkdir -p ~/s11 && echo 'E = 11' > ~/s11/m11.py && head -c 30000000 /dev/urandom > ~/s11/zblob.bin"
+job "$SEC/o11" "$VH/venv11:$VH/s11" "import m11; print('got', m11.E)" & bp=$!
+pk= f=
+for _ in $(seq 2000); do
+    pk=$(pgrep -u "$VU" -x pkgroot | head -n 1)
+    if [ -n "$pk" ] && kill -STOP "$pk" 2>/dev/null; then
+        f=$(readlink "/proc/$pk/fd/3" 2>/dev/null) && [ -n "$f" ] && break
+        kill -CONT "$pk" 2>/dev/null
+    fi
+    pk= f=; sleep 0.01
+done
+got=
+if [ -n "$f" ]; then
+    as "$A" sh -c "cat '$f' >/dev/null 2>&1" && got="$got read;"
+    as "$A" sh -c "echo x >> '$f' 2>/dev/null" && got="$got wrote;"
+    as "$A" sh -c "ls '$(dirname "$f")' >/dev/null 2>&1" && got="$got listed;"
+    as "$A" sh -c "kill -TERM $pk 2>/dev/null" && got="$got signalled;"
+fi
+[ -n "$pk" ] && kill -CONT "$pk"
+wait "$bp"; rc=$?
+if [ -n "$f" ] && [ -z "$got" ] && [ "$rc" = 0 ] && grep -q '^got 11' "$SEC/o11" &&
+   job "$SEC/o11b" "$VH/venv11:$VH/s11" "print('again')" && grep -q "environment $VH/venv11: cached state" "$SEC/o11b"; then
+    t_ok "a first job's stream: the attacker cannot read, write or list it nor signal its pkgroot; cached"
+else t_fail "a first job's stream is the victim's alone" "file '$f', attacker:${got:- nothing}, exit $rc: $(show "$SEC/o11" 3)"; fi
+
+echo "# [${SECONDS}s]"
 t_done "$SUITE"
