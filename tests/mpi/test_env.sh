@@ -305,6 +305,14 @@ if [ -n "$pk" ]; then
 else
     wait "$job"; t_fail "pkgroot killed half-way" "never saw its bundle pass 100 KiB $(show)"
 fi
+# meddled K PID: a first job (its own cache K) while PID meddles with its
+# stream; then krc (its exit) and left (what is in K).
+meddled() {
+    PYTHON_MPI_CACHE=$1 PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' \
+        >"$TMP/out" 2>"$TMP/err"; krc=$?
+    wait "$2"
+    left=$(find "$1" -mindepth 2 | wc -l)
+}
 # pkgroot stopped (SIGSTOP, a debugger) and its file truncated meanwhile:
 # the stream fails, and the SIGTERM that stops pkgroot must not wait for
 # a SIGCONT that never comes.
@@ -318,10 +326,7 @@ K=$TMP/cache-stopped
       fi
       sleep 0.002
   done ) >"$TMP/stopper" 2>&1 &
-stopper=$!
-PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 60 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
-wait "$stopper"
-left=$(find "$K" -mindepth 2 | wc -l)
+meddled "$K" $!
 if ! grep -q stopped "$TMP/stopper"; then
     t_fail "pkgroot stopped, its stream truncated" "never saw the bundle pass 6 MiB $(show)"
 elif [ "$krc" != 0 ] && [ "$krc" != 124 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
@@ -335,7 +340,7 @@ else t_fail "pkgroot stopped, its stream truncated" "rc=$krc left=$left $(show)"
 # from a file that no longer holds them.
 # rewritten HOW NAME: HOW is "inplace" or "renamed".
 rewritten() {
-    local K=$TMP/cache-$1 w krc left
+    local K=$TMP/cache-$1 krc left
     "$PYTHON" -c '
 import glob, os, shutil, sys, time
 end = time.time() + 60
@@ -355,10 +360,7 @@ while time.time() < end:
             pass
     time.sleep(0.001)
 ' "$K" "$1" >"$TMP/rewriter" 2>&1 &
-    w=$!
-    PYTHON_MPI_CACHE=$K PYTHON_MPI_ENV=$V PYTHON_MPI_VERBOSE=0 timeout 120 "$MPIEXEC" -n 2 "$PM" -c 'print("ran")' >"$TMP/out" 2>"$TMP/err"; krc=$?
-    wait "$w"
-    left=$(find "$K" -mindepth 2 | wc -l)
+    meddled "$K" $!
     if ! grep -q rewrote "$TMP/rewriter"; then
         t_fail "$2" "the rewriter never saw the bundle pass 6 MiB $(show)"
     elif [ "$krc" != 0 ] && ! grep -q ran "$TMP/out" && [ "$(t_error_lines "$TMP/err")" = 1 ] && [ "$left" = 0 ] &&
