@@ -5,7 +5,7 @@
 # (it passes once fixed); the others are attacks that were tried and held.
 #
 # As root: two users (two_users.sh), a victim V with a venv and an
-# attacker A.  Each check is one job of V (mpiexec -n 1 python-mpi), with
+# attacker A.  Each check is one job of V ($MPIEXEC -n 1 python-mpi: the MPI it was built with), with
 # PYTHON_MPI_CACHE where the check says, else the default cache.
 #
 #   BUILD=build bash tests/security/test_env_attacks.sh
@@ -31,7 +31,7 @@ as "$V" bash -c "mkdir -p ~/proj && echo 'P = 1' > ~/proj/pm.py && umask 077 && 
 job() {
     local out=$1 spec=$2 code=$3; shift 3
     as "$V" env PYTHON_MPI_ENV="$spec" PYTHON_MPI_VERBOSE=1 "$@" \
-        timeout 120 mpiexec -n 1 "$INST/bin/python-mpi" -c "$code" >"$out" 2>&1
+        timeout 120 "$MPIEXEC" -n 1 "$INST/bin/python-mpi" -c "$code" >"$out" 2>&1
 }
 show() { grep -v '^ \|^---\|^$\|Exit code\|^Primary job\|^mpiexec\|^MPI\|^process' "$1" | tail -n "${2:-8}"; }
 
@@ -232,7 +232,7 @@ pk=
 for _ in $(seq 2000); do pk=$(pgrep -u "$VU" -x pkgroot | head -n 1) && [ -n "$pk" ] && break; sleep 0.01; done
 if [ -n "$pk" ] && kill -STOP "$pk"; then
     as "$V" env PYTHON_MPI_ENV="$VH/venv2" PYTHON_MPI_CACHE_STATES=1 PYTHON_MPI_VERBOSE=1 \
-        timeout 120 mpiexec -n 1 "$SEC/inst2/bin/python-mpi" -c "print('A ran')" >"$SEC/o5a" 2>&1
+        timeout 120 "$MPIEXEC" -n 1 "$SEC/inst2/bin/python-mpi" -c "print('A ran')" >"$SEC/o5a" 2>&1
     kill -CONT "$pk"
     wait "$bp"; rc=$?
     if [ "$rc" = 0 ] && grep -q '^B ran' "$SEC/o5b"; then
