@@ -145,28 +145,24 @@ static int plan_one(const pm_envmaker_tool *m, const pm_envpiece *p, const pm_en
 #undef ARG
     if (!ok) {
         pm_error(it->path, "out of memory");
-        for (size_t i = 0; argv && i < a; i++)
-            free(argv[i]);
-        free(argv);
-        free(pthdir);
-        return -1;
+        goto fail;
     }
     /* Above 3: pkgroot's 3 is made from it (dup2 of a descriptor onto
      * itself would keep its FD_CLOEXEC on older C libraries). */
     int fd0 = open(out, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int fd = fd0 >= 0 ? fcntl(fd0, F_DUPFD_CLOEXEC, 4) : -1;
-    if (fd < 0) {
+    if (fd < 0)
         pm_error(out, "PYTHON_MPI_CACHE: cannot create: %s", strerror(errno));
-        if (fd0 >= 0)
-            close(fd0);
-        for (size_t i = 0; i < a; i++)
-            free(argv[i]);
-        free(argv);
-        free(pthdir);
-        return -1;
-    }
-    close(fd0);
-    return pm_envfeed_add(argv, maker, out, fd, tmp, it->path, pthdir);
+    if (fd0 >= 0)
+        close(fd0);
+    if (fd >= 0)
+        return pm_envfeed_add(argv, maker, out, fd, tmp, it->path, pthdir);
+fail:
+    for (size_t i = 0; argv && i < a; i++)
+        free(argv[i]);
+    free(argv);
+    free(pthdir);
+    return -1;
 }
 
 int pm_envmaker_plan(const pm_envmaker_tool *m, const pm_envpiece *p, const char *tmp, const char *root,
