@@ -21,7 +21,14 @@ case $MPIEXEC in
     *openmpi*|*orterun*)
         MPICC=${MPICC:-mpicc.openmpi}
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-        export OMPI_MCA_rmaps_base_oversubscribe=1 ;;
+        export OMPI_MCA_rmaps_base_oversubscribe=1
+        # When a rank fails, Open MPI's daemons send the others SIGCONT, then
+        # SIGTERM, then SIGKILL, sleeping odls_base_sigkill_timeout (1 s)
+        # after each: 2 s of nothing in every job of a test that ends with a
+        # failing rank (test_exit alone has 250).  A rank takes the first of
+        # them that ends it (SIGTERM: python3's default; python-mpi sets no
+        # handler), so without the naps the ranks end as they would with them.
+        export OMPI_MCA_odls_base_sigkill_timeout=0 ;;
     *) MPICC=${MPICC:-mpicc.mpich} ;;
 esac
 export MPIEXEC
@@ -87,6 +94,24 @@ t_done() {
     echo "$1: $T_PASSED passed, $T_FAILED failed$([ "$T_SKIPPED" = 0 ] || echo ", $T_SKIPPED skipped")$(
         [ "$T_FILTERED" = 0 ] || echo ", $T_FILTERED filtered (CASE=${PM_TEST_CASE})")"
     [ "$T_FAILED" -eq 0 ]
+}
+
+# t_shm_scratch NAME: a new private directory (mode 0700) on the host's
+# /dev/shm when that is a tmpfs with 4 GiB free, else under /tmp, for the
+# trees a suite unpacks: the simulated nodes' /dev/shm (CLUSTER_SHM_DIR:
+# node-exec binds NAME/HOST over the node's /dev/shm, so the node sees only
+# its own) and PYTHON_MPI_CHROOT.  A node's /dev/shm is a tmpfs; on this
+# machine's /tmp (a disk) making the test runtime's 2,900 files costs 2 s of
+# system time against 0.07 s.  The suite removes it (trap ... EXIT).
+t_shm_scratch() {
+    local d
+    if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+       [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -gt 4194304 ] 2>/dev/null &&
+       d=$(mktemp -d "/dev/shm/$1.XXXXXX" 2>/dev/null); then
+        echo "$d"
+    else
+        mktemp -d "/tmp/$1.XXXXXX"
+    fi
 }
 
 # The runtime bundle (Python + $T_PKG) made by pkgroot, cached in the build

@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
     t_skip "the simulated cluster" "needs root (unshare --uts --mount)"; t_done cluster-python; exit
 fi
 TMP=$(mktemp -d /tmp/pympi-cluster.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+NODES=$(t_shm_scratch pympi-cluster-nodes)   # the simulated nodes' /dev/shm
+trap 'rm -rf "$TMP" "$NODES"' EXIT
 ROOT=$TMP/pkgroot
 mkdir -p "$ROOT"
 RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python"; t_done cluster-python; exit 1; }
@@ -81,30 +82,30 @@ for u in 1 2 3; do
 done
 # The node cache with one unpacker of four: bcast fills both nodes, then
 # python-mpi finds everything there and sends nothing.
-mkdir -p "$TMP/nodes"
-if SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 4 \
+mkdir -p "$NODES"
+if SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$NODES PYTHON_MPI_UNPACKERS=1 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 4 \
        "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
-   SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_UNPACKERS=1 PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=1 timeout 120 \
+   SLURM_JOB_ID=98 CLUSTER_SHM_DIR=$NODES PYTHON_MPI_UNPACKERS=1 PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=1 timeout 120 \
        "$SIM/mpirun-sim" -nodes 2 -ppn 4 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
    [ "$(grep -c '^where .* True True$' "$TMP/out")" = 8 ] && grep -q "already in .* on every node: nothing sent" "$TMP/err" &&
-   [ -f "$TMP/nodes/node2/python-mpi-0/98/$T_PYSTDLIB/os.py" ]; then
+   [ -f "$NODES/node2/python-mpi-0/98/$T_PYSTDLIB/os.py" ]; then
     t_ok "cache: bcast with 1 unpacker of 4 per node, then python-mpi on 2x4 sends nothing"
 else t_fail "cache with 1 unpacker" "$(cat "$TMP/out" "$TMP/err")"; fi
-rm -rf "$TMP/nodes"
+rm -rf "$NODES"
 
 # --- the node cache needs every node: one node without the bundles is a miss ---
-mkdir -p "$TMP/nodes"
-if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
-   [ -f "$TMP/nodes/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ] && [ -f "$TMP/nodes/node2/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
-    rm -rf "$TMP/nodes/node2/python-mpi-0/99"
-    if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$TMP/nodes PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 \
+mkdir -p "$NODES"
+if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$NODES timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$BIN/bcast" "$ROOT/runtime.ptar" >/dev/null 2>"$TMP/err" &&
+   [ -f "$NODES/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ] && [ -f "$NODES/node2/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
+    rm -rf "$NODES/node2/python-mpi-0/99"
+    if SLURM_JOB_ID=99 CLUSTER_SHM_DIR=$NODES PYTHON_MPI_PACKAGES=runtime.ptar PYTHON_MPI_VERBOSE=2 timeout 120 \
            "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&
        [ "$(grep -c '^where .* True True$' "$TMP/out")" = 4 ] && grep -q "on node2: .*runtime.ptar: [0-9]* entries" "$TMP/err" &&
-       ! grep -q "nothing sent" "$TMP/err" && [ -f "$TMP/nodes/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
+       ! grep -q "nothing sent" "$TMP/err" && [ -f "$NODES/node1/python-mpi-0/99/$T_PYSTDLIB/os.py" ]; then
         t_ok "cache: with node2 missing the bundles, python-mpi delivers to all; node1's job tree is kept"
     else t_fail "cache partial miss" "$(cat "$TMP/out" "$TMP/err")"; fi
 else t_fail "bcast into both nodes' job directories" "$(cat "$TMP/err")"; fi
-rm -rf "$TMP/nodes"
+rm -rf "$NODES"
 
 # --- the MPI-1/2 fallback: grouping by processor name gives the same nodes -----
 if PYTHON_MPI_NODE_GROUPING=hostname PYTHON_MPI_VERBOSE=2 timeout 120 "$SIM/mpirun-sim" -nodes 2 -ppn 2 "$PM" "$TMP/where.py" >"$TMP/out" 2>"$TMP/err" &&

@@ -69,7 +69,8 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/pympi-cpython.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+SHM=$(t_shm_scratch pympi-cpython-shm)   # the delivered mode's PYTHON_MPI_CHROOT
+trap 'rm -rf "$TMP" "$SHM"' EXIT
 
 # The comparer first, on made-up results: a verdict it gets wrong here
 # would make every line below meaningless.
@@ -164,8 +165,7 @@ for mode in $MODES; do
         else
             t_fail "delivered: the runtime bundle carries the test package"
         fi
-        CHROOT=$TMP/shm
-        mkdir -p "$CHROOT"
+        CHROOT=$SHM
     fi
     if [ "${CPYTHON_SERIAL:-0}" = 1 ]; then
         run "$mode" python3 "$REF"

@@ -10,11 +10,12 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 SUITE=dropin
 TMP=$(mktemp -d /tmp/pympi-dropin.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+SHM=$(t_shm_scratch pympi-dropin-shm)
+trap 'rm -rf "$TMP" "$SHM"' EXIT
 PM=$BIN/python-mpi
 PY3=$PYTHON   # the Python python-mpi embeds (lib.sh), to compare with
 unset PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHONHOME PYTHONPATH PYTHON_MPI_HOME PYTHON_MPI_PARENT
-export PYTHON_MPI_CHROOT=$TMP/shm
+export PYTHON_MPI_CHROOT=$SHM
 mkdir -p "$PYTHON_MPI_CHROOT" "$TMP/pkgs"
 RUNTIME=$(t_runtime_bundle) && cp "$RUNTIME" "$TMP/pkgs/runtime.tar.zst" || t_fail "pkgroot python"
 run() { timeout 60 "$MPIEXEC" "$@" >"$TMP/out" 2>"$TMP/err"; }

@@ -17,12 +17,13 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 SUITE=env
 TMP=$(mktemp -d /tmp/pympi-env.XXXXXX)
+SHM=$(t_shm_scratch pympi-env-shm)   # PYTHON_MPI_CHROOT
 ATT=
 SHMS=
 cleanup() {
     [ -n "$ATT" ] && userdel -r -f "$ATT" >/dev/null 2>&1
     [ -z "$SHMS" ] || { umount "$SHMS/node2" 2>/dev/null; umount "$SHMS" 2>/dev/null; }
-    rm -rf "$TMP"
+    rm -rf "$TMP" "$SHM"
 }
 trap cleanup EXIT
 PM=$BIN/python-mpi
@@ -30,7 +31,7 @@ PM=$BIN/python-mpi
 # launcher may interleave with another rank's.
 unset PYTHONUNBUFFERED PYTHON_MPI_PACKAGES PYTHON_MPI_PKGROOT PYTHONHOME PYTHONPATH PYTHON_MPI_HOME PYTHON_MPI_PARENT \
       PYTHON_MPI_CACHE_STATES PYTHON_MPI_CACHE_MAX
-export PYTHON_MPI_CHROOT=$TMP/shm PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_VERBOSE=1
+export PYTHON_MPI_CHROOT=$SHM PYTHON_MPI_CACHE=$TMP/cache PYTHON_MPI_VERBOSE=1
 mkdir -p "$PYTHON_MPI_CHROOT"
 V=$TMP/venv SRC=$TMP/src EXT=$TMP/ext
 SP=$V/lib/python$T_PYVER/site-packages

@@ -7,9 +7,10 @@ set -u
 SIM=$REPO/tests/cluster
 
 TMP=$(mktemp -d /tmp/pympi-hard.XXXXXX)
-cleanup() { umount "$TMP/tiny" 2>/dev/null; chmod -R u+rwx "$TMP" 2>/dev/null; rm -rf "$TMP"; }
+SHM=$(t_shm_scratch pympi-hard-shm)   # PYTHON_MPI_CHROOT, and the simulated nodes' /dev/shm
+cleanup() { umount "$TMP/tiny" 2>/dev/null; chmod -R u+rwx "$TMP" "$SHM" 2>/dev/null; rm -rf "$TMP" "$SHM"; }
 trap cleanup EXIT
-ROOT=$TMP/pkgs SHM=$TMP/shm
+ROOT=$TMP/pkgs
 mkdir -p "$ROOT" "$SHM"
 chmod 755 "$TMP" "$ROOT"
 RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python"; t_done hardening; exit 1; }

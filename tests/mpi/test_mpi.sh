@@ -7,9 +7,9 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 TMP=$(mktemp -d /tmp/pympi-test.XXXXXX)
-trap 'chmod -R u+rwx "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
+SHM=$(t_shm_scratch pympi-test-shm)   # PYTHON_MPI_CHROOT
+trap 'chmod -R u+rwx "$TMP" "$SHM" 2>/dev/null; rm -rf "$TMP" "$SHM"' EXIT
 ROOT=$TMP/pkgs
-SHM=$TMP/shm
 mkdir -p "$ROOT" "$SHM" "$TMP/code/hello"
 RUNTIME=$(t_runtime_bundle) || { t_fail "pkgroot python makes the runtime bundle"; t_done mpi; exit 1; }
 cp "$RUNTIME" "$ROOT/runtime.tar.zst"

@@ -16,8 +16,8 @@ if ! /usr/bin/python3 -c 'import mpi4py' 2>/dev/null; then
     t_fail "Debian's python3-mpi4py is not installed"; t_done mpi4py; exit 1
 fi
 TMP=$(mktemp -d /tmp/pympi-mpi4py.XXXXXX)
-SHM=$TMP/shm              # the simulated nodes' /dev/shm: $SHM/node1, $SHM/node2
-trap 'rm -rf "$TMP"' EXIT
+SHM=$(t_shm_scratch pympi-mpi4py-shm)   # the simulated nodes' /dev/shm: $SHM/node1, $SHM/node2
+trap 'rm -rf "$TMP" "$SHM"' EXIT
 export CLUSTER_SHM_DIR=$SHM
 ROOT=$TMP/pkgroot
 mkdir -p "$ROOT" "$SHM"

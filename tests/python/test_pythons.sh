@@ -16,8 +16,8 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 MPI=${MPI:-mpich}
 TMP=$(mktemp -d /tmp/pympi-pys.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-mkdir -p "$TMP/shm"
+SHM=$(t_shm_scratch pympi-pys-shm)   # PYTHON_MPI_CHROOT
+trap 'rm -rf "$TMP" "$SHM"' EXIT
 FIND=$REPO/tests/find-python.sh
 # Build dirs as the Makefile names them (MPICH: build-pyX.Y, Open MPI:
 # build-openmpi-pyX.Y), so `make check`'s builds are reused.
@@ -55,12 +55,12 @@ print(platform.python_version(), sys.base_prefix, sysconfig.get_config_var("LIBD
     else t_fail "$xy: what build$SUFFIX-py$xy embeds" "$("$pm" --version; ldd "$pm" | grep python; readelf -d "$pm" | grep PATH)"; fi
     rt=$TMP/rt$xy.tar.zst code=$TMP/code$xy.tar.gz
     if "$b/bin/pkgroot" python "$rt" >"$TMP/out" 2>&1 && "$b/bin/pkgroot" dir "$code" "$TMP/code" >>"$TMP/out" 2>&1 &&
-       PYTHON_MPI_CHROOT=$TMP/shm PYTHON_MPI_PACKAGES="$rt:$code" timeout 60 "$MPIEXEC" -n 2 "$pm" </dev/null -c '
+       PYTHON_MPI_CHROOT=$SHM PYTHON_MPI_PACKAGES="$rt:$code" timeout 60 "$MPIEXEC" -n 2 "$pm" </dev/null -c '
 import os, sys, hello
 assert sys.prefix.startswith(os.environ["PYTHON_MPI_CHROOT"]) and hello.__file__.startswith(sys.prefix), sys.path
 assert os.__file__ == os.path.join(sys.prefix, "lib", "python%d.%d" % sys.version_info[:2], "os.py"), os.__file__
 print(hello.WHO, sys.version.split()[0])' >"$TMP/out" 2>&1 &&
-       [ "$(grep -c "^hello from $xy $full$" "$TMP/out")" = 2 ] && t_empty_dir "$TMP/shm"; then
+       [ "$(grep -c "^hello from $xy $full$" "$TMP/out")" = 2 ] && t_empty_dir "$SHM"; then
         t_ok "$xy: 2 ranks run on its own runtime bundle and a code bundle, from the node-local tree"
     else t_fail "$xy: a delivered job" "$(cat "$TMP/out")"; fi
 done 3<<< "$new"
@@ -120,7 +120,7 @@ if [ -f "$DEB_A" ]; then
     # build's is not: python-mpi links it as a non-PIE executable.
     if make -s -C "$REPO" -j2 BUILD="$TMP/bstatic" PYTHON="$TMP/staticonly/python3" STATIC_PYTHON=1 all >"$TMP/out" 2>&1 &&
        file "$TMP/bstatic/bin/python-mpi" | grep -q 'LSB executable' && ! ldd "$TMP/bstatic/bin/python-mpi" | grep -q libpython &&
-       out=$(PYTHON_MPI_CHROOT=$TMP/shm timeout 60 "$MPIEXEC" -n 2 "$TMP/bstatic/bin/python-mpi" -c 'import sys, json, _ctypes; print("static", sys.prefix)' 2>&1) &&
+       out=$(PYTHON_MPI_CHROOT=$SHM timeout 60 "$MPIEXEC" -n 2 "$TMP/bstatic/bin/python-mpi" -c 'import sys, json, _ctypes; print("static", sys.prefix)' 2>&1) &&
        [ "$(printf '%s\n' "$out" | grep -c '^static /usr$')" = 2 ]; then
         t_ok "a static-only Python's non-PIC archive: STATIC_PYTHON=1 links a non-PIE python-mpi that runs"
     else t_fail "static-only Python, STATIC_PYTHON=1" "$(tail -5 "$TMP/out"; printf '%s\n' "${out:-}")"; fi
@@ -144,11 +144,11 @@ read -r xb pb <<< "$(printf '%s\n' "$new" | tail -n 1)"
 if [ -n "${xa:-}" ] && [ -n "${xb:-}" ] && [ "$xa" != "$xb" ]; then
     A=$REPO/build$SUFFIX-py$xa B=$REPO/build$SUFFIX-py$xb
     rm -rf "${TMP:?}"/shm/*
-    rc=0; PYTHON_MPI_CHROOT=$TMP/shm PYTHON_MPI_PACKAGES=$TMP/rt$xb.tar.zst timeout 60 "$MPIEXEC" -n 2 "$A/bin/python-mpi" -c pass \
+    rc=0; PYTHON_MPI_CHROOT=$SHM PYTHON_MPI_PACKAGES=$TMP/rt$xb.tar.zst timeout 60 "$MPIEXEC" -n 2 "$A/bin/python-mpi" -c pass \
         >"$TMP/out" 2>"$TMP/err" </dev/null || rc=$?
     if [ $rc != 0 ] && [ $rc != 124 ] && [ "$(t_error_lines "$TMP/err")" = 1 ] &&
-       grep -Eq "^python-mpi: rank 0 on [^:]+: $TMP/shm/python-mpi-[0-9]+/[^:]+: the bundles carry the standard library of Python $xb \(lib/python$xb\), but python-mpi embeds Python $xa: make the runtime bundle with this python-mpi's pkgroot$" "$TMP/err" &&
-       t_empty_dir "$TMP/shm"; then
+       grep -Eq "^python-mpi: rank 0 on [^:]+: $SHM/python-mpi-[0-9]+/[^:]+: the bundles carry the standard library of Python $xb \(lib/python$xb\), but python-mpi embeds Python $xa: make the runtime bundle with this python-mpi's pkgroot$" "$TMP/err" &&
+       t_empty_dir "$SHM"; then
         t_ok "python-mpi of $xa with the runtime bundle of $xb: one line, exit $rc, nothing left"
     else t_fail "python-mpi $xa with a $xb bundle (rc=$rc)" "$(cat "$TMP/err")"; fi
     rc=0; "$A/bin/pkgroot" verify "$TMP/rt$xb.tar.zst" --python-mpi "$A/bin/python-mpi" >"$TMP/out" 2>"$TMP/err" || rc=$?
