@@ -12,7 +12,7 @@
 # status, the time to end, complete output, the abort line (naming rank,
 # node and status) where a rank fails, MPI_Finalize exactly once per rank
 # where all succeed (counted by an LD_PRELOADed wrapper), and that no node
-# keeps a tree.  The launcher is tests/cluster/mpirun-sim with $MPIEXEC
+# keeps a tree or a process.  The launcher is tests/cluster/mpirun-sim with $MPIEXEC
 # (hydra through node-exec, or Open MPI with node-exec as its rsh agent).
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -119,6 +119,14 @@ one_run() {
     byes=$(grep -c '^bye [0-3]$' "$dir/out")
     t_wait_empty "$nodes/node1/python-mpi-0" 10 && t_wait_empty "$nodes/node2/python-mpi-0" 10 ||
         trees=$(ls -R "$nodes"/node*/python-mpi-0 2>/dev/null | head -5)
+    # Nothing of the job outlives it (a rank the launcher left running, a
+    # watcher that does not exit): each of its processes has PIDDIR=$pids in
+    # its environment.  Up to 10 s: a watcher may still be on its way out.
+    local left= j
+    for j in $(seq 100); do
+        left=$(grep -lzxsF "PIDDIR=$pids" /proc/[0-9]*/environ | cut -d/ -f3 | tr '\n' ' ')
+        [ -z "$left" ] && break; sleep 0.1
+    done
     if [ -n "$why" ]; then :
     elif [ "$want_rc" = nonzero ] && [ "$rc" = 0 ]; then why="exit status 0, want non-zero"
     elif [ "$want_rc" != nonzero ] && [ "$want_rc" != any ] && [ "$rc" != "$want_rc" ]; then
@@ -126,6 +134,7 @@ one_run() {
     elif [ "$rc" = 124 ] || [ "$took" -gt 20000 ]; then why="took ${took} ms (hung?)"
     elif [ "$want_byes" != - ] && [ "$byes" != "$want_byes" ]; then why="$byes 'bye' lines, want $want_byes"
     elif [ -n "$trees" ]; then why="a node kept a tree: $trees"
+    elif [ -n "$left" ]; then why="processes left 10 s after the job: $(ps -o pid,ppid,etimes,args -p "${left% }" | tr '\n' ';')"
     elif [ "$abort_rank" = unended ]; then
         [ ! -s "$log" ] || why="MPI_Finalize called: $(sort "$log" | tr '\n' ' ')"
         ! grep -q "aborting the job" "$dir/err" || why="an abort line: the end ran"

@@ -155,7 +155,7 @@ for sig in TERM INT; do
     kill -$sig $pid; wait $pid; rc=$?
     if [ "$(grep -cx "$up" "$TMP/out")" = 2 ] && t_wait_empty "$SHM" && ! pgrep -f "$up" >/dev/null; then
         t_ok "SIG$sig from the launcher (time limit) still removes the tree"
-    else t_fail "SIG$sig (rc=$rc)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head)"; fi
+    else t_fail "SIG$sig (rc=$rc)" "$(tail -5 "$TMP/out"; ls -R "$SHM" | head; ps -eo pid,ppid,pgid,stat,etimes,args | grep -F "$up" | grep -v grep)"; fi
     rm -rf "${SHM:?}"/*
 done
 
