@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -228,6 +229,20 @@ int pm_reaper_start(const char *dir, int made_userdir)
     return fds[1];
 }
 
+int pm_reaper_hold(int dirfd)
+{
+    int held = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    if (held < 0)
+        return -1;
+    if (flock(held, LOCK_SH | LOCK_NB) != 0) {
+        int e = errno;
+        close(held);
+        errno = e;
+        return -1;
+    }
+    return 0;   /* held: released by the kernel when the last holder ends */
+}
+
 void pm_reaper_disarm(int fd)
 {
     if (fd < 0)
@@ -342,9 +357,17 @@ void pm_reaper_main(int argc, char **argv)
     while (n < 0 && errno == EINTR);
     if (n == 1 && c == 'k')
         _exit(0);
+    /* Not from under the node's other ranks: they hold it shared
+     * (pm_reaper_hold) until they end, however they end. */
+    int tree = openat(user, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tree >= 0)
+        while (flock(tree, LOCK_EX) != 0 && errno == EINTR)
+            ;
     pm_err err = PM_ERR_INIT;
     int rc = pm_rmtree_at(user, name, name, &err);
     pm_err_print(&err);
+    if (tree >= 0)
+        close(tree);
     if (rc == 0) {
         char *lock = pm_printf_alloc("%s.lock", name);
         if (lock)

@@ -24,7 +24,14 @@
  * on the pipe (fd 0).  It acts only if fd 0 is a pipe whose other end its
  * parent, the same executable, holds; only on NAME (one plain component)
  * in python-mpi-EUID under that chroot, which must be ours and 0700; and it
- * removes the per-user directory (when empty) only if the leader made it. */
+ * removes the per-user directory (when empty) only if the leader made it.
+ *
+ * The node's other ranks run on the same tree, and may outlive their leader
+ * (a leader killed, or ending with _exit from C, before a launcher that
+ * does not kill the rest; a rank's forked children).  Each holds a shared
+ * flock on the tree's directory (pm_reaper_hold) for as long as it lives;
+ * the watcher takes it exclusive before it removes anything, so the tree
+ * goes when the last of them has gone, not from under them. */
 #ifndef PM_REAPER_H
 #define PM_REAPER_H
 
@@ -39,6 +46,13 @@ int pm_reaper_start(const char *dir, int made_userdir);
 
 /* Is dir of the form the watcher accepts (CHROOT/python-mpi-EUID/NAME)? */
 int pm_reaper_can_watch(const char *dir);
+
+/* A rank that runs on the tree (not its leader) calls this with the tree's
+ * directory open: a shared flock on a close-on-exec duplicate of dirfd
+ * that is never closed, so it lasts as long as this process and what it
+ * forks.  0, or -1 with errno (EWOULDBLOCK: the watcher is removing the
+ * tree, its leader having gone). */
+int pm_reaper_hold(int dirfd);
 
 /* Tell the watcher to exit without removing anything, and close fd. */
 void pm_reaper_disarm(int fd);

@@ -255,8 +255,9 @@ static int settle_interrupted(pm_stage *s, int ours_entirely)
 
 /* Collective over t->node: the leader sends the path it checked and the
  * directory's device and inode; every other rank opens the path, without
- * resolving anything itself, and refuses a different directory.  Sets
- * s->dir on those ranks.  Returns 1 on a rank that refused, else 0. */
+ * resolving anything itself, and refuses a different directory, then
+ * holds it (reaper.h: a leader's watcher waits for them).  Sets s->dir on
+ * those ranks.  Returns 1 on a rank that refused, else 0. */
 static int share_tree(pm_stage *s, const pm_topology *t)
 {
     if (t->node_size <= 1)
@@ -300,6 +301,9 @@ static int share_tree(pm_stage *s, const pm_topology *t)
                  "(device %llu inode %llu, the leader's device %llu inode %llu)",
                  (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                  (unsigned long long)id[1], (unsigned long long)id[2]);
+    else if (pm_reaper_hold(fd) != 0)
+        pm_error(dir, "refusing to use: %s", errno == EWOULDBLOCK ?
+                 "its leader has ended and the tree is being removed" : strerror(errno));
     else
         bad = 0;
     free(why);

@@ -5,8 +5,10 @@
  * without.  Each case: none of the leader's descriptors (a pipe, at a low
  * and a high number) reaches the watcher; a leader killed with SIGKILL has
  * its tree (and the per-user directory it made) removed; a disarmed one
- * keeps it; the watcher says nothing.  The leader is a child of the test;
- * the watcher's end is seen as end-of-file on the stderr it inherits. */
+ * keeps it; the watcher says nothing.  And a leader killed while another
+ * rank of the node holds the tree (pm_reaper_hold) leaves it there until
+ * that rank has ended.  The leader is a child of the test; the watcher's
+ * end is seen as end-of-file on the stderr it inherits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,7 +38,7 @@
 #define WAIT_MS 20000    /* a loaded machine */
 
 enum mode { NATIVE, PROC_LIST, NO_PROC };
-enum end { KILLED, DISARMED };
+enum end { KILLED, DISARMED, HELD };
 
 static char *base;
 
@@ -126,7 +128,7 @@ static void run(enum mode mode, enum end end)
         skip();   /* no posix_spawn_file_actions_addclosefrom_np here */
     /* A chroot of its own: a failed case leaves nothing in the next one's. */
     static int serial;
-    int made = end == KILLED;
+    int made = end != DISARMED;
     char *chroot = pm_printf_alloc("%s/%d", base, serial++);
     char *userdir = pm_printf_alloc("%s/python-mpi-%lu", chroot, (unsigned long)geteuid());
     char *tree = pm_printf_alloc("%s/run", userdir);
@@ -141,6 +143,34 @@ static void run(enum mode mode, enum end end)
     assert_true(ffd >= 0);
     close(ffd);
 
+    /* HELD: another rank of the node, running on the tree until told. */
+    int uready[2], ugo[2];
+    pid_t user = -1;
+    if (end == HELD) {
+        assert_int_equal(pipe2(uready, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(ugo, O_CLOEXEC), 0);
+        user = fork();
+        assert_true(user >= 0);
+        if (user == 0) {
+            close(ugo[1]);
+            int t = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            char u = t >= 0 && pm_reaper_hold(t) == 0 ? 'y' : 'n';
+            if (t >= 0)
+                close(t);   /* the hold is on its own descriptor */
+            if (write(uready[1], &u, 1) != 1)
+                _exit(3);
+            while (read(ugo[0], &u, 1) < 0 && errno == EINTR)
+                ;
+            _exit(0);
+        }
+        close(uready[1]);
+        close(ugo[0]);
+        char u = 0;
+        while (read(uready[0], &u, 1) < 0 && errno == EINTR)
+            ;
+        close(uready[0]);
+        assert_int_equal(u, 'y');
+    }
     int errp[2], leak[2], ready[2], go[2];
     assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
     assert_int_equal(pipe(leak), 0);   /* not O_CLOEXEC: an inherited one */
@@ -168,10 +198,21 @@ static void run(enum mode mode, enum end end)
     char *leaked = n == 1 && c == 'y' ? read_to_eof(leak[0]) : NULL;
     close(leak[0]);
     close(go[1]);
-    if (end == KILLED)
+    if (end != DISARMED)
         kill(pid, SIGKILL);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
+    struct stat s;
+    if (end == HELD) {
+        /* The leader is gone, the other rank runs: the watcher waits. */
+        struct pollfd p = {.fd = errp[0], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 500), 0);
+        assert_int_equal(lstat(file, &s), 0);
+        close(ugo[1]);
+        int ust;
+        assert_int_equal(waitpid(user, &ust, 0), user);
+        assert_true(WIFEXITED(ust) && WEXITSTATUS(ust) == 0);
+    }
     char *said = read_to_eof(errp[0]);   /* the watcher has gone */
     close(errp[0]);
     if (said && *said)
@@ -183,8 +224,7 @@ static void run(enum mode mode, enum end end)
     assert_string_equal(leaked, "");
     assert_non_null(said);
     assert_string_equal(said, "");
-    struct stat s;
-    if (end == KILLED) {
+    if (end != DISARMED) {
         assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         assert_int_equal(lstat(tree, &s), -1);
         assert_int_equal(lstat(userdir, &s), -1);   /* made by this run, now empty */
@@ -215,6 +255,11 @@ static void fallback_killed(void **state) { (void)state; run(PROC_LIST, KILLED);
 static void fallback_disarmed(void **state) { (void)state; run(PROC_LIST, DISARMED); }
 static void fallback_no_proc_killed(void **state) { (void)state; run(NO_PROC, KILLED); }
 static void fallback_no_proc_disarmed(void **state) { (void)state; run(NO_PROC, DISARMED); }
+static void held_by_another_rank(void **state)
+{
+    (void)state;
+    run(pm_reaper_has_closefrom() ? NATIVE : PROC_LIST, HELD);
+}
 
 int main(int argc, char **argv)
 {
@@ -228,6 +273,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fallback_disarmed),
         cmocka_unit_test(fallback_no_proc_killed),
         cmocka_unit_test(fallback_no_proc_disarmed),
+        cmocka_unit_test(held_by_another_rank),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
