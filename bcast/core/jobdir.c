@@ -288,14 +288,23 @@ int pm_reclaim_stale(const char *userdir, pm_reclaimed_fn said, void *ctx)
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
             char *lock = pm_path_join(userdir, e->d_name);
             char *dir = lock ? strndup(lock, strlen(lock) - 5) : NULL;
+            /* Its leader is gone, but the node's other ranks of that run
+             * may still run on the tree: they hold its directory shared
+             * (reaper.h), and its watcher removes it after them. */
+            char *leaf = strndup(e->d_name, len - 5);
+            int tree = leaf ? openat(dirfd(d), leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+            int in_use = tree >= 0 && flock(tree, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+            free(leaf);
             /* A tree that cannot be removed now stays for a later run:
              * the reason is not this run's failure. */
-            if (dir && pm_rmtree(dir, NULL) == 0) {
+            if (dir && !in_use && pm_rmtree(dir, NULL) == 0) {
                 if (said)
                     said(ctx, dir);
                 (void)pm_run_unlock(dir, -1, NULL);
                 reclaimed++;
             }
+            if (tree >= 0)
+                close(tree);
             free(dir);
             free(lock);
         }

@@ -49,8 +49,10 @@ int pm_mkdir_private(const char *path, pm_err *err);
 int pm_run_lock(const char *dir, pm_err *err);
 /* Remove "DIR.lock" and close fd (after the directory itself is gone). */
 int pm_run_unlock(const char *dir, int fd, pm_err *err);
-/* In userdir, remove every run directory whose lock nobody holds: left by a
- * job that died where even the clean-up watcher could not run; said(ctx,
+/* In userdir, remove every run directory whose lock nobody holds and that
+ * no process holds shared (flock on the directory itself: the node's other
+ * ranks of a run whose leader is gone, reaper.h): left by a job that died
+ * where even the clean-up watcher could not run; said(ctx,
  * dir) for each (may be NULL).  Returns the number reclaimed. */
 typedef void (*pm_reclaimed_fn)(void *ctx, const char *dir);
 int pm_reclaim_stale(const char *userdir, pm_reclaimed_fn said, void *ctx);

@@ -360,9 +360,18 @@ void pm_reaper_main(int argc, char **argv)
     /* Not from under the node's other ranks: they hold it shared
      * (pm_reaper_hold) until they end, however they end. */
     int tree = openat(user, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tree >= 0)
+    if (tree >= 0 && flock(tree, LOCK_EX | LOCK_NB) != 0) {
+        /* They may run long (what a rank forked): not holding the
+         * launcher's stderr meanwhile, which it may wait on to end the
+         * job.  A failure to remove is then not said. */
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+            (void)dup2(null, 2);
+            close(null);
+        }
         while (flock(tree, LOCK_EX) != 0 && errno == EINTR)
             ;
+    }
     pm_err err = PM_ERR_INIT;
     int rc = pm_rmtree_at(user, name, name, &err);
     pm_err_print(&err);

@@ -31,7 +31,13 @@
  * does not kill the rest; a rank's forked children).  Each holds a shared
  * flock on the tree's directory (pm_reaper_hold) for as long as it lives;
  * the watcher takes it exclusive before it removes anything, so the tree
- * goes when the last of them has gone, not from under them. */
+ * goes when the last of them has gone, not from under them (and a later
+ * run's pm_reclaim_stale leaves it too).  While it waits the watcher's
+ * stderr is /dev/null, not the launcher's pipe.  Not covered: processes
+ * MPI_Comm_spawn'd onto their parent's tree, and programs a rank execs (the
+ * hold is close-on-exec).  Under Slurm's proctrack/cgroup the step's
+ * processes are killed together: a tree the watcher could not remove in
+ * time is reclaimed by the user's next run on the node. */
 #ifndef PM_REAPER_H
 #define PM_REAPER_H
 

@@ -301,11 +301,10 @@ static int share_tree(pm_stage *s, const pm_topology *t)
                  "(device %llu inode %llu, the leader's device %llu inode %llu)",
                  (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                  (unsigned long long)id[1], (unsigned long long)id[2]);
-    else if (pm_reaper_hold(fd) != 0)
-        pm_error(dir, "refusing to use: %s", errno == EWOULDBLOCK ?
-                 "its leader has ended and the tree is being removed" : strerror(errno));
+    else if (pm_reaper_hold(fd) != 0 && errno == EWOULDBLOCK)
+        pm_error(dir, "refusing to use: its leader has ended and the tree is being removed");
     else
-        bad = 0;
+        bad = 0;   /* held, or cannot be (EMFILE...): the rank runs, unprotected */
     free(why);
     if (fd >= 0)
         close(fd);

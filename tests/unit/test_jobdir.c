@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -417,6 +418,15 @@ static void run_lock_and_reclaim(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(pm_run_lock(live, NULL), -1);          /* a run name is taken once */
+    /* Its leader gone, another rank of that run still on the tree (a
+     * shared flock on the directory, reaper.h): kept. */
+    int user = open(dead, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(user >= 0);
+    assert_int_equal(flock(user, LOCK_SH | LOCK_NB), 0);
+    assert_int_equal(pm_reclaim_stale(u, NULL, NULL), 0);
+    assert_true(present(dead));
+    assert_true(present(dead_lock));
+    close(user);
     assert_int_equal(pm_reclaim_stale(u, NULL, NULL), 1);
     assert_false(present(dead));
     assert_false(present(dead_lock));
